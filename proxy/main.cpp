@@ -1,0 +1,94 @@
+// The cutover command line: run the proxy, check a configuration, print help and version.
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxy/config.h"
+#include "proxy/log.h"
+#include "proxy/server.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+constexpr std::string_view kUsage = R"(cutover — a PostgreSQL wire-protocol proxy for zero-downtime database migrations
+
+Usage:
+  cutover run --config FILE      run the proxy (also: cutover --config FILE)
+  cutover check-config FILE      validate FILE, print the effective configuration
+  cutover --help                 show this help
+  cutover --version              show the version
+
+Exit codes: 0 success, 1 failure (message on stderr), 2 bad usage.
+The configuration reference is in README.md.
+)";
+
+int usage_error(const std::string& message) {
+  std::cerr << "cutover: " << message << "\n\n" << kUsage;
+  return kExitUsage;
+}
+
+int run_proxy(const std::string& config_path) {
+  cutover::proxy::Config config;
+  try {
+    config = cutover::proxy::load_config_file(config_path);
+  } catch (const cutover::proxy::ConfigError& e) {
+    std::cerr << "cutover: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  namespace log = cutover::proxy::log;
+  log::configure(log::parse_level(config.log.level), config.log.format ==
+                                                             cutover::proxy::LogFormat::kJson
+                                                         ? log::Format::kJson
+                                                         : log::Format::kKeyValue);
+  try {
+    cutover::proxy::Server server(config);
+    server.listen();
+    log::info("started", {{"version", CUTOVER_VERSION}, {"config", config_path}});
+    return server.run();
+  } catch (const std::exception& e) {
+    log::error("startup_failed", {{"error", e.what()}});
+    std::cerr << "cutover: " << e.what() << "\n";
+    return kExitFailure;
+  }
+}
+
+int check_config(const std::string& path) {
+  try {
+    std::cout << cutover::proxy::to_yaml(cutover::proxy::load_config_file(path));
+    return kExitOk;
+  } catch (const cutover::proxy::ConfigError& e) {
+    std::cerr << "cutover: " << e.what() << "\n";
+    return kExitFailure;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) return usage_error("no command given");
+  const std::string& command = args[0];
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  if (command == "--version") {
+    std::cout << "cutover " << CUTOVER_VERSION << "\n";
+    return kExitOk;
+  }
+  if (command == "check-config") {
+    if (args.size() != 2) return usage_error("check-config takes exactly one FILE");
+    return check_config(args[1]);
+  }
+  size_t config_at = command == "run" ? 1 : 0;
+  if (args.size() == config_at + 2 && args[config_at] == "--config") {
+    return run_proxy(args[config_at + 1]);
+  }
+  if (command == "run") return usage_error("run needs --config FILE");
+  return usage_error("unknown command '" + command + "'");
+}

@@ -1,0 +1,158 @@
+#include "proxy/server.h"
+
+#include <csignal>
+#include <cstdlib>
+
+#include "proxy/log.h"
+
+namespace cutover::proxy {
+namespace {
+
+unsigned thread_count(unsigned configured) {
+  if (configured > 0) return configured;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// Nothing runs detached without a handler that says what escaped it.
+void log_escaped_exception(std::string_view event, std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    log::error(event, {{"error", ex.what()}});
+  } catch (...) {
+    log::error(event, {{"error", "unknown exception"}});
+  }
+}
+
+}  // namespace
+
+Server::Server(const Config& config)
+    : config_(config),
+      context_(config),
+      workers_([&] {
+        std::vector<std::unique_ptr<Worker>> workers;
+        for (unsigned i = 0; i < thread_count(config.threads); ++i) {
+          workers.push_back(std::make_unique<Worker>());
+        }
+        return workers;
+      }()),
+      acceptor_(workers_[0]->io),
+      signals_(workers_[0]->io, SIGTERM, SIGINT),
+      shutdown_deadline_(workers_[0]->io) {
+  for (auto& w : workers_) keep_alive_.push_back(asio::make_work_guard(w->io));
+}
+
+Server::~Server() = default;
+
+void Server::listen() {
+  tcp::endpoint endpoint(asio::ip::make_address(config_.listen.address), config_.listen.port);
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(tcp::acceptor::reuse_address(true));
+  acceptor_.bind(endpoint);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+  log::info("listening", {{"address", config_.listen.address},
+                          {"port", acceptor_.local_endpoint().port()},
+                          {"threads", workers_.size()},
+                          {"old", config_.backends.old_db.host + ":" +
+                                      std::to_string(config_.backends.old_db.port)}});
+}
+
+int Server::run() {
+  auto log_escape = [](std::exception_ptr e) {
+    if (e) log_escaped_exception("internal_error", e);
+  };
+  asio::co_spawn(workers_[0]->io, accept_loop(), log_escape);
+  asio::co_spawn(workers_[0]->io, watch_signals(), log_escape);
+  for (size_t i = 1; i < workers_.size(); ++i) {
+    workers_[i]->thread = std::thread([w = workers_[i].get()] { w->io.run(); });
+  }
+  workers_[0]->io.run();
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  log::info("stopped");
+  return 0;
+}
+
+asio::awaitable<void> Server::accept_loop() {
+  for (;;) {
+    Worker& worker = *workers_[next_worker_];
+    next_worker_ = (next_worker_ + 1) % workers_.size();
+    Socket socket(worker.io);
+    auto [ec] = co_await acceptor_.async_accept(socket);
+    if (stopping_) co_return;
+    if (ec) {
+      // Out of descriptors or similar: pause rather than spin on a failing accept.
+      log::error("accept_failed", {{"error", ec.message()}});
+      co_await sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    start_session(worker, std::move(socket));
+  }
+}
+
+void Server::start_session(Worker& worker, Socket socket) {
+  bool admitted = admitted_clients_.fetch_add(1) < config_.listen.max_clients;
+  if (!admitted) admitted_clients_.fetch_sub(1);
+  open_sessions_.fetch_add(1);
+  // A session is built, run and destroyed on its worker's thread only.
+  asio::post(worker.io, [this, &worker, admitted, socket = std::move(socket)]() mutable {
+    auto session =
+        std::make_unique<Session>(std::move(socket), context_, worker.sessions, admitted);
+    Session* raw = session.get();
+    asio::co_spawn(worker.io, raw->run(),
+                   [this, admitted, owned = std::move(session)](std::exception_ptr e) mutable {
+                     if (e) log_escaped_exception("session_failed", e);
+                     owned.reset();
+                     if (admitted) admitted_clients_.fetch_sub(1);
+                     if (open_sessions_.fetch_sub(1) == 1) finish_shutdown_when_idle();
+                   });
+  });
+}
+
+asio::awaitable<void> Server::watch_signals() {
+  auto [ec, signal] = co_await signals_.async_wait(Token{});
+  if (ec) co_return;
+  log::info("shutdown_requested", {{"signal", signal},
+                                   {"sessions", open_sessions_.load()},
+                                   {"deadline_ms", config_.timeouts.shutdown.count()}});
+  begin_shutdown();
+  auto [ec2, second] = co_await signals_.async_wait(Token{});
+  if (ec2) co_return;
+  log::warn("shutdown_forced", {{"signal", second}, {"sessions", open_sessions_.load()}});
+  std::_Exit(1);
+}
+
+void Server::begin_shutdown() {
+  stopping_ = true;
+  ErrorCode ignored;
+  acceptor_.close(ignored);
+  for_each_session(&Session::drain);
+  keep_alive_.clear();
+  shutdown_deadline_.expires_after(config_.timeouts.shutdown);
+  shutdown_deadline_.async_wait([this](ErrorCode ec) {
+    if (ec) return;
+    log::warn("shutdown_deadline", {{"sessions", open_sessions_.load()}});
+    for_each_session(&Session::terminate);
+  });
+  finish_shutdown_when_idle();
+}
+
+void Server::finish_shutdown_when_idle() {
+  if (!stopping_ || open_sessions_.load() != 0) return;
+  // The last session is gone: stop waiting for the deadline and for a second signal.
+  asio::post(workers_[0]->io, [this] {
+    shutdown_deadline_.cancel();
+    signals_.cancel();
+  });
+}
+
+void Server::for_each_session(void (Session::*action)()) {
+  for (auto& w : workers_) {
+    asio::post(w->io, [w = w.get(), action] {
+      for (Session* s : w->sessions) (s->*action)();
+    });
+  }
+}
+
+}  // namespace cutover::proxy

@@ -1,0 +1,56 @@
+// The listener and its threads: one io_context per thread, sessions spread round-robin, the
+// client limit, and the two-phase shutdown on SIGTERM/SIGINT.
+// Not the per-connection protocol work (session.h).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "proxy/asio.h"
+#include "proxy/config.h"
+#include "proxy/session.h"
+
+namespace cutover::proxy {
+
+class Server {
+ public:
+  explicit Server(const Config& config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the listener; throws std::system_error naming the address when it cannot.
+  void listen();
+  // Serves until shut down; returns the process exit code.
+  int run();
+
+ private:
+  struct Worker {
+    asio::io_context io{1};  // one thread per context: no locking inside Asio
+    SessionSet sessions;
+    std::thread thread;
+  };
+
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> watch_signals();
+  void start_session(Worker& worker, Socket socket);
+  void begin_shutdown();
+  void finish_shutdown_when_idle();
+  void for_each_session(void (Session::*action)());
+
+  const Config& config_;
+  ProxyContext context_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_alive_;
+  Acceptor acceptor_;
+  asio::signal_set signals_;
+  Timer shutdown_deadline_;
+  size_t next_worker_ = 0;
+  std::atomic<int64_t> admitted_clients_{0};
+  std::atomic<int64_t> open_sessions_{0};
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace cutover::proxy

@@ -1,0 +1,257 @@
+#include "proxy/session.h"
+
+#include "protocol/backend.h"
+#include "proxy/log.h"
+
+namespace cutover::proxy {
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+
+// A backend may legitimately send rows up to PostgreSQL's own 1 GiB limit.
+constexpr size_t kMaxBackendMessage = size_t{1} << 30;
+// How long a closing session waits for a client to take its final error message.
+constexpr auto kFinalWriteTimeout = std::chrono::seconds(1);
+
+std::string_view end_name(auto end) {
+  using End = decltype(end);
+  switch (end) {
+    case End::kClientClosed: return "client_closed";
+    case End::kClientTerminate: return "client_terminate";
+    case End::kClientProtocolError: return "client_protocol_error";
+    case End::kBackendClosed: return "backend_closed";
+    case End::kBackendProtocolError: return "backend_protocol_error";
+    case End::kIdleTimeout: return "idle_timeout";
+    case End::kDrained: return "shutdown_drained";
+    case End::kTerminated: return "shutdown_deadline";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+asio::awaitable<void> sleep_for(Clock::duration duration) {
+  Timer timer(co_await asio::this_coro::executor, duration);
+  co_await timer.async_wait();
+}
+
+Session::Session(Socket client, ProxyContext& context, SessionSet& siblings, bool admitted)
+    : client_(std::move(client)),
+      backend_(client_.get_executor()),
+      context_(context),
+      siblings_(siblings),
+      config_(context.config),
+      admitted_(admitted),
+      id_(context.next_connection_id.fetch_add(1, std::memory_order_relaxed)),
+      client_buffer_(new char[context.config.limits.buffer_bytes]),
+      backend_buffer_(new char[context.config.limits.buffer_bytes]),
+      client_scanner_("", context.config.limits.max_message_bytes),
+      backend_scanner_("Z", kMaxBackendMessage),
+      shutdown_signal_(client_.get_executor(), Clock::time_point::max()) {
+  siblings_.insert(this);
+}
+
+Session::~Session() {
+  siblings_.erase(this);
+  if (client_key_) context_.cancels.remove(client_key_->process_id);
+}
+
+void Session::drain() {
+  draining_ = true;
+  shutdown_signal_.cancel();
+}
+
+void Session::terminate() {
+  terminating_ = true;
+  shutdown_signal_.cancel();
+}
+
+asio::awaitable<void> Session::run() {
+  ErrorCode ec;
+  auto peer = client_.remote_endpoint(ec);
+  log::info("client_connected", {{"conn", id_}, {"client", ec ? "?" : peer.address().to_string()},
+                                 {"client_port", ec ? 0 : peer.port()}});
+  client_.set_option(tcp::no_delay(true), ec);
+  auto started = co_await (startup() || sleep_for(config_.timeouts.client_startup));
+  if (started.index() == 1) {
+    log::warn("client_startup_timeout", {{"conn", id_}});
+    co_await send_fatal("08006", "canceling authentication due to timeout");
+    co_return;
+  }
+  if (!std::get<0>(started)) co_return;
+  log::info("client_logged_in", {{"conn", id_},
+                                 {"user", user_},
+                                 {"database", database_},
+                                 {"backend_pid", client_key_ ? client_key_->process_id : 0}});
+  co_await finish(co_await relay());
+}
+
+asio::awaitable<Session::End> Session::relay() {
+  last_client_activity_ = Clock::now();
+  if (config_.timeouts.client_idle.count() > 0) {
+    auto r = co_await (pump_client() || pump_backend() || watch_shutdown() || watch_idle());
+    co_return std::visit([](End e) { return e; }, r);
+  }
+  auto r = co_await (pump_client() || pump_backend() || watch_shutdown());
+  co_return std::visit([](End e) { return e; }, r);
+}
+
+asio::awaitable<Session::End> Session::pump_client() {
+  const size_t capacity = config_.limits.buffer_bytes;
+  std::string_view chunk = client_in_;  // bytes that arrived with the login, if any
+  for (;;) {
+    if (!chunk.empty()) {
+      bool terminate = false;
+      auto error = client_scanner_.feed(chunk, [&](char type, std::string_view) {
+        if (type == 'Q' || type == 'S' || type == 'F') ++pending_replies_;
+        if (type == 'X') terminate = true;
+      });
+      if (error != protocol::ProtocolError{}) {
+        protocol_error_ = error;
+        co_return End::kClientProtocolError;
+      }
+      backend_write_whole_ = false;
+      auto [ec, n] = co_await asio::async_write(backend_, asio::buffer(chunk));
+      if (ec) co_return End::kBackendClosed;
+      backend_write_whole_ = true;
+      if (terminate) co_return End::kClientTerminate;
+    }
+    client_in_.clear();
+    auto [ec, n] = co_await client_.async_read_some(asio::buffer(client_buffer_.get(), capacity));
+    if (ec) co_return End::kClientClosed;
+    last_client_activity_ = Clock::now();
+    chunk = std::string_view(client_buffer_.get(), n);
+  }
+}
+
+asio::awaitable<Session::End> Session::pump_backend() {
+  const size_t capacity = config_.limits.buffer_bytes;
+  std::string_view chunk = backend_in_;
+  for (;;) {
+    if (!chunk.empty()) {
+      auto error = backend_scanner_.feed(chunk, [&](char type, std::string_view body) {
+        last_backend_type_ = type;
+        if (type == 'Z' && body.size() == 1) {
+          transaction_status_ = body[0];
+          if (pending_replies_ > 0) --pending_replies_;
+        }
+      });
+      if (error != protocol::ProtocolError{}) {
+        protocol_error_ = error;
+        co_return End::kBackendProtocolError;
+      }
+      client_write_whole_ = false;
+      auto [ec, n] = co_await asio::async_write(client_, asio::buffer(chunk));
+      if (ec) co_return End::kClientClosed;
+      client_write_whole_ = true;
+      if (draining_ && idle()) co_return End::kDrained;
+    }
+    backend_in_.clear();
+    auto [ec, n] = co_await backend_.async_read_some(asio::buffer(backend_buffer_.get(), capacity));
+    if (ec) co_return End::kBackendClosed;
+    chunk = std::string_view(backend_buffer_.get(), n);
+  }
+}
+
+asio::awaitable<Session::End> Session::watch_shutdown() {
+  for (;;) {
+    if (terminating_) co_return End::kTerminated;
+    if (draining_ && idle()) co_return End::kDrained;
+    shutdown_signal_.expires_at(Clock::time_point::max());
+    co_await shutdown_signal_.async_wait();
+    auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) co_return End::kTerminated;
+  }
+}
+
+asio::awaitable<Session::End> Session::watch_idle() {
+  const auto limit = config_.timeouts.client_idle;
+  Timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    auto deadline = last_client_activity_ + limit;
+    // While a query runs the client is waiting, not idle: look again one period later.
+    if (deadline <= Clock::now()) deadline = Clock::now() + limit;
+    timer.expires_at(deadline);
+    co_await timer.async_wait();
+    auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) co_return End::kClientClosed;
+    if (pending_replies_ == 0 && Clock::now() - last_client_activity_ >= limit) {
+      co_return End::kIdleTimeout;
+    }
+  }
+}
+
+bool Session::idle() const {
+  return pending_replies_ == 0 && transaction_status_ == 'I' && client_scanner_.at_boundary() &&
+         backend_scanner_.at_boundary();
+}
+
+bool Session::can_write_to_client() const {
+  return client_write_whole_ && backend_scanner_.at_boundary() && client_.is_open();
+}
+
+asio::awaitable<void> Session::finish(End end) {
+  log::info("client_disconnected",
+            {{"conn", id_}, {"reason", end_name(end)}, {"transaction_status",
+                                                        std::string(1, transaction_status_)}});
+  switch (end) {
+    case End::kClientProtocolError:
+      log::warn("client_protocol_error",
+                {{"conn", id_}, {"error", make_error_code(protocol_error_).message()}});
+      co_await send_fatal("08P01", make_error_code(protocol_error_).message());
+      break;
+    case End::kBackendProtocolError:
+      log::error("backend_protocol_error",
+                 {{"conn", id_}, {"error", make_error_code(protocol_error_).message()}});
+      co_await send_fatal("08P01", "protocol error in the database's reply: " +
+                                       make_error_code(protocol_error_).message());
+      break;
+    case End::kBackendClosed:
+      // A backend that ends a session normally says why (e.g. 57P01) before closing.
+      if (last_backend_type_ != 'E') {
+        co_await send_fatal("08006", "the database closed the connection unexpectedly");
+      }
+      break;
+    case End::kIdleTimeout:
+      co_await send_fatal("57P05", "terminating connection due to idle-session timeout");
+      break;
+    case End::kDrained:
+    case End::kTerminated:
+      co_await send_fatal("57P01", "terminating connection due to administrator command");
+      break;
+    case End::kClientClosed:
+    case End::kClientTerminate:
+      break;
+  }
+  // Tell the backend goodbye when its stream is at a message boundary, so the server ends the
+  // session cleanly; otherwise closing the socket makes it roll back on its own.
+  if (end != End::kClientTerminate && backend_write_whole_ && client_scanner_.at_boundary() &&
+      backend_.is_open()) {
+    std::string terminate;
+    protocol::encode(protocol::Terminate{}, terminate);
+    co_await write_bounded(backend_, terminate);
+  }
+  ErrorCode ignored;
+  backend_.shutdown(tcp::socket::shutdown_both, ignored);
+  backend_.close(ignored);
+  client_.shutdown(tcp::socket::shutdown_both, ignored);
+  client_.close(ignored);
+}
+
+asio::awaitable<void> Session::send_fatal(std::string_view sqlstate, std::string_view message) {
+  if (!can_write_to_client()) co_return;
+  std::string bytes;
+  protocol::encode_error(bytes, "FATAL", sqlstate, message);
+  co_await write_bounded(client_, bytes);
+}
+
+asio::awaitable<bool> Session::write_bounded(Socket& socket, std::string_view bytes) {
+  auto result =
+      co_await (asio::async_write(socket, asio::buffer(bytes)) || sleep_for(kFinalWriteTimeout));
+  if (result.index() != 0) co_return false;
+  auto [ec, n] = std::get<0>(result);
+  co_return !ec;
+}
+
+}  // namespace cutover::proxy

@@ -1,0 +1,39 @@
+// The canonical row hash: XXH3-128 over a length-prefixed encoding of every column of a row,
+// shared by the inline comparator and the background checksum jobs so their hashes agree.
+// Not a comparator or a scheduler; it only folds rows into a digest.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+namespace cutover::verify {
+
+struct Digest {
+  uint64_t high = 0;
+  uint64_t low = 0;
+  friend bool operator==(const Digest&, const Digest&) = default;
+};
+
+// Folds rows, in order, into one digest. Each column is encoded as a 4-byte big-endian length
+// (0xFFFFFFFF for NULL) followed by its bytes, each row as its column count then its columns,
+// so no two different row sequences share an encoding.
+class RowHasher {
+ public:
+  RowHasher();
+  RowHasher(const RowHasher&) = delete;
+  RowHasher& operator=(const RowHasher&) = delete;
+  ~RowHasher();
+
+  void begin_row(uint32_t columns);
+  void add_column(std::optional<std::string_view> value);
+  Digest digest() const;
+
+ private:
+  void update(const void* data, size_t size);
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace cutover::verify
