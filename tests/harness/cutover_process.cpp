@@ -98,9 +98,9 @@ CutoverProcess::CutoverProcess(std::string binary, std::string config_yaml, uint
   }
 
   if (!wait_listening(kStartTimeout)) {
-    std::string reason = exit_status_
-                             ? "exited with status " + std::to_string(*exit_status_)
-                             : "did not listen within " + std::to_string(kStartTimeout.count()) + " s";
+    std::string reason =
+        exit_status_ ? "exited with status " + std::to_string(*exit_status_)
+                     : "did not listen within " + std::to_string(kStartTimeout.count()) + " s";
     std::string message = "cutover (" + args[0] + ") " + reason + " on port " +
                           std::to_string(port_) + "; its log:\n" + log();
     cleanup();

@@ -67,8 +67,8 @@ PgCluster::PgCluster(Options options)
     : options_(std::move(options)),
       script_path_(find_script()),
       dir_(make_temp_dir(dir_prefix(options_.name))) {
-  std::vector<std::string> argv{script_path_, "start",        dir_.string(), "--name",
-                                options_.name, "--auth",      options_.auth};
+  std::vector<std::string> argv{script_path_,  "start",  dir_.string(), "--name",
+                                options_.name, "--auth", options_.auth};
   for (const auto& line : options_.conf) {
     argv.push_back("--conf");
     argv.push_back(line);
@@ -85,8 +85,8 @@ PgCluster::PgCluster(Options options)
     throw;
   }
   discard(script_path_, dir_);
-  throw std::runtime_error("PgCluster '" + options_.name + "' failed to start: " +
-                           describe_failure(result));
+  throw std::runtime_error("PgCluster '" + options_.name +
+                           "' failed to start: " + describe_failure(result));
 }
 
 PgCluster::~PgCluster() {

@@ -19,10 +19,10 @@ namespace cutover::testing {
 class PgCluster {
  public:
   struct Options {
-    std::string name = "pg";              // shows up in the temp dir name and in errors
-    std::string auth = "trust";           // or "scram-sha-256" (local and host lines)
-    std::vector<std::string> conf;        // extra "key=value" config lines; they win over ours
-    std::string password = "postgres";    // the superuser's password under scram-sha-256
+    std::string name = "pg";            // shows up in the temp dir name and in errors
+    std::string auth = "trust";         // or "scram-sha-256" (local and host lines)
+    std::vector<std::string> conf{};    // extra "key=value" config lines; they win over ours
+    std::string password = "postgres";  // the superuser's password under scram-sha-256
   };
 
   // initdb's into a fresh temp dir and starts the server. Throws std::runtime_error carrying
@@ -54,7 +54,8 @@ class PgCluster {
   // QueryError carrying the server's message and SQLSTATE.
   std::string query(const std::string& sql, std::string_view dbname = "postgres") const;
   // Opens a new connection as conninfo(dbname, user) would.
-  Connection connect(std::string_view dbname = "postgres", std::string_view user = "postgres") const;
+  Connection connect(std::string_view dbname = "postgres",
+                     std::string_view user = "postgres") const;
 
   // Everything the server has logged so far (DIR/server.log).
   std::string server_log() const;

@@ -60,7 +60,8 @@ TEST(StartupMessage, AnyMinorVersionOfThreeIsAccepted) {
 }
 
 TEST(StartupMessage, EmptyValueIsAllowed) {
-  auto r = decode_startup_packet(startup_body(kProtocolV3, params({"user", "u", "options", ""})));
+  auto r =
+      decode_startup_packet(startup_body(kProtocolV3, params({"user", "u", "options", "", ""})));
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(std::get<StartupMessage>(*r).get("options"), "");
 }

@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# Compares pgbench throughput and latency against one PostgreSQL cluster reached three ways:
+# directly, through cutover, and through PgBouncer (session pooling), to show what a proxy hop
+# costs. Workloads: select-only (-S) and tpcb-like, 1 and 16 clients, simple and prepared
+# protocol. Everything (cluster, cutover, pgbouncer) is started here on loopback and torn down
+# on exit.
+#
+# Why interleaved: a shared machine drifts (other builds, cache warm-up, table bloat from
+# tpcb-like writes). Running all targets back to back within each round, rotating which one
+# goes first, spreads that drift over the targets instead of charging it to whichever ran
+# last; the median over rounds then damps single noisy runs.
+#
+# Usage: pgbench_compare.sh [--quick] [--out FILE] [--cutover PATH]
+#   --quick        1 round of 3 s per combination (a smoke check that the benchmark runs)
+#   --out FILE     also write the result table as markdown to FILE
+#   --cutover PATH the proxy binary (default: build/cutover in the repository, or $CUTOVER_BIN)
+# Environment: BENCH_ROUNDS (default 3), BENCH_SECONDS (default 10), BENCH_KEEP=1 keeps the
+# work directory (logs) after a successful run; it is always kept after a failure.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+pgcluster=$repo/tests/harness/pgcluster.sh
+cutover_bin=${CUTOVER_BIN:-$repo/build/cutover}
+rounds=${BENCH_ROUNDS:-3}
+seconds=${BENCH_SECONDS:-10}
+out_file=""
+
+usage() { sed -n '13,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+die() { echo "pgbench_compare: ERROR: $*" >&2; exit 1; }
+note() { echo "pgbench_compare: $*" >&2; }
+
+while (($#)); do
+  case $1 in
+    --quick) rounds=1; seconds=3; shift ;;
+    --out) out_file=${2:?--out needs a file}; shift 2 ;;
+    --cutover) cutover_bin=${2:?--cutover needs a path}; shift 2 ;;
+    -h | --help) usage ;;
+    *) echo "unknown argument: $1" >&2; usage ;;
+  esac
+done
+[[ $rounds =~ ^[1-9][0-9]*$ && $seconds =~ ^[1-9][0-9]*$ ]] ||
+  die "BENCH_ROUNDS and BENCH_SECONDS must be positive integers"
+[[ -x $cutover_bin ]] || die "cutover binary not found at $cutover_bin (build it or use --cutover)"
+for tool in pgbench psql pg_isready pgbouncer timeout; do
+  command -v "$tool" >/dev/null || die "$tool is not installed (see deploy/install-deps.sh)"
+done
+
+targets=(direct cutover pgbouncer)
+workloads=(select-only tpcb-like)
+client_counts=(1 16)
+protocols=(simple prepared)
+ncombos=$((${#workloads[@]} * ${#client_counts[@]} * ${#protocols[@]}))
+
+# A hard ceiling on the whole run: setup, every pgbench run plus slack, and teardown.
+budget=$((300 + ncombos * rounds * ${#targets[@]} * (seconds + 20)))
+
+work=$(mktemp -d /tmp/cutover-bench.XXXXXX)
+chmod 755 "$work"  # the cluster and pgbouncer run as postgres and must reach their dirs
+cutover_pid="" pgbouncer_pid="" watchdog_pid="" cluster_started=0
+
+stop_pid() {  # TERM, wait up to 10 s, then KILL
+  local pid=$1 i
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  [[ -n $watchdog_pid ]] && kill "$watchdog_pid" 2>/dev/null
+  stop_pid "$cutover_pid"
+  stop_pid "$pgbouncer_pid"
+  ((cluster_started)) && "$pgcluster" stop "$work/pg" || true
+  if ((rc != 0)) || [[ ${BENCH_KEEP:-} == 1 ]]; then
+    note "work directory kept: $work"
+  else
+    rm -rf -- "$work"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+(
+  trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+  sleep "$budget" & sleeper=$!
+  wait "$sleeper" && echo "pgbench_compare: time budget of ${budget}s exceeded" >&2 && kill -TERM $$
+) &
+watchdog_pid=$!
+
+pick_port() {  # a random free loopback port in 15000-31999 (below the ephemeral range)
+  local port hex i
+  for ((i = 0; i < 200; i++)); do
+    port=$((15000 + RANDOM % 17000))
+    hex=$(printf ':%04X ' "$port")
+    grep -qi -- "$hex" /proc/net/tcp /proc/net/tcp6 2>/dev/null || { echo "$port"; return; }
+  done
+  die "no free port found"
+}
+
+wait_ready() {  # wait_ready NAME PORT PID LOG: up to 20 s for PORT to accept a PostgreSQL login
+  local name=$1 port=$2 pid=$3 log=$4 i
+  for ((i = 0; i < 200; i++)); do
+    kill -0 "$pid" 2>/dev/null || { tail -n 20 "$log" >&2; die "$name exited during startup"; }
+    if timeout 5 psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc 'SELECT 1' \
+      >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  tail -n 20 "$log" >&2
+  die "$name did not become ready on port $port"
+}
+
+# ---- the cluster, initialised once ----
+pg_port=$("$pgcluster" start "$work/pg" --name bench --conf 'shared_buffers = 256MB')
+cluster_started=1
+note "PostgreSQL on 127.0.0.1:$pg_port; initialising pgbench scale 10"
+timeout 300 pgbench -i -s 10 -q -h 127.0.0.1 -p "$pg_port" -U postgres postgres \
+  >"$work/init.log" 2>&1 || { tail -n 20 "$work/init.log" >&2; die "pgbench -i failed"; }
+
+# ---- cutover ----
+cutover_port=$(pick_port)
+cat >"$work/cutover.yaml" <<EOF
+listen: { address: 127.0.0.1, port: $cutover_port, max_clients: 1000 }
+threads: 0
+backends: { old: { host: 127.0.0.1, port: $pg_port } }
+log: { level: warn, format: text }
+EOF
+"$cutover_bin" run --config "$work/cutover.yaml" 2>"$work/cutover.log" &
+cutover_pid=$!
+wait_ready cutover "$cutover_port" "$cutover_pid" "$work/cutover.log"
+
+# ---- pgbouncer (refuses to run as root: -u drops to postgres) ----
+bouncer_port=$(pick_port)
+mkdir "$work/pgbouncer"
+echo '"postgres" ""' >"$work/pgbouncer/userlist.txt"
+cat >"$work/pgbouncer/pgbouncer.ini" <<EOF
+[databases]
+* = host=127.0.0.1 port=$pg_port
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bouncer_port
+unix_socket_dir =
+auth_type = trust
+auth_file = $work/pgbouncer/userlist.txt
+pool_mode = session
+default_pool_size = 32
+max_client_conn = 200
+logfile = $work/pgbouncer/pgbouncer.log
+EOF
+bouncer_user=()
+if [[ $EUID -eq 0 ]]; then
+  chown -R postgres: "$work/pgbouncer"
+  bouncer_user=(-u postgres)
+fi
+pgbouncer "${bouncer_user[@]}" "$work/pgbouncer/pgbouncer.ini" 2>"$work/pgbouncer/stderr.log" &
+pgbouncer_pid=$!
+wait_ready pgbouncer "$bouncer_port" "$pgbouncer_pid" "$work/pgbouncer/stderr.log"
+
+declare -A port_of=([direct]=$pg_port [cutover]=$cutover_port [pgbouncer]=$bouncer_port)
+note "direct :$pg_port, cutover :$cutover_port, pgbouncer :$bouncer_port;" \
+  "$ncombos combinations x ${#targets[@]} targets x $rounds rounds x ${seconds}s"
+
+direct_sql() { timeout 120 psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" \
+  -U postgres -d postgres -c "$1" >/dev/null; }
+
+# What pgbench does before a run without --no-vacuum, done here over the direct connection so
+# every measured run starts from the same state and the proxies never carry that traffic.
+reset_tables() {
+  direct_sql 'VACUUM pgbench_branches' && direct_sql 'VACUUM pgbench_tellers' &&
+    direct_sql 'TRUNCATE pgbench_history'
+}
+
+# run_pgbench TARGET WORKLOAD CLIENTS PROTOCOL: sets run_tps and run_lat (ms); dies on failure.
+run_pgbench() {
+  local target=$1 workload=$2 clients=$3 protocol=$4 log rc=0
+  local -a args=(--no-vacuum -h 127.0.0.1 -p "${port_of[$target]}" -U postgres
+    -c "$clients" -j "$((clients > 1 ? 2 : 1))" -M "$protocol" -T "$seconds")
+  [[ $workload == select-only ]] && args+=(-S)
+  log=$work/run.log
+  timeout --kill-after=5 $((seconds + 30)) pgbench "${args[@]}" postgres >"$log" 2>&1 || rc=$?
+  local failed processed
+  failed=$(sed -nE 's/^number of failed transactions: ([0-9]+).*/\1/p' "$log")
+  processed=$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' "$log")
+  run_tps=$(sed -nE 's/^tps = ([0-9.]+) \(without initial connection time\)/\1/p' "$log")
+  run_lat=$(sed -nE 's/^latency average = ([0-9.]+) ms/\1/p' "$log")
+  if ((rc != 0)) || [[ $failed != 0 || -z $run_tps || -z $run_lat || ${processed:-0} == 0 ]]; then
+    cat "$log" >&2
+    die "pgbench via $target ($workload, -c $clients, -M $protocol) FAILED:" \
+      "exit $rc, failed transactions '${failed:-?}', processed '${processed:-?}'"
+  fi
+}
+
+# ---- the measurements ----
+note "warm-up: a short direct select-only run"
+timeout 60 pgbench --no-vacuum -S -T "$((seconds < 5 ? seconds : 5))" -h 127.0.0.1 \
+  -p "$pg_port" -U postgres postgres >/dev/null 2>&1 || die "warm-up run failed"
+
+results=$work/results.txt  # combo target round tps latency
+: >"$results"
+combo=0
+for workload in "${workloads[@]}"; do
+  for clients in "${client_counts[@]}"; do
+    for protocol in "${protocols[@]}"; do
+      combo=$((combo + 1))
+      for ((round = 0; round < rounds; round++)); do
+        for ((k = 0; k < ${#targets[@]}; k++)); do
+          target=${targets[$(((round + k) % ${#targets[@]}))]}
+          kill -0 "$cutover_pid" 2>/dev/null || die "cutover exited (see $work/cutover.log)"
+          kill -0 "$pgbouncer_pid" 2>/dev/null || die "pgbouncer exited"
+          [[ $workload == tpcb-like ]] && reset_tables
+          run_pgbench "$target" "$workload" "$clients" "$protocol"
+          echo "$workload/$clients/$protocol $target $round $run_tps $run_lat" >>"$results"
+          note "[$combo/$ncombos round $((round + 1))/$rounds]" \
+            "$workload -c $clients -M $protocol $target: tps=$run_tps lat=${run_lat}ms"
+        done
+      done
+    done
+  done
+done
+
+# ---- the table: median over rounds, compared with direct ----
+# Emits: combo target median_tps median_latency_ms tps_ratio added_us spread_pct
+summarise() {
+  awk -v target_list="${targets[*]}" '
+    function median(list,   n, a, i, j, t) {
+      n = split(list, a, " ")
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) {
+        t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function spread(list,   n, a, i, lo, hi) {
+      n = split(list, a, " "); lo = hi = a[1] + 0
+      for (i = 2; i <= n; i++) { if (a[i] + 0 < lo) lo = a[i] + 0; if (a[i] + 0 > hi) hi = a[i] + 0 }
+      return lo > 0 ? 100 * (hi - lo) / lo : 0
+    }
+    { k = $1 SUBSEP $2; tps[k] = tps[k] " " $4; lat[k] = lat[k] " " $5
+      if (!($1 in seen)) { seen[$1] = 1; combos[++nc] = $1 } }
+    END {
+      nt = split(target_list, t, " ")
+      for (c = 1; c <= nc; c++) {
+        d = combos[c] SUBSEP "direct"; dt = median(tps[d]); dl = median(lat[d])
+        for (i = 1; i <= nt; i++) {
+          k = combos[c] SUBSEP t[i]; mt = median(tps[k]); ml = median(lat[k])
+          printf "%s %s %.1f %.3f %.3f %+.0f %.1f\n", combos[c], t[i], mt, ml,
+            mt / dt, (ml - dl) * 1000, spread(tps[k])
+        }
+      }
+    }' "$results"
+}
+summary=$(summarise)
+
+header="median of $rounds round(s) x ${seconds}s; latency = pgbench 'latency average'; spread = (max-min)/min tps"
+{
+  echo "$header"
+  printf '%-22s %-10s %11s %10s %9s %10s %8s\n' "workload/clients/proto" target tps "lat ms" \
+    "tps/dir" "+lat µs" "spread%"
+  while read -r c t tps lat ratio added spread; do
+    printf '%-22s %-10s %11s %10s %9s %10s %8s\n' "$c" "$t" "$tps" "$lat" "$ratio" "$added" "$spread"
+  done <<<"$summary"
+}
+if [[ -n $out_file ]]; then
+  {
+    echo "<!-- pgbench_compare.sh, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores -->"
+    echo "$header"
+    echo
+    echo "| workload | clients | protocol | target | tps | latency ms | tps / direct | latency added µs | spread % |"
+    echo "|---|---:|---|---|---:|---:|---:|---:|---:|"
+    while read -r c t tps lat ratio added spread; do
+      IFS=/ read -r w n p <<<"$c"
+      echo "| $w | $n | $p | $t | $tps | $lat | $ratio | $added | $spread |"
+    done <<<"$summary"
+  } >"$out_file"
+  note "markdown table written to $out_file"
+fi
+
+if [[ -s $work/cutover.log ]]; then
+  note "cutover logged $(wc -l <"$work/cutover.log") line(s) at warn or above; first ones:"
+  head -n 10 "$work/cutover.log" >&2
+fi

@@ -1,0 +1,57 @@
+// A GoogleTest fixture that runs the real cutover binary in front of the shared "old" cluster,
+// plus a raw-socket client for feeding the proxy bytes no driver would send.
+// Not for tests that need their own clusters (make a PgCluster there).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "tests/harness/connection.h"
+#include "tests/harness/cutover_process.h"
+#include "tests/harness/two_clusters.h"
+#include "tests/harness/util.h"
+
+namespace cutover::testing {
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  // Starts cutover with a config that points old at the shared old cluster; `listen_fields`
+  // go inside the listen mapping ("max_clients: 2"), `extra_yaml` is appended as more
+  // top-level sections. SetUp() starts the default; call again to restart differently.
+  void start_proxy(const std::string& extra_yaml = "", const std::string& listen_fields = "");
+  void SetUp() override { start_proxy(); }
+
+  std::string conninfo() const { return proxy_->conninfo(); }
+  Connection connect_proxy() const { return connect(proxy_->conninfo()); }
+  PgCluster& old_db() const { return TwoClusters::old_db(); }
+
+  std::unique_ptr<CutoverProcess> proxy_;
+};
+
+// A blocking TCP client with timeouts, for protocol-level tests.
+class RawClient {
+ public:
+  explicit RawClient(uint16_t port);
+  ~RawClient();
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+
+  void send(const std::string& bytes);
+  // Reads until `n` bytes arrived, the peer closed, or the timeout passed.
+  std::string read(size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // Reads everything until the peer closes; "" plus closed()==false on timeout.
+  std::string read_until_closed(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  bool closed() const { return closed_; }
+
+ private:
+  int fd_ = -1;
+  bool closed_ = false;
+};
+
+// The SQLSTATE (C field) of the first ErrorResponse in a byte string, or "".
+std::string first_error_sqlstate(const std::string& bytes);
+
+}  // namespace cutover::testing
