@@ -25,8 +25,9 @@ cutover_bin=${CUTOVER_BIN:-$repo/build/cutover}
 rounds=${BENCH_ROUNDS:-3}
 seconds=${BENCH_SECONDS:-10}
 out_file=""
+PATH=$PATH:/usr/sbin  # Debian puts pgbouncer there
 
-usage() { sed -n '13,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '13,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "pgbench_compare: ERROR: $*" >&2; exit 1; }
 note() { echo "pgbench_compare: $*" >&2; }
 
@@ -42,15 +43,13 @@ done
 [[ $rounds =~ ^[1-9][0-9]*$ && $seconds =~ ^[1-9][0-9]*$ ]] ||
   die "BENCH_ROUNDS and BENCH_SECONDS must be positive integers"
 [[ -x $cutover_bin ]] || die "cutover binary not found at $cutover_bin (build it or use --cutover)"
-for tool in pgbench psql pg_isready pgbouncer timeout; do
+for tool in pgbench psql pgbouncer timeout; do
   command -v "$tool" >/dev/null || die "$tool is not installed (see deploy/install-deps.sh)"
 done
 
 targets=(direct cutover pgbouncer)
-workloads=(select-only tpcb-like)
-client_counts=(1 16)
-protocols=(simple prepared)
-ncombos=$((${#workloads[@]} * ${#client_counts[@]} * ${#protocols[@]}))
+combos=({select-only,tpcb-like}/{1,16}/{simple,prepared})  # workload/clients/protocol
+ncombos=${#combos[@]}
 
 # A hard ceiling on the whole run: setup, every pgbench run plus slack, and teardown.
 budget=$((300 + ncombos * rounds * ${#targets[@]} * (seconds + 20)))
@@ -61,33 +60,23 @@ cutover_pid="" pgbouncer_pid="" watchdog_pid="" cluster_started=0
 
 stop_pid() {  # TERM, wait up to 10 s, then KILL
   local pid=$1 i
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
+  [[ -n $pid ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
 
 cleanup() {
-  local rc=$?
+  local rc=$? pid
   trap - EXIT INT TERM
-  [[ -n $watchdog_pid ]] && kill "$watchdog_pid" 2>/dev/null
-  stop_pid "$cutover_pid"
-  stop_pid "$pgbouncer_pid"
-  ((cluster_started)) && "$pgcluster" stop "$work/pg" || true
-  if ((rc != 0)) || [[ ${BENCH_KEEP:-} == 1 ]]; then
-    note "work directory kept: $work"
-  else
-    rm -rf -- "$work"
-  fi
+  for pid in "$watchdog_pid" "$cutover_pid" "$pgbouncer_pid"; do stop_pid "$pid"; done
+  if ((cluster_started)); then "$pgcluster" stop "$work/pg" || true; fi
+  if ((rc != 0)) || [[ ${BENCH_KEEP:-} == 1 ]]; then note "kept $work"; else rm -rf -- "$work"; fi
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'exit 130' INT; trap 'exit 143' TERM
 
 (
   trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
@@ -110,19 +99,16 @@ wait_ready() {  # wait_ready NAME PORT PID LOG: up to 20 s for PORT to accept a 
   local name=$1 port=$2 pid=$3 log=$4 i
   for ((i = 0; i < 200; i++)); do
     kill -0 "$pid" 2>/dev/null || { tail -n 20 "$log" >&2; die "$name exited during startup"; }
-    if timeout 5 psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc 'SELECT 1' \
-      >/dev/null 2>&1; then
-      return 0
-    fi
+    timeout 5 psql -X -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc 'SELECT 1' \
+      >/dev/null 2>&1 && return 0
     sleep 0.1
   done
-  tail -n 20 "$log" >&2
-  die "$name did not become ready on port $port"
+  tail -n 20 "$log" >&2; die "$name did not become ready on port $port"
 }
 
 # ---- the cluster, initialised once ----
+cluster_started=1  # before start: stop is idempotent, and start may be interrupted midway
 pg_port=$("$pgcluster" start "$work/pg" --name bench --conf 'shared_buffers = 256MB')
-cluster_started=1
 note "PostgreSQL on 127.0.0.1:$pg_port; initialising pgbench scale 10"
 timeout 300 pgbench -i -s 10 -q -h 127.0.0.1 -p "$pg_port" -U postgres postgres \
   >"$work/init.log" 2>&1 || { tail -n 20 "$work/init.log" >&2; die "pgbench -i failed"; }
@@ -158,10 +144,7 @@ max_client_conn = 200
 logfile = $work/pgbouncer/pgbouncer.log
 EOF
 bouncer_user=()
-if [[ $EUID -eq 0 ]]; then
-  chown -R postgres: "$work/pgbouncer"
-  bouncer_user=(-u postgres)
-fi
+if [[ $EUID -eq 0 ]]; then chown -R postgres: "$work/pgbouncer"; bouncer_user=(-u postgres); fi
 pgbouncer "${bouncer_user[@]}" "$work/pgbouncer/pgbouncer.ini" 2>"$work/pgbouncer/stderr.log" &
 pgbouncer_pid=$!
 wait_ready pgbouncer "$bouncer_port" "$pgbouncer_pid" "$work/pgbouncer/stderr.log"
@@ -170,14 +153,12 @@ declare -A port_of=([direct]=$pg_port [cutover]=$cutover_port [pgbouncer]=$bounc
 note "direct :$pg_port, cutover :$cutover_port, pgbouncer :$bouncer_port;" \
   "$ncombos combinations x ${#targets[@]} targets x $rounds rounds x ${seconds}s"
 
-direct_sql() { timeout 120 psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" \
-  -U postgres -d postgres -c "$1" >/dev/null; }
-
 # What pgbench does before a run without --no-vacuum, done here over the direct connection so
 # every measured run starts from the same state and the proxies never carry that traffic.
 reset_tables() {
-  direct_sql 'VACUUM pgbench_branches' && direct_sql 'VACUUM pgbench_tellers' &&
-    direct_sql 'TRUNCATE pgbench_history'
+  timeout 120 psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres \
+    -c 'VACUUM pgbench_branches' -c 'VACUUM pgbench_tellers' -c 'TRUNCATE pgbench_history' \
+    >/dev/null || die "resetting the pgbench tables failed"
 }
 
 # run_pgbench TARGET WORKLOAD CLIENTS PROTOCOL: sets run_tps and run_lat (ms); dies on failure.
@@ -186,7 +167,7 @@ run_pgbench() {
   local -a args=(--no-vacuum -h 127.0.0.1 -p "${port_of[$target]}" -U postgres
     -c "$clients" -j "$((clients > 1 ? 2 : 1))" -M "$protocol" -T "$seconds")
   [[ $workload == select-only ]] && args+=(-S)
-  log=$work/run.log
+  log=$work/run-$target.log
   timeout --kill-after=5 $((seconds + 30)) pgbench "${args[@]}" postgres >"$log" 2>&1 || rc=$?
   local failed processed
   failed=$(sed -nE 's/^number of failed transactions: ([0-9]+).*/\1/p' "$log")
@@ -205,78 +186,56 @@ note "warm-up: a short direct select-only run"
 timeout 60 pgbench --no-vacuum -S -T "$((seconds < 5 ? seconds : 5))" -h 127.0.0.1 \
   -p "$pg_port" -U postgres postgres >/dev/null 2>&1 || die "warm-up run failed"
 
-results=$work/results.txt  # combo target round tps latency
-: >"$results"
-combo=0
-for workload in "${workloads[@]}"; do
-  for clients in "${client_counts[@]}"; do
-    for protocol in "${protocols[@]}"; do
-      combo=$((combo + 1))
-      for ((round = 0; round < rounds; round++)); do
-        for ((k = 0; k < ${#targets[@]}; k++)); do
-          target=${targets[$(((round + k) % ${#targets[@]}))]}
-          kill -0 "$cutover_pid" 2>/dev/null || die "cutover exited (see $work/cutover.log)"
-          kill -0 "$pgbouncer_pid" 2>/dev/null || die "pgbouncer exited"
-          [[ $workload == tpcb-like ]] && reset_tables
-          run_pgbench "$target" "$workload" "$clients" "$protocol"
-          echo "$workload/$clients/$protocol $target $round $run_tps $run_lat" >>"$results"
-          note "[$combo/$ncombos round $((round + 1))/$rounds]" \
-            "$workload -c $clients -M $protocol $target: tps=$run_tps lat=${run_lat}ms"
-        done
-      done
+results=$work/results.txt  # lines: combo target round tps latency_ms
+for ((c = 0; c < ncombos; c++)); do
+  IFS=/ read -r workload clients protocol <<<"${combos[$c]}"
+  for ((round = 0; round < rounds; round++)); do
+    for ((k = 0; k < ${#targets[@]}; k++)); do
+      target=${targets[$(((round + k) % ${#targets[@]}))]}  # rotate who goes first
+      kill -0 "$cutover_pid" 2>/dev/null || die "cutover exited (see $work/cutover.log)"
+      kill -0 "$pgbouncer_pid" 2>/dev/null || die "pgbouncer exited"
+      [[ $workload == tpcb-like ]] && reset_tables
+      run_pgbench "$target" "$workload" "$clients" "$protocol"
+      echo "${combos[$c]} $target $round $run_tps $run_lat" >>"$results"
+      note "[$((c + 1))/$ncombos round $((round + 1))/$rounds] $workload -c $clients" \
+        "-M $protocol $target: tps=$run_tps lat=${run_lat}ms"
     done
   done
 done
 
 # ---- the table: median over rounds, compared with direct ----
-# Emits: combo target median_tps median_latency_ms tps_ratio added_us spread_pct
-summarise() {
-  awk -v target_list="${targets[*]}" '
-    function median(list,   n, a, i, j, t) {
-      n = split(list, a, " ")
-      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) {
-        t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
-    function spread(list,   n, a, i, lo, hi) {
-      n = split(list, a, " "); lo = hi = a[1] + 0
-      for (i = 2; i <= n; i++) { if (a[i] + 0 < lo) lo = a[i] + 0; if (a[i] + 0 > hi) hi = a[i] + 0 }
-      return lo > 0 ? 100 * (hi - lo) / lo : 0
-    }
-    { k = $1 SUBSEP $2; tps[k] = tps[k] " " $4; lat[k] = lat[k] " " $5
-      if (!($1 in seen)) { seen[$1] = 1; combos[++nc] = $1 } }
-    END {
-      nt = split(target_list, t, " ")
-      for (c = 1; c <= nc; c++) {
-        d = combos[c] SUBSEP "direct"; dt = median(tps[d]); dl = median(lat[d])
-        for (i = 1; i <= nt; i++) {
-          k = combos[c] SUBSEP t[i]; mt = median(tps[k]); ml = median(lat[k])
-          printf "%s %s %.1f %.3f %.3f %+.0f %.1f\n", combos[c], t[i], mt, ml,
-            mt / dt, (ml - dl) * 1000, spread(tps[k])
-        }
-      }
-    }' "$results"
+stats() {  # stats COMBO TARGET FIELD: the median of that column over the rounds, and its spread
+  awk -v c="$1" -v t="$2" -v f="$3" '$1 == c && $2 == t { print $f }' "$results" | sort -g |
+    awk '{ v[NR] = $1 } END { printf "%s %.1f\n", NR % 2 ? v[(NR + 1) / 2] : \
+      (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1] > 0 ? 100 * (v[NR] - v[1]) / v[1] : 0 }'
 }
-summary=$(summarise)
+summary=$(for combo in "${combos[@]}"; do
+  read -r dtps _ < <(stats "$combo" direct 4)
+  read -r dlat _ < <(stats "$combo" direct 5)
+  for target in "${targets[@]}"; do
+    read -r tps spread < <(stats "$combo" "$target" 4)
+    read -r lat _ < <(stats "$combo" "$target" 5)
+    awk -v c="$combo" -v t="$target" -v tps="$tps" -v lat="$lat" -v dtps="$dtps" \
+      -v dlat="$dlat" -v sp="$spread" 'BEGIN { printf "%s %s %.1f %.3f %.3f %+.0f %s\n",
+        c, t, tps, lat, tps / dtps, (lat - dlat) * 1000, sp }'
+  done
+done)
 
-header="median of $rounds round(s) x ${seconds}s; latency = pgbench 'latency average'; spread = (max-min)/min tps"
-{
-  echo "$header"
-  printf '%-22s %-10s %11s %10s %9s %10s %8s\n' "workload/clients/proto" target tps "lat ms" \
-    "tps/dir" "+lat µs" "spread%"
-  while read -r c t tps lat ratio added spread; do
-    printf '%-22s %-10s %11s %10s %9s %10s %8s\n' "$c" "$t" "$tps" "$lat" "$ratio" "$added" "$spread"
-  done <<<"$summary"
-}
+header="median of $rounds round(s) x ${seconds}s; lat = pgbench 'latency average' (ms);\
+ +µs = latency added vs direct; spread = (max-min)/min of the rounds' tps"
+row() { printf '%-23s %-10s %10s %8s %8s %7s %7s\n' "$@"; }
+echo "$header"
+row workload/clients/proto target tps "lat ms" tps/dir "+µs " spread%
+while read -r c t tps lat ratio added spread; do
+  row "$c" "$t" "$tps" "$lat" "$ratio" "$added" "$spread"
+done <<<"$summary"
 if [[ -n $out_file ]]; then
   {
     echo "<!-- pgbench_compare.sh, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores -->"
-    echo "$header"
-    echo
+    echo "$header"; echo
     echo "| workload | clients | protocol | target | tps | latency ms | tps / direct | latency added µs | spread % |"
     echo "|---|---:|---|---|---:|---:|---:|---:|---:|"
-    while read -r c t tps lat ratio added spread; do
-      IFS=/ read -r w n p <<<"$c"
+    while IFS=' /' read -r w n p t tps lat ratio added spread; do
       echo "| $w | $n | $p | $t | $tps | $lat | $ratio | $added | $spread |"
     done <<<"$summary"
   } >"$out_file"

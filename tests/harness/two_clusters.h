@@ -8,26 +8,28 @@
 
 namespace cutover::testing {
 
-// Starts both clusters (concurrently) once per test binary, before the first test; stops them
-// after the last. Tests reach them through the static accessors. Register it in main() with
-// install_two_clusters(), or link the cutover_test_harness_main object library which does.
-//
-// Note: gtest_discover_tests runs every test in its own process, so each test pays the ~1-2 s
-// start-up. Suites with many tests may prefer one add_test() running the whole binary.
+// The old/new cluster pair, shared by every test in the binary. Both clusters start together
+// (in parallel) on the first call to old_db() or new_db(), so tests that never touch them pay
+// nothing; this matters because gtest_discover_tests runs each test in its own process. They
+// stop in TearDown after the last test. Register it in main() with install_two_clusters(), or
+// link the cutover_test_harness_main object library, which does.
 class TwoClusters : public ::testing::Environment {
  public:
   explicit TwoClusters(PgCluster::Options old_options = {.name = "old"},
                        PgCluster::Options new_options = {.name = "new"});
 
-  // A start-up failure is a fatal failure: GoogleTest then runs no test and the binary fails.
   void SetUp() override;
   void TearDown() override;
 
-  // The running clusters; throw std::logic_error outside SetUp..TearDown (e.g. not installed).
+  // The running clusters, started on first use. Throw std::logic_error outside SetUp..TearDown
+  // (e.g. not installed) and std::runtime_error if start-up failed (remembered: no retry).
+  // Safe to call from several threads.
   static PgCluster& old_db();
   static PgCluster& new_db();
 
  private:
+  static void ensure_started();
+
   PgCluster::Options old_options_;
   PgCluster::Options new_options_;
 };
