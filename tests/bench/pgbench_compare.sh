@@ -17,9 +17,9 @@
 # Environment: BENCH_ROUNDS (default 3), BENCH_SECONDS (default 10), BENCH_KEEP=1 keeps the
 # work directory (logs) after a successful run; it is always kept after a failure.
 set -euo pipefail
+shopt -s inherit_errexit  # a failure inside $(...) fails the command that uses it
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 pgcluster=$repo/tests/harness/pgcluster.sh
 cutover_bin=${CUTOVER_BIN:-$repo/build/cutover}
 rounds=${BENCH_ROUNDS:-3}
@@ -206,8 +206,9 @@ done
 # ---- the table: median over rounds, compared with direct ----
 stats() {  # stats COMBO TARGET FIELD: the median of that column over the rounds, and its spread
   awk -v c="$1" -v t="$2" -v f="$3" '$1 == c && $2 == t { print $f }' "$results" | sort -g |
-    awk '{ v[NR] = $1 } END { printf "%s %.1f\n", NR % 2 ? v[(NR + 1) / 2] : \
-      (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1] > 0 ? 100 * (v[NR] - v[1]) / v[1] : 0 }'
+    awk '{ v[NR] = $1 } END { if (NR == 0 || v[1] <= 0) exit 1  # parenthesised: ">" redirects
+      printf "%s %.1f\n", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2),
+        (100 * (v[NR] - v[1]) / v[1]) }' || die "no valid results for $1 via $2"
 }
 summary=$(for combo in "${combos[@]}"; do
   read -r dtps _ < <(stats "$combo" direct 4)

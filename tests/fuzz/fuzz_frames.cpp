@@ -64,13 +64,7 @@ void check_scanner(const std::vector<std::string_view>& chunks, const std::vecto
   if (error == ProtocolError{}) check(scanner.at_boundary() == ends_at_boundary);
 }
 
-}  // namespace
-}  // namespace cutover::protocol
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace cutover::protocol;  // NOLINT: a fuzz entry point outside our namespace
-  std::string_view input(reinterpret_cast<const char*>(data), size);
-
+void fuzz_one(std::string_view input) {
   std::vector<std::string_view> bodies;
   std::vector<char> types;
   std::vector<Seen> want;
@@ -86,11 +80,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ProtocolError want_error = r.status == FrameStatus::kError ? r.error : ProtocolError{};
 
   // The same stream as one chunk, cut in two at a point the input picks, and byte by byte.
-  size_t cut = size == 0 ? 0 : (static_cast<size_t>(data[size - 1]) * size) / 255;
+  size_t cut =
+      input.empty() ? 0 : (size_t{static_cast<uint8_t>(input.back())} * input.size()) / 255;
   check_scanner({input}, want, want_error, rest.empty());
   check_scanner({input.substr(0, cut), input.substr(cut)}, want, want_error, rest.empty());
   std::vector<std::string_view> bytes;
-  for (size_t i = 0; i < size; ++i) bytes.push_back(input.substr(i, 1));
+  for (size_t i = 0; i < input.size(); ++i) bytes.push_back(input.substr(i, 1));
   check_scanner(bytes, want, want_error, rest.empty());
 
   for (size_t i = 0; i < bodies.size(); ++i) {
@@ -99,5 +94,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check_round_trip(types[i], bodies[i],
                      [](char t, std::string_view b) { return decode_backend(t, b); });
   }
+}
+
+}  // namespace
+}  // namespace cutover::protocol
+
+// NOLINTNEXTLINE(readability-identifier-naming): the name libFuzzer calls
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  cutover::protocol::fuzz_one(std::string_view(reinterpret_cast<const char*>(data), size));
   return 0;
 }

@@ -37,22 +37,24 @@ void check_packet(std::string_view packet, std::string_view body) {
   check(second.has_value() && *second == *first);
 }
 
-}  // namespace
-}  // namespace cutover::protocol
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace cutover::protocol;  // NOLINT: a fuzz entry point outside our namespace
-  std::string_view input(reinterpret_cast<const char*>(data), size);
-
+void fuzz_one(std::string_view input) {
   FrameResult r = next_startup_frame(input);
-  if (r.status == FrameStatus::kNeedMore) check(size < kMaxStartupPacket);
-  if (r.status != FrameStatus::kFrame) return 0;
-  check(r.consumed >= 8 && r.consumed <= size && r.body.size() + 4 == r.consumed);
+  if (r.status == FrameStatus::kNeedMore) check(input.size() < kMaxStartupPacket);
+  if (r.status != FrameStatus::kFrame) return;
+  check(r.consumed >= 8 && r.consumed <= input.size() && r.body.size() + 4 == r.consumed);
 
   // Every proper prefix of a whole packet must ask for more, never yield a frame.
   for (size_t n : {size_t{0}, size_t{4}, r.consumed / 2, r.consumed - 1}) {
     check(next_startup_frame(input.substr(0, n)).status == FrameStatus::kNeedMore);
   }
   check_packet(input.substr(0, r.consumed), r.body);
+}
+
+}  // namespace
+}  // namespace cutover::protocol
+
+// NOLINTNEXTLINE(readability-identifier-naming): the name libFuzzer calls
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  cutover::protocol::fuzz_one(std::string_view(reinterpret_cast<const char*>(data), size));
   return 0;
 }

@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include "tests/harness/connection.h"
 #include "tests/harness/util.h"
@@ -49,8 +50,8 @@ int decode_status(int status) {
 
 }  // namespace
 
-CutoverProcess::CutoverProcess(std::string binary, std::string config_yaml, uint16_t listen_port,
-                               std::vector<std::string> extra_args)
+CutoverProcess::CutoverProcess(std::string binary, const std::string& config_yaml,
+                               uint16_t listen_port, std::vector<std::string> extra_args)
     : dir_(make_temp_dir("cutover-proc-")),
       config_path_(dir_ / "cutover.yaml"),
       log_path_(dir_ / "cutover.log"),
@@ -63,9 +64,10 @@ CutoverProcess::CutoverProcess(std::string binary, std::string config_yaml, uint
       throw std::runtime_error("cannot write " + config_path_.string());
     }
   }
-  std::vector<std::string> args{binary, "run", "--config", config_path_.string()};
+  std::vector<std::string> args{std::move(binary), "run", "--config", config_path_.string()};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
 

@@ -23,7 +23,7 @@ class CutoverProcess {
   // /proc/net/tcp instead of connecting, so readiness never shows up as a client connection in
   // the proxy's metrics or logs. Throws std::runtime_error with the log if the child exits
   // first or the wait times out (the child is then killed and nothing is left behind).
-  CutoverProcess(std::string binary, std::string config_yaml, uint16_t listen_port,
+  CutoverProcess(std::string binary, const std::string& config_yaml, uint16_t listen_port,
                  std::vector<std::string> extra_args = {});
   // SIGKILL if still running, reap it, remove the temp files. If the running test has failed,
   // prints the tail of the log to stderr first. Never throws.

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -24,7 +23,7 @@ int config_int(const std::string& path, const std::string& key, int fallback) {
   std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind(key + ":", 0) == 0) return std::atoi(line.c_str() + key.size() + 1);
+    if (line.starts_with(key + ":")) return std::stoi(line.substr(key.size() + 1));
   }
   return fallback;
 }
@@ -32,11 +31,12 @@ int config_int(const std::string& path, const std::string& key, int fallback) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 4 || std::string(argv[1]) != "run" || std::string(argv[2]) != "--config") {
-    std::fprintf(stderr, "usage: %s run --config FILE\n", argv[0]);
+  const std::vector<std::string> args(argv, argv + argc);  // NOLINT: argv is a C array
+  if (args.size() < 4 || args[1] != "run" || args[2] != "--config") {
+    std::fprintf(stderr, "usage: fake_cutover run --config FILE\n");
     return 2;
   }
-  const std::string config = argv[3];
+  const std::string& config = args[3];
   if (int code = config_int(config, "exit_code", -1); code >= 0) {
     std::printf("exiting early with %d\n", code);
     return code;

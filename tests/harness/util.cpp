@@ -57,14 +57,16 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
 std::vector<std::string> merged_environment(
     const std::vector<std::pair<std::string, std::string>>& overrides) {
   std::vector<std::string> result;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+  // environ is a C array by definition.
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {  // NOLINT
     std::string_view text(*entry);
     std::string_view key = text.substr(0, text.find('='));
     bool replaced = std::any_of(overrides.begin(), overrides.end(),
                                 [&](const auto& kv) { return kv.first == key; });
     if (!replaced) result.emplace_back(text);
   }
-  for (const auto& [key, value] : overrides) result.push_back(key + "=" + value);
+  for (const auto& [key, value] : overrides)
+    result.push_back(std::string(key).append("=").append(value));
   return result;
 }
 

@@ -15,8 +15,6 @@
 namespace cutover::protocol::testing {
 namespace {
 
-std::string nul(std::string_view s) { return std::string(s) + '\0'; }
-
 std::vector<BackendMessage> decode_all(const std::vector<Frame>& frames) {
   std::vector<BackendMessage> out;
   for (const Frame& f : frames) {

@@ -60,16 +60,16 @@ std::set<size_t> boundaries(std::string_view stream) {
 }
 
 TEST(NextFrame, WholeMessage) {
-  std::string bytes = frame('Q', std::string("select 1", 9)) + "Z";
+  std::string bytes = frame('Q', nul("select 1")) + "Z";
   FrameResult r = next_frame(bytes, kTestMaxBody);
   ASSERT_EQ(r.status, FrameStatus::kFrame);
   EXPECT_EQ(r.type, 'Q');
-  EXPECT_EQ(r.body, std::string_view("select 1", 9));
+  EXPECT_EQ(r.body, nul("select 1"));
   EXPECT_EQ(r.consumed, bytes.size() - 1);
 }
 
 TEST(NextFrame, NeedsMoreForEveryStrictPrefix) {
-  std::string bytes = frame('C', std::string("SELECT 1", 9));
+  std::string bytes = frame('C', nul("SELECT 1"));
   for (size_t n = 0; n < bytes.size(); ++n) {
     EXPECT_EQ(next_frame(bytes.substr(0, n), kTestMaxBody).status, FrameStatus::kNeedMore) << n;
   }
@@ -219,7 +219,7 @@ TEST(FrameScanner, ClientStreamAtEveryOffset) {
 }
 
 TEST(FrameScanner, CapturedBodiesDoNotLeakIntoTheNext) {
-  std::string stream = frame('Q', std::string("long query", 11)) + frame('Q', std::string("", 1));
+  std::string stream = frame('Q', nul("long query")) + frame('Q', nul(""));
   expect_scanner_alike_at_every_split(stream, "Q");
 }
 

@@ -13,8 +13,6 @@
 namespace cutover::protocol::testing {
 namespace {
 
-std::string nul(std::string_view s) { return std::string(s) + '\0'; }
-
 TEST(FrontendCapture, PgbenchExtendedProtocolSession) {
   std::string stream = from_hex(kPgbenchExtendedClient);
   std::vector<Frame> frames = split_frames(skip_startup(stream));

@@ -83,6 +83,9 @@ inline std::string_view skip_startup(std::string_view stream) {
   return stream.substr(r.consumed);
 }
 
+// A C string as it appears on the wire, terminator included.
+inline std::string nul(std::string_view s) { return std::string(s) + '\0'; }
+
 inline boost::system::error_code code(ProtocolError e) { return make_error_code(e); }
 
 }  // namespace cutover::protocol::testing
