@@ -1,0 +1,54 @@
+# Shared set-up for the shell client tests: one throwaway PostgreSQL cluster (old) and the
+# cutover binary in front of it, both removed when the calling script exits.
+# Usage: source lib.sh; start_stack CUTOVER_BINARY; then use $OLD_PORT and $PROXY_PORT.
+# Not for the GoogleTest suites (tests/harness/ has the C++ side).
+
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+HARNESS="$LIB_DIR/../harness/pgcluster.sh"
+STACK_DIR=$(mktemp -d /tmp/cutover-clients.XXXXXX)
+chmod 755 "$STACK_DIR"
+PROXY_PID=""
+
+stop_stack() {
+  if [[ -n "$PROXY_PID" ]]; then
+    kill "$PROXY_PID" 2>/dev/null || true
+    wait "$PROXY_PID" 2>/dev/null || true
+  fi
+  bash "$HARNESS" stop "$STACK_DIR/old" >/dev/null 2>&1 || true
+  rm -rf "$STACK_DIR"
+}
+trap stop_stack EXIT
+
+# A free loopback port, as the kernel hands them out.
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+start_stack() {
+  local binary=$1
+  OLD_PORT=$(bash "$HARNESS" start "$STACK_DIR/old" --name old)
+  PROXY_PORT=$(free_port)
+  cat >"$STACK_DIR/cutover.yaml" <<YAML
+listen: { address: 127.0.0.1, port: $PROXY_PORT }
+backends: { old: { host: 127.0.0.1, port: $OLD_PORT } }
+log: { level: warn, format: text }
+YAML
+  "$binary" run --config "$STACK_DIR/cutover.yaml" 2>"$STACK_DIR/cutover.log" &
+  PROXY_PID=$!
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$PROXY_PORT") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "cutover did not start:" >&2
+  cat "$STACK_DIR/cutover.log" >&2
+  return 1
+}
+
+# Fails the test if cutover logged an error.
+check_proxy_log() {
+  if grep -q "level=error" "$STACK_DIR/cutover.log"; then
+    echo "cutover logged errors:" >&2
+    cat "$STACK_DIR/cutover.log" >&2
+    return 1
+  fi
+}
