@@ -23,8 +23,8 @@ struct AuthenticationOk {  // 0
   friend bool operator==(const AuthenticationOk&, const AuthenticationOk&) = default;
 };
 struct AuthenticationKerberosV5 {  // 2
-  friend bool operator==(const AuthenticationKerberosV5&, const AuthenticationKerberosV5&) =
-      default;
+  friend bool operator==(const AuthenticationKerberosV5&,
+                         const AuthenticationKerberosV5&) = default;
 };
 struct AuthenticationCleartextPassword {  // 3
   friend bool operator==(const AuthenticationCleartextPassword&,
@@ -32,33 +32,32 @@ struct AuthenticationCleartextPassword {  // 3
 };
 struct AuthenticationMD5Password {  // 5
   std::array<char, 4> salt{};
-  friend bool operator==(const AuthenticationMD5Password&, const AuthenticationMD5Password&) =
-      default;
+  friend bool operator==(const AuthenticationMD5Password&,
+                         const AuthenticationMD5Password&) = default;
 };
 struct AuthenticationGSS {  // 7
   friend bool operator==(const AuthenticationGSS&, const AuthenticationGSS&) = default;
 };
 struct AuthenticationGSSContinue {  // 8
   std::string data;
-  friend bool operator==(const AuthenticationGSSContinue&, const AuthenticationGSSContinue&) =
-      default;
+  friend bool operator==(const AuthenticationGSSContinue&,
+                         const AuthenticationGSSContinue&) = default;
 };
 struct AuthenticationSSPI {  // 9
   friend bool operator==(const AuthenticationSSPI&, const AuthenticationSSPI&) = default;
 };
-struct AuthenticationSASL {  // 10
+struct AuthenticationSASL {             // 10
   std::vector<std::string> mechanisms;  // at least one
   friend bool operator==(const AuthenticationSASL&, const AuthenticationSASL&) = default;
 };
 struct AuthenticationSASLContinue {  // 11
   std::string data;
-  friend bool operator==(const AuthenticationSASLContinue&, const AuthenticationSASLContinue&) =
-      default;
+  friend bool operator==(const AuthenticationSASLContinue&,
+                         const AuthenticationSASLContinue&) = default;
 };
 struct AuthenticationSASLFinal {  // 12
   std::string data;
-  friend bool operator==(const AuthenticationSASLFinal&, const AuthenticationSASLFinal&) =
-      default;
+  friend bool operator==(const AuthenticationSASLFinal&, const AuthenticationSASLFinal&) = default;
 };
 
 struct BackendKeyData {  // 'K'
@@ -73,7 +72,7 @@ struct CloseComplete {  // '3'
   friend bool operator==(const CloseComplete&, const CloseComplete&) = default;
 };
 struct CommandComplete {  // 'C'
-  std::string tag;  // e.g. "INSERT 0 1"
+  std::string tag;        // e.g. "INSERT 0 1"
   friend bool operator==(const CommandComplete&, const CommandComplete&) = default;
 };
 struct CopyResponse {  // 'G' CopyIn, 'H' CopyOut, 'W' CopyBoth — the same layout
@@ -82,7 +81,7 @@ struct CopyResponse {  // 'G' CopyIn, 'H' CopyOut, 'W' CopyBoth — the same lay
   std::vector<int16_t> column_formats;
   friend bool operator==(const CopyResponse&, const CopyResponse&) = default;
 };
-struct DataRow {  // 'D'
+struct DataRow {                                    // 'D'
   std::vector<std::optional<std::string>> columns;  // nullopt = NULL
   friend bool operator==(const DataRow&, const DataRow&) = default;
 };
@@ -105,8 +104,8 @@ struct FunctionCallResponse {  // 'V'
 struct NegotiateProtocolVersion {  // 'v'
   int32_t newest_minor = 0;
   std::vector<std::string> unrecognized_options;
-  friend bool operator==(const NegotiateProtocolVersion&, const NegotiateProtocolVersion&) =
-      default;
+  friend bool operator==(const NegotiateProtocolVersion&,
+                         const NegotiateProtocolVersion&) = default;
 };
 struct NoData {  // 'n'
   friend bool operator==(const NoData&, const NoData&) = default;
@@ -133,7 +132,7 @@ struct PortalSuspended {  // 's'
   friend bool operator==(const PortalSuspended&, const PortalSuspended&) = default;
 };
 struct ReadyForQuery {  // 'Z'
-  char status = 'I';  // 'I' idle, 'T' in transaction, 'E' failed transaction
+  char status = 'I';    // 'I' idle, 'T' in transaction, 'E' failed transaction
   friend bool operator==(const ReadyForQuery&, const ReadyForQuery&) = default;
 };
 struct FieldDescription {

@@ -2,6 +2,7 @@
 // Not a framer: it never looks past the body it was given (see framing.h).
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -28,8 +29,8 @@ class ByteReader {
   }
   int32_t i32() {
     if (!need(4)) return 0;
-    uint32_t v = (uint32_t{byte(0)} << 24) | (uint32_t{byte(1)} << 16) |
-                 (uint32_t{byte(2)} << 8) | uint32_t{byte(3)};
+    uint32_t v = (uint32_t{byte(0)} << 24) | (uint32_t{byte(1)} << 16) | (uint32_t{byte(2)} << 8) |
+                 uint32_t{byte(3)};
     pos_ += 4;
     return static_cast<int32_t>(v);
   }
@@ -53,6 +54,7 @@ class ByteReader {
   // A count read from the wire that announces `count` items of at least `min_item_bytes` each.
   // Fails unless 0 <= count and the items could fit in what is left, so callers may reserve.
   size_t count(int32_t count, size_t min_item_bytes) {
+    assert(min_item_bytes > 0 && "a zero item size would let any count through");
     if (count < 0 || static_cast<size_t>(count) * min_item_bytes > remaining()) {
       fail(ProtocolError::kBadCount);
       return 0;

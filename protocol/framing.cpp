@@ -3,8 +3,9 @@
 namespace cutover::protocol {
 namespace {
 
-uint32_t read_u32(const char* p) {
-  auto b = [p](int i) { return uint32_t{static_cast<uint8_t>(p[i])}; };
+// The big-endian length word at `offset`; the caller has checked that four bytes are there.
+uint32_t read_u32(std::string_view bytes, size_t offset) {
+  auto b = [&](size_t i) { return uint32_t{static_cast<uint8_t>(bytes[offset + i])}; };
   return (b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3);
 }
 
@@ -19,7 +20,7 @@ FrameResult error(ProtocolError e) {
 
 FrameResult next_frame(std::string_view input, size_t max_body_bytes) {
   if (input.size() < kHeaderSize) return {};
-  uint32_t length = read_u32(input.data() + 1);
+  uint32_t length = read_u32(input, 1);
   if (length < 4) return error(ProtocolError::kLengthTooSmall);
   if (length - 4 > max_body_bytes) return error(ProtocolError::kMessageTooLarge);
   size_t total = size_t{length} + 1;
@@ -34,7 +35,7 @@ FrameResult next_frame(std::string_view input, size_t max_body_bytes) {
 
 FrameResult next_startup_frame(std::string_view input, size_t max_packet_bytes) {
   if (input.size() < 4) return {};
-  uint32_t length = read_u32(input.data());
+  uint32_t length = read_u32(input, 0);
   if (length < 8) return error(ProtocolError::kLengthTooSmall);
   if (length > max_packet_bytes) return error(ProtocolError::kMessageTooLarge);
   if (input.size() < length) return {};
@@ -46,7 +47,7 @@ FrameResult next_startup_frame(std::string_view input, size_t max_packet_bytes) 
 }
 
 ProtocolError FrameScanner::start_message() {
-  uint32_t length = read_u32(header_ + 1);
+  uint32_t length = read_u32(std::string_view(header_, kHeaderSize), 1);
   if (length < 4) return ProtocolError::kLengthTooSmall;
   if (length - 4 > max_body_) return ProtocolError::kMessageTooLarge;
   body_left_ = length - 4;

@@ -23,10 +23,10 @@ enum class FrameStatus { kNeedMore, kFrame, kError };
 
 struct FrameResult {
   FrameStatus status = FrameStatus::kNeedMore;
-  char type = '\0';        // '\0' for the untyped startup family
-  std::string_view body;   // the bytes after the length word
-  size_t consumed = 0;     // bytes of input the frame occupies
-  ProtocolError error{};   // set when status == kError
+  char type = '\0';       // '\0' for the untyped startup family
+  std::string_view body;  // the bytes after the length word
+  size_t consumed = 0;    // bytes of input the frame occupies
+  ProtocolError error{};  // set when status == kError
 };
 
 // Takes one typed message from the front of `input`. Lengths are checked before any body is
@@ -64,7 +64,7 @@ class FrameScanner {
   size_t header_len_ = 0;  // header bytes gathered so far
   size_t body_left_ = 0;   // body bytes of the current message still to come
   bool capturing_ = false;
-  std::string body_;       // captured body under construction
+  std::string body_;  // captured body under construction
 };
 
 template <typename OnMessage>
@@ -72,7 +72,7 @@ ProtocolError FrameScanner::feed(std::string_view chunk, OnMessage&& on_message)
   while (!chunk.empty()) {
     if (body_left_ == 0) {
       size_t take = std::min(kHeaderSize - header_len_, chunk.size());
-      std::copy_n(chunk.data(), take, header_ + header_len_);
+      chunk.copy(&header_[header_len_], take);
       header_len_ += take;
       chunk.remove_prefix(take);
       if (header_len_ < kHeaderSize) break;

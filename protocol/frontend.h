@@ -33,7 +33,7 @@ struct Bind {  // 'B'
   std::vector<int16_t> result_formats;
   friend bool operator==(const Bind&, const Bind&) = default;
 };
-struct Describe {  // 'D'
+struct Describe {   // 'D'
   char kind = 'S';  // 'S' statement or 'P' portal
   std::string name;
   friend bool operator==(const Describe&, const Describe&) = default;
@@ -49,7 +49,7 @@ struct Sync {  // 'S'
 struct Flush {  // 'H'
   friend bool operator==(const Flush&, const Flush&) = default;
 };
-struct Close {  // 'C'
+struct Close {      // 'C'
   char kind = 'S';  // 'S' statement or 'P' portal
   std::string name;
   friend bool operator==(const Close&, const Close&) = default;

@@ -23,16 +23,6 @@ Result<StartupPacket> decode_startup_message(int32_t version, ByteReader& r) {
     m.parameters.emplace_back(name, value);
   }
   if (auto ec = r.finish()) return ec;
-
-  // Uniqueness by sorting views, not pairwise comparison: a 10000-byte packet can hold
-  // thousands of names, and this runs on unauthenticated input.
-  std::vector<std::string_view> names;
-  names.reserve(m.parameters.size());
-  for (const auto& [name, value] : m.parameters) names.emplace_back(name);
-  std::sort(names.begin(), names.end());
-  if (std::adjacent_find(names.begin(), names.end()) != names.end()) {
-    return error(ProtocolError::kBadValue);
-  }
   if (!m.get("user")) return error(ProtocolError::kBadValue);
   return StartupPacket(std::move(m));
 }
@@ -40,8 +30,8 @@ Result<StartupPacket> decode_startup_message(int32_t version, ByteReader& r) {
 }  // namespace
 
 std::optional<std::string_view> StartupMessage::get(std::string_view name) const {
-  for (const auto& [n, v] : parameters) {
-    if (n == name) return std::string_view(v);
+  for (auto it = parameters.rbegin(); it != parameters.rend(); ++it) {
+    if (it->first == name) return std::string_view(it->second);
   }
   return std::nullopt;
 }

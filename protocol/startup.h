@@ -23,9 +23,10 @@ inline constexpr int32_t kGSSENCRequestCode = 80877104;
 
 struct StartupMessage {
   int32_t protocol_version = kProtocolV3;  // major 3, any minor
-  std::vector<std::pair<std::string, std::string>> parameters;  // in wire order, names unique
+  // In wire order. PostgreSQL accepts a name twice and the later value wins, so do we.
+  std::vector<std::pair<std::string, std::string>> parameters;
 
-  // The value of a parameter ("user", "database", ...), if present.
+  // The value of a parameter ("user", "database", ...), if present; the last one if repeated.
   std::optional<std::string_view> get(std::string_view name) const;
   friend bool operator==(const StartupMessage&, const StartupMessage&) = default;
 };
@@ -45,7 +46,7 @@ using StartupPacket = std::variant<StartupMessage, SSLRequest, GSSENCRequest, Ca
 
 // Decodes the body of a startup-family packet (the bytes after its length word). A
 // StartupMessage must have major version 3, a "user" parameter, name/value pairs with
-// non-empty unique names, and end with the list terminator; anything else is an error.
+// non-empty names, and end with the list terminator; anything else is an error.
 Result<StartupPacket> decode_startup_packet(std::string_view body);
 
 // Each appends one whole packet, length word included.

@@ -17,7 +17,8 @@ ClientKey CancelRegistry::add(const BackendKey& backend) {
   std::lock_guard lock(mutex_);
   while (key.process_id <= 0 || entries_.contains(key.process_id)) {
     key.process_id = next_synthetic_id_;
-    next_synthetic_id_ = next_synthetic_id_ == INT32_MAX ? kFirstSyntheticId : next_synthetic_id_ + 1;
+    next_synthetic_id_ =
+        next_synthetic_id_ == INT32_MAX ? kFirstSyntheticId : next_synthetic_id_ + 1;
   }
   entries_.emplace(key.process_id, Entry{key.secret_key, backend});
   return key;

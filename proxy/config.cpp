@@ -46,9 +46,9 @@ class Section {
     with(key, [&](const YAML::Node& n, const std::string& p) {
       int64_t v = 0;
       if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v) || v < min || v > max) {
-        fail(n, p, "expected an integer in " + std::to_string(min) + ".." + std::to_string(max) +
-                       ", got '" + (n.IsScalar() ? n.Scalar() : std::string("a collection")) +
-                       "'");
+        fail(n, p,
+             "expected an integer in " + std::to_string(min) + ".." + std::to_string(max) +
+                 ", got '" + (n.IsScalar() ? n.Scalar() : std::string("a collection")) + "'");
       }
       out = static_cast<T>(v);
     });

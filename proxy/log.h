@@ -24,8 +24,8 @@ struct Field {
   Field(std::string_view k, const std::string& v) : key(k), value(v), quoted(true) {}
   Field(std::string_view k, const char* v) : key(k), value(v), quoted(true) {}
   template <typename T>
-    requires std::is_arithmetic_v<T>
-  Field(std::string_view k, T v) : key(k), value(std::to_string(v)), quoted(false) {}
+  requires std::is_arithmetic_v<T> Field(std::string_view k, T v)
+      : key(k), value(std::to_string(v)), quoted(false) {}
 
   std::string_view key;
   std::string value;

@@ -1,6 +1,7 @@
 // The cutover command line: run the proxy, check a configuration, print help and version.
 #include <cstring>
 #include <iostream>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,7 +16,8 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
-constexpr std::string_view kUsage = R"(cutover — a PostgreSQL wire-protocol proxy for zero-downtime database migrations
+constexpr std::string_view kUsage =
+    R"(cutover — a PostgreSQL wire-protocol proxy for zero-downtime database migrations
 
 Usage:
   cutover run --config FILE      run the proxy (also: cutover --config FILE)
@@ -41,10 +43,9 @@ int run_proxy(const std::string& config_path) {
     return kExitFailure;
   }
   namespace log = cutover::proxy::log;
-  log::configure(log::parse_level(config.log.level), config.log.format ==
-                                                             cutover::proxy::LogFormat::kJson
-                                                         ? log::Format::kJson
-                                                         : log::Format::kKeyValue);
+  log::configure(log::parse_level(config.log.level),
+                 config.log.format == cutover::proxy::LogFormat::kJson ? log::Format::kJson
+                                                                       : log::Format::kKeyValue);
   try {
     cutover::proxy::Server server(config);
     server.listen();
@@ -70,7 +71,8 @@ int check_config(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
+  std::span<char*> argument_span(argv, static_cast<size_t>(argc));
+  std::vector<std::string> args(argument_span.begin() + 1, argument_span.end());
   if (args.empty()) return usage_error("no command given");
   const std::string& command = args[0];
   if (command == "--help" || command == "-h" || command == "help") {

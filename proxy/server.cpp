@@ -14,7 +14,7 @@ unsigned thread_count(unsigned configured) {
 }
 
 // Nothing runs detached without a handler that says what escaped it.
-void log_escaped_exception(std::string_view event, std::exception_ptr e) {
+void log_escaped_exception(std::string_view event, const std::exception_ptr& e) {
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& ex) {
@@ -58,7 +58,7 @@ void Server::listen() {
 }
 
 int Server::run() {
-  auto log_escape = [](std::exception_ptr e) {
+  auto log_escape = [](const std::exception_ptr& e) {
     if (e) log_escaped_exception("internal_error", e);
   };
   asio::co_spawn(workers_[0]->io, accept_loop(), log_escape);
@@ -100,13 +100,14 @@ void Server::start_session(Worker& worker, Socket socket) {
     auto session =
         std::make_unique<Session>(std::move(socket), context_, worker.sessions, admitted);
     Session* raw = session.get();
-    asio::co_spawn(worker.io, raw->run(),
-                   [this, admitted, owned = std::move(session)](std::exception_ptr e) mutable {
-                     if (e) log_escaped_exception("session_failed", e);
-                     owned.reset();
-                     if (admitted) admitted_clients_.fetch_sub(1);
-                     if (open_sessions_.fetch_sub(1) == 1) finish_shutdown_when_idle();
-                   });
+    asio::co_spawn(
+        worker.io, raw->run(),
+        [this, admitted, owned = std::move(session)](const std::exception_ptr& e) mutable {
+          if (e) log_escaped_exception("session_failed", e);
+          owned.reset();
+          if (admitted) admitted_clients_.fetch_sub(1);
+          if (open_sessions_.fetch_sub(1) == 1) finish_shutdown_when_idle();
+        });
   });
 }
 

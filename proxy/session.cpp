@@ -17,14 +17,22 @@ constexpr auto kFinalWriteTimeout = std::chrono::seconds(1);
 std::string_view end_name(auto end) {
   using End = decltype(end);
   switch (end) {
-    case End::kClientClosed: return "client_closed";
-    case End::kClientTerminate: return "client_terminate";
-    case End::kClientProtocolError: return "client_protocol_error";
-    case End::kBackendClosed: return "backend_closed";
-    case End::kBackendProtocolError: return "backend_protocol_error";
-    case End::kIdleTimeout: return "idle_timeout";
-    case End::kDrained: return "shutdown_drained";
-    case End::kTerminated: return "shutdown_deadline";
+    case End::kClientClosed:
+      return "client_closed";
+    case End::kClientTerminate:
+      return "client_terminate";
+    case End::kClientProtocolError:
+      return "client_protocol_error";
+    case End::kBackendClosed:
+      return "backend_closed";
+    case End::kBackendProtocolError:
+      return "backend_protocol_error";
+    case End::kIdleTimeout:
+      return "idle_timeout";
+    case End::kDrained:
+      return "shutdown_drained";
+    case End::kTerminated:
+      return "shutdown_deadline";
   }
   return "unknown";
 }
@@ -70,7 +78,8 @@ void Session::terminate() {
 asio::awaitable<void> Session::run() {
   ErrorCode ec;
   auto peer = client_.remote_endpoint(ec);
-  log::info("client_connected", {{"conn", id_}, {"client", ec ? "?" : peer.address().to_string()},
+  log::info("client_connected", {{"conn", id_},
+                                 {"client", ec ? "?" : peer.address().to_string()},
                                  {"client_port", ec ? 0 : peer.port()}});
   client_.set_option(tcp::no_delay(true), ec);
   auto started = co_await (startup() || sleep_for(config_.timeouts.client_startup));
@@ -192,9 +201,9 @@ bool Session::can_write_to_client() const {
 }
 
 asio::awaitable<void> Session::finish(End end) {
-  log::info("client_disconnected",
-            {{"conn", id_}, {"reason", end_name(end)}, {"transaction_status",
-                                                        std::string(1, transaction_status_)}});
+  log::info("client_disconnected", {{"conn", id_},
+                                    {"reason", end_name(end)},
+                                    {"transaction_status", std::string(1, transaction_status_)}});
   switch (end) {
     case End::kClientProtocolError:
       log::warn("client_protocol_error",

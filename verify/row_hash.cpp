@@ -2,11 +2,14 @@
 
 #include <xxhash.h>
 
+#include <array>
+
 namespace cutover::verify {
 namespace {
 
-void put_u32(unsigned char* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<unsigned char>(v >> (24 - 8 * i));
+std::array<unsigned char, 4> big_endian(uint32_t v) {
+  return {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
+          static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
 }
 
 }  // namespace
@@ -24,15 +27,13 @@ void RowHasher::update(const void* data, size_t size) {
 }
 
 void RowHasher::begin_row(uint32_t columns) {
-  unsigned char prefix[4];
-  put_u32(prefix, columns);
-  update(prefix, sizeof prefix);
+  auto prefix = big_endian(columns);
+  update(prefix.data(), prefix.size());
 }
 
 void RowHasher::add_column(std::optional<std::string_view> value) {
-  unsigned char prefix[4];
-  put_u32(prefix, value ? static_cast<uint32_t>(value->size()) : 0xFFFFFFFFu);
-  update(prefix, sizeof prefix);
+  auto prefix = big_endian(value ? static_cast<uint32_t>(value->size()) : 0xFFFFFFFFu);
+  update(prefix.data(), prefix.size());
   if (value) update(value->data(), value->size());
 }
 

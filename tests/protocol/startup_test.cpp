@@ -91,10 +91,14 @@ TEST(StartupMessage, WithNoParametersAtAllIsBadValue) {
   EXPECT_EQ(r.error(), code(ProtocolError::kBadValue));
 }
 
-TEST(StartupMessage, DuplicateParameterIsBadValue) {
+// As in PostgreSQL's ProcessStartupPacket, a repeated name is accepted and the last value wins.
+TEST(StartupMessage, RepeatedParameterKeepsBothAndTheLastWins) {
   auto r = decode_startup_packet(
       startup_body(kProtocolV3, params({"user", "a", "database", "d", "user", "b", ""})));
-  EXPECT_EQ(r.error(), code(ProtocolError::kBadValue));
+  ASSERT_TRUE(r.has_value());
+  const auto& m = std::get<StartupMessage>(*r);
+  EXPECT_EQ(m.parameters.size(), 3u);
+  EXPECT_EQ(m.get("user"), "b");
 }
 
 TEST(StartupMessage, NameWithoutNulIsMissingTerminator) {
@@ -123,9 +127,13 @@ TEST(StartupMessage, BodyShorterThanVersionIsTruncated) {
   EXPECT_EQ(decode_startup_packet("").error(), code(ProtocolError::kTruncated));
 }
 
-TEST(StartupMessage, ManyUniqueNamesAreAccepted) {
+TEST(StartupMessage, ManyParametersAreAccepted) {
   std::string pairs = params({"user", "u"});
-  for (int i = 0; i < 1000; ++i) pairs += params({"n" + std::to_string(i), "v"});
+  for (int i = 0; i < 1000; ++i) {
+    std::string name = std::to_string(i);
+    name.insert(0, 1, 'n');
+    pairs += params({name, "v"});
+  }
   pairs.push_back('\0');
   auto r = decode_startup_packet(startup_body(kProtocolV3, pairs));
   ASSERT_TRUE(r.has_value());

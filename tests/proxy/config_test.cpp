@@ -1,7 +1,7 @@
 // Configuration loading: defaults, every section, and errors that name the key and its line.
-#include <gtest/gtest.h>
-
 #include "proxy/config.h"
+
+#include <gtest/gtest.h>
 
 namespace cutover::proxy {
 namespace {

@@ -17,8 +17,9 @@ void ProxyTest::start_proxy(const std::string& extra_yaml, const std::string& li
   proxy_.reset();
   uint16_t port = free_port();
   std::string yaml = "listen: { address: 127.0.0.1, port: " + std::to_string(port) +
-                     (listen_fields.empty() ? "" : ", " + listen_fields) + " }\nthreads: 2\nbackends:\n  old: { host: 127.0.0.1, port: " +
-                     std::to_string(old_db().port()) + " }\n" + extra_yaml;
+                     (listen_fields.empty() ? "" : ", " + listen_fields) +
+                     " }\nthreads: 2\nbackends:\n  old: { host: 127.0.0.1, port: " +
+                     std::to_string(backend_port()) + " }\n" + extra_yaml;
   proxy_ = std::make_unique<CutoverProcess>(CUTOVER_BINARY, yaml, port);
 }
 

@@ -1,6 +1,6 @@
-// A GoogleTest fixture that runs the real cutover binary in front of the shared "old" cluster,
-// plus a raw-socket client for feeding the proxy bytes no driver would send.
-// Not for tests that need their own clusters (make a PgCluster there).
+// A GoogleTest fixture that runs the real cutover binary in front of the shared "old" cluster
+// (or, overriding backend_port(), a suite's own PgCluster), plus a raw-socket client for feeding
+// the proxy bytes no driver would send.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -18,11 +18,14 @@ namespace cutover::testing {
 
 class ProxyTest : public ::testing::Test {
  protected:
-  // Starts cutover with a config that points old at the shared old cluster; `listen_fields`
+  // Starts cutover with a config that points old at backend_port(); `listen_fields`
   // go inside the listen mapping ("max_clients: 2"), `extra_yaml` is appended as more
   // top-level sections. SetUp() starts the default; call again to restart differently.
   void start_proxy(const std::string& extra_yaml = "", const std::string& listen_fields = "");
   void SetUp() override { start_proxy(); }
+  // The database that old points at: the shared old cluster unless a fixture that owns its own
+  // PgCluster (one it may stop, kill or reconfigure) says otherwise.
+  virtual uint16_t backend_port() const { return old_db().port(); }
 
   std::string conninfo() const { return proxy_->conninfo(); }
   Connection connect_proxy() const { return connect(proxy_->conninfo()); }

@@ -45,13 +45,12 @@ TEST_F(ProxyTest, ErrorsKeepTheirSqlstateAndTheSessionGoesOn) {
 TEST_F(ProxyTest, ExtendedProtocolWithParameters) {
   Connection conn = connect_proxy();
   const char* params[] = {"20", "22"};
-  ResultPtr r(PQexecParams(conn.get(), "select $1::int + $2::int", 2, nullptr, params, nullptr,
-                           nullptr, 0),
-              &PQclear);
+  ResultPtr r(
+      PQexecParams(conn.get(), "select $1::int + $2::int", 2, nullptr, params, nullptr, nullptr, 0),
+      &PQclear);
   ASSERT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK) << PQerrorMessage(conn.get());
   EXPECT_STREQ(PQgetvalue(r.get(), 0, 0), "42");
-  ResultPtr prepared(PQprepare(conn.get(), "add_one", "select $1::int + 1", 1, nullptr),
-                     &PQclear);
+  ResultPtr prepared(PQprepare(conn.get(), "add_one", "select $1::int + 1", 1, nullptr), &PQclear);
   ASSERT_EQ(PQresultStatus(prepared.get()), PGRES_COMMAND_OK);
   for (int i = 0; i < 3; ++i) {
     std::string value = std::to_string(i);
@@ -179,16 +178,15 @@ TEST_F(ProxyTest, MillionRowResultStreamsWithBoundedMemory) {
   constexpr long kMaxGrowthKb = 16 * 1024;  // the result is ~110 MB
   Connection conn = connect_proxy();
   long baseline_kb = proxy_->rss_kb();
-  ASSERT_EQ(PQsendQuery(conn.get(),
-                        "select g, repeat('x', 100) from generate_series(1, 1000000) g"),
-            1);
+  ASSERT_EQ(
+      PQsendQuery(conn.get(), "select g, repeat('x', 100) from generate_series(1, 1000000) g"), 1);
   ASSERT_EQ(PQsetSingleRowMode(conn.get()), 1);
   ResultPtr first = next_result(conn.get());
   ASSERT_EQ(PQresultStatus(first.get()), PGRES_SINGLE_TUPLE);
   EXPECT_STREQ(PQgetvalue(first.get(), 0, 0), "1");
 
-  std::string blocked_sql = "select wait_event from pg_stat_activity where pid = " +
-                            std::to_string(conn.backend_pid());
+  std::string blocked_sql =
+      "select wait_event from pg_stat_activity where pid = " + std::to_string(conn.backend_pid());
   ASSERT_TRUE(wait_until([&] { return old_db().query(blocked_sql) == "ClientWrite"; }, 10s));
   EXPECT_LT(proxy_->rss_kb() - baseline_kb, kMaxGrowthKb);
 

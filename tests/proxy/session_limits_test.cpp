@@ -154,8 +154,8 @@ TEST_F(ProxyTest, BytesAfterAnSslRequestEndTheConnection) {
 TEST_F(ProxyTest, CancelStopsTheQueryWith57014WithinASecond) {
   Connection conn = connect_proxy();
   ASSERT_EQ(PQsendQuery(conn.get(), "select pg_sleep(30)"), 1);
-  std::string running = "select state from pg_stat_activity where pid = " +
-                        std::to_string(conn.backend_pid());
+  std::string running =
+      "select state from pg_stat_activity where pid = " + std::to_string(conn.backend_pid());
   ASSERT_TRUE(wait_until([&] { return old_db().query(running) == "active"; }, 5s));
   auto start = std::chrono::steady_clock::now();
   PGcancel* cancel = PQgetCancel(conn.get());
@@ -174,8 +174,8 @@ TEST_F(ProxyTest, CancelStopsTheQueryWith57014WithinASecond) {
 TEST_F(ProxyTest, CancelWithAWrongSecretIsIgnored) {
   Connection conn = connect_proxy();
   ASSERT_EQ(PQsendQuery(conn.get(), "select pg_sleep(0.5)::text"), 1);
-  std::string running = "select state from pg_stat_activity where pid = " +
-                        std::to_string(conn.backend_pid());
+  std::string running =
+      "select state from pg_stat_activity where pid = " + std::to_string(conn.backend_pid());
   ASSERT_TRUE(wait_until([&] { return old_db().query(running) == "active"; }, 5s));
   RawClient forger(proxy_->port());
   std::string bytes;
@@ -191,8 +191,9 @@ TEST_F(ProxyTest, TerminatedBackendReachesTheClientAsAnError) {
   ASSERT_EQ(PQsendQuery(conn.get(), "select pg_sleep(30)"), 1);
   std::string pid = std::to_string(conn.backend_pid());
   ASSERT_TRUE(wait_until(
-      [&] { return old_db().query("select state from pg_stat_activity where pid = " + pid) ==
-                   "active"; },
+      [&] {
+        return old_db().query("select state from pg_stat_activity where pid = " + pid) == "active";
+      },
       5s));
   EXPECT_EQ(old_db().query("select pg_terminate_backend(" + pid + ")"), "t");
   ResultPtr r(PQgetResult(conn.get()), &PQclear);

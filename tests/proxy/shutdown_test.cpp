@@ -34,8 +34,8 @@ TEST_F(ShutdownTest, SigtermLetsOpenTransactionsCommitThenExits) {
   ASSERT_TRUE(wait_until([&] { return !accepts_connections(conninfo()); }, 5s));
   // The idle client is let go at once (its backend session ends); the open transaction still
   // runs to its end.
-  std::string idle_alive = "select count(*) from pg_stat_activity where pid = " +
-                           std::to_string(idle.backend_pid());
+  std::string idle_alive =
+      "select count(*) from pg_stat_activity where pid = " + std::to_string(idle.backend_pid());
   EXPECT_TRUE(wait_until([&] { return old_db().query(idle_alive) == "0"; }, 5s));
   EXPECT_THROW(idle.exec("select 1"), QueryError);
   in_transaction.exec("insert into shutdown_ledger values (2)");
@@ -64,9 +64,8 @@ TEST_F(ShutdownTest, SecondSignalExitsAtOnce) {
   Connection stuck = connect_proxy();
   stuck.exec("begin");
   proxy_->signal(SIGTERM);
-  ASSERT_TRUE(wait_until([&] { return proxy_->log().find("shutdown_requested") !=
-                                      std::string::npos; },
-                         5s));
+  ASSERT_TRUE(wait_until(
+      [&] { return proxy_->log().find("shutdown_requested") != std::string::npos; }, 5s));
   proxy_->signal(SIGINT);
   EXPECT_EQ(proxy_->wait_exit(2s), std::optional<int>(1));
   EXPECT_NE(proxy_->log().find("shutdown_forced"), std::string::npos);
