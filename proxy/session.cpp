@@ -93,6 +93,9 @@ asio::awaitable<void> Session::run() {
                                  {"user", user_},
                                  {"database", database_},
                                  {"backend_pid", client_key_ ? client_key_->process_id : 0}});
+  // The relay's synchronous reads and writes must never block the thread.
+  client_.non_blocking(true, ec);
+  backend_.non_blocking(true, ec);
   co_await finish(co_await relay());
 }
 
@@ -107,8 +110,8 @@ asio::awaitable<Session::End> Session::relay() {
 }
 
 asio::awaitable<Session::End> Session::pump_client() {
-  const size_t capacity = config_.limits.buffer_bytes;
   std::string_view chunk = client_in_;  // bytes that arrived with the login, if any
+  bool buffer_filled = false;
   for (;;) {
     if (!chunk.empty()) {
       bool terminate = false;
@@ -121,22 +124,57 @@ asio::awaitable<Session::End> Session::pump_client() {
         co_return End::kClientProtocolError;
       }
       backend_write_whole_ = false;
-      auto [ec, n] = co_await asio::async_write(backend_, asio::buffer(chunk));
+      auto [ec, n] = co_await write_all(backend_, chunk);
       if (ec) co_return End::kBackendClosed;
       backend_write_whole_ = true;
       if (terminate) co_return End::kClientTerminate;
     }
     client_in_.clear();
-    auto [ec, n] = co_await client_.async_read_some(asio::buffer(client_buffer_.get(), capacity));
+    auto [ec, n] = co_await read_ready(client_, client_buffer_.get(), buffer_filled);
     if (ec) co_return End::kClientClosed;
     last_client_activity_ = Clock::now();
     chunk = std::string_view(client_buffer_.get(), n);
   }
 }
 
-asio::awaitable<Session::End> Session::pump_backend() {
+// Waits for readiness, then reads what is there. Between requests a socket is empty, and a
+// speculative recv() (what async_read_some does first) would only find that out; waiting first
+// costs Asio one epoll_ctl that re-arms the edge-triggered registration, so no byte that
+// arrived meanwhile goes unnoticed, and fewer trips through the scheduler. A read that filled
+// the buffer may have left more behind, so the next one goes straight to the socket.
+asio::awaitable<std::pair<ErrorCode, size_t>> Session::read_ready(Socket& socket, char* buffer,
+                                                                  bool& buffer_filled) {
   const size_t capacity = config_.limits.buffer_bytes;
+  for (;;) {
+    if (!buffer_filled) {
+      auto [ec] = co_await socket.async_wait(tcp::socket::wait_read);
+      if (ec) co_return std::pair{ec, size_t{0}};
+    }
+    ErrorCode ec;
+    size_t n = socket.read_some(asio::buffer(buffer, capacity), ec);
+    buffer_filled = n == capacity;
+    if (ec != asio::error::would_block) co_return std::pair{ec, n};
+  }
+}
+
+// Writes all of `bytes`, without suspending when the socket takes them at once (the common case
+// for a relay); says whether it had to suspend.
+asio::awaitable<std::pair<ErrorCode, bool>> Session::write_all(Socket& socket,
+                                                               std::string_view bytes) {
+  ErrorCode ec;
+  size_t n = socket.write_some(asio::buffer(bytes), ec);
+  if (ec == asio::error::would_block) {
+    n = 0;
+    ec = {};
+  }
+  if (ec || n == bytes.size()) co_return std::pair{ec, false};
+  auto [rest_ec, rest] = co_await asio::async_write(socket, asio::buffer(bytes.substr(n)));
+  co_return std::pair{rest_ec, true};
+}
+
+asio::awaitable<Session::End> Session::pump_backend() {
   std::string_view chunk = backend_in_;
+  bool buffer_filled = false;
   for (;;) {
     if (!chunk.empty()) {
       auto error = backend_scanner_.feed(chunk, [&](char type, std::string_view body) {
@@ -151,13 +189,13 @@ asio::awaitable<Session::End> Session::pump_backend() {
         co_return End::kBackendProtocolError;
       }
       client_write_whole_ = false;
-      auto [ec, n] = co_await asio::async_write(client_, asio::buffer(chunk));
+      auto [ec, n] = co_await write_all(client_, chunk);
       if (ec) co_return End::kClientClosed;
       client_write_whole_ = true;
       if (draining_ && idle()) co_return End::kDrained;
     }
     backend_in_.clear();
-    auto [ec, n] = co_await backend_.async_read_some(asio::buffer(backend_buffer_.get(), capacity));
+    auto [ec, n] = co_await read_ready(backend_, backend_buffer_.get(), buffer_filled);
     if (ec) co_return End::kBackendClosed;
     chunk = std::string_view(backend_buffer_.get(), n);
   }

@@ -82,6 +82,9 @@ class Session {
   asio::awaitable<void> finish(End end);
   asio::awaitable<void> send_fatal(std::string_view sqlstate, std::string_view message);
   asio::awaitable<bool> write_bounded(Socket& socket, std::string_view bytes);
+  asio::awaitable<std::pair<ErrorCode, bool>> write_all(Socket& socket, std::string_view bytes);
+  asio::awaitable<std::pair<ErrorCode, size_t>> read_ready(Socket& socket, char* buffer,
+                                                           bool& buffer_filled);
   bool idle() const;
   bool can_write_to_client() const;
 

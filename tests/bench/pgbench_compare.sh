@@ -14,7 +14,8 @@
 #   --quick        1 round of 3 s per combination (a smoke check that the benchmark runs)
 #   --out FILE     also write the result table as markdown to FILE
 #   --cutover PATH the proxy binary (default: build/cutover in the repository, or $CUTOVER_BIN)
-# Environment: BENCH_ROUNDS (default 3), BENCH_SECONDS (default 10), BENCH_KEEP=1 keeps the
+# Environment: BENCH_ROUNDS (default 3), BENCH_SECONDS (default 10), BENCH_COMBOS (a subset,
+# e.g. "select-only/16/simple tpcb-like/1/prepared"), BENCH_KEEP=1 keeps the
 # work directory (logs) after a successful run; it is always kept after a failure.
 set -euo pipefail
 shopt -s inherit_errexit  # a failure inside $(...) fails the command that uses it
@@ -49,6 +50,7 @@ done
 
 targets=(direct cutover pgbouncer)
 combos=({select-only,tpcb-like}/{1,16}/{simple,prepared})  # workload/clients/protocol
+if [[ -n ${BENCH_COMBOS:-} ]]; then read -r -a combos <<<"$BENCH_COMBOS"; fi
 ncombos=${#combos[@]}
 
 # A hard ceiling on the whole run: setup, every pgbench run plus slack, and teardown.
