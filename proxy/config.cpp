@@ -54,9 +54,9 @@ class Section {
     });
   }
 
-  void millis(const std::string& key, std::chrono::milliseconds& out) {
+  void millis(const std::string& key, std::chrono::milliseconds& out, int64_t min = 1) {
     int64_t ms = out.count();
-    integer(key, ms, 0, int64_t{24} * 3600 * 1000);
+    integer(key, ms, min, int64_t{24} * 3600 * 1000);
     out = std::chrono::milliseconds(ms);
   }
 
@@ -116,8 +116,8 @@ void read_config(Section& root, Config& c) {
   root.section("timeouts", [&](Section& s) {
     s.millis("backend_connect_ms", c.timeouts.backend_connect);
     s.millis("client_startup_ms", c.timeouts.client_startup);
-    s.millis("client_idle_ms", c.timeouts.client_idle);
-    s.millis("shutdown_ms", c.timeouts.shutdown);
+    s.millis("client_idle_ms", c.timeouts.client_idle, 0);  // 0 = never
+    s.millis("shutdown_ms", c.timeouts.shutdown, 0);        // 0 = end sessions at once
   });
   root.section("limits", [&](Section& s) {
     s.integer("max_message_bytes", c.limits.max_message_bytes, 1024, (int64_t{1} << 30));

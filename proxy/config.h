@@ -28,7 +28,7 @@ struct BackendsConfig {
 struct TimeoutsConfig {
   std::chrono::milliseconds backend_connect{5000};  // TCP connect to a database
   std::chrono::milliseconds client_startup{10000};  // client's startup and authentication
-  std::chrono::milliseconds client_idle{0};         // idle outside a transaction; 0 = never
+  std::chrono::milliseconds client_idle{0};         // no query in flight; 0 = never
   std::chrono::milliseconds shutdown{30000};        // SIGTERM drain deadline
 };
 

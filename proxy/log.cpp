@@ -26,9 +26,40 @@ std::string_view level_name(Level level) {
   return "info";
 }
 
+// The length of the valid UTF-8 sequence at the start of s, or 0 if it is not one.
+size_t utf8_sequence_length(std::string_view s) {
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  unsigned char lead = byte(0);
+  size_t len = lead < 0x80           ? 1
+               : (lead >> 5) == 0x6  ? 2
+               : (lead >> 4) == 0xe  ? 3
+               : (lead >> 3) == 0x1e ? 4
+                                     : 0;
+  if (len == 0 || len > s.size()) return 0;
+  for (size_t i = 1; i < len; ++i) {
+    if ((byte(i) & 0xc0) != 0x80) return 0;
+  }
+  return len;
+}
+
+// Values come from clients (user names, database names): control characters are escaped and
+// bytes that are not UTF-8 become U+FFFD, so no value can forge a line or break the JSON.
 void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
-  for (char c : s) {
+  while (!s.empty()) {
+    char c = s[0];
+    size_t len = utf8_sequence_length(s);
+    if (len == 0) {
+      out += "\\ufffd";
+      s.remove_prefix(1);
+      continue;
+    }
+    if (len > 1) {
+      out.append(s.substr(0, len));
+      s.remove_prefix(len);
+      continue;
+    }
+    s.remove_prefix(1);
     switch (c) {
       case '"':
         out += "\\\"";
@@ -46,7 +77,7 @@ void append_json_string(std::string& out, std::string_view s) {
         out += "\\t";
         break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
           char buf[8];
           std::snprintf(buf, sizeof buf, "\\u%04x", c);
           out += buf;
@@ -58,9 +89,14 @@ void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-// key=value: values with spaces, quotes or '=' are quoted the JSON way.
+// key=value: a value that is not plain printable text without spaces, quotes or '=' is
+// written as a JSON string.
 void append_kv_value(std::string& out, std::string_view v, bool quoted) {
-  bool plain = !quoted || (!v.empty() && v.find_first_of(" \"=\n\t\\") == std::string_view::npos);
+  bool plain = !quoted || !v.empty();
+  for (char c : v) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f || c == '"' || c == '=' || c == '\\') plain = false;
+  }
   if (plain) {
     out += v;
   } else {
@@ -97,7 +133,7 @@ Level parse_level(std::string_view name) {
 
 bool enabled(Level level) { return level >= g_level; }
 
-void write(Level level, std::string_view event, std::initializer_list<Field> fields) {
+std::string format_line(Level level, std::string_view event, std::initializer_list<Field> fields) {
   std::string line;
   line.reserve(256);
   if (g_format == Format::kJson) {
@@ -129,6 +165,11 @@ void write(Level level, std::string_view event, std::initializer_list<Field> fie
     }
     line.push_back('\n');
   }
+  return line;
+}
+
+void write(Level level, std::string_view event, std::initializer_list<Field> fields) {
+  std::string line = format_line(level, event, fields);
   // One write(2) per line keeps lines from different threads whole.
   [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
 }

@@ -32,6 +32,8 @@ struct Field {
   bool quoted;
 };
 
+// The line write() would print, newline included.
+std::string format_line(Level level, std::string_view event, std::initializer_list<Field> fields);
 void write(Level level, std::string_view event, std::initializer_list<Field> fields);
 
 inline void debug(std::string_view event, std::initializer_list<Field> fields = {}) {

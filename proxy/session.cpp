@@ -52,8 +52,6 @@ Session::Session(Socket client, ProxyContext& context, SessionSet& siblings, boo
       config_(context.config),
       admitted_(admitted),
       id_(context.next_connection_id.fetch_add(1, std::memory_order_relaxed)),
-      client_buffer_(new char[context.config.limits.buffer_bytes]),
-      backend_buffer_(new char[context.config.limits.buffer_bytes]),
       client_scanner_("", context.config.limits.max_message_bytes),
       backend_scanner_("Z", kMaxBackendMessage),
       shutdown_signal_(client_.get_executor(), Clock::time_point::max()) {
@@ -82,10 +80,16 @@ asio::awaitable<void> Session::run() {
                                  {"client", ec ? "?" : peer.address().to_string()},
                                  {"client_port", ec ? 0 : peer.port()}});
   client_.set_option(tcp::no_delay(true), ec);
-  auto started = co_await (startup() || sleep_for(config_.timeouts.client_startup));
+  client_.set_option(asio::socket_base::keep_alive(true), ec);
+  auto started =
+      co_await (startup() || sleep_for(config_.timeouts.client_startup) || watch_shutdown());
   if (started.index() == 1) {
     log::warn("client_startup_timeout", {{"conn", id_}});
-    co_await send_fatal("08006", "canceling authentication due to timeout");
+    co_await send_fatal("08P01", "canceling authentication due to timeout");
+    co_return;
+  }
+  if (started.index() == 2) {
+    co_await send_fatal("57P01", "terminating connection due to administrator command");
     co_return;
   }
   if (!std::get<0>(started)) co_return;
@@ -100,7 +104,10 @@ asio::awaitable<void> Session::run() {
 }
 
 asio::awaitable<Session::End> Session::relay() {
-  last_client_activity_ = Clock::now();
+  // Allocated only now, so clients still logging in (or refused) cost no relay windows.
+  client_buffer_ = std::make_unique_for_overwrite<char[]>(config_.limits.buffer_bytes);
+  backend_buffer_ = std::make_unique_for_overwrite<char[]>(config_.limits.buffer_bytes);
+  last_activity_ = Clock::now();
   if (config_.timeouts.client_idle.count() > 0) {
     auto r = co_await (pump_client() || pump_backend() || watch_shutdown() || watch_idle());
     co_return std::visit([](End e) { return e; }, r);
@@ -116,7 +123,7 @@ asio::awaitable<Session::End> Session::pump_client() {
     if (!chunk.empty()) {
       bool terminate = false;
       auto error = client_scanner_.feed(chunk, [&](char type, std::string_view) {
-        if (type == 'Q' || type == 'S' || type == 'F') ++pending_replies_;
+        count_client_message(type);
         if (type == 'X') terminate = true;
       });
       if (error != protocol::ProtocolError{}) {
@@ -132,24 +139,28 @@ asio::awaitable<Session::End> Session::pump_client() {
     client_in_.clear();
     auto [ec, n] = co_await read_ready(client_, client_buffer_.get(), buffer_filled);
     if (ec) co_return End::kClientClosed;
-    last_client_activity_ = Clock::now();
+    last_activity_ = Clock::now();
     chunk = std::string_view(client_buffer_.get(), n);
   }
 }
 
 // Waits for readiness, then reads what is there. Between requests a socket is empty, and a
 // speculative recv() (what async_read_some does first) would only find that out; waiting first
-// costs Asio one epoll_ctl that re-arms the edge-triggered registration, so no byte that
-// arrived meanwhile goes unnoticed, and fewer trips through the scheduler. A read that filled
-// the buffer may have left more behind, so the next one goes straight to the socket.
+// costs Asio one epoll_ctl that re-arms the edge-triggered registration, so no byte or EOF that
+// arrived meanwhile goes unnoticed, and takes fewer trips through the scheduler. A read that
+// filled the buffer may have left more behind, so the next one reads at once.
 asio::awaitable<std::pair<ErrorCode, size_t>> Session::read_ready(Socket& socket, char* buffer,
                                                                   bool& buffer_filled) {
   const size_t capacity = config_.limits.buffer_bytes;
+  if (buffer_filled) {
+    // Through the scheduler, so a stream faster than the proxy cannot starve other sessions.
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer, capacity));
+    buffer_filled = n == capacity;
+    co_return std::pair{ec, n};
+  }
   for (;;) {
-    if (!buffer_filled) {
-      auto [ec] = co_await socket.async_wait(tcp::socket::wait_read);
-      if (ec) co_return std::pair{ec, size_t{0}};
-    }
+    auto [wait_ec] = co_await socket.async_wait(tcp::socket::wait_read);
+    if (wait_ec) co_return std::pair{wait_ec, size_t{0}};
     ErrorCode ec;
     size_t n = socket.read_some(asio::buffer(buffer, capacity), ec);
     buffer_filled = n == capacity;
@@ -177,13 +188,8 @@ asio::awaitable<Session::End> Session::pump_backend() {
   bool buffer_filled = false;
   for (;;) {
     if (!chunk.empty()) {
-      auto error = backend_scanner_.feed(chunk, [&](char type, std::string_view body) {
-        last_backend_type_ = type;
-        if (type == 'Z' && body.size() == 1) {
-          transaction_status_ = body[0];
-          if (pending_replies_ > 0) --pending_replies_;
-        }
-      });
+      auto error = backend_scanner_.feed(
+          chunk, [&](char type, std::string_view body) { count_backend_message(type, body); });
       if (error != protocol::ProtocolError{}) {
         protocol_error_ = error;
         co_return End::kBackendProtocolError;
@@ -192,6 +198,7 @@ asio::awaitable<Session::End> Session::pump_backend() {
       auto [ec, n] = co_await write_all(client_, chunk);
       if (ec) co_return End::kClientClosed;
       client_write_whole_ = true;
+      client_at_boundary_ = backend_scanner_.at_boundary();
       if (draining_ && idle()) co_return End::kDrained;
     }
     backend_in_.clear();
@@ -216,16 +223,59 @@ asio::awaitable<Session::End> Session::watch_idle() {
   const auto limit = config_.timeouts.client_idle;
   Timer timer(co_await asio::this_coro::executor);
   for (;;) {
-    auto deadline = last_client_activity_ + limit;
+    auto deadline = last_activity_ + limit;
     // While a query runs the client is waiting, not idle: look again one period later.
     if (deadline <= Clock::now()) deadline = Clock::now() + limit;
     timer.expires_at(deadline);
     co_await timer.async_wait();
     auto state = co_await asio::this_coro::cancellation_state;
     if (state.cancelled() != asio::cancellation_type::none) co_return End::kClientClosed;
-    if (pending_replies_ == 0 && Clock::now() - last_client_activity_ >= limit) {
+    if (pending_replies_ == 0 && Clock::now() - last_activity_ >= limit) {
       co_return End::kIdleTimeout;
     }
+  }
+}
+
+// Which client messages the backend answers with a ReadyForQuery. PostgreSQL ignores a Sync
+// that arrives while it is copying in (libpq sends one after Execute and one after CopyDone),
+// so Syncs sent after the Execute that started a COPY are taken back when the COPY starts.
+void Session::count_client_message(char type) {
+  switch (type) {
+    case 'Q':
+      ++pending_replies_;
+      syncs_since_execute_ = 0;
+      break;
+    case 'E':
+      syncs_since_execute_ = 0;
+      break;
+    case 'F':
+      ++pending_replies_;
+      break;
+    case 'S':
+      if (!copy_in_) {
+        ++pending_replies_;
+        ++syncs_since_execute_;
+      }
+      break;
+    case 'c':
+    case 'f':
+      copy_in_ = false;
+      break;
+    default:
+      break;
+  }
+}
+
+void Session::count_backend_message(char type, std::string_view body) {
+  last_backend_type_ = type;
+  if (type == 'Z' && body.size() == 1) {
+    transaction_status_ = body[0];
+    if (pending_replies_ > 0) --pending_replies_;
+    last_activity_ = Clock::now();
+  } else if (type == 'G') {
+    copy_in_ = true;
+    pending_replies_ = std::max(0, pending_replies_ - syncs_since_execute_);
+    syncs_since_execute_ = 0;
   }
 }
 
@@ -235,7 +285,7 @@ bool Session::idle() const {
 }
 
 bool Session::can_write_to_client() const {
-  return client_write_whole_ && backend_scanner_.at_boundary() && client_.is_open();
+  return client_write_whole_ && client_at_boundary_ && client_.is_open();
 }
 
 asio::awaitable<void> Session::finish(End end) {
@@ -284,6 +334,13 @@ asio::awaitable<void> Session::finish(End end) {
   backend_.close(ignored);
   client_.shutdown(tcp::socket::shutdown_both, ignored);
   client_.close(ignored);
+}
+
+asio::awaitable<bool> Session::write_to_client(std::string_view bytes) {
+  client_write_whole_ = false;
+  auto [ec, n] = co_await asio::async_write(client_, asio::buffer(bytes));
+  client_write_whole_ = !ec;
+  co_return !ec;
 }
 
 asio::awaitable<void> Session::send_fatal(std::string_view sqlstate, std::string_view message) {

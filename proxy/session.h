@@ -85,6 +85,9 @@ class Session {
   asio::awaitable<std::pair<ErrorCode, bool>> write_all(Socket& socket, std::string_view bytes);
   asio::awaitable<std::pair<ErrorCode, size_t>> read_ready(Socket& socket, char* buffer,
                                                            bool& buffer_filled);
+  asio::awaitable<bool> write_to_client(std::string_view bytes);
+  void count_client_message(char type);
+  void count_backend_message(char type, std::string_view body);
   bool idle() const;
   bool can_write_to_client() const;
 
@@ -107,15 +110,19 @@ class Session {
   protocol::FrameScanner backend_scanner_;
   protocol::ProtocolError protocol_error_{};
 
-  int pending_replies_ = 0;        // Query/Sync/FunctionCall sent, ReadyForQuery not yet seen
+  int pending_replies_ = 0;        // ReadyForQuery messages the backend still owes
+  int syncs_since_execute_ = 0;    // Syncs sent after the latest Execute or Query
+  bool copy_in_ = false;           // the backend is copying in (CopyInResponse seen)
   char transaction_status_ = 'I';  // from the last ReadyForQuery
   char last_backend_type_ = '\0';
   bool client_write_whole_ = true;   // no write to the client was cut short
+  bool client_at_boundary_ = true;   // what the client got so far ends with a whole message
   bool backend_write_whole_ = true;  // no write to the backend was cut short
   bool draining_ = false;
   bool terminating_ = false;
   Timer shutdown_signal_;  // cancelled by drain()/terminate() to wake watch_shutdown()
-  std::chrono::steady_clock::time_point last_client_activity_;
+  // The last client message or ReadyForQuery: what the idle timeout measures from.
+  std::chrono::steady_clock::time_point last_activity_;
 };
 
 }  // namespace cutover::proxy

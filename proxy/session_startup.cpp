@@ -122,10 +122,10 @@ asio::awaitable<std::optional<protocol::StartupMessage>> Session::read_startup_m
     if (!client_in_.empty()) {
       log::warn("client_protocol_error",
                 {{"conn", id_}, {"error", "data received after an encryption request"}});
+      co_await send_fatal("08P01", "received unencrypted data after SSL request");
       co_return std::nullopt;
     }
-    auto [ec, n] = co_await asio::async_write(client_, asio::buffer("N", 1));
-    if (ec) co_return std::nullopt;
+    if (!co_await write_to_client("N")) co_return std::nullopt;
   }
 }
 
@@ -150,6 +150,7 @@ asio::awaitable<bool> Session::connect_backend() {
   }
   ErrorCode ignored;
   backend_.set_option(tcp::no_delay(true), ignored);
+  backend_.set_option(asio::socket_base::keep_alive(true), ignored);
   co_return true;
 }
 
@@ -162,8 +163,7 @@ asio::awaitable<bool> Session::relay_authentication() {
     }
     std::string out;
     append_frame(out, frame->type, frame->body);
-    auto [ec, n] = co_await asio::async_write(client_, asio::buffer(out));
-    if (ec) co_return false;
+    if (!co_await write_to_client(out)) co_return false;
     if (frame->type == 'E') co_return false;  // e.g. 28P01 or 3D000, already relayed
     if (frame->type != 'R') continue;         // NegotiateProtocolVersion, notices
     auto request = protocol::decode_backend('R', frame->body);
@@ -196,7 +196,10 @@ asio::awaitable<bool> Session::relay_login_parameters() {
     }
     if (frame->type == 'K') {
       auto key = protocol::decode_backend('K', frame->body);
-      if (!key) co_return false;
+      if (!key) {
+        co_await send_fatal("08P01", "the database sent a cancel key cutover cannot read");
+        co_return false;
+      }
       const auto& backend_key = std::get<protocol::BackendKeyData>(*key);
       const BackendConfig& target = config_.backends.old_db;
       client_key_ = context_.cancels.add(
@@ -208,8 +211,7 @@ asio::awaitable<bool> Session::relay_login_parameters() {
     append_frame(out, frame->type, frame->body);
     if (frame->type == 'Z' || frame->type == 'E') {
       if (frame->type == 'Z' && frame->body.size() == 1) transaction_status_ = frame->body[0];
-      auto [ec, n] = co_await asio::async_write(client_, asio::buffer(out));
-      co_return !ec && frame->type == 'Z';
+      co_return co_await write_to_client(out) && frame->type == 'Z';
     }
   }
 }

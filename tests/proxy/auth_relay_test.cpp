@@ -174,7 +174,7 @@ TEST_F(AuthRelayTest, ClientSilentAtThePasswordPromptIsTimedOut) {
   std::string rest = silent.read_until_closed(5s);
   auto elapsed = std::chrono::steady_clock::now() - started;
   EXPECT_TRUE(silent.closed());
-  EXPECT_EQ(first_error_sqlstate(rest), "08006");
+  EXPECT_EQ(first_error_sqlstate(rest), "08P01");
   EXPECT_NE(rest.find("canceling authentication due to timeout"), std::string::npos);
   EXPECT_GE(elapsed, 300ms);
   EXPECT_LT(elapsed, 3s);

@@ -147,7 +147,10 @@ TEST_F(ProxyTest, BytesAfterAnSslRequestEndTheConnection) {
   client.send(request + startup_bytes());
   std::string reply = client.read_until_closed();
   EXPECT_TRUE(client.closed());
-  EXPECT_EQ(reply.find('S'), std::string::npos);
+  // PostgreSQL's answer to the same thing: FATAL 08P01, and never a login.
+  size_t error_at = reply.find('E');
+  ASSERT_NE(error_at, std::string::npos);
+  EXPECT_EQ(first_error_sqlstate(reply.substr(error_at)), "08P01");
   EXPECT_EQ(reply.find('Z'), std::string::npos);
 }
 

@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <csignal>
+#include <memory>
 
 #include "tests/proxy/proxy_fixture.h"
 
@@ -10,6 +11,7 @@ namespace cutover::testing {
 namespace {
 
 using namespace std::chrono_literals;
+using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
 
 bool accepts_connections(const std::string& conninfo) {
   PGconn* c = PQconnectdb((conninfo + " connect_timeout=2").c_str());
@@ -44,6 +46,29 @@ TEST_F(ShutdownTest, SigtermLetsOpenTransactionsCommitThenExits) {
   EXPECT_EQ(old_db().query("select string_agg(n::text, ',' order by n) from shutdown_ledger"),
             "1,2");
   EXPECT_NE(proxy_->log().find("shutdown_drained"), std::string::npos);
+}
+
+// libpq's extended-protocol COPY sends a Sync that PostgreSQL ignores; the session must still
+// count as idle afterwards, so SIGTERM lets it go at once instead of at the deadline.
+TEST_F(ShutdownTest, SessionIsIdleAfterAnExtendedProtocolCopy) {
+  start_proxy("timeouts: { shutdown_ms: 20000 }\n");
+  Connection conn = connect_proxy();
+  ResultPtr copy(PQexecParams(conn.get(), "copy shutdown_ledger from stdin", 0, nullptr, nullptr,
+                              nullptr, nullptr, 0),
+                 &PQclear);
+  ASSERT_EQ(PQresultStatus(copy.get()), PGRES_COPY_IN);
+  ASSERT_EQ(PQputCopyData(conn.get(), "7\n8\n", 4), 1);
+  ASSERT_EQ(PQputCopyEnd(conn.get(), nullptr), 1);
+  ResultPtr done(PQgetResult(conn.get()), &PQclear);
+  ASSERT_EQ(PQresultStatus(done.get()), PGRES_COMMAND_OK) << PQresultErrorMessage(done.get());
+  while (ResultPtr(PQgetResult(conn.get()), &PQclear)) {
+  }
+  EXPECT_EQ(conn.query_value("select string_agg(n::text, ',' order by n) from shutdown_ledger"),
+            "7,8");
+  proxy_->signal(SIGTERM);
+  EXPECT_EQ(proxy_->wait_exit(5s), std::optional<int>(0));
+  EXPECT_NE(proxy_->log().find("shutdown_drained"), std::string::npos);
+  EXPECT_EQ(proxy_->log().find("shutdown_deadline"), std::string::npos);
 }
 
 TEST_F(ShutdownTest, DeadlineEndsTransactionsThatDoNotFinish) {
