@@ -12,7 +12,7 @@ packages=(
   # sanitizers and libFuzzer
   clang-14 libclang-rt-14-dev
   # real peers for tests and benchmarks
-  postgresql-15 postgresql-client-15 pgbouncer openssl procps util-linux
+  postgresql-15 postgresql-client-15 pgbouncer openssl procps util-linux iproute2
 )
 
 missing=()

@@ -11,14 +11,22 @@ bash "$root/deploy/build.sh" cutover
 state=$(mktemp -d /tmp/cutover-stack.XXXXXX)
 chmod 755 "$state"
 cutover_pid=""
+interrupted=0
 cleanup() {
-  [[ -n "$cutover_pid" ]] && kill "$cutover_pid" 2>/dev/null && wait "$cutover_pid" 2>/dev/null
-  bash "$root/tests/harness/pgcluster.sh" stop "$state/old" || true
-  bash "$root/tests/harness/pgcluster.sh" stop "$state/new" || true
+  trap '' INT TERM  # a second Ctrl-C must not cut the clean-up short
+  if [[ -n "$cutover_pid" ]]; then
+    # Ctrl-C reached cutover too and it is draining; otherwise ask it to stop.
+    ((interrupted)) || kill -TERM "$cutover_pid" 2>/dev/null || true
+    wait "$cutover_pid" 2>/dev/null || true
+  fi
+  bash "$root/tests/harness/pgcluster.sh" stop "$state/old" >/dev/null 2>&1 || true
+  bash "$root/tests/harness/pgcluster.sh" stop "$state/new" >/dev/null 2>&1 || true
   rm -rf "$state"
+  echo "stack: stopped, databases removed" >&2
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'interrupted=1; exit 130' INT
+trap 'exit 143' TERM
 
 old_port=$(bash "$root/tests/harness/pgcluster.sh" start "$state/old" --name old)
 new_port=$(bash "$root/tests/harness/pgcluster.sh" start "$state/new" --name new)
@@ -33,8 +41,9 @@ YAML
 
 "$root/build/cutover" run --config "$state/cutover.yaml" &
 cutover_pid=$!
+# Ready once the port is listening (a probe connection would show up in cutover's log).
 for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  ss -Hltn "sport = :$port" | grep -q . && break
   kill -0 "$cutover_pid" 2>/dev/null || { echo "stack: cutover failed to start" >&2; exit 1; }
   sleep 0.1
 done
