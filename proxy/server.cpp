@@ -45,12 +45,25 @@ Server::Server(const Config& config)
 Server::~Server() = default;
 
 void Server::listen() {
-  tcp::endpoint endpoint(asio::ip::make_address(config_.listen.address), config_.listen.port);
-  acceptor_.open(endpoint.protocol());
-  acceptor_.set_option(tcp::acceptor::reuse_address(true));
-  acceptor_.bind(endpoint);
-  acceptor_.listen(asio::socket_base::max_listen_connections);
-  log::info("listening", {{"address", config_.listen.address},
+  const auto& where = config_.listen;
+  ErrorCode ec;
+  auto address = asio::ip::make_address(where.address, ec);
+  tcp::endpoint endpoint(address, where.port);
+  auto fail_if = [&](const char* step) {
+    if (ec) {
+      throw std::runtime_error("cannot " + std::string(step) + " " + where.address + ":" +
+                               std::to_string(where.port) + ": " + ec.message());
+    }
+  };
+  fail_if("parse the listen address");
+  acceptor_.open(endpoint.protocol(), ec);
+  fail_if("open a socket for");
+  acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  acceptor_.bind(endpoint, ec);
+  fail_if("listen on");
+  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  fail_if("listen on");
+  log::info("listening", {{"address", where.address},
                           {"port", acceptor_.local_endpoint().port()},
                           {"threads", workers_.size()},
                           {"old", config_.backends.old_db.host + ":" +

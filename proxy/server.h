@@ -21,7 +21,7 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds the listener; throws std::system_error naming the address when it cannot.
+  // Binds the listener; throws std::runtime_error naming the address when it cannot.
   void listen();
   // Serves until shut down; returns the process exit code.
   int run();

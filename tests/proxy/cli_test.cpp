@@ -1,0 +1,90 @@
+// The command line users script against: exit codes 0/1/2, help, version, check-config.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "tests/harness/cutover_process.h"
+#include "tests/harness/util.h"
+
+namespace cutover::testing {
+namespace {
+
+CommandResult cutover(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{CUTOVER_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv);
+}
+
+std::string write_config(const std::string& yaml) {
+  static auto dir = make_temp_dir("cutover-cli-");
+  auto path = dir / ("config-" + std::to_string(std::hash<std::string>{}(yaml)) + ".yaml");
+  std::ofstream(path) << yaml;
+  return path.string();
+}
+
+TEST(CliTest, HelpAndVersion) {
+  CommandResult help = cutover({"--help"});
+  EXPECT_EQ(help.status, 0);
+  EXPECT_NE(help.out.find("cutover run --config FILE"), std::string::npos);
+  EXPECT_NE(help.out.find("check-config"), std::string::npos);
+  CommandResult version = cutover({"--version"});
+  EXPECT_EQ(version.status, 0);
+  EXPECT_EQ(version.out.rfind("cutover ", 0), 0u);
+}
+
+TEST(CliTest, BadUsageExitsWith2) {
+  EXPECT_EQ(cutover({}).status, 2);
+  CommandResult unknown = cutover({"frobnicate"});
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_NE(unknown.err.find("unknown command 'frobnicate'"), std::string::npos);
+  EXPECT_EQ(cutover({"run"}).status, 2);
+  EXPECT_EQ(cutover({"check-config"}).status, 2);
+}
+
+TEST(CliTest, CheckConfigPrintsTheEffectiveConfig) {
+  CommandResult ok = cutover({"check-config", write_config("listen: { port: 7777 }\n")});
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_NE(ok.out.find("port: 7777"), std::string::npos);
+  EXPECT_NE(ok.out.find("max_clients: 1000"), std::string::npos);
+}
+
+TEST(CliTest, CheckConfigNamesTheBadKeyAndLine) {
+  CommandResult bad = cutover({"check-config", write_config("threads: 1\nlisten:\n  prot: 1\n")});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_EQ(bad.err, "cutover: config: line 3: listen.prot: unknown key\n");
+  CommandResult missing = cutover({"check-config", "/nonexistent/cutover.yaml"});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.err.find("cannot read /nonexistent/cutover.yaml"), std::string::npos);
+}
+
+TEST(CliTest, RunRefusesABadConfigBeforeListening) {
+  CommandResult bad = cutover({"run", "--config", write_config("listen: { port: -1 }\n")});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("listen.port"), std::string::npos);
+}
+
+TEST(CliTest, RunReportsAnUnusableListenAddress) {
+  uint16_t taken = free_port();
+  CommandResult in_use;
+  {
+    // A second proxy on a port already listening says which address it could not take.
+    std::string config = write_config("listen: { port: " + std::to_string(taken) + " }\n");
+    CutoverProcess first(CUTOVER_BINARY, "listen: { port: " + std::to_string(taken) + " }\n",
+                         taken);
+    in_use = cutover({"run", "--config", config});
+  }
+  EXPECT_EQ(in_use.status, 1);
+  EXPECT_NE(in_use.err.find("cannot listen on 127.0.0.1:" + std::to_string(taken) +
+                            ": Address already in use"),
+            std::string::npos)
+      << in_use.err;
+  CommandResult bad =
+      cutover({"run", "--config", write_config("listen: { address: 256.1.1.1 }\n")});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("cutover: cannot parse the listen address 256.1.1.1:6432"),
+            std::string::npos)
+      << bad.err;
+}
+
+}  // namespace
+}  // namespace cutover::testing
