@@ -21,14 +21,6 @@ using namespace std::chrono_literals;
 
 constexpr char kSuperPassword[] = "super-secret";
 
-std::string startup_bytes(const std::string& user) {
-  std::string out;
-  protocol::StartupMessage m;
-  m.parameters = {{"user", user}, {"database", "postgres"}};
-  protocol::encode(m, out);
-  return out;
-}
-
 struct Message {
   char type;
   std::string body;

@@ -20,26 +20,6 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
 
-std::string startup_bytes() {
-  std::string out;
-  protocol::StartupMessage m;
-  m.parameters = {{"user", "postgres"}, {"database", "postgres"}};
-  protocol::encode(m, out);
-  return out;
-}
-
-// Logs in over a raw socket (trust auth) and returns what arrived up to ReadyForQuery.
-std::string raw_login(RawClient& client) {
-  client.send(startup_bytes());
-  std::string got;
-  while (got.find(std::string("Z\0\0\0\5I", 6)) == std::string::npos && !client.closed()) {
-    std::string more = client.read(1, 5s);
-    if (more.empty()) break;
-    got += more;
-  }
-  return got;
-}
-
 // The SQLSTATE of the first NoticeResponse in a byte string, or "".
 std::string first_notice_sqlstate(const std::string& bytes) {
   std::string_view rest = bytes;

@@ -10,6 +10,7 @@
 
 #include "protocol/backend.h"
 #include "protocol/framing.h"
+#include "protocol/startup.h"
 
 namespace cutover::testing {
 
@@ -69,6 +70,25 @@ std::string RawClient::read(size_t n, std::chrono::milliseconds timeout) {
 
 std::string RawClient::read_until_closed(std::chrono::milliseconds timeout) {
   return read(SIZE_MAX / 2, timeout);
+}
+
+std::string startup_bytes(const std::string& user, const std::string& database) {
+  std::string out;
+  protocol::StartupMessage m;
+  m.parameters = {{"user", user}, {"database", database}};
+  protocol::encode(m, out);
+  return out;
+}
+
+std::string raw_login(RawClient& client) {
+  client.send(startup_bytes());
+  std::string got;
+  while (got.find(std::string("Z\0\0\0\5I", 6)) == std::string::npos && !client.closed()) {
+    std::string more = client.read(1, std::chrono::seconds(5));
+    if (more.empty()) break;
+    got += more;
+  }
+  return got;
 }
 
 std::string first_error_sqlstate(const std::string& bytes) {

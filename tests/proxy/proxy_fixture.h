@@ -54,6 +54,13 @@ class RawClient {
   bool closed_ = false;
 };
 
+// A StartupMessage for the given user and database, length word included.
+std::string startup_bytes(const std::string& user = "postgres",
+                          const std::string& database = "postgres");
+
+// Logs in over a raw socket (trust auth) and returns what arrived up to ReadyForQuery.
+std::string raw_login(RawClient& client);
+
 // The SQLSTATE (C field) of the first ErrorResponse in a byte string, or "".
 std::string first_error_sqlstate(const std::string& bytes);
 

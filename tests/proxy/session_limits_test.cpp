@@ -14,27 +14,6 @@ namespace {
 using namespace std::chrono_literals;
 using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
 
-std::string startup_bytes(const std::string& user = "postgres",
-                          const std::string& database = "postgres") {
-  std::string out;
-  protocol::StartupMessage m;
-  m.parameters = {{"user", user}, {"database", database}};
-  protocol::encode(m, out);
-  return out;
-}
-
-// Logs in over a raw socket (trust auth) and returns what arrived up to ReadyForQuery.
-std::string raw_login(RawClient& client) {
-  client.send(startup_bytes());
-  std::string got;
-  while (got.find(std::string("Z\0\0\0\5I", 6)) == std::string::npos && !client.closed()) {
-    std::string more = client.read(1, 5s);
-    if (more.empty()) break;
-    got += more;
-  }
-  return got;
-}
-
 TEST_F(ProxyTest, ClientsBeyondTheLimitGet53300) {
   start_proxy("", "max_clients: 2");
   Connection first = connect_proxy();
