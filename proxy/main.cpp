@@ -1,11 +1,14 @@
 // The cutover command line: run the proxy, check a configuration, print help and version.
 #include <cstring>
 #include <iostream>
+#include <iterator>
+#include <random>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "protocol/scram.h"
 #include "proxy/config.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
@@ -22,6 +25,9 @@ constexpr std::string_view kUsage =
 Usage:
   cutover run --config FILE      run the proxy (also: cutover --config FILE)
   cutover check-config FILE      validate FILE, print the effective configuration
+  cutover scram-verifier [--iterations N]
+                                 read a password on stdin, print its SCRAM-SHA-256 verifier
+                                 (for a users file or ALTER ROLE ... PASSWORD)
   cutover --help                 show this help
   cutover --version              show the version
 
@@ -68,6 +74,36 @@ int check_config(const std::string& path) {
   }
 }
 
+// Prints PostgreSQL's verifier for the password on stdin (one trailing newline is dropped),
+// so users files never need plain passwords.
+int scram_verifier(const std::vector<std::string>& args) {
+  int iterations = cutover::protocol::scram::kDefaultIterations;
+  if (args.size() == 3 && args[1] == "--iterations") {
+    try {
+      iterations = std::stoi(args[2]);
+    } catch (const std::exception&) {
+      iterations = 0;
+    }
+    if (iterations < 1) return usage_error("--iterations needs a positive integer");
+  } else if (args.size() != 1) {
+    return usage_error("scram-verifier takes only --iterations N");
+  }
+  std::string password((std::istreambuf_iterator<char>(std::cin)), {});
+  if (password.ends_with('\n')) password.pop_back();
+  if (password.ends_with('\r')) password.pop_back();
+  std::random_device random;  // getrandom(2)
+  std::string salt(cutover::protocol::scram::kDefaultSaltBytes, '\0');
+  for (char& c : salt) c = static_cast<char>(random());
+  auto verifier = cutover::protocol::scram::make_verifier(password, salt, iterations);
+  if (!verifier) {
+    std::cerr << "cutover: the password must be non-empty printable ASCII (SASLprep of other "
+                 "characters is not implemented)\n";
+    return kExitFailure;
+  }
+  std::cout << cutover::protocol::scram::format_verifier(*verifier) << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -83,6 +119,7 @@ int main(int argc, char** argv) {
     std::cout << "cutover " << CUTOVER_VERSION << "\n";
     return kExitOk;
   }
+  if (command == "scram-verifier") return scram_verifier(args);
   if (command == "check-config") {
     if (args.size() != 2) return usage_error("check-config takes exactly one FILE");
     return check_config(args[1]);

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "tests/harness/cutover_process.h"
+#include "tests/harness/pg_cluster.h"
 #include "tests/harness/util.h"
 
 namespace cutover::testing {
@@ -84,6 +85,34 @@ TEST(CliTest, RunReportsAnUnusableListenAddress) {
   EXPECT_NE(bad.err.find("cutover: cannot parse the listen address 256.1.1.1:6432"),
             std::string::npos)
       << bad.err;
+}
+
+// The verifier the tool prints is one PostgreSQL itself accepts: a role created with it logs in
+// with the password, and not with another.
+TEST(CliTest, ScramVerifierIsAcceptedByPostgres) {
+  CommandResult made = run_command({"bash", "-c",
+                                    "printf '%s\\n' 's3cret!pw' | " + std::string(CUTOVER_BINARY) +
+                                        " scram-verifier --iterations 4096"});
+  ASSERT_EQ(made.status, 0) << made.err;
+  ASSERT_EQ(made.out.rfind("SCRAM-SHA-256$4096:", 0), 0u) << made.out;
+  std::string verifier = made.out.substr(0, made.out.size() - 1);
+
+  PgCluster cluster({.name = "scram", .auth = "scram-sha-256", .conf = {}});
+  cluster.query("create role verified login password '" + verifier + "'");
+  EXPECT_EQ(cluster.query("select rolpassword from pg_authid where rolname = 'verified'"),
+            verifier);
+  Connection conn = connect(cluster.conninfo("postgres", "verified", "s3cret!pw"));
+  EXPECT_EQ(conn.query_value("select current_user"), "verified");
+  EXPECT_THROW(connect(cluster.conninfo("postgres", "verified", "wrong")), std::runtime_error);
+}
+
+TEST(CliTest, ScramVerifierRefusesWhatItCannotHash) {
+  CommandResult empty =
+      run_command({"bash", "-c", std::string(CUTOVER_BINARY) + " scram-verifier < /dev/null"});
+  EXPECT_EQ(empty.status, 1);
+  EXPECT_NE(empty.err.find("printable ASCII"), std::string::npos);
+  EXPECT_EQ(cutover({"scram-verifier", "--iterations", "0"}).status, 2);
+  EXPECT_EQ(cutover({"scram-verifier", "--rounds"}).status, 2);
 }
 
 }  // namespace
