@@ -28,6 +28,8 @@ class ProtocolCategory final : public boost::system::error_category {
         return "unexpected bytes after the last field";
       case ProtocolError::kBadValue:
         return "invalid field value";
+      case ProtocolError::kAuthenticationFailed:
+        return "password authentication failed";
     }
     return "unknown protocol error";
   }
