@@ -131,7 +131,7 @@ asio::awaitable<Session::End> Session::pump_client() {
         co_return End::kClientProtocolError;
       }
       backend_write_whole_ = false;
-      auto [ec, n] = co_await write_all(backend_, chunk);
+      ErrorCode ec = co_await write_all(backend_, chunk);
       if (ec) co_return End::kBackendClosed;
       backend_write_whole_ = true;
       if (terminate) co_return End::kClientTerminate;
@@ -168,19 +168,18 @@ asio::awaitable<std::pair<ErrorCode, size_t>> Session::read_ready(Socket& socket
   }
 }
 
-// Writes all of `bytes`, without suspending when the socket takes them at once (the common case
-// for a relay); says whether it had to suspend.
-asio::awaitable<std::pair<ErrorCode, bool>> Session::write_all(Socket& socket,
-                                                               std::string_view bytes) {
+// Writes all of `bytes`, without a trip through the scheduler when the socket takes them at
+// once (the common case for a relay).
+asio::awaitable<ErrorCode> Session::write_all(Socket& socket, std::string_view bytes) {
   ErrorCode ec;
   size_t n = socket.write_some(asio::buffer(bytes), ec);
   if (ec == asio::error::would_block) {
     n = 0;
     ec = {};
   }
-  if (ec || n == bytes.size()) co_return std::pair{ec, false};
+  if (ec || n == bytes.size()) co_return ec;
   auto [rest_ec, rest] = co_await asio::async_write(socket, asio::buffer(bytes.substr(n)));
-  co_return std::pair{rest_ec, true};
+  co_return rest_ec;
 }
 
 asio::awaitable<Session::End> Session::pump_backend() {
@@ -195,7 +194,7 @@ asio::awaitable<Session::End> Session::pump_backend() {
         co_return End::kBackendProtocolError;
       }
       client_write_whole_ = false;
-      auto [ec, n] = co_await write_all(client_, chunk);
+      ErrorCode ec = co_await write_all(client_, chunk);
       if (ec) co_return End::kClientClosed;
       client_write_whole_ = true;
       client_at_boundary_ = backend_scanner_.at_boundary();

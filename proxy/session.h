@@ -82,7 +82,7 @@ class Session {
   asio::awaitable<void> finish(End end);
   asio::awaitable<void> send_fatal(std::string_view sqlstate, std::string_view message);
   asio::awaitable<bool> write_bounded(Socket& socket, std::string_view bytes);
-  asio::awaitable<std::pair<ErrorCode, bool>> write_all(Socket& socket, std::string_view bytes);
+  asio::awaitable<ErrorCode> write_all(Socket& socket, std::string_view bytes);
   asio::awaitable<std::pair<ErrorCode, size_t>> read_ready(Socket& socket, char* buffer,
                                                            bool& buffer_filled);
   asio::awaitable<bool> write_to_client(std::string_view bytes);
