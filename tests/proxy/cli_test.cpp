@@ -1,6 +1,7 @@
 // The command line users script against: exit codes 0/1/2, help, version, check-config.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "tests/harness/cutover_process.h"
@@ -16,9 +17,18 @@ CommandResult cutover(const std::vector<std::string>& args) {
   return run_command(argv);
 }
 
+// One directory for the configs these tests write, removed when the test binary exits.
+struct ConfigDir {
+  std::filesystem::path path = make_temp_dir("cutover-cli-");
+  ~ConfigDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
 std::string write_config(const std::string& yaml) {
-  static auto dir = make_temp_dir("cutover-cli-");
-  auto path = dir / ("config-" + std::to_string(std::hash<std::string>{}(yaml)) + ".yaml");
+  static ConfigDir dir;
+  auto path = dir.path / ("config-" + std::to_string(std::hash<std::string>{}(yaml)) + ".yaml");
   std::ofstream(path) << yaml;
   return path.string();
 }
