@@ -97,9 +97,11 @@ class Section {
 };
 
 void read_backend(Section& s, BackendConfig& b) {
-  s.string("host", b.host);
+  s.with("host", [&](const YAML::Node& n, const std::string& p) {
+    if (!n.IsScalar() || n.Scalar().empty()) fail(n, p, "expected a host name or address");
+    b.host = n.Scalar();
+  });
   s.integer("port", b.port, 1, 65535);
-  if (b.host.empty()) fail(YAML::Node(), "backends.*.host", "must not be empty");
 }
 
 void read_config(Section& root, Config& c) {

@@ -20,21 +20,6 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
 
-// The SQLSTATE of the first NoticeResponse in a byte string, or "".
-std::string first_notice_sqlstate(const std::string& bytes) {
-  std::string_view rest = bytes;
-  while (true) {
-    auto frame = protocol::next_frame(rest, 1 << 20);
-    if (frame.status != protocol::FrameStatus::kFrame) return "";
-    rest.remove_prefix(frame.consumed);
-    if (frame.type != 'N') continue;
-    auto message = protocol::decode_backend('N', frame.body);
-    if (!message) return "";
-    auto code = std::get<protocol::ErrorFields>(*message).get('C');
-    return code ? std::string(*code) : "";
-  }
-}
-
 // The next result of a query sent with PQsendQuery, or nullptr if none came within `timeout`
 // (PQgetResult alone would wait forever on a proxy that hangs).
 ResultPtr result_within(PGconn* conn, std::chrono::milliseconds timeout) {
@@ -151,7 +136,7 @@ TEST_F(BackendFaultTest, KilledBackendGives08006AndTheProxySurvivesTheCrashResta
   // backend's socket closes.
   std::string said = bystander.read_until_closed(10s);
   EXPECT_TRUE(bystander.closed());
-  EXPECT_EQ(first_notice_sqlstate(said), "57P02");
+  EXPECT_EQ(first_error_sqlstate(said, 'N'), "57P02");
   EXPECT_EQ(first_error_sqlstate(said), "08006");
 
   EXPECT_TRUE(proxy_->running());

@@ -69,6 +69,8 @@ TEST(ConfigTest, BadValueNamesKeyAndLine) {
   EXPECT_EQ(error_of("log:\n  level: loud\n"),
             "config: line 2: log.level: expected one of debug, error, info, warn, got 'loud'");
   EXPECT_EQ(error_of("listen: 5\n"), "config: line 1: listen: expected a mapping");
+  EXPECT_EQ(error_of("backends:\n  new:\n    host: ''\n"),
+            "config: line 3: backends.new.host: expected a host name or address");
 }
 
 TEST(ConfigTest, SyntaxErrorNamesLine) {

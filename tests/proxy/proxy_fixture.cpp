@@ -91,14 +91,14 @@ std::string raw_login(RawClient& client) {
   return got;
 }
 
-std::string first_error_sqlstate(const std::string& bytes) {
+std::string first_error_sqlstate(const std::string& bytes, char type) {
   std::string_view rest = bytes;
   while (true) {
     auto frame = protocol::next_frame(rest, 1 << 20);
     if (frame.status != protocol::FrameStatus::kFrame) return "";
     rest.remove_prefix(frame.consumed);
-    if (frame.type != 'E') continue;
-    auto message = protocol::decode_backend('E', frame.body);
+    if (frame.type != type) continue;
+    auto message = protocol::decode_backend(type, frame.body);
     if (!message) return "";
     auto code = std::get<protocol::ErrorFields>(*message).get('C');
     return code ? std::string(*code) : "";

@@ -61,7 +61,8 @@ std::string startup_bytes(const std::string& user = "postgres",
 // Logs in over a raw socket (trust auth) and returns what arrived up to ReadyForQuery.
 std::string raw_login(RawClient& client);
 
-// The SQLSTATE (C field) of the first ErrorResponse in a byte string, or "".
-std::string first_error_sqlstate(const std::string& bytes);
+// The SQLSTATE (C field) of the first ErrorResponse (or, with type 'N', NoticeResponse) in a
+// byte string, or "".
+std::string first_error_sqlstate(const std::string& bytes, char type = 'E');
 
 }  // namespace cutover::testing
