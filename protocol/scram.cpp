@@ -67,18 +67,26 @@ Key server_signature(const Key& server_key, std::string_view auth_message) {
   return hmac(as_chars(server_key), auth_message);
 }
 
+Key recover_client_key(const Key& stored, std::string_view auth_message, const Key& proof) {
+  return xor_keys(proof, hmac(as_chars(stored), auth_message));
+}
+
 bool verify_client_proof(const Key& stored, std::string_view auth_message, const Key& proof) {
-  Key recovered_client_key = xor_keys(proof, hmac(as_chars(stored), auth_message));
-  Key candidate = stored_key(recovered_client_key);
+  Key candidate = stored_key(recover_client_key(stored, auth_message, proof));
   return CRYPTO_memcmp(candidate.data(), stored.data(), stored.size()) == 0;
 }
 
-Result<Verifier> make_verifier(std::string_view password, std::string_view salt, int iterations) {
-  if (password.empty() || iterations < 1 || salt.empty()) {
-    return make_error_code(ProtocolError::kBadValue);
-  }
+bool password_supported(std::string_view password) {
+  if (password.empty()) return false;
   for (char c : password) {
-    if (c < 0x20 || c > 0x7e) return make_error_code(ProtocolError::kBadValue);
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+Result<Verifier> make_verifier(std::string_view password, std::string_view salt, int iterations) {
+  if (!password_supported(password) || iterations < 1 || salt.empty()) {
+    return make_error_code(ProtocolError::kBadValue);
   }
   Key salted = salted_password(password, salt, iterations);
   return Verifier{iterations, std::string(salt), stored_key(client_key(salted)),

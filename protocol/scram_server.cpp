@@ -1,35 +1,17 @@
 #include "protocol/scram_server.h"
 
-#include <optional>
 #include <utility>
+
+#include "protocol/scram_fields.h"
 
 namespace cutover::protocol::scram {
 namespace {
 
 boost::system::error_code bad() { return make_error_code(ProtocolError::kBadValue); }
 
-// Splits off the text up to the next ',' (or the end).
-std::string_view next_field(std::string_view& text) {
-  size_t comma = text.find(',');
-  std::string_view field = text.substr(0, comma);
-  text.remove_prefix(comma == std::string_view::npos ? text.size() : comma + 1);
-  return field;
-}
-
-// The value of an "x=value" attribute, or nullopt if the field is not attribute `name`.
-std::optional<std::string_view> attribute(std::string_view field, char name) {
-  if (field.size() < 2 || field[0] != name || field[1] != '=') return std::nullopt;
-  return field.substr(2);
-}
-
-// RFC 5802 printable: 0x21-0x7E except ','.
-bool printable_nonce(std::string_view nonce) {
-  if (nonce.empty()) return false;
-  for (char c : nonce) {
-    if (c < 0x21 || c > 0x7e || c == ',') return false;
-  }
-  return true;
-}
+using fields::attribute;
+using fields::next_field;
+using fields::printable_nonce;
 
 }  // namespace
 
@@ -101,6 +83,7 @@ Result<std::string> ServerExchange::on_client_final(std::string_view message) {
   if (!verify_client_proof(verifier_.stored_key, auth_message, proof)) {
     return make_error_code(ProtocolError::kAuthenticationFailed);
   }
+  client_key_ = recover_client_key(verifier_.stored_key, auth_message, proof);
   Key signature = server_signature(verifier_.server_key, auth_message);
   return "v=" + base64_encode({reinterpret_cast<const char*>(signature.data()), signature.size()});
 }

@@ -3,6 +3,7 @@
 // caller supplies the server nonce). Not the SASL framing (frontend.h has the messages).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -10,9 +11,6 @@
 #include "protocol/scram.h"
 
 namespace cutover::protocol::scram {
-
-inline constexpr std::string_view kMechanism = "SCRAM-SHA-256";
-inline constexpr std::string_view kMechanismPlus = "SCRAM-SHA-256-PLUS";
 
 class ServerExchange {
  public:
@@ -31,6 +29,11 @@ class ServerExchange {
   // when the proof does not match; kBadValue for anything malformed.
   Result<std::string> on_client_final(std::string_view message);
 
+  // The client's ClientKey, recovered from its proof once on_client_final succeeded; nullopt
+  // before. With the verifier it lets a proxy log in to a server holding the same verifier
+  // (ClientExchange's pass-through keys) without ever learning the password.
+  const std::optional<Key>& client_key() const { return client_key_; }
+
  private:
   Verifier verifier_;
   std::string server_nonce_;
@@ -39,6 +42,7 @@ class ServerExchange {
   std::string client_first_bare_;
   std::string server_first_;
   std::string nonce_;  // client nonce + server nonce
+  std::optional<Key> client_key_;
   bool first_done_ = false;
   bool final_done_ = false;
 };

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <boost/asio/ip/network_v4.hpp>
+#include <boost/asio/ip/network_v6.hpp>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -69,6 +71,41 @@ class Section {
     }
   }
 
+  // A string naming one of `names`' values.
+  template <typename E>
+  void enumeration(const std::string& key, E& out,
+                   const std::vector<std::pair<std::string, E>>& names) {
+    with(key, [&](const YAML::Node& n, const std::string& p) {
+      std::string list;
+      for (const auto& [name, value] : names) {
+        if (n.IsScalar() && n.Scalar() == name) {
+          out = value;
+          return;
+        }
+        list += (list.empty() ? "" : ", ") + name;
+      }
+      fail(n, p,
+           "expected one of " + list + ", got '" + (n.IsScalar() ? n.Scalar() : "a collection") +
+               "'");
+    });
+  }
+
+  void strings(const std::string& key, std::vector<std::string>& out) {
+    with(key, [&](const YAML::Node& n, const std::string& p) {
+      if (!n.IsSequence()) fail(n, p, "expected a list of strings");
+      out.clear();
+      for (const auto& item : n) {
+        if (!item.IsScalar()) fail(item, p, "expected a list of strings");
+        out.push_back(item.Scalar());
+      }
+    });
+  }
+
+  // A failure about this section as a whole, e.g. two keys that do not fit together.
+  [[noreturn]] void reject(const std::string& key, const std::string& what) const {
+    fail(node_ && node_.IsMap() && node_[key] ? node_[key] : YAML::Node(), child_path(key), what);
+  }
+
   void section(const std::string& key, const std::function<void(Section&)>& read) {
     with(key, [&](const YAML::Node& n, const std::string& p) {
       Section child(n, p);
@@ -96,12 +133,80 @@ class Section {
   std::set<std::string> claimed_;
 };
 
+const std::vector<std::pair<std::string, SslMode>> kSslModes = {
+    {"disable", SslMode::kDisable},
+    {"prefer", SslMode::kPrefer},
+    {"require", SslMode::kRequire},
+    {"verify-ca", SslMode::kVerifyCa},
+    {"verify-full", SslMode::kVerifyFull}};
+const std::vector<std::pair<std::string, TlsMode>> kTlsModes = {
+    {"disable", TlsMode::kDisable}, {"allow", TlsMode::kAllow}, {"require", TlsMode::kRequire}};
+const std::vector<std::pair<std::string, AuthMethod>> kAuthMethods = {
+    {"scram-sha-256", AuthMethod::kScram},
+    {"md5", AuthMethod::kMd5},
+    {"trust", AuthMethod::kTrust},
+    {"passthrough", AuthMethod::kPassthrough}};
+
+template <typename E>
+std::string name_of(E value, const std::vector<std::pair<std::string, E>>& names) {
+  for (const auto& [name, v] : names) {
+    if (v == value) return name;
+  }
+  return "?";
+}
+
 void read_backend(Section& s, BackendConfig& b) {
   s.with("host", [&](const YAML::Node& n, const std::string& p) {
     if (!n.IsScalar() || n.Scalar().empty()) fail(n, p, "expected a host name or address");
     b.host = n.Scalar();
   });
   s.integer("port", b.port, 1, 65535);
+  s.string("database", b.database);
+  s.string("user", b.user);
+  s.string("password_file", b.password_file);
+  s.enumeration("sslmode", b.sslmode, kSslModes);
+  s.string("sslrootcert", b.sslrootcert);
+  s.string("sslservername", b.sslservername);
+}
+
+void read_tls(Section& s, TlsConfig& t) {
+  s.enumeration("mode", t.mode, kTlsModes);
+  s.string("cert_file", t.cert_file);
+  s.string("key_file", t.key_file);
+  s.string("ca_file", t.ca_file);
+  s.choice("min_version", t.min_version, {"TLSv1.2", "TLSv1.3"});
+  s.string("ciphers", t.ciphers);
+  if (t.mode != TlsMode::kDisable && (t.cert_file.empty() || t.key_file.empty())) {
+    s.reject(t.cert_file.empty() ? "cert_file" : "key_file",
+             "required when tls.mode is not disable");
+  }
+}
+
+bool valid_network(const std::string& text) {
+  boost::system::error_code ec;
+  if (text.find(':') != std::string::npos) {
+    (void)boost::asio::ip::make_network_v6(text, ec);
+  } else {
+    (void)boost::asio::ip::make_network_v4(text, ec);
+  }
+  return !ec;
+}
+
+void read_auth(Section& s, AuthConfig& a) {
+  s.enumeration("method", a.method, kAuthMethods);
+  s.string("users_file", a.users_file);
+  s.string("auth_query", a.auth_query);
+  s.strings("trust_addresses", a.trust_addresses);
+  s.string("query_user", a.query_user);
+  s.string("query_password_file", a.query_password_file);
+  for (const auto& network : a.trust_addresses) {
+    if (!valid_network(network)) {
+      s.reject("trust_addresses", "'" + network + "' is not an address/prefix like 10.0.0.0/8");
+    }
+  }
+  if (a.method == AuthMethod::kTrust && a.trust_addresses.empty()) {
+    s.reject("trust_addresses", "required when auth.method is trust (trust is never global)");
+  }
 }
 
 void read_config(Section& root, Config& c) {
@@ -111,9 +216,16 @@ void read_config(Section& root, Config& c) {
     s.integer("max_clients", c.listen.max_clients, 1, 1'000'000);
   });
   root.integer("threads", c.threads, 0, 256);
+  root.section("tls", [&](Section& s) { read_tls(s, c.tls); });
+  root.section("auth", [&](Section& s) { read_auth(s, c.auth); });
   root.section("backends", [&](Section& s) {
     s.section("old", [&](Section& b) { read_backend(b, c.backends.old_db); });
     s.section("new", [&](Section& b) { read_backend(b, c.backends.new_db); });
+    if (c.auth.method == AuthMethod::kPassthrough &&
+        !(c.backends.old_db.user.empty() && c.backends.new_db.user.empty())) {
+      s.reject(c.backends.old_db.user.empty() ? "new" : "old",
+               "auth.method passthrough logs in as the client's user: leave user empty");
+    }
   });
   root.section("timeouts", [&](Section& s) {
     s.millis("backend_connect_ms", c.timeouts.backend_connect);
@@ -133,6 +245,18 @@ void read_config(Section& root, Config& c) {
   });
 }
 
+// Settings that are valid one by one but not together; after unknown keys are reported.
+void check_combinations(const Section& root, const Config& c) {
+  if (!c.auth.auth_query.empty() && c.auth.query_user.empty() && c.backends.old_db.user.empty()) {
+    root.reject("auth", "auth_query needs auth.query_user (or backends.old.user) to run as");
+  }
+  // Checked even when the auth section is missing: clients must be authenticated somehow.
+  if (c.auth.method != AuthMethod::kTrust && c.auth.users_file.empty() &&
+      c.auth.auth_query.empty()) {
+    root.reject("auth", "set users_file or auth_query (or method: trust with trust_addresses)");
+  }
+}
+
 }  // namespace
 
 Config parse_config(const std::string& yaml_text) {
@@ -146,6 +270,7 @@ Config parse_config(const std::string& yaml_text) {
   Section root(doc, "");
   read_config(root, config);
   root.finish();
+  check_combinations(root, config);
   return config;
 }
 
@@ -159,33 +284,55 @@ Config load_config_file(const std::string& path) {
 
 std::string to_yaml(const Config& c) {
   YAML::Emitter out;
+  auto key = [&](const char* name) -> YAML::Emitter& {
+    return out << YAML::Key << name << YAML::Value;
+  };
   auto backend = [&](const char* name, const BackendConfig& b) {
-    out << YAML::Key << name << YAML::Value << YAML::Flow << YAML::BeginMap;
-    out << YAML::Key << "host" << YAML::Value << b.host << YAML::Key << "port" << YAML::Value
-        << b.port << YAML::EndMap;
+    key(name) << YAML::BeginMap;
+    key("host") << b.host;
+    key("port") << b.port;
+    key("database") << b.database;
+    key("user") << b.user;
+    key("password_file") << b.password_file;
+    key("sslmode") << name_of(b.sslmode, kSslModes);
+    key("sslrootcert") << b.sslrootcert;
+    key("sslservername") << b.sslservername << YAML::EndMap;
   };
   out << YAML::BeginMap;
-  out << YAML::Key << "listen" << YAML::Value << YAML::Flow << YAML::BeginMap;
-  out << YAML::Key << "address" << YAML::Value << c.listen.address;
-  out << YAML::Key << "port" << YAML::Value << c.listen.port;
-  out << YAML::Key << "max_clients" << YAML::Value << c.listen.max_clients << YAML::EndMap;
-  out << YAML::Key << "threads" << YAML::Value << c.threads;
-  out << YAML::Key << "backends" << YAML::Value << YAML::BeginMap;
+  key("listen") << YAML::Flow << YAML::BeginMap;
+  key("address") << c.listen.address;
+  key("port") << c.listen.port;
+  key("max_clients") << c.listen.max_clients << YAML::EndMap;
+  key("threads") << c.threads;
+  key("tls") << YAML::BeginMap;
+  key("mode") << name_of(c.tls.mode, kTlsModes);
+  key("cert_file") << c.tls.cert_file;
+  key("key_file") << c.tls.key_file;
+  key("ca_file") << c.tls.ca_file;
+  key("min_version") << c.tls.min_version;
+  key("ciphers") << c.tls.ciphers << YAML::EndMap;
+  key("auth") << YAML::BeginMap;
+  key("method") << name_of(c.auth.method, kAuthMethods);
+  key("users_file") << c.auth.users_file;
+  key("auth_query") << c.auth.auth_query;
+  key("trust_addresses") << YAML::Flow << c.auth.trust_addresses;
+  key("query_user") << c.auth.query_user;
+  key("query_password_file") << c.auth.query_password_file << YAML::EndMap;
+  key("backends") << YAML::BeginMap;
   backend("old", c.backends.old_db);
   backend("new", c.backends.new_db);
   out << YAML::EndMap;
-  out << YAML::Key << "timeouts" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "backend_connect_ms" << YAML::Value << c.timeouts.backend_connect.count();
-  out << YAML::Key << "client_startup_ms" << YAML::Value << c.timeouts.client_startup.count();
-  out << YAML::Key << "client_idle_ms" << YAML::Value << c.timeouts.client_idle.count();
-  out << YAML::Key << "shutdown_ms" << YAML::Value << c.timeouts.shutdown.count() << YAML::EndMap;
-  out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "max_message_bytes" << YAML::Value << c.limits.max_message_bytes;
-  out << YAML::Key << "buffer_bytes" << YAML::Value << c.limits.buffer_bytes << YAML::EndMap;
-  out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "level" << YAML::Value << c.log.level;
-  out << YAML::Key << "format" << YAML::Value
-      << (c.log.format == LogFormat::kJson ? "json" : "text") << YAML::EndMap;
+  key("timeouts") << YAML::BeginMap;
+  key("backend_connect_ms") << c.timeouts.backend_connect.count();
+  key("client_startup_ms") << c.timeouts.client_startup.count();
+  key("client_idle_ms") << c.timeouts.client_idle.count();
+  key("shutdown_ms") << c.timeouts.shutdown.count() << YAML::EndMap;
+  key("limits") << YAML::BeginMap;
+  key("max_message_bytes") << c.limits.max_message_bytes;
+  key("buffer_bytes") << c.limits.buffer_bytes << YAML::EndMap;
+  key("log") << YAML::BeginMap;
+  key("level") << c.log.level;
+  key("format") << (c.log.format == LogFormat::kJson ? "json" : "text") << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace cutover::proxy {
 
@@ -15,14 +16,54 @@ struct ListenConfig {
   uint32_t max_clients = 1000;
 };
 
+// How cutover protects its connection to a database; the names and meanings are libpq's
+// sslmode (without "allow").
+enum class SslMode { kDisable, kPrefer, kRequire, kVerifyCa, kVerifyFull };
+
 struct BackendConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 5432;
+  std::string database;       // empty: the database the client asked for
+  std::string user;           // empty: the client's user name
+  std::string password_file;  // cutover's password for `user`; empty: none (trust, cert)
+  SslMode sslmode = SslMode::kPrefer;
+  std::string sslrootcert;    // CA bundle for verify-ca/verify-full; empty: the system's
+  std::string sslservername;  // name to verify and send as SNI; empty: `host`
 };
 
 struct BackendsConfig {
   BackendConfig old_db;
-  BackendConfig new_db{"127.0.0.1", 5433};
+  BackendConfig new_db = [] {
+    BackendConfig b;
+    b.port = 5433;
+    return b;
+  }();
+};
+
+// Client-facing TLS. kAllow: TLS when the client asks for it; kRequire: plaintext is refused.
+enum class TlsMode { kDisable, kAllow, kRequire };
+
+struct TlsConfig {
+  TlsMode mode = TlsMode::kDisable;
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_file;  // when set, client certificates that are presented must chain to it
+  std::string min_version = "TLSv1.2";       // TLSv1.2 | TLSv1.3
+  std::string ciphers = "HIGH:!aNULL:!MD5";  // for TLS 1.2; TLS 1.3 suites are OpenSSL's
+};
+
+enum class AuthMethod { kScram, kMd5, kTrust, kPassthrough };
+
+struct AuthConfig {
+  AuthMethod method = AuthMethod::kScram;
+  std::string users_file;  // "name" "secret" lines; secrets are SCRAM verifiers or md5 hashes
+  std::string auth_query;  // run on old with $1 = user name when the users file has no entry
+  // Clients from these networks ("127.0.0.1/32", "10.0.0.0/8", "::1/128") need no password.
+  std::vector<std::string> trust_addresses;
+  // Who runs auth_query on old; empty: backends.old's user and password file. Needs to read
+  // pg_authid (superuser) or a SECURITY DEFINER function that does.
+  std::string query_user;
+  std::string query_password_file;
 };
 
 struct TimeoutsConfig {
@@ -49,6 +90,8 @@ struct LogConfig {
 struct Config {
   ListenConfig listen;
   unsigned threads = 0;  // 0 = one per core
+  TlsConfig tls;
+  AuthConfig auth;
   BackendsConfig backends;
   TimeoutsConfig timeouts;
   LimitsConfig limits;

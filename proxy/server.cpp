@@ -28,7 +28,7 @@ void log_escaped_exception(std::string_view event, const std::exception_ptr& e) 
 
 Server::Server(const Config& config)
     : config_(config),
-      context_(config),
+      context_(config, load_secrets(config)),
       workers_([&] {
         std::vector<std::unique_ptr<Worker>> workers;
         for (unsigned i = 0; i < thread_count(config.threads); ++i) {
@@ -38,6 +38,7 @@ Server::Server(const Config& config)
       }()),
       acceptor_(workers_[0]->io),
       signals_(workers_[0]->io, SIGTERM, SIGINT),
+      reload_signals_(workers_[0]->io, SIGHUP),
       shutdown_deadline_(workers_[0]->io) {
   for (auto& w : workers_) keep_alive_.push_back(asio::make_work_guard(w->io));
 }
@@ -76,6 +77,7 @@ int Server::run() {
   };
   asio::co_spawn(workers_[0]->io, accept_loop(), log_escape);
   asio::co_spawn(workers_[0]->io, watch_signals(), log_escape);
+  asio::co_spawn(workers_[0]->io, watch_reload(), log_escape);
   for (size_t i = 1; i < workers_.size(); ++i) {
     workers_[i]->thread = std::thread([w = workers_[i].get()] { w->io.run(); });
   }
@@ -137,6 +139,25 @@ asio::awaitable<void> Server::watch_signals() {
   std::_Exit(1);
 }
 
+// SIGHUP re-reads the files the configuration names (TLS certificate and key, users file,
+// password files); the configuration itself is fixed for the process's life. Sessions keep the
+// set they started with, so nothing in flight is disturbed, and a set that fails to load
+// leaves the current one in place.
+asio::awaitable<void> Server::watch_reload() {
+  for (;;) {
+    auto [ec, signal] = co_await reload_signals_.async_wait(Token{});
+    if (ec) co_return;
+    try {
+      auto secrets = load_secrets(config_);
+      size_t users = secrets->users.size();
+      context_.replace_secrets(std::move(secrets));
+      log::info("reloaded", {{"users", users}});
+    } catch (const std::exception& e) {
+      log::error("reload_failed", {{"error", e.what()}});
+    }
+  }
+}
+
 void Server::begin_shutdown() {
   stopping_ = true;
   ErrorCode ignored;
@@ -158,6 +179,7 @@ void Server::finish_shutdown_when_idle() {
   asio::post(workers_[0]->io, [this] {
     shutdown_deadline_.cancel();
     signals_.cancel();
+    reload_signals_.cancel();
   });
 }
 

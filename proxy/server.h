@@ -35,6 +35,7 @@ class Server {
 
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> watch_signals();
+  asio::awaitable<void> watch_reload();
   void start_session(Worker& worker, Socket socket);
   void begin_shutdown();
   void finish_shutdown_when_idle();
@@ -46,6 +47,7 @@ class Server {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_alive_;
   Acceptor acceptor_;
   asio::signal_set signals_;
+  asio::signal_set reload_signals_;
   Timer shutdown_deadline_;
   size_t next_worker_ = 0;
   std::atomic<int64_t> admitted_clients_{0};

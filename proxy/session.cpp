@@ -2,6 +2,7 @@
 
 #include "protocol/backend.h"
 #include "proxy/log.h"
+#include "proxy/tls.h"
 
 namespace cutover::proxy {
 namespace {
@@ -13,6 +14,13 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxBackendMessage = size_t{1} << 30;
 // How long a closing session waits for a client to take its final error message.
 constexpr auto kFinalWriteTimeout = std::chrono::seconds(1);
+
+protocol::scram::Key random_key() {
+  protocol::scram::Key key;
+  std::string bytes = random_bytes(key.size());
+  std::copy(bytes.begin(), bytes.end(), key.begin());
+  return key;
+}
 
 std::string_view end_name(auto end) {
   using End = decltype(end);
@@ -44,17 +52,34 @@ asio::awaitable<void> sleep_for(Clock::duration duration) {
   co_await timer.async_wait();
 }
 
+ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secrets)
+    : config(c),
+      trusted(c.auth.trust_addresses),
+      mock_key(random_key()),
+      secrets_(std::move(secrets)) {}
+
+std::shared_ptr<const Secrets> ProxyContext::secrets() const {
+  std::lock_guard lock(mutex_);
+  return secrets_;
+}
+
+void ProxyContext::replace_secrets(std::shared_ptr<const Secrets> secrets) {
+  std::lock_guard lock(mutex_);
+  secrets_ = std::move(secrets);
+}
+
 Session::Session(Socket client, ProxyContext& context, SessionSet& siblings, bool admitted)
     : client_(std::move(client)),
-      backend_(client_.get_executor()),
+      backend_(client_.socket().get_executor()),
       context_(context),
       siblings_(siblings),
       config_(context.config),
+      secrets_(context.secrets()),
       admitted_(admitted),
       id_(context.next_connection_id.fetch_add(1, std::memory_order_relaxed)),
       client_scanner_("", context.config.limits.max_message_bytes),
       backend_scanner_("Z", kMaxBackendMessage),
-      shutdown_signal_(client_.get_executor(), Clock::time_point::max()) {
+      shutdown_signal_(client_.socket().get_executor(), Clock::time_point::max()) {
   siblings_.insert(this);
 }
 
@@ -75,12 +100,12 @@ void Session::terminate() {
 
 asio::awaitable<void> Session::run() {
   ErrorCode ec;
-  auto peer = client_.remote_endpoint(ec);
-  log::info("client_connected", {{"conn", id_},
-                                 {"client", ec ? "?" : peer.address().to_string()},
-                                 {"client_port", ec ? 0 : peer.port()}});
-  client_.set_option(tcp::no_delay(true), ec);
-  client_.set_option(asio::socket_base::keep_alive(true), ec);
+  auto peer = client_.socket().remote_endpoint(ec);
+  client_address_ = ec ? "?" : peer.address().to_string();
+  log::info("client_connected",
+            {{"conn", id_}, {"client", client_address_}, {"client_port", ec ? 0 : peer.port()}});
+  client_.socket().set_option(tcp::no_delay(true), ec);
+  client_.socket().set_option(asio::socket_base::keep_alive(true), ec);
   auto started =
       co_await (startup() || sleep_for(config_.timeouts.client_startup) || watch_shutdown());
   if (started.index() == 1) {
@@ -98,8 +123,8 @@ asio::awaitable<void> Session::run() {
                                  {"database", database_},
                                  {"backend_pid", client_key_ ? client_key_->process_id : 0}});
   // The relay's synchronous reads and writes must never block the thread.
-  client_.non_blocking(true, ec);
-  backend_.non_blocking(true, ec);
+  client_.socket().non_blocking(true, ec);
+  backend_.socket().non_blocking(true, ec);
   co_await finish(co_await relay());
 }
 
@@ -149,9 +174,12 @@ asio::awaitable<Session::End> Session::pump_client() {
 // costs Asio one epoll_ctl that re-arms the edge-triggered registration, so no byte or EOF that
 // arrived meanwhile goes unnoticed, and takes fewer trips through the scheduler. A read that
 // filled the buffer may have left more behind, so the next one reads at once.
-asio::awaitable<std::pair<ErrorCode, size_t>> Session::read_ready(Socket& socket, char* buffer,
+asio::awaitable<std::pair<ErrorCode, size_t>> Session::read_ready(Stream& stream, char* buffer,
                                                                   bool& buffer_filled) {
   const size_t capacity = config_.limits.buffer_bytes;
+  // TLS may hold decrypted bytes the socket no longer shows, so readiness says nothing there.
+  if (stream.encrypted()) co_return co_await stream.read_some(asio::buffer(buffer, capacity));
+  Socket& socket = stream.socket();
   if (buffer_filled) {
     // Through the scheduler, so a stream faster than the proxy cannot starve other sessions.
     auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer, capacity));
@@ -170,7 +198,9 @@ asio::awaitable<std::pair<ErrorCode, size_t>> Session::read_ready(Socket& socket
 
 // Writes all of `bytes`, without a trip through the scheduler when the socket takes them at
 // once (the common case for a relay).
-asio::awaitable<ErrorCode> Session::write_all(Socket& socket, std::string_view bytes) {
+asio::awaitable<ErrorCode> Session::write_all(Stream& stream, std::string_view bytes) {
+  if (stream.encrypted()) co_return co_await stream.write(bytes);
+  Socket& socket = stream.socket();
   ErrorCode ec;
   size_t n = socket.write_some(asio::buffer(bytes), ec);
   if (ec == asio::error::would_block) {
@@ -328,16 +358,13 @@ asio::awaitable<void> Session::finish(End end) {
     protocol::encode(protocol::Terminate{}, terminate);
     co_await write_bounded(backend_, terminate);
   }
-  ErrorCode ignored;
-  backend_.shutdown(tcp::socket::shutdown_both, ignored);
-  backend_.close(ignored);
-  client_.shutdown(tcp::socket::shutdown_both, ignored);
-  client_.close(ignored);
+  backend_.close();
+  client_.close();
 }
 
 asio::awaitable<bool> Session::write_to_client(std::string_view bytes) {
   client_write_whole_ = false;
-  auto [ec, n] = co_await asio::async_write(client_, asio::buffer(bytes));
+  ErrorCode ec = co_await client_.write(bytes);
   client_write_whole_ = !ec;
   co_return !ec;
 }
@@ -349,12 +376,9 @@ asio::awaitable<void> Session::send_fatal(std::string_view sqlstate, std::string
   co_await write_bounded(client_, bytes);
 }
 
-asio::awaitable<bool> Session::write_bounded(Socket& socket, std::string_view bytes) {
-  auto result =
-      co_await (asio::async_write(socket, asio::buffer(bytes)) || sleep_for(kFinalWriteTimeout));
-  if (result.index() != 0) co_return false;
-  auto [ec, n] = std::get<0>(result);
-  co_return !ec;
+asio::awaitable<bool> Session::write_bounded(Stream& stream, std::string_view bytes) {
+  auto result = co_await (stream.write(bytes) || sleep_for(kFinalWriteTimeout));
+  co_return result.index() == 0 && !std::get<0>(result);
 }
 
 }  // namespace cutover::proxy

@@ -7,26 +7,45 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_set>
 
 #include "protocol/framing.h"
+#include "protocol/scram.h"
 #include "protocol/startup.h"
 #include "proxy/asio.h"
+#include "proxy/backend_login.h"
 #include "proxy/cancel_registry.h"
 #include "proxy/config.h"
+#include "proxy/credentials.h"
+#include "proxy/stream.h"
 
 namespace cutover::proxy {
 
 class Session;
 
-// What every session of the process shares. The config never changes while sessions run.
-struct ProxyContext {
-  explicit ProxyContext(const Config& c) : config(c) {}
+// What every session of the process shares. The config never changes while sessions run; the
+// secrets (files it names) are replaced on SIGHUP, and a session keeps the set it started with.
+class ProxyContext {
+ public:
+  ProxyContext(const Config& c, std::shared_ptr<const Secrets> secrets);
+
   const Config& config;
   CancelRegistry cancels;
   std::atomic<uint64_t> next_connection_id{1};
+  const TrustedNetworks trusted;
+  // Keys the fake SCRAM salts of unknown users, so they stay the same for a name within a
+  // process and do not reveal that the user does not exist.
+  const protocol::scram::Key mock_key;
+
+  std::shared_ptr<const Secrets> secrets() const;
+  void replace_secrets(std::shared_ptr<const Secrets> secrets);
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Secrets> secrets_;
 };
 
 // The sessions living on one io_context; touched only from that context's thread.
@@ -58,20 +77,23 @@ class Session {
     kDrained,
     kTerminated,
   };
-  struct OwnedFrame {
-    char type;
-    std::string body;
-  };
 
   // session_startup.cpp
   asio::awaitable<bool> startup();
   asio::awaitable<std::optional<protocol::StartupMessage>> read_startup_message();
-  asio::awaitable<bool> connect_backend();
-  asio::awaitable<bool> relay_authentication();
-  asio::awaitable<bool> relay_login_parameters();
+  asio::awaitable<bool> answer_encryption_request(bool ssl);
+  asio::awaitable<bool> login_to_old(const LoginIdentity& identity);
+  LoginIdentity backend_identity(const protocol::StartupMessage& startup) const;
   asio::awaitable<void> forward_cancel(int32_t process_id, int32_t secret_key);
-  asio::awaitable<std::optional<OwnedFrame>> read_frame(Socket& socket, std::string& buffer,
-                                                        bool startup_family, size_t max_body);
+
+  // client_auth.cpp
+  asio::awaitable<bool> authenticate_client(LoginIdentity& identity);
+  asio::awaitable<bool> find_secret(std::optional<Secret>& secret);
+  asio::awaitable<bool> scram_exchange(const std::optional<Secret>& secret,
+                                       LoginIdentity& identity);
+  asio::awaitable<bool> md5_exchange(const Secret& secret);
+  asio::awaitable<std::optional<std::string>> read_auth_response();
+  asio::awaitable<void> reject_password(std::string_view reason);
 
   // session.cpp
   asio::awaitable<End> relay();
@@ -81,9 +103,9 @@ class Session {
   asio::awaitable<End> watch_idle();
   asio::awaitable<void> finish(End end);
   asio::awaitable<void> send_fatal(std::string_view sqlstate, std::string_view message);
-  asio::awaitable<bool> write_bounded(Socket& socket, std::string_view bytes);
-  asio::awaitable<ErrorCode> write_all(Socket& socket, std::string_view bytes);
-  asio::awaitable<std::pair<ErrorCode, size_t>> read_ready(Socket& socket, char* buffer,
+  asio::awaitable<bool> write_bounded(Stream& stream, std::string_view bytes);
+  asio::awaitable<ErrorCode> write_all(Stream& stream, std::string_view bytes);
+  asio::awaitable<std::pair<ErrorCode, size_t>> read_ready(Stream& stream, char* buffer,
                                                            bool& buffer_filled);
   asio::awaitable<bool> write_to_client(std::string_view bytes);
   void count_client_message(char type);
@@ -91,13 +113,15 @@ class Session {
   bool idle() const;
   bool can_write_to_client() const;
 
-  Socket client_;
-  Socket backend_;
+  Stream client_;
+  Stream backend_;
   ProxyContext& context_;
   SessionSet& siblings_;
   const Config& config_;
+  std::shared_ptr<const Secrets> secrets_;  // as they were when the session started
   bool admitted_;
   uint64_t id_;
+  std::string client_address_;
   std::string user_;
   std::string database_;
   std::optional<ClientKey> client_key_;

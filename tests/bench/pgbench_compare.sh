@@ -120,6 +120,7 @@ cutover_port=$(pick_port)
 cat >"$work/cutover.yaml" <<EOF
 listen: { address: 127.0.0.1, port: $cutover_port, max_clients: 1000 }
 threads: 0
+auth: { method: trust, trust_addresses: [127.0.0.1/32] }  # as PgBouncer's auth_type below
 backends: { old: { host: 127.0.0.1, port: $pg_port } }
 log: { level: warn, format: text }
 EOF

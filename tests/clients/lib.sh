@@ -30,6 +30,7 @@ start_stack() {
   PROXY_PORT=$(free_port)
   cat >"$STACK_DIR/cutover.yaml" <<YAML
 listen: { address: 127.0.0.1, port: $PROXY_PORT }
+auth: { method: trust, trust_addresses: [127.0.0.1/32] }
 backends: { old: { host: 127.0.0.1, port: $OLD_PORT } }
 log: { level: warn, format: text }
 YAML

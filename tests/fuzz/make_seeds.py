@@ -2,8 +2,12 @@
 """Writes the fuzz seed corpora from the golden captures in tests/protocol/golden_captures.h.
 
 Not a capture tool: it only re-slices bytes already recorded there, plus a few hand-built
-startup packets the captures lack. Run it after changing the captures and commit the output.
+startup packets the captures lack and SCRAM server messages computed for fuzz_scram_client's
+fixed credentials. Run it after changing the captures and commit the output.
 """
+import base64
+import hashlib
+import hmac
 import pathlib
 import re
 import struct
@@ -35,6 +39,23 @@ def write(directory, name, data):
     (path / name).write_bytes(data)
 
 
+def scram_server_messages(mode):
+    """A server's half of a successful exchange with fuzz_scram_client.cpp's client: password
+    "pencil", salt "fuzz-salt", 2 iterations, client nonce "clientnonce", an empty user name and
+    a certificate hash of 32 'h' bytes when on TLS. Mode is the harness's first input byte."""
+    gs2 = {"p": b"p=tls-server-end-point,,", "y": b"y,,"}.get(mode, b"n,,")
+    binding = gs2 + (b"h" * 32 if mode == "p" else b"")
+    nonce = b"clientnonceservernonce"
+    salt = b"fuzz-salt"
+    server_first = b"r=" + nonce + b",s=" + base64.b64encode(salt) + b",i=2"
+    without_proof = b"c=" + base64.b64encode(binding) + b",r=" + nonce
+    auth = b"n=,r=clientnonce," + server_first + b"," + without_proof
+    salted = hashlib.pbkdf2_hmac("sha256", b"pencil", salt, 2)
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    signature = hmac.new(server_key, auth, hashlib.sha256).digest()
+    return server_first, b"v=" + base64.b64encode(signature)
+
+
 def main():
     c = captures()
     write("frames", "psql_scram_server", c["kPsqlScramServer"])
@@ -48,6 +69,13 @@ def main():
     write("startup", "gssenc_request", startup(struct.pack(">I", 80877104)))
     write("startup", "cancel_request", startup(struct.pack(">III", 80877102, 4122, 2964516004)))
     write("startup", "protocol_v2", startup(struct.pack(">I", 0x20000) + b"user\0u\0\0"))
+
+    for mode in "nyp":
+        first, final = scram_server_messages(mode)
+        write("scram_client", "success_" + mode, mode.encode() + first + b"\n" + final)
+    first, _ = scram_server_messages("n")
+    write("scram_client", "server_error", b"n" + first + b"\ne=invalid-proof")
+    write("scram_client", "other_salt", b"n" + first.replace(b"ZnV6ei1zYWx0", b"c2FsdA==") + b"\n")
 
 
 if __name__ == "__main__":

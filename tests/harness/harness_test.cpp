@@ -1,7 +1,8 @@
-// Self-test of the test harness: real clusters start, answer, restart and clean up; the child
-// process runner waits, measures, signals and reports. Not a test of cutover itself.
+// Self-test of the test harness: real clusters start, answer, restart, speak TLS and clean up;
+// the child process runner waits, measures, signals and reports. Not a test of cutover itself.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -9,6 +10,7 @@
 
 #include "tests/harness/cutover_process.h"
 #include "tests/harness/pg_cluster.h"
+#include "tests/harness/test_certificates.h"
 #include "tests/harness/two_clusters.h"
 #include "tests/harness/util.h"
 
@@ -79,6 +81,65 @@ TEST(PgClusterTest, ScramClusterRejectsAWrongPassword) {
   std::string no_password =
       "host=127.0.0.1 port=" + std::to_string(cluster.port()) + " user=postgres";
   EXPECT_THROW(connect(no_password), std::runtime_error);
+}
+
+// The message of the exception connect(conninfo) throws, or "" if it connected.
+std::string connect_error(const std::string& conninfo) {
+  try {
+    connect(conninfo);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return {};
+}
+
+TEST(TestCertificatesTest, MakesPrivateKeysAndCleansUp) {
+  std::filesystem::path dir;
+  {
+    TestCertificates certs({"db.test", "::1"});
+    dir = certs.dir();
+    for (const auto& file : {certs.ca_file(), certs.ca_key(), certs.server_cert(),
+                             certs.server_key(), certs.wrong_cert(), certs.wrong_key()}) {
+      EXPECT_TRUE(std::filesystem::is_regular_file(file)) << file;
+    }
+    for (const auto& key : {certs.ca_key(), certs.server_key(), certs.wrong_key()}) {
+      struct stat info {};
+      ASSERT_EQ(::stat(key.c_str(), &info), 0) << key;
+      EXPECT_EQ(info.st_mode & 0777, 0600u) << key;
+    }
+    EXPECT_NE(read_file(certs.server_cert()).find("-----BEGIN CERTIFICATE-----"),
+              std::string::npos);
+    CommandResult sans = run_command({"openssl", "x509", "-noout", "-ext", "subjectAltName", "-in",
+                                      certs.server_cert().string()});
+    ASSERT_EQ(sans.status, 0) << sans.err;
+    EXPECT_NE(sans.out.find("DNS:localhost, IP Address:127.0.0.1, DNS:db.test, IP Address:0:0:"),
+              std::string::npos)
+        << sans.out;
+    EXPECT_EQ(certs.verify_full_conninfo(),
+              "sslmode=verify-full sslrootcert=" + conninfo_value(certs.ca_file().string()));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir));
+  EXPECT_THROW(TestCertificates({"not a name"}), std::runtime_error);
+}
+
+TEST(PgClusterTest, SslClusterPassesVerifyFullAndStillTakesPlaintext) {
+  TestCertificates certs;
+  PgCluster cluster({.name = "tls", .auth = "scram-sha-256", .ssl_cert_dir = certs.dir().string()});
+  const std::string tls = cluster.conninfo() + " " + certs.verify_full_conninfo();
+  const std::string is_ssl = "select ssl from pg_stat_ssl where pid = pg_backend_pid()";
+  EXPECT_EQ(connect(tls).query_value(is_ssl), "t");
+  EXPECT_EQ(connect(tls + " host=localhost").query_value(is_ssl), "t");
+  // SCRAM over TLS binds the channel (SCRAM-SHA-256-PLUS with tls-server-end-point).
+  EXPECT_EQ(connect(tls + " channel_binding=require").query_value(is_ssl), "t");
+  EXPECT_EQ(connect(cluster.conninfo() + " sslmode=disable").query_value(is_ssl), "f");
+
+  // A certificate that does not name the host dialled is refused.
+  std::string error = connect_error(tls + " host=wrong.example hostaddr=127.0.0.1");
+  EXPECT_NE(error.find("does not match host name"), std::string::npos) << error;
+  // As is one from a CA the client does not trust.
+  TestCertificates other;
+  error = connect_error(cluster.conninfo() + " " + other.verify_full_conninfo());
+  EXPECT_NE(error.find("certificate verify failed"), std::string::npos) << error;
 }
 
 TEST(PgClusterTest, StopAndStartKeepTheDataAndThePort) {

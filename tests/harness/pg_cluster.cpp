@@ -69,6 +69,10 @@ PgCluster::PgCluster(Options options)
       dir_(make_temp_dir(dir_prefix(options_.name))) {
   std::vector<std::string> argv{script_path_,  "start",  dir_.string(), "--name",
                                 options_.name, "--auth", options_.auth};
+  if (!options_.ssl_cert_dir.empty()) {
+    argv.push_back("--ssl");
+    argv.push_back(options_.ssl_cert_dir);
+  }
   for (const auto& line : options_.conf) {
     argv.push_back("--conf");
     argv.push_back(line);

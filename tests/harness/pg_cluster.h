@@ -23,6 +23,9 @@ class PgCluster {
     std::string auth = "trust";         // or "scram-sha-256" (local and host lines)
     std::vector<std::string> conf{};    // extra "key=value" config lines; they win over ours
     std::string password = "postgres";  // the superuser's password under scram-sha-256
+    // A directory holding server.crt, server.key and ca.crt (TestCertificates::dir()): the
+    // server runs with ssl = on and those files, and still accepts plaintext too. Empty: no TLS.
+    std::string ssl_cert_dir{};
   };
 
   // initdb's into a fresh temp dir and starts the server. Throws std::runtime_error carrying

@@ -3,11 +3,14 @@
 # loopback port, stop and remove. Not for anything that must outlive a test run.
 #
 # Usage:
-#   pgcluster.sh start DIR [--name NAME] [--auth trust|scram-sha-256] [--conf 'key=value']...
+#   pgcluster.sh start DIR [--name NAME] [--auth trust|scram-sha-256] [--ssl CERTDIR]
+#                          [--conf 'key=value']...
 #       initdb a fresh cluster into DIR (must be absent or empty), start it on a free
 #       127.0.0.1 port, print the port on stdout and write it to DIR/port.
 #       --auth scram-sha-256: the superuser "postgres" gets $PGCLUSTER_PASSWORD (default
-#       "postgres"). --conf lines go verbatim into the server config, after ours.
+#       "postgres"). --ssl: ssl = on with copies of CERTDIR/server.crt, server.key and ca.crt
+#       (as make_certs.sh writes them); the host lines still accept TLS and plaintext alike.
+#       --conf lines go verbatim into the server config, after ours.
 #   pgcluster.sh stop DIR     stop at once (-m immediate) and remove DIR; idempotent.
 #   pgcluster.sh halt DIR     fast stop, keep the data; idempotent.
 #   pgcluster.sh resume DIR   start a halted cluster again on the same port; idempotent.
@@ -31,7 +34,7 @@ die() {
 }
 
 usage() {
-  sed -n '5,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '/^# Usage:/,/^#$/p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -109,6 +112,18 @@ write_conf() {
   chown --reference="$dir/data" "$dir/data/pgcluster.conf"
 }
 
+# Copies the server certificate, its key and the CA into the data directory, owned like it:
+# the server refuses a key that others can read, and as root we may read what it cannot.
+install_certs() {
+  local certdir=$1 data=$2 file
+  for file in server.crt server.key ca.crt; do
+    cp -- "$certdir/$file" "$data/$file"
+    chown --reference="$data" "$data/$file"
+  done
+  chmod 0600 "$data/server.key"
+  chmod 0644 "$data/server.crt" "$data/ca.crt"
+}
+
 # Starts the server; returns 3 if the port was taken (caller may retry), 1 on other failures.
 pg_start() {
   local dir=$1 log_size=0
@@ -125,13 +140,14 @@ pg_start() {
 }
 
 cmd_start() {
-  local dir=$1 name=pg auth=trust
-  local -a confs=()
+  local dir=$1 name=pg auth=trust certdir=""
+  local -a confs=() ssl_confs=()
   shift
   while (($#)); do
     case $1 in
       --name) name=${2:?--name needs a value}; shift 2 ;;
       --auth) auth=${2:?--auth needs a value}; shift 2 ;;
+      --ssl) certdir=${2:?--ssl needs a directory}; shift 2 ;;
       --conf)
         [[ ${2:-} == *=* ]] || die "--conf needs 'key=value', got '${2:-}'"
         if [[ ${2%%=*} =~ ^[[:space:]]*port[[:space:]]*$ ]]; then
@@ -142,6 +158,12 @@ cmd_start() {
     esac
   done
   [[ $auth == trust || $auth == scram-sha-256 ]] || die "--auth must be trust or scram-sha-256"
+  if [[ -n $certdir ]]; then
+    local file
+    for file in server.crt server.key ca.crt; do
+      [[ -r "$certdir/$file" ]] || die "--ssl: cannot read $certdir/$file (see make_certs.sh)"
+    done
+  fi
 
   if [[ -e "$dir" ]]; then
     [[ -d "$dir" ]] || die "$dir exists and is not a directory"
@@ -173,11 +195,17 @@ cmd_start() {
   fi
   rm -f "$pwfile"
   echo "include 'pgcluster.conf'" >>"$dir/data/postgresql.conf"
+  if [[ -n $certdir ]]; then
+    install_certs "$certdir" "$dir/data"
+    # Relative paths resolve against the data directory.
+    ssl_confs=("ssl = on" "ssl_cert_file = 'server.crt'" "ssl_key_file = 'server.key'"
+      "ssl_ca_file = 'ca.crt'")
+  fi
 
   local port attempt rc
   for attempt in 1 2 3 4 5; do
     port=$(pick_port)
-    write_conf "$dir" "$port" "${confs[@]}"
+    write_conf "$dir" "$port" "${ssl_confs[@]}" "${confs[@]}"
     rc=0
     pg_start "$dir" || rc=$?
     if ((rc == 0)); then

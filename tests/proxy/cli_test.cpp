@@ -7,6 +7,7 @@
 #include "tests/harness/cutover_process.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/util.h"
+#include "tests/proxy/proxy_fixture.h"
 
 namespace cutover::testing {
 namespace {
@@ -53,7 +54,8 @@ TEST(CliTest, BadUsageExitsWith2) {
 }
 
 TEST(CliTest, CheckConfigPrintsTheEffectiveConfig) {
-  CommandResult ok = cutover({"check-config", write_config("listen: { port: 7777 }\n")});
+  CommandResult ok = cutover(
+      {"check-config", write_config(std::string("listen: { port: 7777 }\n") + kTrustLocal)});
   EXPECT_EQ(ok.status, 0) << ok.err;
   EXPECT_NE(ok.out.find("port: 7777"), std::string::npos);
   EXPECT_NE(ok.out.find("max_clients: 1000"), std::string::npos);
@@ -79,9 +81,9 @@ TEST(CliTest, RunReportsAnUnusableListenAddress) {
   CommandResult in_use;
   {
     // A second proxy on a port already listening says which address it could not take.
-    std::string config = write_config("listen: { port: " + std::to_string(taken) + " }\n");
-    CutoverProcess first(CUTOVER_BINARY, "listen: { port: " + std::to_string(taken) + " }\n",
-                         taken);
+    std::string yaml = "listen: { port: " + std::to_string(taken) + " }\n" + kTrustLocal;
+    std::string config = write_config(yaml);
+    CutoverProcess first(CUTOVER_BINARY, yaml, taken);
     in_use = cutover({"run", "--config", config});
   }
   EXPECT_EQ(in_use.status, 1);
@@ -90,7 +92,8 @@ TEST(CliTest, RunReportsAnUnusableListenAddress) {
             std::string::npos)
       << in_use.err;
   CommandResult bad =
-      cutover({"run", "--config", write_config("listen: { address: 256.1.1.1 }\n")});
+      cutover({"run", "--config",
+               write_config(std::string("listen: { address: 256.1.1.1 }\n") + kTrustLocal)});
   EXPECT_EQ(bad.status, 1);
   EXPECT_NE(bad.err.find("cutover: cannot parse the listen address 256.1.1.1:6432"),
             std::string::npos)

@@ -6,6 +6,9 @@
 namespace cutover::proxy {
 namespace {
 
+// The smallest auth section a valid configuration needs.
+constexpr char kAuth[] = "auth: { users_file: users.txt }\n";
+
 std::string error_of(const std::string& yaml) {
   try {
     parse_config(yaml);
@@ -15,8 +18,18 @@ std::string error_of(const std::string& yaml) {
   return "no error";
 }
 
-TEST(ConfigTest, EmptyDocumentGivesDefaults) {
-  Config c = parse_config("");
+TEST(ConfigTest, EmptyDocumentIsRefusedForWantOfAuthentication) {
+  EXPECT_EQ(error_of(""),
+            "config: auth: set users_file or auth_query (or method: trust with trust_addresses)");
+}
+
+TEST(ConfigTest, MinimalDocumentGivesDefaults) {
+  Config c = parse_config(kAuth);
+  EXPECT_EQ(c.auth.method, AuthMethod::kScram);
+  EXPECT_EQ(c.tls.mode, TlsMode::kDisable);
+  EXPECT_EQ(c.tls.min_version, "TLSv1.2");
+  EXPECT_EQ(c.backends.old_db.sslmode, SslMode::kPrefer);
+  EXPECT_EQ(c.backends.old_db.user, "");
   EXPECT_EQ(c.listen.address, "127.0.0.1");
   EXPECT_EQ(c.listen.port, 6432);
   EXPECT_EQ(c.listen.max_clients, 1000u);
@@ -36,7 +49,14 @@ backends:
 timeouts: { backend_connect_ms: 100, client_startup_ms: 200, client_idle_ms: 300, shutdown_ms: 400 }
 limits: { max_message_bytes: 2048, buffer_bytes: 8192 }
 log: { level: debug, format: text }
+tls: { mode: require, cert_file: c.pem, key_file: k.pem, ca_file: ca.pem, min_version: TLSv1.3 }
+auth: { method: md5, users_file: u.txt, trust_addresses: [10.0.0.0/8, "::1/128"] }
 )");
+  EXPECT_EQ(c.tls.mode, TlsMode::kRequire);
+  EXPECT_EQ(c.tls.cert_file, "c.pem");
+  EXPECT_EQ(c.tls.min_version, "TLSv1.3");
+  EXPECT_EQ(c.auth.method, AuthMethod::kMd5);
+  EXPECT_EQ(c.auth.trust_addresses, (std::vector<std::string>{"10.0.0.0/8", "::1/128"}));
   EXPECT_EQ(c.listen.address, "0.0.0.0");
   EXPECT_EQ(c.listen.port, 7000);
   EXPECT_EQ(c.listen.max_clients, 5u);
@@ -73,15 +93,44 @@ TEST(ConfigTest, BadValueNamesKeyAndLine) {
             "config: line 3: backends.new.host: expected a host name or address");
 }
 
+TEST(ConfigTest, TlsAndAuthSettingsThatDoNotFitAreRefused) {
+  EXPECT_EQ(error_of(std::string(kAuth) + "tls:\n  mode: require\n  key_file: k\n"),
+            "config: tls.cert_file: required when tls.mode is not disable");
+  EXPECT_EQ(error_of(std::string(kAuth) + "tls:\n  mode: sometimes\n"),
+            "config: line 3: tls.mode: expected one of disable, allow, require, got 'sometimes'");
+  EXPECT_EQ(error_of("auth:\n  method: trust\n"),
+            "config: auth.trust_addresses: required when auth.method is trust (trust is never "
+            "global)");
+  EXPECT_EQ(error_of("auth:\n  method: trust\n  trust_addresses: [10.0.0.300/8]\n"),
+            "config: line 3: auth.trust_addresses: '10.0.0.300/8' is not an address/prefix like "
+            "10.0.0.0/8");
+  EXPECT_EQ(error_of("auth:\n  method: passthrough\n  users_file: u\nbackends:\n  old:\n"
+                     "    user: app\n"),
+            "config: line 6: backends.old: auth.method passthrough logs in as the client's user: "
+            "leave user empty");
+  EXPECT_EQ(error_of("auth:\n  auth_query: select 1\n"),
+            "config: line 2: auth: auth_query needs auth.query_user (or backends.old.user) to run "
+            "as");
+  EXPECT_EQ(error_of(std::string(kAuth) + "backends:\n  old:\n    sslmode: allow\n"),
+            "config: line 4: backends.old.sslmode: expected one of disable, prefer, require, "
+            "verify-ca, verify-full, got 'allow'");
+}
+
 TEST(ConfigTest, SyntaxErrorNamesLine) {
   EXPECT_EQ(error_of("listen: {port: 1\nthreads: 2\n").rfind("config: line ", 0), 0u);
 }
 
 TEST(ConfigTest, EffectiveConfigRoundTrips) {
-  Config c = parse_config("listen: { port: 7001 }\ntimeouts: { client_idle_ms: 5 }\n");
+  Config c = parse_config(std::string("listen: { port: 7001 }\ntimeouts: { client_idle_ms: 5 }\n") +
+                          kAuth +
+                          "backends: { new: { user: app, sslmode: verify-full, sslrootcert: ca "
+                          "} }\n");
   Config again = parse_config(to_yaml(c));
   EXPECT_EQ(again.listen.port, 7001);
   EXPECT_EQ(again.timeouts.client_idle.count(), 5);
+  EXPECT_EQ(again.backends.new_db.sslmode, SslMode::kVerifyFull);
+  EXPECT_EQ(again.backends.new_db.sslrootcert, "ca");
+  EXPECT_EQ(again.auth.users_file, "users.txt");
   EXPECT_EQ(to_yaml(again), to_yaml(c));
 }
 

@@ -6,10 +6,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <stdexcept>
 
 #include "protocol/backend.h"
 #include "protocol/framing.h"
+#include "protocol/frontend.h"
+#include "protocol/md5_auth.h"
+#include "protocol/scram.h"
 #include "protocol/startup.h"
 
 namespace cutover::testing {
@@ -17,10 +21,14 @@ namespace cutover::testing {
 void ProxyTest::start_proxy(const std::string& extra_yaml, const std::string& listen_fields) {
   proxy_.reset();
   uint16_t port = free_port();
+  bool own_auth =
+      extra_yaml.starts_with("auth:") || extra_yaml.find("\nauth:") != std::string::npos;
+  std::string old_fields = backend_fields();
   std::string yaml = "listen: { address: 127.0.0.1, port: " + std::to_string(port) +
-                     (listen_fields.empty() ? "" : ", " + listen_fields) +
-                     " }\nthreads: 2\nbackends:\n  old: { host: 127.0.0.1, port: " +
-                     std::to_string(backend_port()) + " }\n" + extra_yaml;
+                     (listen_fields.empty() ? "" : ", " + listen_fields) + " }\nthreads: 2\n" +
+                     (own_auth ? "" : kTrustLocal) + "backends:\n  old: { host: 127.0.0.1, port: " +
+                     std::to_string(backend_port()) +
+                     (old_fields.empty() ? "" : ", " + old_fields) + " }\n" + extra_yaml;
   proxy_ = std::make_unique<CutoverProcess>(CUTOVER_BINARY, yaml, port);
 }
 
@@ -89,6 +97,72 @@ std::string raw_login(RawClient& client) {
     got += more;
   }
   return got;
+}
+
+std::optional<RawMessage> read_message(RawClient& client, std::chrono::milliseconds timeout) {
+  std::string header = client.read(5, timeout);
+  if (header.size() < 5) return std::nullopt;
+  uint32_t length = 0;
+  for (int i = 1; i < 5; ++i) length = length << 8 | static_cast<unsigned char>(header[i]);
+  if (length < 4) return std::nullopt;
+  std::string body = client.read(length - 4, timeout);
+  if (body.size() != length - 4) return std::nullopt;
+  return RawMessage{header[0], std::move(body)};
+}
+
+int auth_code(const RawMessage& m) {
+  if (m.type != 'R' || m.body.size() < 4) return -1;
+  int code = 0;
+  for (int i = 0; i < 4; ++i) code = code << 8 | static_cast<unsigned char>(m.body[i]);
+  return code;
+}
+
+std::string password_message(const std::string& password) {
+  std::string out;
+  protocol::encode(protocol::PasswordMessage{password}, out);
+  return out;
+}
+
+std::string ssl_request_bytes() {
+  std::string out;
+  protocol::encode(protocol::SSLRequest{}, out);
+  return out;
+}
+
+std::string login_error(const std::string& conninfo) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  std::string error = PQstatus(conn) == CONNECTION_OK ? "" : PQerrorMessage(conn);
+  PQfinish(conn);
+  return error;
+}
+
+std::string server_part(const std::string& error) {
+  auto at = error.find("FATAL:");
+  return at == std::string::npos ? error : error.substr(at);
+}
+
+std::string scram_user_line(const std::string& user, const std::string& password) {
+  auto verifier = protocol::scram::make_verifier(password, "salt of " + user,
+                                                 protocol::scram::kDefaultIterations);
+  if (!verifier) throw std::invalid_argument("cannot make a verifier for " + user);
+  return "\"" + user + "\" \"" + protocol::scram::format_verifier(*verifier) + "\"\n";
+}
+
+std::string md5_user_line(const std::string& user, const std::string& password) {
+  return "\"" + user + "\" \"" + protocol::md5_secret(password, user) + "\"\n";
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+std::filesystem::path ScratchDir::write(const std::string& name, const std::string& text) const {
+  auto path = path_ / name;
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+  return path;
 }
 
 std::string first_error_sqlstate(const std::string& bytes, char type) {

@@ -196,8 +196,9 @@ TEST_F(ProxyTest, UnreachableDatabaseGives08006) {
   uint16_t port = free_port();
   proxy_ = std::make_unique<CutoverProcess>(
       CUTOVER_BINARY,
-      "listen: { port: " + std::to_string(port) + " }\nbackends: { old: { port: " +
-          std::to_string(closed_port) + " } }\ntimeouts: { backend_connect_ms: 500 }\n",
+      "listen: { port: " + std::to_string(port) + " }\n" + kTrustLocal +
+          "backends: { old: { port: " + std::to_string(closed_port) +
+          " } }\ntimeouts: { backend_connect_ms: 500 }\n",
       port);
   RawClient client(port);
   client.send(startup_bytes());
