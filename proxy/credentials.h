@@ -1,6 +1,6 @@
 // What cutover authenticates with: client verifiers from the users file, its own passwords for
 // the databases, and the TLS contexts — everything SIGHUP reloads from files. Not the exchanges
-// that use them (client_auth.cpp, backend_login.h).
+// that use them (client_auth.cpp, backend_login.h), nor the users file's format (users_file.h).
 #pragma once
 
 #include <memory>
@@ -10,37 +10,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "protocol/scram.h"
 #include "proxy/config.h"
 #include "proxy/stream.h"
+#include "proxy/users_file.h"
 
 namespace cutover::proxy {
-
-// A stored client secret, never a password: a SCRAM verifier or PostgreSQL's md5 hash.
-struct Secret {
-  std::optional<protocol::scram::Verifier> scram;
-  std::string md5;  // "md5" + 32 hex digits, when the secret is an md5 hash
-};
-
-// "SCRAM-SHA-256$..." or "md5...", as in pg_authid.rolpassword; nullopt for anything else
-// (a plain password included).
-std::optional<Secret> parse_secret(std::string_view text);
-
-// The users file: one `"name" "secret"` per line, `""` for a quote inside a field, blank lines
-// and lines starting with # ignored (PgBouncer's userlist.txt format, minus plain passwords).
-class UsersFile {
- public:
-  UsersFile() = default;
-  // Throws ConfigError naming the file and line.
-  static UsersFile load(const std::string& path);
-  static UsersFile parse(std::string_view text, const std::string& path);
-
-  const Secret* find(std::string_view user) const;
-  size_t size() const { return users_.size(); }
-
- private:
-  std::unordered_map<std::string, Secret> users_;
-};
 
 // auth.trust_addresses, parsed: the networks whose clients need no password.
 class TrustedNetworks {
