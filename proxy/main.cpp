@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "protocol/scram.h"
+#include "proxy/check_backends.h"
 #include "proxy/config.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
@@ -25,6 +26,10 @@ constexpr std::string_view kUsage =
 Usage:
   cutover run --config FILE      run the proxy (also: cutover --config FILE)
   cutover check-config FILE      validate FILE, print the effective configuration
+  cutover check-backends --config FILE [--user NAME] [--database NAME]
+                                 log in to old and new as sessions will (TLS, credentials)
+                                 and report each; NAME stands in for a client's where the
+                                 configuration leaves backends.*.user/database empty
   cutover scram-verifier [--iterations N]
                                  read a password on stdin, print its SCRAM-SHA-256 verifier
                                  (for a users file or ALTER ROLE ... PASSWORD)
@@ -104,6 +109,35 @@ int scram_verifier(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// check-backends --config FILE [--user NAME] [--database NAME]
+int check_backends(const std::vector<std::string>& args) {
+  std::string config_path;
+  std::string user = "postgres";
+  std::string database;
+  for (size_t i = 1; i < args.size(); i += 2) {
+    if (i + 1 >= args.size()) return usage_error(args[i] + " needs a value");
+    if (args[i] == "--config") {
+      config_path = args[i + 1];
+    } else if (args[i] == "--user") {
+      user = args[i + 1];
+    } else if (args[i] == "--database") {
+      database = args[i + 1];
+    } else {
+      return usage_error("check-backends does not take " + args[i]);
+    }
+  }
+  if (config_path.empty()) return usage_error("check-backends needs --config FILE");
+  try {
+    auto config = cutover::proxy::load_config_file(config_path);
+    bool ok =
+        cutover::proxy::check_backends(config, user, database.empty() ? user : database, std::cout);
+    return ok ? kExitOk : kExitFailure;
+  } catch (const std::exception& e) {
+    std::cerr << "cutover: " << e.what() << "\n";
+    return kExitFailure;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -120,6 +154,7 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   if (command == "scram-verifier") return scram_verifier(args);
+  if (command == "check-backends") return check_backends(args);
   if (command == "check-config") {
     if (args.size() != 2) return usage_error("check-config takes exactly one FILE");
     return check_config(args[1]);

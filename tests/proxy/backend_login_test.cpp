@@ -227,5 +227,46 @@ TEST_F(BackendLoginTest, PassthroughNeedsTheSameVerifierOnBothSides) {
   EXPECT_NE(error.find("SCRAM verifier for \"alice\" differs"), std::string::npos) << error;
 }
 
+// check-backends logs in to both databases as sessions will: here both over TLS with
+// verify-full, then with new expecting another name on its certificate.
+TEST_F(BackendLoginTest, CheckBackendsVerifiesBothDatabases) {
+  PgCluster other({.name = "login-new",
+                   .auth = "scram-sha-256",
+                   .password = kSuperPassword,
+                   .ssl_cert_dir = certs_->dir()});
+  auto check = [&](const std::string& new_extra) {
+    auto config = files_ / "check-backends.yaml";
+    std::ofstream(config) << kTrustLocal << "backends:\n  old: { port: " << cluster_->port() << ", "
+                          << as_user("postgres", "verify-full, sslrootcert: " + ca())
+                          << " }\n  new: { port: " << other.port() << ", "
+                          << as_user("postgres", "verify-full, sslrootcert: " + ca() + new_extra)
+                          << " }\n";
+    return run_command({CUTOVER_BINARY, "check-backends", "--config", config.string()});
+  };
+  CommandResult good = check("");
+  EXPECT_EQ(good.status, 0) << good.out << good.err;
+  EXPECT_NE(good.out.find("old 127.0.0.1:" + std::to_string(cluster_->port()) +
+                          " ok user=postgres database=postgres server_version=15"),
+            std::string::npos)
+      << good.out;
+  EXPECT_NE(good.out.find("new 127.0.0.1:" + std::to_string(other.port()) +
+                          " ok user=postgres database=postgres server_version=15"),
+            std::string::npos)
+      << good.out;
+  EXPECT_NE(good.out.find("tls=TLSv1.3\nnew"), std::string::npos) << good.out;
+  EXPECT_TRUE(good.out.ends_with("tls=TLSv1.3\n")) << good.out;
+
+  CommandResult bad = check(", sslservername: db.example");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.out.find("old 127.0.0.1:" + std::to_string(cluster_->port()) + " ok"),
+            std::string::npos)
+      << bad.out;
+  EXPECT_NE(bad.out.find("new 127.0.0.1:" + std::to_string(other.port()) +
+                         " FAILED 08006: TLS handshake with the new database failed: "
+                         "certificate verify failed"),
+            std::string::npos)
+      << bad.out;
+}
+
 }  // namespace
 }  // namespace cutover::testing

@@ -1,0 +1,75 @@
+#include "proxy/check_backends.h"
+
+#include "protocol/backend.h"
+#include "protocol/framing.h"
+#include "protocol/frontend.h"
+#include "proxy/backend_login.h"
+#include "proxy/credentials.h"
+
+namespace cutover::proxy {
+namespace {
+
+// The value of one ParameterStatus among the messages that followed AuthenticationOk.
+std::string parameter(const std::string& messages, std::string_view name) {
+  std::string buffer = messages;
+  for (;;) {
+    auto frame = protocol::next_frame(buffer, messages.size());
+    if (frame.status != protocol::FrameStatus::kFrame) return "?";
+    if (frame.type == 'S') {
+      auto status = protocol::decode_backend('S', frame.body);
+      if (status && std::get<protocol::ParameterStatus>(*status).name == name) {
+        return std::get<protocol::ParameterStatus>(*status).value;
+      }
+    }
+    buffer.erase(0, frame.consumed);
+  }
+}
+
+asio::awaitable<std::string> check_one(const Config& config, const Secrets& secrets,
+                                       const std::string& name, const std::string& user,
+                                       const std::string& database, bool& ok) {
+  const BackendConfig& backend = name == "old" ? config.backends.old_db : config.backends.new_db;
+  const BackendTarget target{name, backend, name == "old" ? secrets.old_db : secrets.new_db};
+  LoginIdentity identity;
+  identity.user = backend.user.empty() ? user : backend.user;
+  identity.database = backend.database.empty() ? database : backend.database;
+  identity.password = target.secrets.password;
+  identity.parameters = {{"application_name", "cutover check-backends"}};
+  Stream stream(co_await asio::this_coro::executor);
+  auto result = co_await login_backend(stream, target, identity, config.timeouts.backend_connect);
+  std::string line = name + " " + backend.host + ":" + std::to_string(backend.port) + " ";
+  if (!result.ok) {
+    ok = false;
+    line += "FAILED " + failure_message(result);
+  } else {
+    line += "ok user=" + identity.user + " database=" + identity.database +
+            " server_version=" + parameter(result.messages, "server_version") +
+            " tls=" + (stream.encrypted() ? SSL_get_version(stream.ssl_handle()) : "none");
+    std::string terminate;
+    protocol::encode(protocol::Terminate{}, terminate);
+    co_await stream.write(terminate);
+  }
+  stream.close();
+  co_return line;
+}
+
+}  // namespace
+
+bool check_backends(const Config& config, const std::string& user, const std::string& database,
+                    std::ostream& out) {
+  auto secrets = load_secrets(config);
+  asio::io_context io;
+  bool ok = true;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        for (const std::string name : {"old", "new"}) {
+          out << co_await check_one(config, *secrets, name, user, database, ok) << "\n";
+        }
+      },
+      asio::detached);
+  io.run();
+  return ok;
+}
+
+}  // namespace cutover::proxy
