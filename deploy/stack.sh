@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The local stack: two throwaway PostgreSQL 15 servers (old and new) and cutover in front of
 # them, all on loopback. Runs in the foreground; Ctrl-C stops cutover and removes the servers.
-# Not for production: the servers trust every local connection and keep data in a temp dir.
+# Both legs use TLS and SCRAM, as a production setup should: a throwaway CA signs certificates
+# for cutover and the servers, clients authenticate to cutover against a users file, and cutover
+# logs in to old and new with verify-full. Not for production all the same: the password is
+# "postgres" and the data lives in a temp dir.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 port=${CUTOVER_PORT:-6432}
@@ -28,16 +31,31 @@ trap cleanup EXIT
 trap 'interrupted=1; exit 130' INT
 trap 'exit 143' TERM
 
-old_port=$(bash "$root/tests/harness/pgcluster.sh" start "$state/old" --name old)
-new_port=$(bash "$root/tests/harness/pgcluster.sh" start "$state/new" --name new)
+password=postgres
+certs=$state/certs
+bash "$root/tests/harness/make_certs.sh" "$certs"
+cluster() {
+  PGCLUSTER_PASSWORD=$password bash "$root/tests/harness/pgcluster.sh" start "$state/$1" \
+    --name "$1" --auth scram-sha-256 --ssl "$certs"
+}
+old_port=$(cluster old)
+new_port=$(cluster new)
+(umask 077 && printf '%s\n' "$password" >"$state/backend.password")
+verifier=$(printf '%s\n' "$password" | "$root/build/cutover" scram-verifier)
+(umask 077 && printf '"postgres" "%s"\n' "$verifier" >"$state/users.txt")
 
 cat >"$state/cutover.yaml" <<YAML
 listen: { address: 127.0.0.1, port: $port }
+tls: { mode: allow, cert_file: $certs/server.crt, key_file: $certs/server.key }
+auth: { method: scram-sha-256, users_file: $state/users.txt }
 backends:
-  old: { host: 127.0.0.1, port: $old_port }
-  new: { host: 127.0.0.1, port: $new_port }
+  old: { host: 127.0.0.1, port: $old_port, user: postgres, password_file: $state/backend.password,
+         sslmode: verify-full, sslrootcert: $certs/ca.crt }
+  new: { host: 127.0.0.1, port: $new_port, user: postgres, password_file: $state/backend.password,
+         sslmode: verify-full, sslrootcert: $certs/ca.crt }
 log: { level: info, format: text }
 YAML
+"$root/build/cutover" check-backends --config "$state/cutover.yaml"
 
 "$root/build/cutover" run --config "$state/cutover.yaml" &
 cutover_pid=$!
@@ -52,7 +70,7 @@ cat <<MSG
 
 cutover is up.  Connect with:
 
-    psql "host=127.0.0.1 port=$port user=postgres dbname=postgres"
+    psql "host=127.0.0.1 port=$port user=postgres password=$password dbname=postgres sslmode=verify-full sslrootcert=$certs/ca.crt"
 
   old database: host=127.0.0.1 port=$old_port   new database: host=127.0.0.1 port=$new_port
   config: $state/cutover.yaml

@@ -21,14 +21,6 @@ using namespace std::chrono_literals;
 constexpr char kSuperPassword[] = "super-secret";
 constexpr char kAuthQuery[] = "SELECT rolname, rolpassword FROM pg_authid WHERE rolname = $1";
 
-// PQerrorMessage of a failed login, or "" if the login succeeded.
-std::string login_error(const std::string& conninfo) {
-  PGconn* conn = PQconnectdb(conninfo.c_str());
-  std::string error = PQstatus(conn) == CONNECTION_OK ? "" : PQerrorMessage(conn);
-  PQfinish(conn);
-  return error;
-}
-
 class BackendLoginTest : public ProxyTest {
  protected:
   // alice: SCRAM. md5_user: an MD5 secret and an md5 pg_hba line. clear_user: a pg_hba

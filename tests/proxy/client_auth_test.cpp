@@ -206,6 +206,13 @@ TEST_F(ClientAuthTest, Md5MethodChallengesMd5UsersAndKeepsScramForScramUsers) {
   EXPECT_EQ(auth_code(*request), 10);
   EXPECT_EQ(request->body.substr(4), std::string("SCRAM-SHA-256\0\0", 15));
   EXPECT_EQ(connect(as("ca_alice", "alice-pw")).query_value("select current_user"), "ca_alice");
+  // So does an unknown user (PostgreSQL's mock exchange under the default password_encryption).
+  RawClient unknown(proxy_->port());
+  unknown.send(startup_bytes("ca_nobody"));
+  request = read_message(unknown);
+  ASSERT_TRUE(request);
+  EXPECT_EQ(auth_code(*request), 10);
+  EXPECT_EQ(server_part(login_error(as("ca_nobody", "md5-pw"))), auth_failed("ca_nobody"));
 }
 
 TEST_F(ClientAuthTest, TrustedAddressesNeedNoPassword) {
