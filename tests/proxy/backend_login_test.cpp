@@ -86,6 +86,12 @@ class BackendLoginTest : public ProxyTest {
     return "user: " + user + ", password_file: " + password_file(user) + ", sslmode: " + sslmode;
   }
   static std::string ca() { return certs_->ca_file().string(); }
+  // A users file that knows alice with her real password.
+  static std::string users_file() {
+    auto path = files_ / "users.txt";
+    std::ofstream(path) << scram_user_line("alice", "alice-secret");
+    return path.string();
+  }
 
   // Whether the session cutover opened for a client is encrypted, as the server sees it.
   std::string backend_ssl() {
@@ -217,6 +223,20 @@ TEST_F(BackendLoginTest, PassthroughNeedsTheSameVerifierOnBothSides) {
              "auth: { method: passthrough, users_file: " + users.string() + " }\n");
   std::string error = login_error(proxy_->conninfo("postgres", "alice", "alice-secret"));
   EXPECT_NE(error.find("SCRAM verifier for \"alice\" differs"), std::string::npos) << error;
+}
+
+TEST_F(BackendLoginTest, ConfiguredDatabaseIsTheOnlyOneClientsMayAskFor) {
+  start_with(as_user("alice", "require") + ", database: postgres",
+             "auth: { method: scram-sha-256, users_file: " + users_file() + " }\n");
+  EXPECT_EQ(connect(proxy_->conninfo("postgres", "alice", "alice-secret"))
+                .query_value("select current_database()"),
+            "postgres");
+  // Another name is refused as PostgreSQL refuses a missing database, and only after the
+  // password was checked, so it tells strangers nothing.
+  EXPECT_EQ(server_part(login_error(proxy_->conninfo("other", "alice", "alice-secret"))),
+            "FATAL:  database \"other\" does not exist\n");
+  EXPECT_EQ(server_part(login_error(proxy_->conninfo("other", "alice", "wrong"))),
+            "FATAL:  password authentication failed for user \"alice\"\n");
 }
 
 // check-backends logs in to both databases as sessions will: here both over TLS with
