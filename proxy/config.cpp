@@ -133,15 +133,15 @@ class Section {
   std::set<std::string> claimed_;
 };
 
-const std::vector<std::pair<std::string, SslMode>> kSslModes = {
+const std::vector<std::pair<std::string, SslMode>> ssl_mode_names = {
     {"disable", SslMode::kDisable},
     {"prefer", SslMode::kPrefer},
     {"require", SslMode::kRequire},
     {"verify-ca", SslMode::kVerifyCa},
     {"verify-full", SslMode::kVerifyFull}};
-const std::vector<std::pair<std::string, TlsMode>> kTlsModes = {
+const std::vector<std::pair<std::string, TlsMode>> tls_mode_names = {
     {"disable", TlsMode::kDisable}, {"allow", TlsMode::kAllow}, {"require", TlsMode::kRequire}};
-const std::vector<std::pair<std::string, AuthMethod>> kAuthMethods = {
+const std::vector<std::pair<std::string, AuthMethod>> auth_method_names = {
     {"scram-sha-256", AuthMethod::kScram},
     {"md5", AuthMethod::kMd5},
     {"trust", AuthMethod::kTrust},
@@ -164,13 +164,13 @@ void read_backend(Section& s, BackendConfig& b) {
   s.string("database", b.database);
   s.string("user", b.user);
   s.string("password_file", b.password_file);
-  s.enumeration("sslmode", b.sslmode, kSslModes);
+  s.enumeration("sslmode", b.sslmode, ssl_mode_names);
   s.string("sslrootcert", b.sslrootcert);
   s.string("sslservername", b.sslservername);
 }
 
 void read_tls(Section& s, TlsConfig& t) {
-  s.enumeration("mode", t.mode, kTlsModes);
+  s.enumeration("mode", t.mode, tls_mode_names);
   s.string("cert_file", t.cert_file);
   s.string("key_file", t.key_file);
   s.string("ca_file", t.ca_file);
@@ -193,7 +193,7 @@ bool valid_network(const std::string& text) {
 }
 
 void read_auth(Section& s, AuthConfig& a) {
-  s.enumeration("method", a.method, kAuthMethods);
+  s.enumeration("method", a.method, auth_method_names);
   s.string("users_file", a.users_file);
   s.string("auth_query", a.auth_query);
   s.strings("trust_addresses", a.trust_addresses);
@@ -294,7 +294,7 @@ std::string to_yaml(const Config& c) {
     key("database") << b.database;
     key("user") << b.user;
     key("password_file") << b.password_file;
-    key("sslmode") << name_of(b.sslmode, kSslModes);
+    key("sslmode") << name_of(b.sslmode, ssl_mode_names);
     key("sslrootcert") << b.sslrootcert;
     key("sslservername") << b.sslservername << YAML::EndMap;
   };
@@ -305,14 +305,14 @@ std::string to_yaml(const Config& c) {
   key("max_clients") << c.listen.max_clients << YAML::EndMap;
   key("threads") << c.threads;
   key("tls") << YAML::BeginMap;
-  key("mode") << name_of(c.tls.mode, kTlsModes);
+  key("mode") << name_of(c.tls.mode, tls_mode_names);
   key("cert_file") << c.tls.cert_file;
   key("key_file") << c.tls.key_file;
   key("ca_file") << c.tls.ca_file;
   key("min_version") << c.tls.min_version;
   key("ciphers") << c.tls.ciphers << YAML::EndMap;
   key("auth") << YAML::BeginMap;
-  key("method") << name_of(c.auth.method, kAuthMethods);
+  key("method") << name_of(c.auth.method, auth_method_names);
   key("users_file") << c.auth.users_file;
   key("auth_query") << c.auth.auth_query;
   key("trust_addresses") << YAML::Flow << c.auth.trust_addresses;

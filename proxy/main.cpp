@@ -11,6 +11,7 @@
 #include "protocol/scram.h"
 #include "proxy/check_backends.h"
 #include "proxy/config.h"
+#include "proxy/credentials.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
 
@@ -25,7 +26,8 @@ constexpr std::string_view kUsage =
 
 Usage:
   cutover run --config FILE      run the proxy (also: cutover --config FILE)
-  cutover check-config FILE      validate FILE, print the effective configuration
+  cutover check-config FILE      validate FILE and the files it names (users, passwords,
+                                 certificates), print the effective configuration
   cutover check-backends --config FILE [--user NAME] [--database NAME]
                                  log in to old and new as sessions will (TLS, credentials)
                                  and report each; NAME stands in for a client's where the
@@ -69,11 +71,15 @@ int run_proxy(const std::string& config_path) {
   }
 }
 
+// Also loads the files the configuration names (users file, passwords, certificates), so a
+// broken one is found before a restart rather than by it.
 int check_config(const std::string& path) {
   try {
-    std::cout << cutover::proxy::to_yaml(cutover::proxy::load_config_file(path));
+    auto config = cutover::proxy::load_config_file(path);
+    cutover::proxy::load_secrets(config);
+    std::cout << cutover::proxy::to_yaml(config);
     return kExitOk;
-  } catch (const cutover::proxy::ConfigError& e) {
+  } catch (const std::exception& e) {
     std::cerr << "cutover: " << e.what() << "\n";
     return kExitFailure;
   }

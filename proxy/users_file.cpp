@@ -61,8 +61,10 @@ UsersFile UsersFile::parse(std::string_view text, const std::string& path) {
     auto first = line.find_first_not_of(" \t");
     if (first == std::string_view::npos || line[first] == '#') continue;
     auto fail = [&](const std::string& what) {
-      throw ConfigError("users file " + path + ": line " + std::to_string(line_number) + ": " +
-                        what);
+      std::string message = "users file " + path + ": line " + std::to_string(line_number);
+      message += ": ";
+      message += what;
+      throw ConfigError(message);
     };
     size_t pos = 0;
     auto name = quoted_field(line, pos);

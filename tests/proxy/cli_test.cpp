@@ -70,6 +70,20 @@ TEST(CliTest, CheckConfigNamesTheBadKeyAndLine) {
   EXPECT_NE(missing.err.find("cannot read /nonexistent/cutover.yaml"), std::string::npos);
 }
 
+TEST(CliTest, CheckConfigReadsTheFilesTheConfigNames) {
+  CommandResult missing =
+      cutover({"check-config", write_config("auth: { users_file: /nonexistent/users.txt }\n")});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.err, "cutover: config: auth.users_file: cannot read /nonexistent/users.txt\n");
+  CommandResult no_cert =
+      cutover({"check-config", write_config(std::string(kTrustLocal) +
+                                            "tls: { mode: allow, cert_file: /nonexistent/c.pem, "
+                                            "key_file: /nonexistent/k.pem }\n")});
+  EXPECT_EQ(no_cert.status, 1);
+  EXPECT_NE(no_cert.err.find("cutover: tls.cert_file /nonexistent/c.pem: "), std::string::npos)
+      << no_cert.err;
+}
+
 TEST(CliTest, RunRefusesABadConfigBeforeListening) {
   CommandResult bad = cutover({"run", "--config", write_config("listen: { port: -1 }\n")});
   EXPECT_EQ(bad.status, 1);
