@@ -17,6 +17,13 @@ add_library(cutover_xxhash INTERFACE)
 target_include_directories(cutover_xxhash SYSTEM INTERFACE ${XXHASH_INCLUDE_DIR})
 target_compile_definitions(cutover_xxhash INTERFACE XXH_INLINE_ALL)
 
+# libpg_query (PostgreSQL 15's parser) ships neither a .pc file nor a CMake config.
+find_path(PG_QUERY_INCLUDE_DIR pg_query.h REQUIRED)
+find_library(PG_QUERY_LIBRARY pg_query REQUIRED)
+add_library(cutover_pg_query INTERFACE)
+target_include_directories(cutover_pg_query SYSTEM INTERFACE ${PG_QUERY_INCLUDE_DIR})
+target_link_libraries(cutover_pg_query INTERFACE ${PG_QUERY_LIBRARY} Threads::Threads)
+
 if(CUTOVER_TESTS)
   find_package(GTest REQUIRED CONFIG)
 endif()

@@ -1,0 +1,291 @@
+#include "router/classify.h"
+
+#include <pg_query.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <optional>
+// Boost.JSON compiled into this file (header-only mode): libpg_query returns its parse tree as
+// JSON, and its protobuf form would need protobuf-c, which Debian does not ship with it.
+#include <boost/json/src.hpp>
+
+#include "router/normalize.h"
+
+namespace cutover::router {
+namespace {
+
+namespace json = boost::json;
+
+// PostgreSQL 15's pg_catalog functions that cannot write: the immutable and stable ones, plus a
+// few volatile ones that only read (generated from the catalog; see the file's header).
+const std::unordered_set<std::string_view>& builtin_read_only() {
+  static const std::unordered_set<std::string_view> names = {
+#include "router/builtin_functions.inc"
+  };
+  return names;
+}
+
+// Built-ins whose effect is on the session (or its transaction), not on data: they must run
+// where the session's other state is, but change nothing a mirror would need.
+bool session_function(std::string_view name) {
+  return name == "set_config" || name == "setseed" || name.starts_with("pg_advisory_") ||
+         name.starts_with("pg_try_advisory_");
+}
+
+bool has_prefix(std::string_view type, std::initializer_list<std::string_view> prefixes) {
+  return std::any_of(prefixes.begin(), prefixes.end(),
+                     [&](std::string_view p) { return type.starts_with(p); });
+}
+
+std::string_view string_at(const json::object& node, std::string_view key) {
+  const json::value* v = node.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
+}
+
+const json::object* object_at(const json::object& node, std::string_view key) {
+  const json::value* v = node.if_contains(key);
+  return v != nullptr && v->is_object() ? &v->get_object() : nullptr;
+}
+
+// Whether a RangeVar (directly, or under "rel" as in an IntoClause) is a temporary relation.
+bool temporary(const json::object* range_var) {
+  if (range_var == nullptr) return false;
+  if (const auto* rel = object_at(*range_var, "rel")) range_var = rel;
+  return string_at(*range_var, "relpersistence") == "t";
+}
+
+// A boolean option's value as PostgreSQL reads it (defGetBoolean); nullopt when this code
+// cannot tell, so each caller picks its own safe side.
+std::optional<bool> boolean_value(const json::object* arg) {
+  if (arg == nullptr) return true;  // EXPLAIN (ANALYZE) with no value
+  if (const auto* constant = object_at(*arg, "A_Const")) arg = constant;
+  if (const auto* integer = object_at(*arg, "ival"))
+    return integer->contains("ival");  // 0 is omitted
+  if (const auto* integer = object_at(*arg, "Integer")) return integer->contains("ival");
+  if (const auto* boolean = object_at(*arg, "Boolean")) return boolean->contains("boolval");
+  const auto* string = object_at(*arg, "String");
+  if (string == nullptr) string = object_at(*arg, "sval");
+  if (string == nullptr) return std::nullopt;
+  std::string text(string_at(*string, "sval"));
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (text == "true" || text == "on" || text == "yes" || text == "1") return true;
+  if (text == "false" || text == "off" || text == "no" || text == "0") return false;
+  return std::nullopt;
+}
+
+// The value of option `name` in a list of DefElem options (BEGIN, SET TRANSACTION, EXPLAIN);
+// false when absent.
+std::optional<bool> option_value(const json::object& node, std::string_view list,
+                                 std::string_view name) {
+  const json::value* options = node.if_contains(list);
+  if (options == nullptr || !options->is_array()) return false;
+  for (const auto& option : options->get_array()) {
+    const auto* def = option.is_object() ? object_at(option.get_object(), "DefElem") : nullptr;
+    if (def != nullptr && string_at(*def, "defname") == name) {
+      return boolean_value(object_at(*def, "arg"));
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string_view kind_name(Kind kind) {
+  static constexpr std::array<std::string_view, 6> kNames = {"read",    "transaction", "session",
+                                                             "unknown", "write",       "ddl"};
+  return kNames[static_cast<size_t>(kind)];
+}
+
+// One parse tree being classified.
+struct Classifier::Walk {
+  const Classifier& owner;
+  Classification& result;
+
+  // What one top-level statement is; `type` is its node name ("SelectStmt", ...).
+  Kind statement(std::string_view type, const json::object& node) {
+    if (type == "SelectStmt") {
+      if (const auto* into = object_at(node, "intoClause")) {
+        return temporary(into) ? Kind::kSession : Kind::kDdl;  // SELECT ... INTO
+      }
+      return std::max(Kind::kRead, scan(node));
+    }
+    if (type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" ||
+        type == "MergeStmt" || type == "TruncateStmt" || type == "DoStmt" || type == "CallStmt" ||
+        type == "LockStmt" || type == "NotifyStmt" || type == "VacuumStmt" ||
+        type == "CheckPointStmt") {
+      scan(node);  // for the table names
+      return Kind::kWrite;
+    }
+    if (type == "CopyStmt") {
+      Kind inside = scan(node);
+      return node.contains("is_from") ? Kind::kWrite : std::max(Kind::kRead, inside);
+    }
+    if (type == "ExplainStmt") {
+      // Plain EXPLAIN runs nothing; EXPLAIN ANALYZE runs its statement.
+      const auto* query = object_at(node, "query");
+      // An ANALYZE value this code cannot read counts as on: the statement is then judged.
+      if (option_value(node, "options", "analyze") == false || query == nullptr || query->empty()) {
+        return Kind::kRead;
+      }
+      const auto& [inner_type, inner] = *query->begin();
+      return inner.is_object() ? statement(inner_type, inner.get_object()) : Kind::kUnknown;
+    }
+    if (type == "VariableShowStmt") return Kind::kRead;
+    if (type == "TransactionStmt") {
+      // Only a certain READ ONLY lets the transaction's reads leave the source of truth.
+      result.read_only_transaction |=
+          option_value(node, "options", "transaction_read_only") == true;
+      return Kind::kTransaction;
+    }
+    if (type == "VariableSetStmt") {
+      std::string_view name = string_at(node, "name");
+      if (name == "TRANSACTION SNAPSHOT") return Kind::kTransaction;
+      if (name != "TRANSACTION") return Kind::kSession;
+      result.read_only_transaction |= option_value(node, "args", "transaction_read_only") == true;
+      return Kind::kTransaction;
+    }
+    if (type == "PrepareStmt" || type == "DeallocateStmt" || type == "ListenStmt" ||
+        type == "UnlistenStmt" || type == "DeclareCursorStmt" || type == "FetchStmt" ||
+        type == "ClosePortalStmt" || type == "DiscardStmt" || type == "LoadStmt" ||
+        type == "ConstraintsSetStmt") {
+      return Kind::kSession;
+    }
+    if (type == "ExecuteStmt") return Kind::kUnknown;  // the prepared text is not visible here
+    if (type == "CreateStmt")
+      return temporary(object_at(node, "relation")) ? Kind::kSession : Kind::kDdl;
+    if (type == "CreateTableAsStmt")
+      return temporary(object_at(node, "into")) ? Kind::kSession : Kind::kDdl;
+    if (type == "ViewStmt") return temporary(object_at(node, "view")) ? Kind::kSession : Kind::kDdl;
+    if (type == "CreateSeqStmt")
+      return temporary(object_at(node, "sequence")) ? Kind::kSession : Kind::kDdl;
+    if (has_prefix(type, {"Create", "Alter", "Drop", "Grant", "Rename", "Comment", "SecLabel",
+                          "Reindex", "Cluster", "RefreshMatView", "ImportForeignSchema", "Define",
+                          "Index", "Rule", "CompositeType", "ReassignOwned"})) {
+      return Kind::kDdl;
+    }
+    return Kind::kUnknown;
+  }
+
+  // The highest kind found inside an expression tree: data-modifying statements and locking
+  // clauses anywhere (CTEs, subqueries) are writes; so are calls of functions not known to be
+  // read-only. Collects table names on the way.
+  Kind scan(const json::value& value) {
+    Kind found = Kind::kRead;
+    if (value.is_array()) {
+      for (const auto& item : value.get_array()) found = std::max(found, scan(item));
+      return found;
+    }
+    if (!value.is_object()) return found;
+    return scan(value.get_object());
+  }
+
+  Kind scan(const json::object& node) {
+    Kind found = Kind::kRead;
+    for (const auto& [key, child] : node) {
+      if (key == "InsertStmt" || key == "UpdateStmt" || key == "DeleteStmt" || key == "MergeStmt") {
+        found = Kind::kWrite;
+      } else if (key == "lockingClause" && child.is_array() && !child.get_array().empty()) {
+        found = Kind::kWrite;
+      } else if (key == "FuncCall" && child.is_object()) {
+        found = std::max(found, function(child.get_object()));
+      } else if (key == "RangeVar" && child.is_object()) {
+        table(child.get_object());
+      }
+      found = std::max(found, scan(child));
+    }
+    return found;
+  }
+
+  Kind function(const json::object& call) {
+    const json::value* names = call.if_contains("funcname");
+    if (names == nullptr || !names->is_array()) return Kind::kUnknown;
+    std::vector<std::string_view> parts;
+    for (const auto& part : names->get_array()) {
+      const auto* string = part.is_object() ? object_at(part.get_object(), "String") : nullptr;
+      if (string != nullptr) parts.push_back(string_at(*string, "sval"));
+    }
+    if (parts.empty()) return Kind::kUnknown;
+    std::string_view name = parts.back();
+    std::string_view schema = parts.size() > 1 ? parts[parts.size() - 2] : std::string_view();
+    std::string qualified =
+        schema.empty() ? std::string(name) : std::string(schema) + "." + std::string(name);
+    if (owner.safe_functions_.contains(qualified)) return Kind::kRead;
+    // Unqualified names resolve to pg_catalog first unless search_path says otherwise.
+    if (schema.empty() || schema == "pg_catalog") {
+      if (session_function(name)) return Kind::kSession;
+      if (builtin_read_only().contains(name)) return Kind::kRead;
+    }
+    return Kind::kWrite;
+  }
+
+  void table(const json::object& range_var) {
+    std::string name(string_at(range_var, "relname"));
+    if (name.empty()) return;
+    if (auto schema = string_at(range_var, "schemaname"); !schema.empty()) {
+      name = std::string(schema) + "." + name;
+    }
+    if (std::find(result.tables.begin(), result.tables.end(), name) == result.tables.end()) {
+      result.tables.push_back(std::move(name));
+    }
+  }
+};
+
+Classifier::Classifier(const std::vector<std::string>& safe_functions)
+    : safe_functions_(safe_functions.begin(), safe_functions.end()) {}
+
+Classification Classifier::classify(std::string_view sql) const {
+  Classification result;
+  std::string text(sql);  // libpg_query wants a NUL-terminated string
+  PgQueryParseResult parsed = pg_query_parse(text.c_str());
+  if (parsed.error != nullptr) {
+    result.error = parsed.error->message != nullptr ? parsed.error->message : "parse error";
+    pg_query_free_parse_result(parsed);
+    return result;
+  }
+  boost::system::error_code ec;
+  json::value tree = json::parse(parsed.parse_tree, ec);
+  pg_query_free_parse_result(parsed);
+  const json::value* statements =
+      ec || !tree.is_object() ? nullptr : tree.get_object().if_contains("stmts");
+  if (statements == nullptr) {
+    // An empty query (only whitespace, comments or semicolons) has no statements.
+    result.kind = ec ? Kind::kUnknown : Kind::kRead;
+    return result;
+  }
+  Walk walk{*this, result};
+  Kind kind = Kind::kRead;
+  for (const auto& entry : statements->get_array()) {
+    const auto* stmt = entry.is_object() ? object_at(entry.get_object(), "stmt") : nullptr;
+    if (stmt == nullptr || stmt->empty() || !stmt->begin()->value().is_object()) {
+      kind = std::max(kind, Kind::kUnknown);
+      continue;
+    }
+    const auto& [type, node] = *stmt->begin();
+    kind = std::max(kind, walk.statement(type, node.get_object()));
+  }
+  result.kind = kind;
+  return result;
+}
+
+ClassificationCache::ClassificationCache(const Classifier& classifier, size_t capacity)
+    : classifier_(classifier), capacity_(std::max<size_t>(capacity, 1)) {}
+
+const Classification& ClassificationCache::classify(std::string_view sql) {
+  std::string key = normalize_literals(sql);
+  if (auto it = index_.find(key); it != index_.end()) {
+    ++hits_;
+    entries_.splice(entries_.begin(), entries_, it->second);
+    return it->second->second;
+  }
+  ++misses_;
+  entries_.emplace_front(std::move(key), classifier_.classify(sql));
+  index_.emplace(entries_.front().first, entries_.begin());
+  if (entries_.size() > capacity_) {
+    index_.erase(entries_.back().first);
+    entries_.pop_back();
+  }
+  return entries_.front().second;
+}
+
+}  // namespace cutover::router

@@ -1,0 +1,73 @@
+// What a unit of work is — read, write, DDL, transaction control, session state, or unknown —
+// decided from PostgreSQL's own parser (libpg_query), never from patterns in the text; and a
+// per-thread cache keyed by the text with its literals normalised away, so a statement that
+// comes back with other constants costs a hash lookup, not a parse. Not the routing decision
+// built on it (policy.h).
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace cutover::router {
+
+// Ordered by precedence: a unit of several statements takes the highest of their kinds.
+enum class Kind : uint8_t {
+  kRead,         // may run on either database
+  kTransaction,  // BEGIN, COMMIT, SAVEPOINT, SET TRANSACTION, two-phase commands
+  kSession,      // SET, PREPARE, LISTEN, cursors, temp tables, advisory locks, set_config()
+  kUnknown,      // could not be parsed or depends on what this layer cannot see: treat as a write
+  kWrite,  // changes data: DML, COPY FROM, locking reads, calls of functions not known read-only
+  kDdl,    // changes the schema or permissions
+};
+
+std::string_view kind_name(Kind kind);
+
+struct Classification {
+  Kind kind = Kind::kUnknown;
+  // Starts or sets a READ ONLY transaction (BEGIN/START TRANSACTION READ ONLY, SET TRANSACTION
+  // READ ONLY): its reads may follow the ramp.
+  bool read_only_transaction = false;
+  // Tables the unit names, as written ("name" or "schema.name"), for per-table overrides.
+  std::vector<std::string> tables;
+  std::string error;  // the parser's message when kind is kUnknown because parsing failed
+};
+
+class Classifier {
+ public:
+  // `safe_functions`: user functions known not to write ("name" or "schema.name"), beyond
+  // PostgreSQL's read-only built-ins.
+  explicit Classifier(const std::vector<std::string>& safe_functions = {});
+
+  // Parses `sql` (one simple-protocol Query: any number of statements). About 10-30 µs.
+  Classification classify(std::string_view sql) const;
+
+ private:
+  struct Walk;
+  std::unordered_set<std::string> safe_functions_;
+};
+
+// A bounded LRU cache in front of a Classifier. Not thread-safe: one per thread.
+class ClassificationCache {
+ public:
+  ClassificationCache(const Classifier& classifier, size_t capacity);
+
+  const Classification& classify(std::string_view sql);
+  uint64_t hits() const { return hits_; }
+  uint64_t misses() const { return misses_; }
+
+ private:
+  using Entry = std::pair<std::string, Classification>;
+  const Classifier& classifier_;
+  size_t capacity_;
+  std::list<Entry> entries_;  // most recently used first
+  std::unordered_map<std::string_view, std::list<Entry>::iterator> index_;
+  uint64_t hits_ = 0;
+  uint64_t misses_ = 0;
+};
+
+}  // namespace cutover::router

@@ -1,0 +1,112 @@
+// Classification with PostgreSQL's parser: the corpus in classify_corpus.txt (every case, with
+// its expected kind), the details a router needs beyond the kind, and the cache.
+#include "router/classify.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <string>
+
+namespace cutover::router {
+namespace {
+
+struct Case {
+  int line;
+  std::string kind;
+  std::string sql;
+};
+
+std::vector<Case> load_corpus() {
+  std::ifstream in(CLASSIFY_CORPUS);
+  std::vector<Case> cases;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (line.empty() || line[0] == '#') continue;
+    auto tab = line.find('\t');
+    if (tab == std::string::npos) {
+      ADD_FAILURE() << "corpus line " << number << " has no tab";
+      continue;
+    }
+    cases.push_back({number, line.substr(0, tab), line.substr(tab + 1)});
+  }
+  return cases;
+}
+
+TEST(ClassifyTest, CorpusOfAtLeast200StatementsPasses) {
+  auto cases = load_corpus();
+  ASSERT_GE(cases.size(), 200u);
+  Classifier classifier;
+  std::map<std::string, int> per_kind;
+  for (const auto& c : cases) {
+    Classification result = classifier.classify(c.sql);
+    EXPECT_EQ(kind_name(result.kind), c.kind)
+        << "corpus line " << c.line << ": " << c.sql << (result.error.empty() ? "" : " — ")
+        << result.error;
+    ++per_kind[c.kind];
+  }
+  for (std::string_view kind : {"read", "write", "ddl", "transaction", "session", "unknown"}) {
+    EXPECT_GE(per_kind[std::string(kind)], 5) << "too few " << kind << " cases";
+  }
+}
+
+TEST(ClassifyTest, TheCacheAgreesWithTheParserOnEveryCorpusCase) {
+  Classifier classifier;
+  ClassificationCache cache(classifier, 100000);
+  auto cases = load_corpus();
+  // Twice: the second round is answered from the cache and must not differ.
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& c : cases) {
+      EXPECT_EQ(kind_name(cache.classify(c.sql).kind), c.kind) << "line " << c.line;
+    }
+  }
+  EXPECT_GE(cache.hits(), cases.size());
+}
+
+TEST(ClassifyTest, ReadOnlyTransactionsAreFlagged) {
+  Classifier classifier;
+  EXPECT_TRUE(classifier.classify("BEGIN READ ONLY").read_only_transaction);
+  EXPECT_TRUE(classifier.classify("START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY")
+                  .read_only_transaction);
+  EXPECT_TRUE(classifier.classify("SET TRANSACTION READ ONLY").read_only_transaction);
+  EXPECT_FALSE(classifier.classify("BEGIN").read_only_transaction);
+  EXPECT_FALSE(classifier.classify("BEGIN READ WRITE").read_only_transaction);
+  EXPECT_FALSE(classifier.classify("SET TRANSACTION READ WRITE").read_only_transaction);
+}
+
+TEST(ClassifyTest, TablesAreNamedAsWritten) {
+  Classifier classifier;
+  auto c = classifier.classify(
+      "SELECT * FROM orders o JOIN app.customers c ON true WHERE o.id IN (SELECT id FROM orders)");
+  EXPECT_EQ(c.tables, (std::vector<std::string>{"orders", "app.customers"}));
+}
+
+TEST(ClassifyTest, ParseErrorsAreUnknownWithTheParsersMessage) {
+  Classifier classifier;
+  auto c = classifier.classify("SELEC 1");
+  EXPECT_EQ(c.kind, Kind::kUnknown);
+  EXPECT_EQ(c.error, "syntax error at or near \"SELEC\"");
+}
+
+TEST(ClassifyTest, FunctionsListedAsSafeAreReads) {
+  EXPECT_EQ(Classifier().classify("SELECT app.price(1)").kind, Kind::kWrite);
+  Classifier configured({"app.price", "tax"});
+  EXPECT_EQ(configured.classify("SELECT app.price(1), tax(2)").kind, Kind::kRead);
+  EXPECT_EQ(configured.classify("SELECT other.price(1)").kind, Kind::kWrite);
+}
+
+TEST(ClassifyTest, CacheIsBoundedAndKeyedOnTheNormalisedText) {
+  Classifier classifier;
+  ClassificationCache cache(classifier, 2);
+  EXPECT_EQ(cache.classify("SELECT * FROM t WHERE id = 1").kind, Kind::kRead);
+  EXPECT_EQ(cache.classify("SELECT * FROM t WHERE id = 2").kind, Kind::kRead);
+  EXPECT_EQ(cache.hits(), 1u);
+  EXPECT_EQ(cache.classify("SELECT * FROM t WHERE id = 3 FOR UPDATE").kind, Kind::kWrite);
+  EXPECT_EQ(cache.classify("DELETE FROM t").kind, Kind::kWrite);
+  // Capacity 2: the first text was evicted and is parsed again.
+  EXPECT_EQ(cache.classify("SELECT * FROM t WHERE id = 9").kind, Kind::kRead);
+  EXPECT_EQ(cache.misses(), 4u);
+}
+
+}  // namespace
+}  // namespace cutover::router
