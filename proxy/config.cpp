@@ -2,8 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <boost/asio/ip/network_v4.hpp>
 #include <boost/asio/ip/network_v6.hpp>
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -182,6 +184,89 @@ void read_tls(Section& s, TlsConfig& t) {
   }
 }
 
+const std::vector<std::pair<std::string, StickyKey>> sticky_key_names = {
+    {"session", StickyKey::kSession},
+    {"user", StickyKey::kUser},
+    {"database", StickyKey::kDatabase},
+    {"application_name", StickyKey::kApplicationName},
+    {"client_address", StickyKey::kClientAddress}};
+
+std::vector<std::pair<std::string, router::Phase>> phase_names() {
+  std::vector<std::pair<std::string, router::Phase>> names;
+  for (auto phase :
+       {router::Phase::kPassthrough, router::Phase::kDualWrite, router::Phase::kPromoted,
+        router::Phase::kRolledBack, router::Phase::kDecommissioned}) {
+    names.emplace_back(std::string(router::to_string(phase)), phase);
+  }
+  return names;
+}
+
+// "12.34" (percent, 0.01 % steps) -> 1234 basis points.
+void read_ramp(Section& s, uint32_t& out) {
+  s.with("read_ramp_percent", [&](const YAML::Node& n, const std::string& p) {
+    double percent = -1;
+    if (!n.IsScalar() || !YAML::convert<double>::decode(n, percent) || !(percent >= 0) ||
+        percent > 100) {
+      fail(n, p, "expected a percentage in 0..100, got '" + (n.IsScalar() ? n.Scalar() : "") + "'");
+    }
+    double basis_points = percent * 100;
+    if (std::abs(basis_points - std::round(basis_points)) > 1e-6) {
+      fail(n, p, "the ramp moves in steps of 0.01 %, got '" + n.Scalar() + "'");
+    }
+    out = static_cast<uint32_t>(std::lround(basis_points));
+  });
+}
+
+// 1234 basis points -> "12.34", without the binary rounding of a double.
+std::string ramp_text(uint32_t basis_points) {
+  std::string text = std::to_string(basis_points / 100);
+  if (uint32_t cents = basis_points % 100; cents != 0) {
+    text += (cents < 10 ? ".0" : ".") + std::to_string(cents % 10 == 0 ? cents / 10 : cents);
+  }
+  return text;
+}
+
+bool valid_sqlstate_pattern(const std::string& p) {
+  auto alnum = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'); };
+  if (p.size() == 3 && p[2] == '*') return alnum(p[0]) && alnum(p[1]);
+  return p.size() == 5 && std::all_of(p.begin(), p.end(), alnum);
+}
+
+void read_migration(Section& s, MigrationConfig& m) {
+  s.enumeration("phase", m.phase, phase_names());
+  read_ramp(s, m.read_ramp);
+  s.enumeration("sticky_key", m.sticky_key, sticky_key_names);
+  s.millis("read_your_writes_ms", m.read_your_writes, 0);
+  s.section("fallback", [&](Section& f) {
+    f.millis("timeout_ms", m.fallback.timeout);
+    f.strings("sqlstates", m.fallback.sqlstates);
+    for (const auto& pattern : m.fallback.sqlstates) {
+      if (!valid_sqlstate_pattern(pattern)) {
+        f.reject("sqlstates", "'" + pattern + "' is not a SQLSTATE (57P01) or class (08*)");
+      }
+    }
+  });
+  s.with("overrides", [&](const YAML::Node& n, const std::string& p) {
+    if (!n.IsSequence())
+      fail(n, p, "expected a list of { table: T, reads: old } or { user: U, reads: old }");
+    m.overrides.clear();
+    for (const auto& item : n) {
+      Section entry(item, p);
+      ReadOverride override_entry;
+      std::string reads = "old";
+      entry.string("table", override_entry.table);
+      entry.string("user", override_entry.user);
+      entry.choice("reads", reads, {"old"});
+      entry.finish();
+      if (override_entry.table.empty() == override_entry.user.empty()) {
+        fail(item, p, "each override names exactly one of table and user");
+      }
+      m.overrides.push_back(std::move(override_entry));
+    }
+  });
+  s.strings("safe_functions", m.safe_functions);
+}
+
 bool valid_network(const std::string& text) {
   boost::system::error_code ec;
   if (text.find(':') != std::string::npos) {
@@ -227,6 +312,7 @@ void read_config(Section& root, Config& c) {
                "auth.method passthrough logs in as the client's user: leave user empty");
     }
   });
+  root.section("migration", [&](Section& s) { read_migration(s, c.migration); });
   root.section("timeouts", [&](Section& s) {
     s.millis("backend_connect_ms", c.timeouts.backend_connect);
     s.millis("client_startup_ms", c.timeouts.client_startup);
@@ -322,6 +408,22 @@ std::string to_yaml(const Config& c) {
   backend("old", c.backends.old_db);
   backend("new", c.backends.new_db);
   out << YAML::EndMap;
+  key("migration") << YAML::BeginMap;
+  key("phase") << std::string(router::to_string(c.migration.phase));
+  key("read_ramp_percent") << ramp_text(c.migration.read_ramp);
+  key("sticky_key") << name_of(c.migration.sticky_key, sticky_key_names);
+  key("read_your_writes_ms") << c.migration.read_your_writes.count();
+  key("fallback") << YAML::BeginMap;
+  key("timeout_ms") << c.migration.fallback.timeout.count();
+  key("sqlstates") << YAML::Flow << c.migration.fallback.sqlstates << YAML::EndMap;
+  key("overrides") << YAML::BeginSeq;
+  for (const auto& o : c.migration.overrides) {
+    out << YAML::Flow << YAML::BeginMap;
+    key(o.table.empty() ? "user" : "table") << (o.table.empty() ? o.user : o.table);
+    key("reads") << "old" << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  key("safe_functions") << YAML::Flow << c.migration.safe_functions << YAML::EndMap;
   key("timeouts") << YAML::BeginMap;
   key("backend_connect_ms") << c.timeouts.backend_connect.count();
   key("client_startup_ms") << c.timeouts.client_startup.count();

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "router/phase.h"
+
 namespace cutover::proxy {
 
 struct ListenConfig {
@@ -80,6 +82,32 @@ struct LimitsConfig {
   uint32_t buffer_bytes = 64 * 1024;  // per direction and session: the backpressure window
 };
 
+// What a session's read-ramp bucket is derived from.
+enum class StickyKey { kSession, kUser, kDatabase, kApplicationName, kClientAddress };
+
+struct FallbackConfig {
+  // A read on new that has sent no answer within this is re-run on old.
+  std::chrono::milliseconds timeout{2000};
+  // Errors from new that send a read back to old: SQLSTATEs ("57P01") or classes ("08*").
+  std::vector<std::string> sqlstates{"08*", "57P01", "42P01"};
+};
+
+// Keeps reads on old for one table ("name" or "schema.name") or one user.
+struct ReadOverride {
+  std::string table;
+  std::string user;
+};
+
+struct MigrationConfig {
+  router::Phase phase = router::Phase::kPassthrough;  // until the state store (issue 6) exists
+  uint32_t read_ramp = 0;  // reads to new in dual_write, in basis points (read_ramp_percent x 100)
+  StickyKey sticky_key = StickyKey::kSession;
+  std::chrono::milliseconds read_your_writes{1000};
+  FallbackConfig fallback;
+  std::vector<ReadOverride> overrides;
+  std::vector<std::string> safe_functions;  // user functions that only read
+};
+
 enum class LogFormat { kJson, kKeyValue };
 
 struct LogConfig {
@@ -93,6 +121,7 @@ struct Config {
   TlsConfig tls;
   AuthConfig auth;
   BackendsConfig backends;
+  MigrationConfig migration;
   TimeoutsConfig timeouts;
   LimitsConfig limits;
   LogConfig log;

@@ -15,6 +15,17 @@ constexpr size_t kMaxBackendMessage = size_t{1} << 30;
 // How long a closing session waits for a client to take its final error message.
 constexpr auto kFinalWriteTimeout = std::chrono::seconds(1);
 
+router::PolicyConfig policy_config(const MigrationConfig& m) {
+  router::PolicyConfig policy;
+  policy.read_ramp = m.read_ramp;
+  policy.read_your_writes = m.read_your_writes;
+  for (const auto& o : m.overrides) {
+    (o.table.empty() ? policy.old_only_users : policy.old_only_tables)
+        .push_back(o.table.empty() ? o.user : o.table);
+  }
+  return policy;
+}
+
 protocol::scram::Key random_key() {
   protocol::scram::Key key;
   std::string bytes = random_bytes(key.size());
@@ -55,6 +66,8 @@ asio::awaitable<void> sleep_for(Clock::duration duration) {
 ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secrets)
     : config(c),
       trusted(c.auth.trust_addresses),
+      classifier(c.migration.safe_functions),
+      policy(policy_config(c.migration)),
       mock_key(random_key()),
       secrets_(std::move(secrets)) {}
 
@@ -77,6 +90,8 @@ Session::Session(Socket client, ProxyContext& context, SessionSet& siblings, boo
       secrets_(context.secrets()),
       admitted_(admitted),
       id_(context.next_connection_id.fetch_add(1, std::memory_order_relaxed)),
+      new_backend_(client_.socket().get_executor()),
+      client_writes_signal_(client_.socket().get_executor()),
       client_scanner_("", context.config.limits.max_message_bytes),
       backend_scanner_("Z", kMaxBackendMessage),
       shutdown_signal_(client_.socket().get_executor(), Clock::time_point::max()) {
@@ -133,6 +148,15 @@ asio::awaitable<Session::End> Session::relay() {
   client_buffer_ = std::make_unique_for_overwrite<char[]>(config_.limits.buffer_bytes);
   backend_buffer_ = std::make_unique_for_overwrite<char[]>(config_.limits.buffer_bytes);
   last_activity_ = Clock::now();
+  if (routing()) {
+    if (config_.timeouts.client_idle.count() > 0) {
+      auto r =
+          co_await (pump_client_routed() || pump_backend() || watch_shutdown() || watch_idle());
+      co_return std::visit([](End e) { return e; }, r);
+    }
+    auto r = co_await (pump_client_routed() || pump_backend() || watch_shutdown());
+    co_return std::visit([](End e) { return e; }, r);
+  }
   if (config_.timeouts.client_idle.count() > 0) {
     auto r = co_await (pump_client() || pump_backend() || watch_shutdown() || watch_idle());
     co_return std::visit([](End e) { return e; }, r);
@@ -223,10 +247,12 @@ asio::awaitable<Session::End> Session::pump_backend() {
         protocol_error_ = error;
         co_return End::kBackendProtocolError;
       }
+      if (client_writes_held_) co_await wait_for_client_writes();
       client_write_whole_ = false;
       ErrorCode ec = co_await write_all(client_, chunk);
       if (ec) co_return End::kClientClosed;
       client_write_whole_ = true;
+      if (client_writes_held_) client_writes_signal_.cancel();
       client_at_boundary_ = backend_scanner_.at_boundary();
       if (draining_ && idle()) co_return End::kDrained;
     }
@@ -359,6 +385,7 @@ asio::awaitable<void> Session::finish(End end) {
     co_await write_bounded(backend_, terminate);
   }
   backend_.close();
+  new_backend_.close();
   client_.close();
 }
 

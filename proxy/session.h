@@ -21,6 +21,8 @@
 #include "proxy/config.h"
 #include "proxy/credentials.h"
 #include "proxy/stream.h"
+#include "router/classify.h"
+#include "router/policy.h"
 
 namespace cutover::proxy {
 
@@ -36,6 +38,8 @@ class ProxyContext {
   CancelRegistry cancels;
   std::atomic<uint64_t> next_connection_id{1};
   const TrustedNetworks trusted;
+  const router::Classifier classifier;
+  const router::PolicyConfig policy;
   // Keys the fake SCRAM salts of unknown users, so they stay the same for a name within a
   // process and do not reveal that the user does not exist.
   const protocol::scram::Key mock_key;
@@ -95,6 +99,21 @@ class Session {
   asio::awaitable<std::optional<std::string>> read_auth_response();
   asio::awaitable<void> reject_password(std::string_view reason);
 
+  // session_routing.cpp: reads in dual_write go to new when the policy says so.
+  bool routing() const;
+  asio::awaitable<void> login_to_new(const LoginIdentity& identity,
+                                     const protocol::StartupMessage& startup);
+  asio::awaitable<End> pump_client_routed();
+  asio::awaitable<bool> forward_to_old(std::string& pending);
+  router::Decision decide(const router::Classification& unit);
+  asio::awaitable<bool> run_on_new(std::string_view message, const router::Classification& unit);
+  asio::awaitable<bool> drain_new();
+  asio::awaitable<bool> stream_from_new(Message first);
+  void note_unit(const router::Classification& unit);
+  asio::awaitable<void> copy_to_new(std::string_view message);
+  void drop_new(std::string_view reason);
+  asio::awaitable<void> wait_for_client_writes();
+
   // session.cpp
   asio::awaitable<End> relay();
   asio::awaitable<End> pump_client();
@@ -125,6 +144,19 @@ class Session {
   std::string user_;
   std::string database_;
   std::optional<ClientKey> client_key_;
+
+  // new's connection, in dual_write: used for the reads the policy sends there; session state
+  // (SET, PREPARE, ...) is copied to it so reads see the same settings.
+  Stream new_backend_;
+  std::string new_in_;
+  bool new_ready_ = false;
+  // While new's answer is relayed, old's pump holds unsolicited messages (NOTIFY, notices)
+  // back so the two never interleave on the client's stream.
+  bool client_writes_held_ = false;
+  Timer client_writes_signal_;
+  int new_replies_to_discard_ = 0;  // ReadyForQuery still owed for copied session units
+  router::SessionView view_;        // what the policy knows of this session
+  std::string application_name_;
 
   std::string client_in_;   // client bytes read during startup, not yet relayed
   std::string backend_in_;  // backend bytes read during login, not yet relayed

@@ -12,6 +12,8 @@
 
 #include "router/normalize.h"
 
+#include <xxhash.h>
+
 namespace cutover::router {
 namespace {
 
@@ -234,8 +236,14 @@ struct Classifier::Walk {
 Classifier::Classifier(const std::vector<std::string>& safe_functions)
     : safe_functions_(safe_functions.begin(), safe_functions.end()) {}
 
+uint64_t fingerprint(std::string_view sql) {
+  std::string key = normalize_literals(sql);
+  return XXH3_64bits(key.data(), key.size());
+}
+
 Classification Classifier::classify(std::string_view sql) const {
   Classification result;
+  result.fingerprint = fingerprint(sql);
   std::string text(sql);  // libpg_query wants a NUL-terminated string
   PgQueryParseResult parsed = pg_query_parse(text.c_str());
   if (parsed.error != nullptr) {

@@ -33,9 +33,15 @@ struct Classification {
   // READ ONLY): its reads may follow the ramp.
   bool read_only_transaction = false;
   // Tables the unit names, as written ("name" or "schema.name"), for per-table overrides.
-  std::vector<std::string> tables;
-  std::string error;  // the parser's message when kind is kUnknown because parsing failed
+  std::vector<std::string> tables{};
+  std::string error{};  // the parser's message when kind is kUnknown because parsing failed
+  // XXH3-64 of the text with literals normalised away: names the statement in logs without
+  // its values.
+  uint64_t fingerprint = 0;
 };
+
+// The fingerprint of a statement text (see Classification::fingerprint).
+uint64_t fingerprint(std::string_view sql);
 
 class Classifier {
  public:

@@ -116,6 +116,60 @@ TEST(ConfigTest, TlsAndAuthSettingsThatDoNotFitAreRefused) {
             "verify-ca, verify-full, got 'allow'");
 }
 
+TEST(ConfigTest, MigrationSectionReadsRampInBasisPointsAndOverrides) {
+  Config c = parse_config(std::string(kAuth) + R"(
+migration:
+  phase: dual_write
+  read_ramp_percent: 12.34
+  sticky_key: application_name
+  read_your_writes_ms: 0
+  fallback: { timeout_ms: 250, sqlstates: ["08*", 42P01] }
+  overrides:
+    - { table: payments, reads: old }
+    - { user: reporting, reads: old }
+  safe_functions: [app.price]
+)");
+  EXPECT_EQ(c.migration.phase, router::Phase::kDualWrite);
+  EXPECT_EQ(c.migration.read_ramp, 1234u);
+  EXPECT_EQ(c.migration.sticky_key, StickyKey::kApplicationName);
+  EXPECT_EQ(c.migration.read_your_writes.count(), 0);
+  EXPECT_EQ(c.migration.fallback.timeout.count(), 250);
+  EXPECT_EQ(c.migration.fallback.sqlstates, (std::vector<std::string>{"08*", "42P01"}));
+  ASSERT_EQ(c.migration.overrides.size(), 2u);
+  EXPECT_EQ(c.migration.overrides[0].table, "payments");
+  EXPECT_EQ(c.migration.overrides[1].user, "reporting");
+  EXPECT_EQ(c.migration.safe_functions, (std::vector<std::string>{"app.price"}));
+  Config again = parse_config(to_yaml(c));
+  EXPECT_EQ(again.migration.read_ramp, 1234u);
+  EXPECT_EQ(to_yaml(again), to_yaml(c));
+  EXPECT_NE(to_yaml(c).find("read_ramp_percent: 12.34"), std::string::npos);
+  EXPECT_EQ(parse_config(std::string(kAuth) + "migration: { read_ramp_percent: 0.05 }\n")
+                .migration.read_ramp,
+            5u);
+}
+
+TEST(ConfigTest, MigrationMistakesAreNamed) {
+  EXPECT_EQ(error_of(std::string(kAuth) + "migration:\n  read_ramp_percent: 12.345\n"),
+            "config: line 3: migration.read_ramp_percent: the ramp moves in steps of 0.01 %, got "
+            "'12.345'");
+  EXPECT_EQ(error_of(std::string(kAuth) + "migration:\n  read_ramp_percent: 101\n"),
+            "config: line 3: migration.read_ramp_percent: expected a percentage in 0..100, got "
+            "'101'");
+  EXPECT_EQ(error_of(std::string(kAuth) + "migration:\n  phase: cutover\n"),
+            "config: line 3: migration.phase: expected one of passthrough, dual_write, promoted, "
+            "rolled_back, decommissioned, got 'cutover'");
+  EXPECT_EQ(error_of(std::string(kAuth) + "migration:\n  fallback: { sqlstates: [8*] }\n"),
+            "config: line 3: migration.fallback.sqlstates: '8*' is not a SQLSTATE (57P01) or "
+            "class (08*)");
+  EXPECT_EQ(error_of(std::string(kAuth) +
+                     "migration:\n  overrides:\n    - { table: t, user: u, reads: old }\n"),
+            "config: line 4: migration.overrides: each override names exactly one of table and "
+            "user");
+  EXPECT_EQ(
+      error_of(std::string(kAuth) + "migration:\n  overrides:\n    - { table: t, reads: new }\n"),
+      "config: line 4: migration.overrides.reads: expected one of old, got 'new'");
+}
+
 TEST(ConfigTest, SyntaxErrorNamesLine) {
   EXPECT_EQ(error_of("listen: {port: 1\nthreads: 2\n").rfind("config: line ", 0), 0u);
 }

@@ -24,11 +24,16 @@ void ProxyTest::start_proxy(const std::string& extra_yaml, const std::string& li
   bool own_auth =
       extra_yaml.starts_with("auth:") || extra_yaml.find("\nauth:") != std::string::npos;
   std::string old_fields = backend_fields();
-  std::string yaml = "listen: { address: 127.0.0.1, port: " + std::to_string(port) +
-                     (listen_fields.empty() ? "" : ", " + listen_fields) + " }\nthreads: 2\n" +
-                     (own_auth ? "" : kTrustLocal) + "backends:\n  old: { host: 127.0.0.1, port: " +
-                     std::to_string(backend_port()) +
-                     (old_fields.empty() ? "" : ", " + old_fields) + " }\n" + extra_yaml;
+  std::string yaml =
+      "listen: { address: 127.0.0.1, port: " + std::to_string(port) +
+      (listen_fields.empty() ? "" : ", " + listen_fields) + " }\nthreads: 2\n" +
+      (own_auth ? "" : kTrustLocal) +
+      "backends:\n  old: { host: 127.0.0.1, port: " + std::to_string(backend_port()) +
+      (old_fields.empty() ? "" : ", " + old_fields) + " }\n" +
+      (new_backend_port() == 0
+           ? ""
+           : "  new: { host: 127.0.0.1, port: " + std::to_string(new_backend_port()) + " }\n") +
+      extra_yaml;
   proxy_ = std::make_unique<CutoverProcess>(CUTOVER_BINARY, yaml, port);
 }
 

@@ -29,6 +29,8 @@ class ProxyTest : public ::testing::Test {
   // The database that old points at: the shared old cluster unless a fixture that owns its own
   // PgCluster (one it may stop, kill or reconfigure) says otherwise.
   virtual uint16_t backend_port() const { return old_db().port(); }
+  // The database backends.new points at; 0 leaves backends.new at its default.
+  virtual uint16_t new_backend_port() const { return 0; }
   // More fields for backends.old ("user: app, sslmode: require"), if any.
   virtual std::string backend_fields() const { return ""; }
 

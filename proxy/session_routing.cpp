@@ -1,0 +1,277 @@
+// Read routing in dual_write: each simple-protocol Query is classified; reads the policy sends
+// to new run there, and a read that new fails before any byte of its answer went out (a
+// connection error, a SQLSTATE from migration.fallback.sqlstates, no answer within
+// fallback.timeout_ms) is run again on old. Everything else goes to old as in pass-through,
+// and session state is copied to new so its reads see the same settings.
+#include <xxhash.h>
+
+#include "protocol/backend.h"
+#include "protocol/frontend.h"
+#include "proxy/log.h"
+#include "proxy/session.h"
+
+namespace cutover::proxy {
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kMaxBackendMessage = size_t{1} << 30;
+constexpr size_t kClientFlushBytes = 64 * 1024;
+
+// One classification cache per worker thread: sessions on a thread share it without locks.
+const router::Classification& classify(const router::Classifier& classifier, std::string_view sql) {
+  thread_local router::ClassificationCache cache(classifier, 10000);
+  return cache.classify(sql);
+}
+
+std::string hex(uint64_t value) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, value >>= 4) out[static_cast<size_t>(i)] = kDigits[value & 15];
+  return out;
+}
+
+bool sqlstate_matches(const std::vector<std::string>& patterns, std::string_view sqlstate) {
+  for (const auto& p : patterns) {
+    if (p.ends_with('*') ? sqlstate.starts_with(std::string_view(p).substr(0, p.size() - 1))
+                         : sqlstate == p) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string sqlstate_of(const Message& error) {
+  auto decoded = protocol::decode_backend(error.type, error.body);
+  if (!decoded) return "";
+  return std::string(std::get<protocol::ErrorFields>(*decoded).get('C').value_or(""));
+}
+
+}  // namespace
+
+bool Session::routing() const { return config_.migration.phase == router::Phase::kDualWrite; }
+
+asio::awaitable<void> Session::login_to_new(const LoginIdentity& old_identity,
+                                            const protocol::StartupMessage& startup) {
+  const BackendConfig& new_db = config_.backends.new_db;
+  LoginIdentity identity = old_identity;
+  identity.user = new_db.user.empty() ? user_ : new_db.user;
+  identity.database = new_db.database.empty() ? database_ : new_db.database;
+  if (!identity.client_key) identity.password = secrets_->new_db.password;
+  const BackendTarget target{"new", new_db, secrets_->new_db};
+  auto result =
+      co_await login_backend(new_backend_, target, identity, config_.timeouts.backend_connect);
+  if (!result.ok) {
+    // The client is served by old alone; new is tried again by the next session.
+    log::warn("new_login_failed", {{"conn", id_}, {"error", failure_message(result)}});
+    new_backend_.close();
+    co_return;
+  }
+  new_ready_ = true;
+  new_in_ = std::move(result.leftover);
+  application_name_ = std::string(startup.get("application_name").value_or(""));
+  std::string key;
+  switch (config_.migration.sticky_key) {
+    case StickyKey::kSession:
+      key = std::to_string(id_) + "/" + std::to_string(reinterpret_cast<uintptr_t>(this));
+      break;
+    case StickyKey::kUser:
+      key = user_;
+      break;
+    case StickyKey::kDatabase:
+      key = database_;
+      break;
+    case StickyKey::kApplicationName:
+      key = application_name_;
+      break;
+    case StickyKey::kClientAddress:
+      key = client_address_;
+      break;
+  }
+  view_.sticky_hash = router::sticky_hash(key);
+  view_.user = user_;
+}
+
+// Takes whole messages from the client. A Query that is a read routed to new runs there (when
+// nothing is in flight on old, so answers stay in order); all else goes to old unchanged.
+asio::awaitable<Session::End> Session::pump_client_routed() {
+  std::string pending;  // messages for old, sent in one write
+  for (;;) {
+    for (;;) {
+      auto frame = protocol::next_frame(client_in_, config_.limits.max_message_bytes);
+      if (frame.status == protocol::FrameStatus::kError) {
+        protocol_error_ = frame.error;
+        co_return End::kClientProtocolError;
+      }
+      if (frame.status != protocol::FrameStatus::kFrame) break;
+      std::string_view whole(client_in_.data(), frame.consumed);
+      bool routed = false;
+      count_client_message(frame.type);
+      if (frame.type == 'Q' && !copy_in_) {
+        std::string_view sql = frame.body.substr(0, frame.body.find('\0'));
+        // A copy: the cache may evict its entry while this session waits on new.
+        const router::Classification unit = classify(context_.classifier, sql);
+        if (transaction_status_ == 'I') view_.read_only_transaction = false;
+        note_unit(unit);
+        if (!co_await forward_to_old(pending)) co_return End::kBackendClosed;
+        if (new_ready_ && unit.kind == router::Kind::kSession) {
+          co_await copy_to_new(whole);
+        } else if (new_ready_ && pending_replies_ == 1 &&
+                   decide(unit).target == router::Backend::kNew) {
+          --pending_replies_;  // counted for old, answered by new
+          routed = co_await run_on_new(whole, unit);
+          if (!routed) ++pending_replies_;
+        }
+      } else if (frame.type == 'E') {
+        note_unit({.kind = router::Kind::kUnknown});  // extended protocol: not classified yet
+      }
+      if (!routed) pending.append(whole);
+      bool terminate = frame.type == 'X';
+      client_in_.erase(0, frame.consumed);
+      if (terminate) {
+        co_await forward_to_old(pending);
+        co_return End::kClientTerminate;
+      }
+    }
+    if (!co_await forward_to_old(pending)) co_return End::kBackendClosed;
+    char chunk[16384];
+    auto [ec, n] = co_await client_.read_some(asio::buffer(chunk));
+    if (ec) co_return End::kClientClosed;
+    last_activity_ = Clock::now();
+    client_in_.append(chunk, n);
+  }
+}
+
+asio::awaitable<bool> Session::forward_to_old(std::string& pending) {
+  if (pending.empty()) co_return true;
+  backend_write_whole_ = false;
+  ErrorCode ec = co_await write_all(backend_, pending);
+  pending.clear();
+  backend_write_whole_ = !ec;
+  co_return !ec;
+}
+
+router::Decision Session::decide(const router::Classification& unit) {
+  view_.in_transaction = transaction_status_ != 'I';
+  return router::route(config_.migration.phase, context_.policy, view_, unit, Clock::now());
+}
+
+// Keeps what the policy needs to know: writes (read-your-writes), READ ONLY transactions, and
+// session state that new must share.
+void Session::note_unit(const router::Classification& unit) {
+  using router::Kind;
+  if (unit.kind == Kind::kWrite || unit.kind == Kind::kDdl || unit.kind == Kind::kUnknown) {
+    view_.has_written = true;
+    view_.last_write = Clock::now();
+  }
+  if (unit.kind == Kind::kTransaction && unit.read_only_transaction) {
+    view_.read_only_transaction = true;
+  }
+}
+
+// Session state goes to new as well (its answer is read and dropped before new's next read),
+// so reads there run with the same settings as on old.
+// (Written without `if (co_await ...)`: GCC 12 miscompiled that form here, trapping at run
+// time, in a coroutine returning void.)
+asio::awaitable<void> Session::copy_to_new(std::string_view message) {
+  ErrorCode ec = co_await new_backend_.write(message);
+  if (ec) {
+    drop_new("lost");
+  } else {
+    ++new_replies_to_discard_;
+  }
+}
+
+asio::awaitable<bool> Session::run_on_new(std::string_view message,
+                                          const router::Classification& unit) {
+  if (!co_await drain_new()) co_return false;
+  std::string fallback_reason;
+  ErrorCode sent = co_await new_backend_.write(message);
+  if (sent) {
+    fallback_reason = "connection";
+  } else {
+    protocol::ProtocolError error{};
+    auto first = co_await (read_message(new_backend_, new_in_, false, kMaxBackendMessage, error) ||
+                           sleep_for(config_.migration.fallback.timeout));
+    if (first.index() == 1) {
+      fallback_reason = "timeout";
+    } else if (auto& message = std::get<0>(first); !message) {
+      fallback_reason = "connection";
+    } else if (message->type == 'E' &&
+               sqlstate_matches(config_.migration.fallback.sqlstates, sqlstate_of(*message))) {
+      fallback_reason = "sqlstate " + sqlstate_of(*message);
+      ++new_replies_to_discard_;  // its ReadyForQuery is still to come
+    } else {
+      co_return co_await stream_from_new(std::move(*message));
+    }
+  }
+  log::warn("read_fallback",
+            {{"conn", id_}, {"reason", fallback_reason}, {"fingerprint", hex(unit.fingerprint)}});
+  if (fallback_reason == "timeout" || fallback_reason == "connection") {
+    drop_new(fallback_reason);
+  }
+  co_return false;
+}
+
+// Relays new's answer to the client up to its ReadyForQuery. Once bytes went out a failure
+// can no longer be hidden: the client gets an error and a ReadyForQuery so the session goes on.
+asio::awaitable<bool> Session::stream_from_new(Message first) {
+  client_writes_held_ = true;
+  while (!client_write_whole_) co_await wait_for_client_writes();  // old's pump mid-write
+  std::string out;
+  protocol::ProtocolError error{};
+  std::optional<Message> message = std::move(first);
+  for (;;) {
+    append_message(out, message->type, message->body);
+    if (message->type == 'Z') break;
+    if (out.size() >= kClientFlushBytes && !co_await write_to_client(out)) co_return true;
+    if (out.size() >= kClientFlushBytes) out.clear();
+    message = co_await read_message(new_backend_, new_in_, false, kMaxBackendMessage, error);
+    if (!message) {
+      drop_new("lost mid-answer");
+      protocol::encode_error(out, "ERROR", "08006",
+                             "the new database closed the connection during this query");
+      protocol::encode(protocol::ReadyForQuery{transaction_status_}, out);
+      break;
+    }
+  }
+  co_await write_to_client(out);
+  client_writes_held_ = false;
+  client_writes_signal_.cancel();
+  co_return true;
+}
+
+asio::awaitable<void> Session::wait_for_client_writes() {
+  client_writes_signal_.expires_at(Clock::time_point::max());
+  co_await client_writes_signal_.async_wait();
+}
+
+// Reads and drops new's answers to session state copied there, so the next read starts clean.
+asio::awaitable<bool> Session::drain_new() {
+  protocol::ProtocolError error{};
+  while (new_replies_to_discard_ > 0) {
+    auto message = co_await read_message(new_backend_, new_in_, false, kMaxBackendMessage, error);
+    if (!message) {
+      drop_new("lost");
+      co_return false;
+    }
+    if (message->type == 'E') {
+      // new did not take a setting old took: its reads could differ, so it serves no more.
+      log::warn("new_session_state_failed", {{"conn", id_}, {"error", error_message(*message)}});
+      drop_new("session state");
+      co_return false;
+    }
+    if (message->type == 'Z') --new_replies_to_discard_;
+  }
+  co_return true;
+}
+
+void Session::drop_new(std::string_view reason) {
+  if (!new_ready_) return;
+  new_ready_ = false;
+  new_backend_.close();
+  log::warn("new_dropped", {{"conn", id_}, {"reason", reason}});
+}
+
+}  // namespace cutover::proxy

@@ -1,0 +1,135 @@
+// Read routing in dual_write against the real old and new clusters: the share of reads each
+// server answers (each reports its own port, so the count is the servers', not cutover's),
+// sticky sessions, writes and transactions on old, read-your-writes, session state copied to
+// new, and fallback to old when new lacks a table.
+#include <libpq-fe.h>
+
+#include <cmath>
+#include <set>
+#include <sstream>
+
+#include "tests/proxy/proxy_fixture.h"
+
+namespace cutover::testing {
+namespace {
+
+constexpr char kWhichServer[] = "select current_setting('port')";
+
+class ReadRoutingTest : public ProxyTest {
+ protected:
+  void SetUp() override { start_routing(100); }
+  uint16_t new_backend_port() const override { return TwoClusters::new_db().port(); }
+
+  void start_routing(double percent, const std::string& more = "") {
+    std::ostringstream yaml;
+    yaml << "migration:\n  phase: dual_write\n  read_ramp_percent: " << percent << "\n" << more;
+    start_proxy(yaml.str());
+  }
+  std::string old_port() const { return std::to_string(old_db().port()); }
+  std::string new_port() const { return std::to_string(TwoClusters::new_db().port()); }
+};
+
+TEST_F(ReadRoutingTest, RampSendsTheConfiguredShareOfSessionsToNew) {
+  // 0 % and 100 % are exact; 25 % and 50 % are checked statistically over more sessions.
+  for (auto [percent, sessions] : {std::pair{0.0, 20}, {25.0, 120}, {50.0, 120}, {100.0, 20}}) {
+    start_routing(percent, "  read_your_writes_ms: 0\n");
+    int on_new = 0;
+    for (int i = 0; i < sessions; ++i) {
+      std::string port = connect_proxy().query_value(kWhichServer);
+      ASSERT_TRUE(port == old_port() || port == new_port()) << port;
+      on_new += port == new_port();
+    }
+    double expected = percent / 100 * sessions;
+    // Five standard deviations of a binomial: a failure means the ramp is off, not bad luck.
+    double tolerance = 5 * std::sqrt(expected * (1 - percent / 100));
+    EXPECT_LE(std::abs(on_new - expected), tolerance) << "ramp " << percent << " %: " << on_new;
+  }
+}
+
+TEST_F(ReadRoutingTest, ASessionStaysOnOneSideAtAFixedRamp) {
+  start_routing(50);
+  for (int s = 0; s < 10; ++s) {
+    Connection c = connect_proxy();
+    std::set<std::string> sides;
+    for (int i = 0; i < 20; ++i) sides.insert(c.query_value(kWhichServer));
+    EXPECT_EQ(sides.size(), 1u) << "session " << s << " moved between databases";
+  }
+}
+
+TEST_F(ReadRoutingTest, WritesAndReadsInWriteTransactionsGoToOld) {
+  old_db().query("create table if not exists routed_writes(v int)");
+  TwoClusters::new_db().query("create table if not exists routed_writes(v int)");
+  Connection c = connect_proxy();
+  c.exec("insert into routed_writes values (1)");
+  EXPECT_EQ(old_db().query("select count(*) from routed_writes where v = 1"), "1");
+  EXPECT_EQ(TwoClusters::new_db().query("select count(*) from routed_writes where v = 1"), "0");
+  c.exec("begin");
+  c.exec("insert into routed_writes values (2)");
+  EXPECT_EQ(c.query_value(kWhichServer), old_port());
+  c.exec("commit");
+  // A READ ONLY transaction may follow the ramp (100 % here).
+  start_routing(100, "  read_your_writes_ms: 0\n");
+  Connection r = connect_proxy();
+  r.exec("begin read only");
+  EXPECT_EQ(r.query_value(kWhichServer), new_port());
+  r.exec("commit");
+}
+
+TEST_F(ReadRoutingTest, ReadsRightAfterAWriteStayOnOldForTheWindow) {
+  start_routing(100, "  read_your_writes_ms: 60000\n");
+  Connection c = connect_proxy();
+  EXPECT_EQ(c.query_value(kWhichServer), new_port());
+  c.exec("create temp table scratch(v int)");  // session state: to both
+  c.exec("insert into scratch values (1)");    // a write: read-your-writes starts
+  EXPECT_EQ(c.query_value(kWhichServer), old_port());
+  start_routing(100, "  read_your_writes_ms: 0\n");
+  Connection d = connect_proxy();
+  d.exec("select pg_catalog.now()");
+  EXPECT_EQ(d.query_value(kWhichServer), new_port());
+}
+
+TEST_F(ReadRoutingTest, SessionSettingsReachNewToo) {
+  Connection c = connect_proxy();
+  c.exec("set application_name = 'routed-app'");
+  // Answered by new, which must have received the SET.
+  EXPECT_EQ(c.query_value("select current_setting('application_name') || ':' || "
+                          "current_setting('port')"),
+            "routed-app:" + new_port());
+}
+
+TEST_F(ReadRoutingTest, AReadOfATableNewLacksIsAnsweredByOld) {
+  old_db().query(
+      "create table if not exists only_on_old(v int); "
+      "truncate only_on_old; insert into only_on_old values (42)");
+  Connection c = connect_proxy();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.query_value("select v from only_on_old"), "42");
+  }
+  // The fallback costs the session nothing: new still answers the next read.
+  EXPECT_EQ(c.query_value(kWhichServer), new_port());
+  EXPECT_NE(proxy_->log().find("\"event\":\"read_fallback\""), std::string::npos);
+  EXPECT_NE(proxy_->log().find("\"reason\":\"sqlstate 42P01\""), std::string::npos);
+}
+
+TEST_F(ReadRoutingTest, ExtendedProtocolAndGenuineErrorsBehaveAsOnOld) {
+  start_routing(100, "  read_your_writes_ms: 0\n");
+  Connection c = connect_proxy();
+  // Parameters use the extended protocol, which this stage leaves on old.
+  const char* empty = "";
+  PGresult* result = PQexecParams(c.get(), "select current_setting('port') || $1::text", 1, nullptr,
+                                  &empty, nullptr, nullptr, 0);
+  ASSERT_EQ(PQresultStatus(result), PGRES_TUPLES_OK);
+  EXPECT_EQ(std::string(PQgetvalue(result, 0, 0)), old_port());
+  PQclear(result);
+  // An error that is not a fallback case reaches the client from new, with its SQLSTATE.
+  try {
+    c.query_value("select 1/0");
+    ADD_FAILURE() << "division by zero succeeded";
+  } catch (const QueryError& e) {
+    EXPECT_EQ(e.sqlstate(), "22012");
+  }
+  EXPECT_EQ(c.query_value(kWhichServer), new_port());
+}
+
+}  // namespace
+}  // namespace cutover::testing
