@@ -20,7 +20,7 @@ ClientKey CancelRegistry::add(const BackendKey& backend) {
     next_synthetic_id_ =
         next_synthetic_id_ == INT32_MAX ? kFirstSyntheticId : next_synthetic_id_ + 1;
   }
-  entries_.emplace(key.process_id, Entry{key.secret_key, backend});
+  entries_.emplace(key.process_id, Entry{key.secret_key, backend, std::nullopt});
   return key;
 }
 
@@ -29,12 +29,20 @@ void CancelRegistry::remove(int32_t client_process_id) {
   entries_.erase(client_process_id);
 }
 
-std::optional<BackendKey> CancelRegistry::find(int32_t client_process_id,
-                                               int32_t secret_key) const {
+void CancelRegistry::add_secondary(int32_t client_process_id, const BackendKey& backend) {
+  std::lock_guard lock(mutex_);
+  if (auto it = entries_.find(client_process_id); it != entries_.end()) {
+    it->second.secondary = backend;
+  }
+}
+
+std::vector<BackendKey> CancelRegistry::find(int32_t client_process_id, int32_t secret_key) const {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(client_process_id);
-  if (it == entries_.end() || it->second.secret_key != secret_key) return std::nullopt;
-  return it->second.backend;
+  if (it == entries_.end() || it->second.secret_key != secret_key) return {};
+  std::vector<BackendKey> keys{it->second.backend};
+  if (it->second.secondary) keys.push_back(*it->second.secondary);
+  return keys;
 }
 
 }  // namespace cutover::proxy

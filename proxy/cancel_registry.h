@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace cutover::proxy {
 
@@ -29,14 +30,18 @@ class CancelRegistry {
   // pg_backend_pid() agrees with what drivers report), otherwise an id from a range no Linux
   // process id reaches; the secret is cutover's own, from the OS's random source.
   ClientKey add(const BackendKey& backend);
+  // A second backend working for the same client (new, in dual_write).
+  void add_secondary(int32_t client_process_id, const BackendKey& backend);
   void remove(int32_t client_process_id);
-  // The backend key for a client's cancel request, when both its id and secret match.
-  std::optional<BackendKey> find(int32_t client_process_id, int32_t secret_key) const;
+  // The backend keys for a client's cancel request (the first one's, then the secondary's),
+  // when both its id and secret match; empty otherwise.
+  std::vector<BackendKey> find(int32_t client_process_id, int32_t secret_key) const;
 
  private:
   struct Entry {
     int32_t secret_key;
     BackendKey backend;
+    std::optional<BackendKey> secondary;
   };
 
   mutable std::mutex mutex_;

@@ -89,6 +89,7 @@ class Session {
   asio::awaitable<bool> login_to_old(const LoginIdentity& identity);
   LoginIdentity backend_identity(const protocol::StartupMessage& startup) const;
   asio::awaitable<void> forward_cancel(int32_t process_id, int32_t secret_key);
+  asio::awaitable<void> send_cancel(const BackendKey& key, int32_t client_process_id);
 
   // client_auth.cpp
   asio::awaitable<bool> authenticate_client(LoginIdentity& identity);
@@ -150,6 +151,7 @@ class Session {
   Stream new_backend_;
   std::string new_in_;
   bool new_ready_ = false;
+  std::optional<protocol::BackendKeyData> new_key_;
   // While new's answer is relayed, old's pump holds unsolicited messages (NOTIFY, notices)
   // back so the two never interleave on the client's stream.
   bool client_writes_held_ = false;

@@ -69,6 +69,7 @@ asio::awaitable<void> Session::login_to_new(const LoginIdentity& old_identity,
     co_return;
   }
   new_ready_ = true;
+  new_key_ = result.key;
   new_in_ = std::move(result.leftover);
   application_name_ = std::string(startup.get("application_name").value_or(""));
   std::string key;

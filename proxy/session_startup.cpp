@@ -49,6 +49,12 @@ asio::awaitable<bool> Session::startup() {
   if (!routing()) co_return co_await login_to_old(identity);
   // Both logins at once: a session in dual_write should not take twice as long to open.
   bool old_ok = co_await (login_to_old(identity) && login_to_new(identity, *startup));
+  if (old_ok && new_ready_ && new_key_ && client_key_) {
+    const BackendConfig& new_db = config_.backends.new_db;
+    context_.cancels.add_secondary(
+        client_key_->process_id,
+        {new_db.host, new_db.port, new_key_->process_id, new_key_->secret_key});
+  }
   co_return old_ok;
 }
 
@@ -160,24 +166,31 @@ asio::awaitable<bool> Session::login_to_old(const LoginIdentity& identity) {
   co_return co_await write_to_client(out);
 }
 
+// Cancels whatever the session's backends are running: old's, and new's in dual_write (a
+// cancel that finds its backend idle does nothing).
 asio::awaitable<void> Session::forward_cancel(int32_t process_id, int32_t secret_key) {
-  auto key = context_.cancels.find(process_id, secret_key);
-  if (!key) {
+  auto keys = context_.cancels.find(process_id, secret_key);
+  if (keys.empty()) {
     log::warn("cancel_unknown_key", {{"conn", id_}, {"pid", process_id}});
     co_return;
   }
+  for (const BackendKey& key : keys) co_await send_cancel(key, process_id);
+}
+
+asio::awaitable<void> Session::send_cancel(const BackendKey& key, int32_t client_process_id) {
   Socket socket(co_await asio::this_coro::executor);
-  auto connected = co_await (connect_to(socket, key->host, key->port) ||
+  auto connected = co_await (connect_to(socket, key.host, key.port) ||
                              sleep_for(config_.timeouts.backend_connect));
   if (connected.index() == 1 || std::get<0>(connected)) {
-    log::error("cancel_forward_failed", {{"conn", id_}, {"pid", process_id}});
+    log::error("cancel_forward_failed",
+               {{"conn", id_}, {"pid", client_process_id}, {"port", key.port}});
     co_return;
   }
   std::string bytes;
-  protocol::encode(protocol::CancelRequest{key->process_id, key->secret_key}, bytes);
+  protocol::encode(protocol::CancelRequest{key.process_id, key.secret_key}, bytes);
   Stream stream(std::move(socket));
   co_await write_bounded(stream, bytes);
-  log::info("cancel_forwarded", {{"conn", id_}, {"pid", process_id}});
+  log::info("cancel_forwarded", {{"conn", id_}, {"pid", client_process_id}, {"port", key.port}});
 }
 
 }  // namespace cutover::proxy

@@ -131,5 +131,30 @@ TEST_F(ReadRoutingTest, ExtendedProtocolAndGenuineErrorsBehaveAsOnOld) {
   EXPECT_EQ(c.query_value(kWhichServer), new_port());
 }
 
+TEST_F(ReadRoutingTest, CancelStopsAReadRunningOnNew) {
+  start_routing(100, "  read_your_writes_ms: 0\n");
+  Connection c = connect_proxy();
+  ASSERT_EQ(PQsendQuery(c.get(), "select pg_sleep(30)"), 1);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return TwoClusters::new_db().query(
+                   "select count(*) from pg_stat_activity where query = "
+                   "'select pg_sleep(30)' and state = 'active'") == "1";
+      },
+      std::chrono::seconds(5)));
+  auto started = std::chrono::steady_clock::now();
+  PGcancel* cancel = PQgetCancel(c.get());
+  char error[256];
+  ASSERT_EQ(PQcancel(cancel, error, sizeof error), 1) << error;
+  PQfreeCancel(cancel);
+  PGresult* result = PQgetResult(c.get());
+  auto elapsed = std::chrono::steady_clock::now() - started;
+  EXPECT_STREQ(PQresultErrorField(result, PG_DIAG_SQLSTATE), "57014");
+  PQclear(result);
+  while (PGresult* rest = PQgetResult(c.get())) PQclear(rest);
+  EXPECT_LT(elapsed, std::chrono::seconds(1));
+  EXPECT_EQ(c.query_value(kWhichServer), new_port());
+}
+
 }  // namespace
 }  // namespace cutover::testing
