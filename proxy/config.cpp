@@ -336,6 +336,13 @@ void check_combinations(const Section& root, const Config& c) {
   if (!c.auth.auth_query.empty() && c.auth.query_user.empty() && c.backends.old_db.user.empty()) {
     root.reject("auth", "auth_query needs auth.query_user (or backends.old.user) to run as");
   }
+  if (c.migration.phase != router::Phase::kPassthrough &&
+      c.migration.phase != router::Phase::kDualWrite) {
+    // Accepting them would send writes to old while the operator believes new is in charge.
+    root.reject("migration", std::string("phase ") +
+                                 std::string(router::to_string(c.migration.phase)) +
+                                 " is not available yet (only passthrough and dual_write)");
+  }
   // Checked even when the auth section is missing: clients must be authenticated somehow.
   if (c.auth.method != AuthMethod::kTrust && c.auth.users_file.empty() &&
       c.auth.auth_query.empty()) {

@@ -158,6 +158,9 @@ TEST(ConfigTest, MigrationMistakesAreNamed) {
   EXPECT_EQ(error_of(std::string(kAuth) + "migration:\n  phase: cutover\n"),
             "config: line 3: migration.phase: expected one of passthrough, dual_write, promoted, "
             "rolled_back, decommissioned, got 'cutover'");
+  EXPECT_EQ(error_of(std::string(kAuth) + "migration:\n  phase: promoted\n"),
+            "config: line 3: migration: phase promoted is not available yet (only passthrough "
+            "and dual_write)");
   EXPECT_EQ(error_of(std::string(kAuth) + "migration:\n  fallback: { sqlstates: [8*] }\n"),
             "config: line 3: migration.fallback.sqlstates: '8*' is not a SQLSTATE (57P01) or "
             "class (08*)");
