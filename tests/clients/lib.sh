@@ -1,6 +1,8 @@
 # Shared set-up for the shell client tests: one throwaway PostgreSQL cluster (old) and the
 # cutover binary in front of it, both removed when the calling script exits.
 # Usage: source lib.sh; start_stack CUTOVER_BINARY; then use $OLD_PORT and $PROXY_PORT.
+# With STACK_MIGRATION set (YAML lines for the migration section), a second cluster (new,
+# $NEW_PORT) is started too and cutover runs with that migration section.
 # Not for the GoogleTest suites (tests/harness/ has the C++ side).
 
 LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -15,6 +17,7 @@ stop_stack() {
     wait "$PROXY_PID" 2>/dev/null || true
   fi
   bash "$HARNESS" stop "$STACK_DIR/old" >/dev/null 2>&1 || true
+  bash "$HARNESS" stop "$STACK_DIR/new" >/dev/null 2>&1 || true
   rm -rf "$STACK_DIR"
 }
 trap stop_stack EXIT
@@ -27,13 +30,20 @@ free_port() {
 start_stack() {
   local binary=$1
   OLD_PORT=$(bash "$HARNESS" start "$STACK_DIR/old" --name old)
+  NEW_PORT=$OLD_PORT
+  if [[ -n "${STACK_MIGRATION:-}" ]]; then
+    NEW_PORT=$(bash "$HARNESS" start "$STACK_DIR/new" --name new)
+  fi
   PROXY_PORT=$(free_port)
   cat >"$STACK_DIR/cutover.yaml" <<YAML
 listen: { address: 127.0.0.1, port: $PROXY_PORT }
 auth: { method: trust, trust_addresses: [127.0.0.1/32] }
-backends: { old: { host: 127.0.0.1, port: $OLD_PORT } }
+backends: { old: { host: 127.0.0.1, port: $OLD_PORT }, new: { host: 127.0.0.1, port: $NEW_PORT } }
 log: { level: warn, format: text }
 YAML
+  if [[ -n "${STACK_MIGRATION:-}" ]]; then
+    printf 'migration:\n%s\n' "$STACK_MIGRATION" >>"$STACK_DIR/cutover.yaml"
+  fi
   "$binary" run --config "$STACK_DIR/cutover.yaml" 2>"$STACK_DIR/cutover.log" &
   PROXY_PID=$!
   for _ in $(seq 100); do
