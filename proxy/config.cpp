@@ -240,6 +240,17 @@ void read_migration(Section& s, MigrationConfig& m) {
   s.section("fallback", [&](Section& f) {
     f.millis("timeout_ms", m.fallback.timeout);
     f.strings("sqlstates", m.fallback.sqlstates);
+    f.with("error_rate", [&](const YAML::Node& n, const std::string& p) {
+      double rate = -1;
+      if (!n.IsScalar() || !YAML::convert<double>::decode(n, rate) || !(rate > 0) || rate > 1) {
+        fail(n, p, "expected a share in (0, 1], got '" + (n.IsScalar() ? n.Scalar() : "") + "'");
+      }
+      m.fallback.error_rate = rate;
+    });
+    int64_t cooldown = m.fallback.cooldown.count();
+    f.integer("cooldown_s", cooldown, 1, 86400);
+    m.fallback.cooldown = std::chrono::seconds(cooldown);
+    f.integer("budget_per_second", m.fallback.budget_per_second, 1, 1'000'000);
     for (const auto& pattern : m.fallback.sqlstates) {
       if (!valid_sqlstate_pattern(pattern)) {
         f.reject("sqlstates", "'" + pattern + "' is not a SQLSTATE (57P01) or class (08*)");
@@ -377,6 +388,7 @@ Config load_config_file(const std::string& path) {
 
 std::string to_yaml(const Config& c) {
   YAML::Emitter out;
+  out.SetDoublePrecision(6);
   auto key = [&](const char* name) -> YAML::Emitter& {
     return out << YAML::Key << name << YAML::Value;
   };
@@ -422,7 +434,10 @@ std::string to_yaml(const Config& c) {
   key("read_your_writes_ms") << c.migration.read_your_writes.count();
   key("fallback") << YAML::BeginMap;
   key("timeout_ms") << c.migration.fallback.timeout.count();
-  key("sqlstates") << YAML::Flow << c.migration.fallback.sqlstates << YAML::EndMap;
+  key("sqlstates") << YAML::Flow << c.migration.fallback.sqlstates;
+  key("error_rate") << c.migration.fallback.error_rate;
+  key("cooldown_s") << c.migration.fallback.cooldown.count();
+  key("budget_per_second") << c.migration.fallback.budget_per_second << YAML::EndMap;
   key("overrides") << YAML::BeginSeq;
   for (const auto& o : c.migration.overrides) {
     out << YAML::Flow << YAML::BeginMap;

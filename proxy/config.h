@@ -90,6 +90,13 @@ struct FallbackConfig {
   std::chrono::milliseconds timeout{2000};
   // Errors from new that send a read back to old: SQLSTATEs ("57P01") or classes ("08*").
   std::vector<std::string> sqlstates{"08*", "57P01", "42P01"};
+  // The circuit breaker: past this failed share of reads to new (over >= 20 reads in 10 s),
+  // reads stay on old for the cooldown, then one probe read decides.
+  double error_rate = 0.05;
+  std::chrono::seconds cooldown{30};
+  // Fallbacks old absorbs per second, process-wide; past it, reads meant for new go straight
+  // to old until the budget refills.
+  uint32_t budget_per_second = 100;
 };
 
 // Keeps reads on old for one table ("name" or "schema.name") or one user.

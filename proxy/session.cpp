@@ -68,6 +68,9 @@ ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secre
       trusted(c.auth.trust_addresses),
       classifier(c.migration.safe_functions),
       policy(policy_config(c.migration)),
+      breaker({.error_rate = c.migration.fallback.error_rate,
+               .cooldown = c.migration.fallback.cooldown,
+               .fallbacks_per_second = c.migration.fallback.budget_per_second}),
       mock_key(random_key()),
       secrets_(std::move(secrets)) {}
 

@@ -21,6 +21,7 @@
 #include "proxy/config.h"
 #include "proxy/credentials.h"
 #include "proxy/stream.h"
+#include "router/circuit_breaker.h"
 #include "router/classify.h"
 #include "router/policy.h"
 
@@ -40,6 +41,7 @@ class ProxyContext {
   const TrustedNetworks trusted;
   const router::Classifier classifier;
   const router::PolicyConfig policy;
+  router::CircuitBreaker breaker;  // over every session's reads to new
   // Keys the fake SCRAM salts of unknown users, so they stay the same for a name within a
   // process and do not reveal that the user does not exist.
   const protocol::scram::Key mock_key;

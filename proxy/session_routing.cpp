@@ -119,10 +119,14 @@ asio::awaitable<Session::End> Session::pump_client_routed() {
         if (new_ready_ && unit.kind == router::Kind::kSession) {
           co_await copy_to_new(whole);
         } else if (new_ready_ && pending_replies_ == 1 &&
-                   decide(unit).target == router::Backend::kNew) {
+                   decide(unit).target == router::Backend::kNew &&
+                   context_.breaker.allow(Clock::now())) {
           --pending_replies_;  // counted for old, answered by new
           routed = co_await run_on_new(whole, unit);
           if (!routed) ++pending_replies_;
+          if (auto changed = context_.breaker.record(routed, Clock::now())) {
+            log::warn("circuit_breaker", {{"conn", id_}, {"state", router::to_string(*changed)}});
+          }
         }
       } else if (frame.type == 'E') {
         note_unit({.kind = router::Kind::kUnknown});  // extended protocol: not classified yet

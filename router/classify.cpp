@@ -8,11 +8,11 @@
 #include <optional>
 // Boost.JSON compiled into this file (header-only mode): libpg_query returns its parse tree as
 // JSON, and its protobuf form would need protobuf-c, which Debian does not ship with it.
+#include <xxhash.h>
+
 #include <boost/json/src.hpp>
 
 #include "router/normalize.h"
-
-#include <xxhash.h>
 
 namespace cutover::router {
 namespace {

@@ -21,8 +21,9 @@ struct PolicyConfig {
   uint32_t read_ramp = 0;  // reads to new, in 1/kRampScale; only in dual_write
   // After a session writes, its reads stay on the source of truth this long.
   std::chrono::milliseconds read_your_writes{1000};
-  std::vector<std::string> old_only_tables{};  // reads naming one of these ("t" or "s.t") stay on old
-  std::vector<std::string> old_only_users{};   // these users' reads stay on old
+  std::vector<std::string>
+      old_only_tables{};  // reads naming one of these ("t" or "s.t") stay on old
+  std::vector<std::string> old_only_users{};  // these users' reads stay on old
 };
 
 // What the policy needs to know about the session sending the unit.

@@ -123,7 +123,7 @@ migration:
   read_ramp_percent: 12.34
   sticky_key: application_name
   read_your_writes_ms: 0
-  fallback: { timeout_ms: 250, sqlstates: ["08*", 42P01] }
+  fallback: { timeout_ms: 250, sqlstates: ["08*", 42P01], error_rate: 0.25, cooldown_s: 5, budget_per_second: 7 }
   overrides:
     - { table: payments, reads: old }
     - { user: reporting, reads: old }
@@ -135,6 +135,9 @@ migration:
   EXPECT_EQ(c.migration.read_your_writes.count(), 0);
   EXPECT_EQ(c.migration.fallback.timeout.count(), 250);
   EXPECT_EQ(c.migration.fallback.sqlstates, (std::vector<std::string>{"08*", "42P01"}));
+  EXPECT_EQ(c.migration.fallback.error_rate, 0.25);
+  EXPECT_EQ(c.migration.fallback.cooldown.count(), 5);
+  EXPECT_EQ(c.migration.fallback.budget_per_second, 7u);
   ASSERT_EQ(c.migration.overrides.size(), 2u);
   EXPECT_EQ(c.migration.overrides[0].table, "payments");
   EXPECT_EQ(c.migration.overrides[1].user, "reporting");
@@ -158,6 +161,8 @@ TEST(ConfigTest, MigrationMistakesAreNamed) {
   EXPECT_EQ(error_of(std::string(kAuth) + "migration:\n  phase: cutover\n"),
             "config: line 3: migration.phase: expected one of passthrough, dual_write, promoted, "
             "rolled_back, decommissioned, got 'cutover'");
+  EXPECT_EQ(error_of(std::string(kAuth) + "migration:\n  fallback: { error_rate: 0 }\n"),
+            "config: line 3: migration.fallback.error_rate: expected a share in (0, 1], got '0'");
   EXPECT_EQ(error_of(std::string(kAuth) + "migration:\n  phase: promoted\n"),
             "config: line 3: migration: phase promoted is not available yet (only passthrough "
             "and dual_write)");

@@ -111,6 +111,53 @@ TEST_F(ReadRoutingTest, AReadOfATableNewLacksIsAnsweredByOld) {
   EXPECT_NE(proxy_->log().find("\"reason\":\"sqlstate 42P01\""), std::string::npos);
 }
 
+// Counts a log event's lines.
+size_t count_events(const std::string& log, const std::string& event) {
+  size_t count = 0;
+  std::string needle = "\"event\":\"" + event + "\"";
+  for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+TEST_F(ReadRoutingTest, CircuitBreakerStopsFallbacksThenAProbeClosesIt) {
+  old_db().query(
+      "create table if not exists only_on_old(v int); "
+      "truncate only_on_old; insert into only_on_old values (42)");
+  start_routing(100, "  read_your_writes_ms: 0\n  fallback: { error_rate: 0.5, cooldown_s: 1 }\n");
+  Connection c = connect_proxy();
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(c.query_value("select v from only_on_old"), "42");
+  // 20 reads (the minimum sample) fell back; then the breaker opened and the rest went
+  // straight to old.
+  EXPECT_EQ(count_events(proxy_->log(), "read_fallback"), 20u);
+  EXPECT_NE(proxy_->log().find("\"state\":\"open\""), std::string::npos);
+  EXPECT_EQ(c.query_value(kWhichServer), old_port());
+  // After the cooldown one probe goes to new; it succeeds and closes the breaker.
+  EXPECT_TRUE(wait_until([&] { return c.query_value(kWhichServer) == new_port(); },
+                         std::chrono::seconds(5)));
+  EXPECT_NE(proxy_->log().find("\"state\":\"closed\""), std::string::npos);
+}
+
+TEST_F(ReadRoutingTest, FallbackBudgetShedsReadsToOldInsteadOfRetrying) {
+  old_db().query(
+      "create table if not exists only_on_old(v int); "
+      "truncate only_on_old; insert into only_on_old values (42)");
+  // Error rate 100 %: the breaker never opens, so only the budget (5 a second) acts.
+  start_routing(100,
+                "  read_your_writes_ms: 0\n  fallback: { error_rate: 1, budget_per_second: 5 }\n");
+  Connection c = connect_proxy();
+  auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(c.query_value("select v from only_on_old"), "42");
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  size_t fallbacks = count_events(proxy_->log(), "read_fallback");
+  EXPECT_GE(fallbacks, 5u);
+  // The budget plus what refilled while the loop ran; the other reads never touched new.
+  EXPECT_LE(static_cast<double>(fallbacks), 5 + 5 * seconds + 1) << seconds << " s";
+  EXPECT_LT(fallbacks, 40u);
+}
+
 TEST_F(ReadRoutingTest, ExtendedProtocolAndGenuineErrorsBehaveAsOnOld) {
   start_routing(100, "  read_your_writes_ms: 0\n");
   Connection c = connect_proxy();
