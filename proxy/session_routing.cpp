@@ -170,6 +170,7 @@ void Session::note_unit(const router::Classification& unit) {
     view_.has_written = true;
     view_.last_write = Clock::now();
   }
+  if (unit.creates_temporary) view_.has_temporary = true;
   if (unit.kind == Kind::kTransaction && unit.read_only_transaction) {
     view_.read_only_transaction = true;
   }

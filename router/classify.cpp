@@ -104,11 +104,18 @@ struct Classifier::Walk {
   const Classifier& owner;
   Classification& result;
 
+  // A created relation is session state when temporary (and then flagged), DDL otherwise.
+  Kind temporary_kind(const json::object* range_var) {
+    if (!temporary(range_var)) return Kind::kDdl;
+    result.creates_temporary = true;
+    return Kind::kSession;
+  }
+
   // What one top-level statement is; `type` is its node name ("SelectStmt", ...).
   Kind statement(std::string_view type, const json::object& node) {
     if (type == "SelectStmt") {
       if (const auto* into = object_at(node, "intoClause")) {
-        return temporary(into) ? Kind::kSession : Kind::kDdl;  // SELECT ... INTO
+        return temporary_kind(into);  // SELECT ... INTO
       }
       return std::max(Kind::kRead, scan(node));
     }
@@ -154,13 +161,10 @@ struct Classifier::Walk {
       return Kind::kSession;
     }
     if (type == "ExecuteStmt") return Kind::kUnknown;  // the prepared text is not visible here
-    if (type == "CreateStmt")
-      return temporary(object_at(node, "relation")) ? Kind::kSession : Kind::kDdl;
-    if (type == "CreateTableAsStmt")
-      return temporary(object_at(node, "into")) ? Kind::kSession : Kind::kDdl;
-    if (type == "ViewStmt") return temporary(object_at(node, "view")) ? Kind::kSession : Kind::kDdl;
-    if (type == "CreateSeqStmt")
-      return temporary(object_at(node, "sequence")) ? Kind::kSession : Kind::kDdl;
+    if (type == "CreateStmt") return temporary_kind(object_at(node, "relation"));
+    if (type == "CreateTableAsStmt") return temporary_kind(object_at(node, "into"));
+    if (type == "ViewStmt") return temporary_kind(object_at(node, "view"));
+    if (type == "CreateSeqStmt") return temporary_kind(object_at(node, "sequence"));
     if (has_prefix(type, {"Create", "Alter", "Drop", "Grant", "Rename", "Comment", "SecLabel",
                           "Reindex", "Cluster", "RefreshMatView", "ImportForeignSchema", "Define",
                           "Index", "Rule", "CompositeType", "ReassignOwned"})) {

@@ -32,6 +32,9 @@ struct Classification {
   // Starts or sets a READ ONLY transaction (BEGIN/START TRANSACTION READ ONLY, SET TRANSACTION
   // READ ONLY): its reads may follow the ramp.
   bool read_only_transaction = false;
+  // Creates a temporary table, view or sequence: its rows will exist on old only (writes go
+  // there), so the session's later reads must not go to new.
+  bool creates_temporary = false;
   // Tables the unit names, as written ("name" or "schema.name"), for per-table overrides.
   std::vector<std::string> tables{};
   std::string error{};  // the parser's message when kind is kUnknown because parsing failed

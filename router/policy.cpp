@@ -39,6 +39,8 @@ Decision route(Phase phase, const PolicyConfig& config, const SessionView& sessi
   if (session.has_written && now - session.last_write < config.read_your_writes) {
     return {truth, "read_your_writes", true};
   }
+  // Temporary tables exist, with their rows, only where the writes went.
+  if (session.has_temporary) return {truth, "temporary", true};
   if (names_old_only_table(config, unit) ||
       std::find(config.old_only_users.begin(), config.old_only_users.end(), session.user) !=
           config.old_only_users.end()) {

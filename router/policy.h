@@ -31,7 +31,8 @@ struct SessionView {
   uint64_t sticky_hash = 0;     // sticky_hash() of the session's sticky key
   bool in_transaction = false;  // the last ReadyForQuery said 'T' or 'E'
   bool read_only_transaction = false;
-  bool has_written = false;  // the session sent a write (or DDL, session state) ...
+  bool has_temporary = false;  // the session created temporary relations (they live on old)
+  bool has_written = false;    // the session sent a write (or DDL, unknown) ...
   std::chrono::steady_clock::time_point last_write{};  // ... and when
   std::string_view user{};
 };
@@ -39,8 +40,8 @@ struct SessionView {
 struct Decision {
   Backend target = Backend::kOld;
   // Why: the unit's kind_name() when it is not a read; else "phase", "transaction",
-  // "read_your_writes", "override", "ramp_old" or "ramp_new". Static strings, for logs and
-  // metrics labels.
+  // "read_your_writes", "temporary", "override", "ramp_old" or "ramp_new". Static strings, for logs
+  // and metrics labels.
   std::string_view reason;
   bool is_read = false;  // a read, so it may be retried on the source of truth if new fails
 };

@@ -79,13 +79,24 @@ TEST_F(ReadRoutingTest, ReadsRightAfterAWriteStayOnOldForTheWindow) {
   start_routing(100, "  read_your_writes_ms: 60000\n");
   Connection c = connect_proxy();
   EXPECT_EQ(c.query_value(kWhichServer), new_port());
-  c.exec("create temp table scratch(v int)");  // session state: to both
-  c.exec("insert into scratch values (1)");    // a write: read-your-writes starts
+  old_db().query("create table if not exists ryw(v int)");
+  c.exec("insert into ryw values (1)");  // a write: read-your-writes starts
   EXPECT_EQ(c.query_value(kWhichServer), old_port());
+  // With no window the next read follows the ramp again.
   start_routing(100, "  read_your_writes_ms: 0\n");
   Connection d = connect_proxy();
-  d.exec("select pg_catalog.now()");
+  d.exec("insert into ryw values (2)");
   EXPECT_EQ(d.query_value(kWhichServer), new_port());
+}
+
+TEST_F(ReadRoutingTest, ATemporaryTableKeepsTheSessionsReadsOnOld) {
+  start_routing(100, "  read_your_writes_ms: 0\n");
+  Connection c = connect_proxy();
+  EXPECT_EQ(c.query_value(kWhichServer), new_port());
+  c.exec("create temp table scratch(v int)");
+  c.exec("insert into scratch values (7)");  // only on old, where the writes go
+  EXPECT_EQ(c.query_value("select v from scratch"), "7");
+  EXPECT_EQ(c.query_value(kWhichServer), old_port());
 }
 
 TEST_F(ReadRoutingTest, SessionSettingsReachNewToo) {

@@ -74,6 +74,19 @@ TEST(ClassifyTest, ReadOnlyTransactionsAreFlagged) {
   EXPECT_FALSE(classifier.classify("SET TRANSACTION READ WRITE").read_only_transaction);
 }
 
+TEST(ClassifyTest, TemporaryRelationsAreFlagged) {
+  Classifier classifier;
+  for (const char* sql :
+       {"CREATE TEMP TABLE t (a int)", "CREATE TEMPORARY TABLE t AS SELECT 1",
+        "SELECT 1 INTO TEMP t", "CREATE TEMP VIEW v AS SELECT 1", "CREATE TEMP SEQUENCE s"}) {
+    auto c = classifier.classify(sql);
+    EXPECT_TRUE(c.creates_temporary) << sql;
+    EXPECT_EQ(c.kind, Kind::kSession) << sql;
+  }
+  EXPECT_FALSE(classifier.classify("CREATE TABLE t (a int)").creates_temporary);
+  EXPECT_FALSE(classifier.classify("SELECT 1").creates_temporary);
+}
+
 TEST(ClassifyTest, TablesAreNamedAsWritten) {
   Classifier classifier;
   auto c = classifier.classify(

@@ -113,6 +113,15 @@ TEST(PolicyTest, ReadYourWritesHoldsReadsForTheWindowOnly) {
   EXPECT_EQ(route(Phase::kDualWrite, config, s, unit(Kind::kRead), now).target, Backend::kNew);
 }
 
+TEST(PolicyTest, SessionsWithTemporaryTablesReadFromTheSourceOfTruth) {
+  PolicyConfig config{.read_ramp = kRampScale};
+  SessionView s = session_in_bucket(0);
+  s.has_temporary = true;
+  Decision d = route(Phase::kDualWrite, config, s, unit(Kind::kRead), Clock::now());
+  EXPECT_EQ(d.target, Backend::kOld);
+  EXPECT_EQ(d.reason, "temporary");
+}
+
 TEST(PolicyTest, TableAndUserOverridesKeepReadsOnOld) {
   PolicyConfig config{.read_ramp = kRampScale,
                       .old_only_tables = {"payments", "audit.log"},
