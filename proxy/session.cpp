@@ -94,6 +94,7 @@ Session::Session(Socket client, ProxyContext& context, SessionSet& siblings, boo
       admitted_(admitted),
       id_(context.next_connection_id.fetch_add(1, std::memory_order_relaxed)),
       new_backend_(client_.socket().get_executor()),
+      new_down_signal_(client_.socket().get_executor()),
       client_writes_signal_(client_.socket().get_executor()),
       client_scanner_("", context.config.limits.max_message_bytes),
       backend_scanner_("Z", kMaxBackendMessage),
@@ -153,11 +154,12 @@ asio::awaitable<Session::End> Session::relay() {
   last_activity_ = Clock::now();
   if (routing()) {
     if (config_.timeouts.client_idle.count() > 0) {
-      auto r =
-          co_await (pump_client_routed() || pump_backend() || watch_shutdown() || watch_idle());
+      auto r = co_await (pump_client_routed() || pump_backend() || watch_shutdown() ||
+                         watch_idle() || maintain_new());
       co_return std::visit([](End e) { return e; }, r);
     }
-    auto r = co_await (pump_client_routed() || pump_backend() || watch_shutdown());
+    auto r =
+        co_await (pump_client_routed() || pump_backend() || watch_shutdown() || maintain_new());
     co_return std::visit([](End e) { return e; }, r);
   }
   if (config_.timeouts.client_idle.count() > 0) {

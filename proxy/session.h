@@ -106,6 +106,11 @@ class Session {
   bool routing() const;
   asio::awaitable<void> login_to_new(const LoginIdentity& identity,
                                      const protocol::StartupMessage& startup);
+  std::string sticky_key() const;
+  asio::awaitable<bool> connect_new();
+  asio::awaitable<End> maintain_new();
+  asio::awaitable<bool> replay_session_state();
+  void log_session_state(std::string_view message);
   asio::awaitable<End> pump_client_routed();
   asio::awaitable<bool> forward_to_old(std::string& pending);
   router::Decision decide(const router::Classification& unit);
@@ -153,6 +158,11 @@ class Session {
   Stream new_backend_;
   std::string new_in_;
   bool new_ready_ = false;
+  bool new_wanted_ = true;  // false once new cannot be given this session's state
+  LoginIdentity new_identity_;
+  std::vector<std::string> session_log_;  // session-state units, for replay on a fresh new
+  size_t session_log_bytes_ = 0;
+  Timer new_down_signal_;  // cancelled by drop_new() to wake maintain_new()
   std::optional<protocol::BackendKeyData> new_key_;
   // While new's answer is relayed, old's pump holds unsolicited messages (NOTIFY, notices)
   // back so the two never interleave on the client's stream.

@@ -55,43 +55,122 @@ bool Session::routing() const { return config_.migration.phase == router::Phase:
 asio::awaitable<void> Session::login_to_new(const LoginIdentity& old_identity,
                                             const protocol::StartupMessage& startup) {
   const BackendConfig& new_db = config_.backends.new_db;
-  LoginIdentity identity = old_identity;
-  identity.user = new_db.user.empty() ? user_ : new_db.user;
-  identity.database = new_db.database.empty() ? database_ : new_db.database;
-  if (!identity.client_key) identity.password = secrets_->new_db.password;
-  const BackendTarget target{"new", new_db, secrets_->new_db};
-  auto result =
-      co_await login_backend(new_backend_, target, identity, config_.timeouts.backend_connect);
-  if (!result.ok) {
-    // The client is served by old alone; new is tried again by the next session.
-    log::warn("new_login_failed", {{"conn", id_}, {"error", failure_message(result)}});
-    new_backend_.close();
-    co_return;
-  }
-  new_ready_ = true;
-  new_key_ = result.key;
-  new_in_ = std::move(result.leftover);
+  new_identity_ = old_identity;
+  new_identity_.user = new_db.user.empty() ? user_ : new_db.user;
+  new_identity_.database = new_db.database.empty() ? database_ : new_db.database;
+  if (!new_identity_.client_key) new_identity_.password = secrets_->new_db.password;
   application_name_ = std::string(startup.get("application_name").value_or(""));
-  std::string key;
+  view_.sticky_hash = router::sticky_hash(sticky_key());
+  view_.user = user_;
+  if (!co_await connect_new()) co_return;
+  new_ready_ = true;
+}
+
+std::string Session::sticky_key() const {
   switch (config_.migration.sticky_key) {
     case StickyKey::kSession:
-      key = std::to_string(id_) + "/" + std::to_string(reinterpret_cast<uintptr_t>(this));
-      break;
+      return std::to_string(id_) + "/" + std::to_string(reinterpret_cast<uintptr_t>(this));
     case StickyKey::kUser:
-      key = user_;
-      break;
+      return user_;
     case StickyKey::kDatabase:
-      key = database_;
-      break;
+      return database_;
     case StickyKey::kApplicationName:
-      key = application_name_;
-      break;
+      return application_name_;
     case StickyKey::kClientAddress:
-      key = client_address_;
-      break;
+      return client_address_;
   }
-  view_.sticky_hash = router::sticky_hash(key);
-  view_.user = user_;
+  return "";
+}
+
+// A fresh login to new (not yet marked ready: the caller may have state to replay first).
+asio::awaitable<bool> Session::connect_new() {
+  const BackendTarget target{"new", config_.backends.new_db, secrets_->new_db};
+  Stream fresh(client_.socket().get_executor());
+  auto result =
+      co_await login_backend(fresh, target, new_identity_, config_.timeouts.backend_connect);
+  if (!result.ok) {
+    // The client is served by old alone meanwhile; maintain_new() tries again.
+    log::warn("new_login_failed", {{"conn", id_}, {"error", failure_message(result)}});
+    fresh.close();
+    co_return false;
+  }
+  new_backend_ = std::move(fresh);
+  new_in_ = std::move(result.leftover);
+  new_replies_to_discard_ = 0;
+  new_key_ = result.key;
+  if (new_key_ && client_key_) {
+    const BackendConfig& new_db = config_.backends.new_db;
+    context_.cancels.add_secondary(
+        client_key_->process_id,
+        {new_db.host, new_db.port, new_key_->process_id, new_key_->secret_key});
+  }
+  co_return true;
+}
+
+// Re-establishes new in the background after it was lost (or never reached): logs in again
+// with backoff, replays the session state the client set meanwhile, then lets reads go there
+// again. Runs for the whole relay; ends only when the relay is cancelled.
+asio::awaitable<Session::End> Session::maintain_new() {
+  auto backoff = std::chrono::milliseconds(1000);
+  Timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    while (new_ready_ || !new_wanted_) {
+      new_down_signal_.expires_at(Clock::time_point::max());
+      co_await new_down_signal_.async_wait();
+      auto state = co_await asio::this_coro::cancellation_state;
+      if (state.cancelled() != asio::cancellation_type::none) co_return End::kClientClosed;
+    }
+    timer.expires_after(backoff);
+    co_await timer.async_wait();
+    auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) co_return End::kClientClosed;
+    bool back = co_await connect_new();
+    if (back) back = co_await replay_session_state();
+    if (back) {
+      new_ready_ = true;
+      backoff = std::chrono::milliseconds(1000);
+      log::info("new_reconnected", {{"conn", id_}, {"replayed", session_log_.size()}});
+    } else {
+      new_backend_.close();
+      backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(30));
+    }
+  }
+}
+
+// Sends the session state recorded so far to a fresh new, one unit at a time, including units
+// the client sends while this runs.
+asio::awaitable<bool> Session::replay_session_state() {
+  protocol::ProtocolError error{};
+  for (size_t i = 0; i < session_log_.size(); ++i) {
+    std::string unit = session_log_[i];  // the log may grow (and reallocate) meanwhile
+    ErrorCode sent = co_await new_backend_.write(unit);
+    if (sent) co_return false;
+    for (;;) {
+      auto message = co_await read_message(new_backend_, new_in_, false, kMaxBackendMessage, error);
+      if (!message) co_return false;
+      if (message->type == 'E') {
+        log::warn("new_replay_failed", {{"conn", id_}, {"error", error_message(*message)}});
+        new_wanted_ = false;  // it would fail again: this session stays on old
+        co_return false;
+      }
+      if (message->type == 'Z') break;
+    }
+  }
+  co_return true;
+}
+
+// Remembers a session-state unit for replay after a reconnect; a session that piles up more
+// than the log holds is no longer reconnected (its reads stay on old).
+void Session::log_session_state(std::string_view message) {
+  constexpr size_t kMaxLogBytes = 1 << 20;
+  session_log_bytes_ += message.size();
+  if (session_log_bytes_ > kMaxLogBytes) {
+    if (new_wanted_) log::warn("new_session_log_full", {{"conn", id_}});
+    new_wanted_ = false;
+    session_log_.clear();
+    return;
+  }
+  session_log_.emplace_back(message);
 }
 
 // Takes whole messages from the client. A Query that is a read routed to new runs there (when
@@ -116,6 +195,7 @@ asio::awaitable<Session::End> Session::pump_client_routed() {
         if (transaction_status_ == 'I') view_.read_only_transaction = false;
         note_unit(unit);
         if (!co_await forward_to_old(pending)) co_return End::kBackendClosed;
+        if (unit.kind == router::Kind::kSession) log_session_state(whole);
         if (new_ready_ && unit.kind == router::Kind::kSession) {
           co_await copy_to_new(whole);
         } else if (new_ready_ && pending_replies_ == 1 &&
@@ -277,6 +357,7 @@ void Session::drop_new(std::string_view reason) {
   if (!new_ready_) return;
   new_ready_ = false;
   new_backend_.close();
+  new_down_signal_.cancel();  // wakes maintain_new()
   log::warn("new_dropped", {{"conn", id_}, {"reason", reason}});
 }
 
