@@ -17,7 +17,7 @@ using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxBackendMessage = size_t{1} << 30;
-constexpr size_t kClientFlushBytes = 64 * 1024;
+constexpr size_t kClientFlushBytes = size_t{64} * 1024;
 
 // One classification cache per worker thread: sessions on a thread share it without locks.
 const router::Classification& classify(const router::Classifier& classifier, std::string_view sql) {

@@ -189,9 +189,10 @@ struct Classifier::Walk {
   Kind scan(const json::object& node) {
     Kind found = Kind::kRead;
     for (const auto& [key, child] : node) {
-      if (key == "InsertStmt" || key == "UpdateStmt" || key == "DeleteStmt" || key == "MergeStmt") {
-        found = Kind::kWrite;
-      } else if (key == "lockingClause" && child.is_array() && !child.get_array().empty()) {
+      bool modifies =
+          key == "InsertStmt" || key == "UpdateStmt" || key == "DeleteStmt" || key == "MergeStmt";
+      bool locks = key == "lockingClause" && child.is_array() && !child.get_array().empty();
+      if (modifies || locks) {
         found = Kind::kWrite;
       } else if (key == "FuncCall" && child.is_object()) {
         found = std::max(found, function(child.get_object()));
