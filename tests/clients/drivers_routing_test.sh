@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Real drivers through cutover in dual_write at a 50 % read ramp: psycopg2, psycopg 3, asyncpg
+# and node-postgres, 20 sessions each, every query answered correctly with zero client-visible
+# errors: plain queries, parameterized and prepared ones, and a write read back in the same
+# session (a read that may go to new, where the table is missing, and must fall back to old).
+# Each driver's count of sessions whose plain query new answered is printed; psycopg2 (simple
+# protocol throughout) must have some sessions on new and some on old.
+# Usage: drivers_routing_test.sh CUTOVER_BINARY
+set -euo pipefail
+# The circuit breaker is kept shut (error_rate 1): every session on new falls back once by
+# design (driver_writes is missing there), well over the default 5 %, so after three such
+# sessions it would send all reads to old for 30 s and hide the drivers' routing. Its own
+# tests are tests/router/circuit_breaker_test.cpp and tests/proxy/read_routing_test.cpp.
+export STACK_MIGRATION="  phase: dual_write
+  read_ramp_percent: 50
+  read_your_writes_ms: 0
+  fallback: { error_rate: 1 }"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DRIVERS_DIR="$LIB_DIR/drivers"
+PYTHON=/usr/bin/python3  # Debian's, which sees python3-psycopg2, -psycopg and -asyncpg
+export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in the source tree
+# Where deploy/install-deps.sh puts npm's pg (Debian's node-pg conflicts with this Node.js).
+NODE_MODULES=${CUTOVER_TEST_NODE_MODULES:-/opt/cutover-test-node/node_modules}
+
+missing() { echo "$1 not found: run deploy/install-deps.sh" >&2; exit 1; }
+"$PYTHON" -c 'import psycopg2, psycopg, asyncpg' || missing "a Python driver"
+[[ -f "$NODE_MODULES/pg/package.json" ]] || missing "node-postgres in $NODE_MODULES"
+
+start_stack "$1"
+
+sql() { # PORT SQL...: runs SQL directly on one database, bypassing cutover
+  psql -h 127.0.0.1 -p "$1" -U postgres -AtX -v ON_ERROR_STOP=1 postgres "${@:2}"
+}
+# The same rows on both sides, as replication would give them; driver_writes exists on old
+# only, where this stage sends writes.
+for port in "$OLD_PORT" "$NEW_PORT"; do
+  sql "$port" -q -c "create table items (id int primary key, name text)" \
+    -c "insert into items select g, 'item ' || g from generate_series(1, 100) g"
+  marker=$(sql "$port" -c "select current_setting('port')")
+  [[ "$marker" == "$port" ]] || { echo "database on $port says port $marker" >&2; exit 1; }
+done
+sql "$OLD_PORT" -q -c \
+  "create table driver_writes (driver text, session int, token text primary key)"
+
+# Scans of items that new ran, once every session new served has gone: a backend flushes its
+# statistics before it leaves pg_stat_activity.
+scans_of_items_on_new() {
+  for _ in $(seq 100); do
+    [[ $(sql "$NEW_PORT" -c "select count(*) from pg_stat_activity
+           where backend_type = 'client backend' and pid <> pg_backend_pid()") == 0 ]] && break
+    sleep 0.05
+  done
+  sql "$NEW_PORT" -c "select coalesce(seq_scan, 0) + coalesce(idx_scan, 0)
+                      from pg_stat_user_tables where relname = 'items'"
+}
+
+declare -A on_new items_on_new
+run_driver() { # NAME COMMAND...: one driver's 20 sessions; records its count of plain reads on new
+  local name=$1 out before
+  before=$(scans_of_items_on_new)
+  if ! out=$("${@:2}" "$PROXY_PORT" "$OLD_PORT" "$NEW_PORT" 2>&1); then
+    echo "$out" >&2
+    echo "--- cutover log:" >&2
+    cat "$STACK_DIR/cutover.log" >&2
+    exit 1
+  fi
+  echo "$out"
+  on_new[$name]=$(sed -n 's/.* plain_on_new=\([0-9]*\) .*/\1/p' <<<"$out")
+  [[ -n "${on_new[$name]}" ]] || { echo "$name printed no summary" >&2; exit 1; }
+  items_on_new[$name]=$(($(scans_of_items_on_new) - before))
+}
+run_driver psycopg2 "$PYTHON" "$DRIVERS_DIR/routing_psycopg2.py"
+run_driver psycopg "$PYTHON" "$DRIVERS_DIR/routing_psycopg.py"
+run_driver asyncpg "$PYTHON" "$DRIVERS_DIR/routing_asyncpg.py"
+run_driver pg env NODE_PATH="$NODE_MODULES" node "$DRIVERS_DIR/routing_pg.js"
+
+for name in psycopg2 psycopg asyncpg pg; do
+  echo "$name: ${on_new[$name]} of 20 sessions had their plain query answered by new;" \
+    "new read items ${items_on_new[$name]} times"
+done
+# 20 sessions at 50 %: all on old, or all on new, each has probability 2^-20 (2^-19 together).
+if ((on_new[psycopg2] < 1 || on_new[psycopg2] > 19)); then
+  echo "psycopg2: ${on_new[psycopg2]} of 20 sessions read from new; want 1..19" >&2
+  exit 1
+fi
+# Sticky sessions: psycopg2's five reads of items (simple protocol) follow its plain query;
+# its EXECUTEs run on old.
+if ((items_on_new[psycopg2] != 5 * on_new[psycopg2])); then
+  echo "psycopg2: new read items ${items_on_new[psycopg2]} times; want 5 per session there" >&2
+  exit 1
+fi
+
+writes=$(sql "$OLD_PORT" -c "select count(*) from driver_writes")
+((writes == 80)) || { echo "old has $writes rows in driver_writes; want 80" >&2; exit 1; }
+leaked=$(sql "$NEW_PORT" -c "select count(*) from pg_tables where tablename = 'driver_writes'")
+((leaked == 0)) || { echo "driver_writes appeared on new" >&2; exit 1; }
+# Each session whose plain query new answered read driver_writes there too (simple protocol,
+# same sticky key) and fell back; asyncpg's simple-protocol read adds up to 20 more.
+fallbacks=$(grep -c 'event=read_fallback' "$STACK_DIR/cutover.log" || true)
+others=$(grep 'event=read_fallback' "$STACK_DIR/cutover.log" |
+  grep -vc 'reason="sqlstate 42P01"' || true)
+simple_on_new=$((on_new[psycopg2] + on_new[psycopg] + on_new[pg]))
+echo "fallbacks to old: $fallbacks (for $simple_on_new sessions on new, plus asyncpg's)"
+if ((others != 0 || fallbacks < simple_on_new || fallbacks > simple_on_new + 20)); then
+  echo "want $simple_on_new..$((simple_on_new + 20)) fallbacks, all for 42P01:" >&2
+  cat "$STACK_DIR/cutover.log" >&2
+  exit 1
+fi
+check_proxy_log
+echo "ok"
