@@ -1,5 +1,6 @@
 #include "proxy/backend_login.h"
 
+#include "protocol/framing.h"
 #include "protocol/md5_auth.h"
 #include "protocol/scram_client.h"
 #include "protocol/startup.h"
@@ -235,6 +236,21 @@ class BackendLogin {
 };
 
 }  // namespace
+
+std::optional<std::string> parameter_status(std::string_view messages, std::string_view name) {
+  while (!messages.empty()) {
+    auto frame = protocol::next_frame(messages, messages.size());
+    if (frame.status != protocol::FrameStatus::kFrame) break;
+    if (frame.type == 'S') {
+      auto status = protocol::decode_backend('S', frame.body);
+      if (status && std::get<protocol::ParameterStatus>(*status).name == name) {
+        return std::get<protocol::ParameterStatus>(*status).value;
+      }
+    }
+    messages.remove_prefix(frame.consumed);
+  }
+  return std::nullopt;
+}
 
 std::string error_message(const Message& error) {
   auto decoded = protocol::decode_backend(error.type, error.body);

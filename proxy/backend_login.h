@@ -58,6 +58,9 @@ asio::awaitable<LoginResult> login_backend(Stream& stream, const BackendTarget& 
                                            const LoginIdentity& identity,
                                            std::chrono::milliseconds connect_timeout);
 
+// The value of one ParameterStatus in a run of whole messages (LoginResult::messages).
+std::optional<std::string> parameter_status(std::string_view messages, std::string_view name);
+
 // Why a login failed, for logs: cutover's reason or the server's SQLSTATE and message.
 std::string failure_message(const LoginResult& result);
 // "SQLSTATE: message" of an ErrorResponse.

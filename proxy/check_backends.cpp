@@ -1,29 +1,12 @@
 #include "proxy/check_backends.h"
 
 #include "protocol/backend.h"
-#include "protocol/framing.h"
 #include "protocol/frontend.h"
 #include "proxy/backend_login.h"
 #include "proxy/credentials.h"
 
 namespace cutover::proxy {
 namespace {
-
-// The value of one ParameterStatus among the messages that followed AuthenticationOk.
-std::string parameter(const std::string& messages, std::string_view name) {
-  std::string buffer = messages;
-  for (;;) {
-    auto frame = protocol::next_frame(buffer, messages.size());
-    if (frame.status != protocol::FrameStatus::kFrame) return "?";
-    if (frame.type == 'S') {
-      auto status = protocol::decode_backend('S', frame.body);
-      if (status && std::get<protocol::ParameterStatus>(*status).name == name) {
-        return std::get<protocol::ParameterStatus>(*status).value;
-      }
-    }
-    buffer.erase(0, frame.consumed);
-  }
-}
 
 asio::awaitable<std::string> check_one(const Config& config, const Secrets& secrets,
                                        const std::string& name, const std::string& user,
@@ -43,7 +26,7 @@ asio::awaitable<std::string> check_one(const Config& config, const Secrets& secr
     line += "FAILED " + failure_message(result);
   } else {
     line += "ok user=" + identity.user + " database=" + identity.database +
-            " server_version=" + parameter(result.messages, "server_version") +
+            " server_version=" + parameter_status(result.messages, "server_version").value_or("?") +
             " tls=" + (stream.encrypted() ? SSL_get_version(stream.ssl_handle()) : "none");
     std::string terminate;
     protocol::encode(protocol::Terminate{}, terminate);

@@ -97,7 +97,7 @@ Session::Session(Socket client, ProxyContext& context, SessionSet& siblings, boo
       new_down_signal_(client_.socket().get_executor()),
       client_writes_signal_(client_.socket().get_executor()),
       client_scanner_("", context.config.limits.max_message_bytes),
-      backend_scanner_("Z", kMaxBackendMessage),
+      backend_scanner_("ZS", kMaxBackendMessage),
       shutdown_signal_(client_.socket().get_executor(), Clock::time_point::max()) {
   siblings_.insert(this);
 }
@@ -332,6 +332,8 @@ void Session::count_backend_message(char type, std::string_view body) {
     transaction_status_ = body[0];
     if (pending_replies_ > 0) --pending_replies_;
     last_activity_ = Clock::now();
+  } else if (type == 'S') {
+    note_parameter_status(body);
   } else if (type == 'G') {
     copy_in_ = true;
     pending_replies_ = std::max(0, pending_replies_ - syncs_since_execute_);

@@ -118,6 +118,7 @@ class Session {
   asio::awaitable<bool> drain_new();
   asio::awaitable<bool> stream_from_new(Message first);
   void note_unit(const router::Classification& unit);
+  void note_parameter_status(std::string_view body);
   asio::awaitable<void> copy_to_new(std::string_view message);
   void drop_new(std::string_view reason);
   asio::awaitable<void> wait_for_client_writes();
@@ -158,6 +159,9 @@ class Session {
   Stream new_backend_;
   std::string new_in_;
   bool new_ready_ = false;
+  // standard_conforming_strings is off: '\' escapes in plain literals, which the classifier
+  // (like libpg_query) does not expect, so nothing of this session is read as a read.
+  bool nonstandard_strings_ = false;
   bool new_wanted_ = true;  // false once new cannot be given this session's state
   LoginIdentity new_identity_;
   std::vector<std::string> session_log_;  // session-state units, for replay on a fresh new

@@ -198,7 +198,7 @@ asio::awaitable<Session::End> Session::pump_client_routed() {
         if (unit.kind == router::Kind::kSession) log_session_state(whole);
         if (new_ready_ && unit.kind == router::Kind::kSession) {
           co_await copy_to_new(whole);
-        } else if (new_ready_ && pending_replies_ == 1 &&
+        } else if (new_ready_ && !nonstandard_strings_ && pending_replies_ == 1 &&
                    decide(unit).target == router::Backend::kNew &&
                    context_.breaker.allow(Clock::now())) {
           --pending_replies_;  // counted for old, answered by new
@@ -253,6 +253,15 @@ void Session::note_unit(const router::Classification& unit) {
   if (unit.creates_temporary) view_.has_temporary = true;
   if (unit.kind == Kind::kTransaction && unit.read_only_transaction) {
     view_.read_only_transaction = true;
+  }
+}
+
+void Session::note_parameter_status(std::string_view body) {
+  auto status = protocol::decode_backend('S', body);
+  if (!status) return;
+  const auto& parameter = std::get<protocol::ParameterStatus>(*status);
+  if (parameter.name == "standard_conforming_strings") {
+    nonstandard_strings_ = parameter.value != "on";
   }
 }
 

@@ -163,6 +163,9 @@ asio::awaitable<bool> Session::login_to_old(const LoginIdentity& identity) {
   }
   out.append(messages.substr(messages.size() - 6));
   transaction_status_ = result.transaction_status;
+  if (auto strings = parameter_status(result.messages, "standard_conforming_strings")) {
+    nonstandard_strings_ = *strings != "on";
+  }
   backend_in_ = std::move(result.leftover);
   co_return co_await write_to_client(out);
 }

@@ -99,6 +99,17 @@ TEST_F(ReadRoutingTest, ATemporaryTableKeepsTheSessionsReadsOnOld) {
   EXPECT_EQ(c.query_value(kWhichServer), old_port());
 }
 
+TEST_F(ReadRoutingTest, WithoutStandardConformingStringsNothingIsRouted) {
+  start_routing(100, "  read_your_writes_ms: 0\n");
+  Connection c = connect_proxy();
+  EXPECT_EQ(c.query_value(kWhichServer), new_port());
+  // Backslashes then escape inside '...', which the classifier does not model: stay on old.
+  c.exec("set standard_conforming_strings = off");
+  EXPECT_EQ(c.query_value(kWhichServer), old_port());
+  c.exec("set standard_conforming_strings = on");
+  EXPECT_EQ(c.query_value(kWhichServer), new_port());
+}
+
 TEST_F(ReadRoutingTest, SessionSettingsReachNewToo) {
   Connection c = connect_proxy();
   c.exec("set application_name = 'routed-app'");
