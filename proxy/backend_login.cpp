@@ -279,6 +279,17 @@ asio::awaitable<ErrorCode> connect_to(Socket& socket, const std::string& host, u
   co_return connect_ec;
 }
 
+asio::awaitable<bool> send_cancel_request(BackendKey key, std::chrono::milliseconds timeout) {
+  Stream stream(co_await asio::this_coro::executor);
+  auto connected = co_await (connect_to(stream.socket(), key.host, key.port) || sleep_for(timeout));
+  if (connected.index() == 1 || std::get<0>(connected)) co_return false;
+  std::string bytes;
+  protocol::encode(protocol::CancelRequest{key.process_id, key.secret_key}, bytes);
+  auto sent = co_await (stream.write(bytes) || sleep_for(timeout));
+  stream.close();
+  co_return sent.index() == 0 && !std::get<0>(sent);
+}
+
 asio::awaitable<LoginResult> login_backend(Stream& stream, const BackendTarget& target,
                                            const LoginIdentity& identity,
                                            std::chrono::milliseconds connect_timeout) {

@@ -12,6 +12,7 @@
 
 #include "protocol/backend.h"
 #include "protocol/scram.h"
+#include "proxy/cancel_registry.h"
 #include "proxy/config.h"
 #include "proxy/credentials.h"
 #include "proxy/stream.h"
@@ -65,6 +66,10 @@ std::optional<std::string> parameter_status(std::string_view messages, std::stri
 std::string failure_message(const LoginResult& result);
 // "SQLSTATE: message" of an ErrorResponse.
 std::string error_message(const Message& error);
+
+// Sends PostgreSQL's CancelRequest for `key` over a connection of its own, all of it within
+// `timeout`; true if it was sent. Takes the key by value, so it may run detached.
+asio::awaitable<bool> send_cancel_request(BackendKey key, std::chrono::milliseconds timeout);
 
 // TCP connect, resolving `host` unless it is an address.
 asio::awaitable<ErrorCode> connect_to(Socket& socket, const std::string& host, uint16_t port);

@@ -91,7 +91,6 @@ class Session {
   asio::awaitable<bool> login_to_old(const LoginIdentity& identity);
   LoginIdentity backend_identity(const protocol::StartupMessage& startup) const;
   asio::awaitable<void> forward_cancel(int32_t process_id, int32_t secret_key);
-  asio::awaitable<void> send_cancel(const BackendKey& key, int32_t client_process_id);
 
   // client_auth.cpp
   asio::awaitable<bool> authenticate_client(LoginIdentity& identity);

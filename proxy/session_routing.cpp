@@ -303,6 +303,16 @@ asio::awaitable<bool> Session::run_on_new(std::string_view message,
   }
   log::warn("read_fallback",
             {{"conn", id_}, {"reason", fallback_reason}, {"fingerprint", hex(unit.fingerprint)}});
+  if (fallback_reason == "timeout" && new_key_) {
+    // Stop what new is still running for this read; without a cancel it would go on until it
+    // next tried to write to the closed connection. Detached: the client must not wait on it.
+    const BackendConfig& new_db = config_.backends.new_db;
+    asio::co_spawn(
+        client_.socket().get_executor(),
+        send_cancel_request({new_db.host, new_db.port, new_key_->process_id, new_key_->secret_key},
+                            config_.timeouts.backend_connect),
+        asio::detached);
+  }
   if (fallback_reason == "timeout" || fallback_reason == "connection") {
     drop_new(fallback_reason);
   }

@@ -178,23 +178,14 @@ asio::awaitable<void> Session::forward_cancel(int32_t process_id, int32_t secret
     log::warn("cancel_unknown_key", {{"conn", id_}, {"pid", process_id}});
     co_return;
   }
-  for (const BackendKey& key : keys) co_await send_cancel(key, process_id);
-}
-
-asio::awaitable<void> Session::send_cancel(const BackendKey& key, int32_t client_process_id) {
-  Socket socket(co_await asio::this_coro::executor);
-  auto connected = co_await (connect_to(socket, key.host, key.port) ||
-                             sleep_for(config_.timeouts.backend_connect));
-  if (connected.index() == 1 || std::get<0>(connected)) {
-    log::error("cancel_forward_failed",
-               {{"conn", id_}, {"pid", client_process_id}, {"port", key.port}});
-    co_return;
+  for (const BackendKey& key : keys) {
+    bool sent = co_await send_cancel_request(key, config_.timeouts.backend_connect);
+    if (sent) {
+      log::info("cancel_forwarded", {{"conn", id_}, {"pid", process_id}, {"port", key.port}});
+    } else {
+      log::error("cancel_forward_failed", {{"conn", id_}, {"pid", process_id}, {"port", key.port}});
+    }
   }
-  std::string bytes;
-  protocol::encode(protocol::CancelRequest{key.process_id, key.secret_key}, bytes);
-  Stream stream(std::move(socket));
-  co_await write_bounded(stream, bytes);
-  log::info("cancel_forwarded", {{"conn", id_}, {"pid", client_process_id}, {"port", key.port}});
 }
 
 }  // namespace cutover::proxy

@@ -180,6 +180,23 @@ TEST_F(ReadRoutingTest, FallbackBudgetShedsReadsToOldInsteadOfRetrying) {
   EXPECT_LT(fallbacks, 40u);
 }
 
+TEST_F(ReadRoutingTest, AReadThatTimesOutOnNewIsCancelledThere) {
+  start_routing(100, "  read_your_writes_ms: 0\n  fallback: { timeout_ms: 300 }\n");
+  Connection c = connect_proxy();
+  // Sleeps 30 s on new only: old answers at once after the fallback.
+  std::string slow_on_new = "select pg_sleep(case when current_setting('port') = '" + new_port() +
+                            "' then 30 else 0 end)::text || current_setting('port')";
+  EXPECT_EQ(c.query_value(slow_on_new), old_port());
+  // new does not go on sleeping for the remaining 29 s: cutover cancelled it.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return TwoClusters::new_db().query(
+                   "select count(*) from pg_stat_activity where state = 'active' and "
+                   "query like 'select pg_sleep(case%'") == "0";
+      },
+      std::chrono::seconds(5)));
+}
+
 TEST_F(ReadRoutingTest, ExtendedProtocolAndGenuineErrorsBehaveAsOnOld) {
   start_routing(100, "  read_your_writes_ms: 0\n");
   Connection c = connect_proxy();
