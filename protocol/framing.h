@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "protocol/error.h"
 
@@ -47,8 +48,9 @@ class FrameScanner {
       : capture_(capture), max_body_(max_body_bytes) {}
 
   // Calls on_message(char type, std::string_view body) once per message that ends within this
-  // chunk; `body` is the full body for captured types and empty for the others. Returns the
-  // first framing error; after an error the scanner must not be fed again.
+  // chunk; `body` is the full body for captured types and empty for the others. A callback
+  // taking a third argument (size_t) also gets the offset in `chunk` where the message ends.
+  // Returns the first framing error; after an error the scanner must not be fed again.
   template <typename OnMessage>
   ProtocolError feed(std::string_view chunk, OnMessage&& on_message);
 
@@ -69,6 +71,7 @@ class FrameScanner {
 
 template <typename OnMessage>
 ProtocolError FrameScanner::feed(std::string_view chunk, OnMessage&& on_message) {
+  const size_t chunk_size = chunk.size();
   while (!chunk.empty()) {
     if (body_left_ == 0) {
       size_t take = std::min(kHeaderSize - header_len_, chunk.size());
@@ -86,7 +89,12 @@ ProtocolError FrameScanner::feed(std::string_view chunk, OnMessage&& on_message)
       if (body_left_ > 0) break;
     }
     header_len_ = 0;
-    on_message(header_[0], capturing_ ? std::string_view(body_) : std::string_view{});
+    std::string_view body = capturing_ ? std::string_view(body_) : std::string_view{};
+    if constexpr (std::is_invocable_v<OnMessage&, char, std::string_view, size_t>) {
+      on_message(header_[0], body, chunk_size - chunk.size());
+    } else {
+      on_message(header_[0], body);
+    }
   }
   return ProtocolError{};
 }

@@ -16,30 +16,30 @@
 namespace cutover::protocol {
 
 struct Query {  // 'Q'
-  std::string sql;
+  std::string sql{};
   friend bool operator==(const Query&, const Query&) = default;
 };
 struct Parse {  // 'P'
-  std::string statement;
-  std::string query;
-  std::vector<int32_t> parameter_types;  // OIDs, 0 = unspecified
+  std::string statement{};
+  std::string query{};
+  std::vector<int32_t> parameter_types{};  // OIDs, 0 = unspecified
   friend bool operator==(const Parse&, const Parse&) = default;
 };
 struct Bind {  // 'B'
-  std::string portal;
-  std::string statement;
-  std::vector<int16_t> parameter_formats;
-  std::vector<std::optional<std::string>> parameters;  // nullopt = SQL NULL (length -1)
-  std::vector<int16_t> result_formats;
+  std::string portal{};
+  std::string statement{};
+  std::vector<int16_t> parameter_formats{};
+  std::vector<std::optional<std::string>> parameters{};  // nullopt = SQL NULL (length -1)
+  std::vector<int16_t> result_formats{};
   friend bool operator==(const Bind&, const Bind&) = default;
 };
 struct Describe {   // 'D'
   char kind = 'S';  // 'S' statement or 'P' portal
-  std::string name;
+  std::string name{};
   friend bool operator==(const Describe&, const Describe&) = default;
 };
 struct Execute {  // 'E'
-  std::string portal;
+  std::string portal{};
   int32_t max_rows = 0;  // 0 = no limit
   friend bool operator==(const Execute&, const Execute&) = default;
 };
@@ -51,24 +51,24 @@ struct Flush {  // 'H'
 };
 struct Close {      // 'C'
   char kind = 'S';  // 'S' statement or 'P' portal
-  std::string name;
+  std::string name{};
   friend bool operator==(const Close&, const Close&) = default;
 };
 struct CopyData {  // 'd', both directions
-  std::string data;
+  std::string data{};
   friend bool operator==(const CopyData&, const CopyData&) = default;
 };
 struct CopyDone {  // 'c', both directions
   friend bool operator==(const CopyDone&, const CopyDone&) = default;
 };
 struct CopyFail {  // 'f'
-  std::string message;
+  std::string message{};
   friend bool operator==(const CopyFail&, const CopyFail&) = default;
 };
 struct FunctionCall {  // 'F'
   int32_t function_oid = 0;
-  std::vector<int16_t> argument_formats;
-  std::vector<std::optional<std::string>> arguments;  // nullopt = NULL
+  std::vector<int16_t> argument_formats{};
+  std::vector<std::optional<std::string>> arguments{};  // nullopt = NULL
   int16_t result_format = 0;
   friend bool operator==(const FunctionCall&, const FunctionCall&) = default;
 };
@@ -79,20 +79,20 @@ struct Terminate {  // 'X'
 // meant depends on the authentication request that preceded it, so 'p' decodes to this raw
 // form and the specific decoders below interpret it.
 struct AuthenticationResponse {  // 'p'
-  std::string data;
+  std::string data{};
   friend bool operator==(const AuthenticationResponse&, const AuthenticationResponse&) = default;
 };
 struct PasswordMessage {  // 'p' after AuthenticationCleartextPassword / MD5Password
-  std::string password;
+  std::string password{};
   friend bool operator==(const PasswordMessage&, const PasswordMessage&) = default;
 };
 struct SASLInitialResponse {  // 'p' after AuthenticationSASL
-  std::string mechanism;
-  std::optional<std::string> data;  // nullopt = length -1
+  std::string mechanism{};
+  std::optional<std::string> data{};  // nullopt = length -1
   friend bool operator==(const SASLInitialResponse&, const SASLInitialResponse&) = default;
 };
 struct SASLResponse {  // 'p' after AuthenticationSASLContinue
-  std::string data;
+  std::string data{};
   friend bool operator==(const SASLResponse&, const SASLResponse&) = default;
 };
 

@@ -246,12 +246,16 @@ asio::awaitable<Session::End> Session::pump_backend() {
   bool buffer_filled = false;
   for (;;) {
     if (!chunk.empty()) {
-      auto error = backend_scanner_.feed(
-          chunk, [&](char type, std::string_view body) { count_backend_message(type, body); });
+      const bool filtering = old_filter_.engaged();
+      auto error = backend_scanner_.feed(chunk, [&](char type, std::string_view body, size_t end) {
+        count_backend_message(type, body);
+        if (filtering) old_filter_.on_message(type, end);
+      });
       if (error != protocol::ProtocolError{}) {
         protocol_error_ = error;
         co_return End::kBackendProtocolError;
       }
+      if (filtering) chunk = old_filter_.filter(chunk);
       if (client_writes_held_) co_await wait_for_client_writes();
       client_write_whole_ = false;
       ErrorCode ec = co_await write_all(client_, chunk);

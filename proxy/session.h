@@ -20,9 +20,11 @@
 #include "proxy/cancel_registry.h"
 #include "proxy/config.h"
 #include "proxy/credentials.h"
+#include "proxy/reply_filter.h"
 #include "proxy/stream.h"
 #include "router/circuit_breaker.h"
 #include "router/classify.h"
+#include "router/extended.h"
 #include "router/policy.h"
 
 namespace cutover::proxy {
@@ -111,9 +113,17 @@ class Session {
   asio::awaitable<bool> replay_session_state();
   void log_session_state(std::string_view message);
   asio::awaitable<End> pump_client_routed();
+  asio::awaitable<bool> route_query(std::string_view body, std::string_view whole,
+                                    std::string& pending);
   asio::awaitable<bool> forward_to_old(std::string& pending);
+  const router::Classification& classify(std::string_view sql);
   router::Decision decide(const router::Classification& unit);
-  asio::awaitable<bool> run_on_new(std::string_view message, const router::Classification& unit);
+  asio::awaitable<bool> try_new(std::string_view message, const router::Classification& unit,
+                                int prefix_replies);
+  asio::awaitable<bool> run_on_new(std::string_view message, const router::Classification& unit,
+                                   int prefix_replies);
+  asio::awaitable<std::optional<Message>> first_answer_from_new(int prefix_replies,
+                                                                bool& prefix_failed);
   asio::awaitable<bool> drain_new();
   asio::awaitable<bool> stream_from_new(Message first);
   void note_unit(const router::Classification& unit);
@@ -121,6 +131,16 @@ class Session {
   asio::awaitable<void> copy_to_new(std::string_view message);
   void drop_new(std::string_view reason);
   asio::awaitable<void> wait_for_client_writes();
+
+  // session_extended.cpp: extended-query batches (Parse ... Sync) routed as one unit.
+  asio::awaitable<bool> route_extended(char type, std::string_view whole, std::string& pending);
+  asio::awaitable<bool> run_batch(std::string& pending);
+  asio::awaitable<bool> commit_batch_to_old(std::string& pending);
+  asio::awaitable<bool> send_batch_to_old(std::string_view batch, const router::BatchPlan& plan,
+                                          std::string& pending);
+  asio::awaitable<bool> copy_batch_to_new(std::string_view batch, const router::BatchPlan& plan);
+  router::BatchPlan plan_batch(std::string_view batch, bool new_is_empty = false);
+  void note_batch(const router::BatchPlan& plan);
 
   // session.cpp
   asio::awaitable<End> relay();
@@ -173,6 +193,13 @@ class Session {
   Timer client_writes_signal_;
   int new_replies_to_discard_ = 0;  // ReadyForQuery still owed for copied session units
   router::SessionView view_;        // what the policy knows of this session
+  // Extended-query messages of the batch being gathered, up to its Sync; once a batch cannot
+  // be held whole (a Flush, or it spans reads from the client) the rest goes to old as it comes.
+  std::string batch_;
+  bool batch_to_old_ = false;
+  int batch_parses_on_old_ = 0;  // Parse messages of the current batch already sent to old
+  router::PreparedStatements statements_;
+  ParseCompleteFilter old_filter_;  // takes out the answers to Parses cutover sent old
   std::string application_name_;
 
   std::string client_in_;   // client bytes read during startup, not yet relayed

@@ -19,12 +19,6 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxBackendMessage = size_t{1} << 30;
 constexpr size_t kClientFlushBytes = size_t{64} * 1024;
 
-// One classification cache per worker thread: sessions on a thread share it without locks.
-const router::Classification& classify(const router::Classifier& classifier, std::string_view sql) {
-  thread_local router::ClassificationCache cache(classifier, 10000);
-  return cache.classify(sql);
-}
-
 std::string hex(uint64_t value) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out(16, '0');
@@ -51,6 +45,12 @@ std::string sqlstate_of(const Message& error) {
 }  // namespace
 
 bool Session::routing() const { return config_.migration.phase == router::Phase::kDualWrite; }
+
+// One classification cache per worker thread: sessions on a thread share it without locks.
+const router::Classification& Session::classify(std::string_view sql) {
+  thread_local router::ClassificationCache cache(context_.classifier, 10000);
+  return cache.classify(sql);
+}
 
 asio::awaitable<void> Session::login_to_new(const LoginIdentity& old_identity,
                                             const protocol::StartupMessage& startup) {
@@ -97,6 +97,7 @@ asio::awaitable<bool> Session::connect_new() {
   new_backend_ = std::move(fresh);
   new_in_ = std::move(result.leftover);
   new_replies_to_discard_ = 0;
+  statements_.new_lost();
   new_key_ = result.key;
   if (new_key_ && client_key_) {
     const BackendConfig& new_db = config_.backends.new_db;
@@ -173,8 +174,9 @@ void Session::log_session_state(std::string_view message) {
   session_log_.emplace_back(message);
 }
 
-// Takes whole messages from the client. A Query that is a read routed to new runs there (when
-// nothing is in flight on old, so answers stay in order); all else goes to old unchanged.
+// Takes whole messages from the client. A Query, or an extended-query batch up to its Sync,
+// that is a read routed to new runs there (when nothing is in flight on old, so answers stay
+// in order); all else goes to old unchanged.
 asio::awaitable<Session::End> Session::pump_client_routed() {
   std::string pending;  // messages for old, sent in one write
   for (;;) {
@@ -186,32 +188,20 @@ asio::awaitable<Session::End> Session::pump_client_routed() {
       }
       if (frame.status != protocol::FrameStatus::kFrame) break;
       std::string_view whole(client_in_.data(), frame.consumed);
-      bool routed = false;
       count_client_message(frame.type);
-      if (frame.type == 'Q' && !copy_in_) {
-        std::string_view sql = frame.body.substr(0, frame.body.find('\0'));
-        // A copy: the cache may evict its entry while this session waits on new.
-        const router::Classification unit = classify(context_.classifier, sql);
-        if (transaction_status_ == 'I') view_.read_only_transaction = false;
-        note_unit(unit);
-        if (!co_await forward_to_old(pending)) co_return End::kBackendClosed;
-        if (unit.kind == router::Kind::kSession) log_session_state(whole);
-        if (new_ready_ && unit.kind == router::Kind::kSession) {
-          co_await copy_to_new(whole);
-        } else if (new_ready_ && !nonstandard_strings_ && pending_replies_ == 1 &&
-                   decide(unit).target == router::Backend::kNew &&
-                   context_.breaker.allow(Clock::now())) {
-          --pending_replies_;  // counted for old, answered by new
-          routed = co_await run_on_new(whole, unit);
-          if (!routed) ++pending_replies_;
-          if (auto changed = context_.breaker.record(routed, Clock::now())) {
-            log::warn("circuit_breaker", {{"conn", id_}, {"state", router::to_string(*changed)}});
-          }
-        }
-      } else if (frame.type == 'E') {
-        note_unit({.kind = router::Kind::kUnknown});  // extended protocol: not classified yet
+      bool sent = true;
+      if (copy_in_) {
+        pending.append(whole);
+      } else if (frame.type == 'Q') {
+        sent = co_await route_query(frame.body, whole, pending);
+      } else if (std::string_view("PBDECSH").find(frame.type) != std::string_view::npos) {
+        sent = co_await route_extended(frame.type, whole, pending);
+      } else {
+        sent = co_await commit_batch_to_old(pending);
+        if (frame.type == 'F') note_unit({.kind = router::Kind::kUnknown});  // a function call
+        pending.append(whole);
       }
-      if (!routed) pending.append(whole);
+      if (!sent) co_return End::kBackendClosed;
       bool terminate = frame.type == 'X';
       client_in_.erase(0, frame.consumed);
       if (terminate) {
@@ -219,13 +209,37 @@ asio::awaitable<Session::End> Session::pump_client_routed() {
         co_return End::kClientTerminate;
       }
     }
-    if (!co_await forward_to_old(pending)) co_return End::kBackendClosed;
+    // A batch not whole by now goes to old as it comes: holding it could stall a client that
+    // waits for answers before it sends the rest.
+    bool sent = co_await commit_batch_to_old(pending);
+    if (sent) sent = co_await forward_to_old(pending);
+    if (!sent) co_return End::kBackendClosed;
     char chunk[16384];
     auto [ec, n] = co_await client_.read_some(asio::buffer(chunk));
     if (ec) co_return End::kClientClosed;
     last_activity_ = Clock::now();
     client_in_.append(chunk, n);
   }
+}
+
+// One simple-protocol Query: classified, then run on new or queued for old.
+asio::awaitable<bool> Session::route_query(std::string_view body, std::string_view whole,
+                                           std::string& pending) {
+  if (!co_await commit_batch_to_old(pending)) co_return false;
+  // A copy: the cache may evict its entry while this session waits on new.
+  const router::Classification unit = classify(body.substr(0, body.find('\0')));
+  if (transaction_status_ == 'I') view_.read_only_transaction = false;
+  note_unit(unit);
+  statements_.forget(unit);
+  if (!co_await forward_to_old(pending)) co_return false;
+  if (unit.kind == router::Kind::kSession) {
+    log_session_state(whole);
+    if (new_ready_) co_await copy_to_new(whole);
+  } else if (co_await try_new(whole, unit, 0)) {
+    co_return true;
+  }
+  pending.append(whole);
+  co_return true;
 }
 
 asio::awaitable<bool> Session::forward_to_old(std::string& pending) {
@@ -235,6 +249,23 @@ asio::awaitable<bool> Session::forward_to_old(std::string& pending) {
   pending.clear();
   backend_write_whole_ = !ec;
   co_return !ec;
+}
+
+// Runs a unit on new when the policy and the breaker say so and nothing is in flight on old;
+// false when old must run it (not routed, or new failed before any answer went out).
+asio::awaitable<bool> Session::try_new(std::string_view message,
+                                       const router::Classification& unit, int prefix_replies) {
+  if (!new_ready_ || nonstandard_strings_ || pending_replies_ != 1 ||
+      decide(unit).target != router::Backend::kNew || !context_.breaker.allow(Clock::now())) {
+    co_return false;
+  }
+  --pending_replies_;  // counted for old, answered by new
+  bool routed = co_await run_on_new(message, unit, prefix_replies);
+  if (!routed) ++pending_replies_;
+  if (auto changed = context_.breaker.record(routed, Clock::now())) {
+    log::warn("circuit_breaker", {{"conn", id_}, {"state", router::to_string(*changed)}});
+  }
+  co_return routed;
 }
 
 router::Decision Session::decide(const router::Classification& unit) {
@@ -278,21 +309,27 @@ asio::awaitable<void> Session::copy_to_new(std::string_view message) {
   }
 }
 
+// `message` starts with `prefix_replies` messages that prepare statements new lacks; their
+// answers are not the client's.
 asio::awaitable<bool> Session::run_on_new(std::string_view message,
-                                          const router::Classification& unit) {
+                                          const router::Classification& unit,
+                                          int prefix_replies) {
   if (!co_await drain_new()) co_return false;
   std::string fallback_reason;
   ErrorCode sent = co_await new_backend_.write(message);
   if (sent) {
     fallback_reason = "connection";
   } else {
-    protocol::ProtocolError error{};
-    auto first = co_await (read_message(new_backend_, new_in_, false, kMaxBackendMessage, error) ||
+    bool prefix_failed = false;
+    auto first = co_await (first_answer_from_new(prefix_replies, prefix_failed) ||
                            sleep_for(config_.migration.fallback.timeout));
     if (first.index() == 1) {
       fallback_reason = "timeout";
     } else if (auto& message = std::get<0>(first); !message) {
       fallback_reason = "connection";
+    } else if (prefix_failed) {
+      fallback_reason = "prepare " + sqlstate_of(*message);
+      ++new_replies_to_discard_;  // its ReadyForQuery is still to come
     } else if (message->type == 'E' &&
                sqlstate_matches(config_.migration.fallback.sqlstates, sqlstate_of(*message))) {
       fallback_reason = "sqlstate " + sqlstate_of(*message);
@@ -317,6 +354,21 @@ asio::awaitable<bool> Session::run_on_new(std::string_view message,
     drop_new(fallback_reason);
   }
   co_return false;
+}
+
+// new's first answer to a unit, after the answers to the statements cutover prepared first.
+asio::awaitable<std::optional<Message>> Session::first_answer_from_new(int prefix_replies,
+                                                                      bool& prefix_failed) {
+  protocol::ProtocolError error{};
+  for (;;) {
+    auto message = co_await read_message(new_backend_, new_in_, false, kMaxBackendMessage, error);
+    if (!message || prefix_replies == 0) co_return message;
+    if (message->type == 'E') {
+      prefix_failed = true;
+      co_return message;
+    }
+    if (message->type == '1' || message->type == '3') --prefix_replies;
+  }
 }
 
 // Relays new's answer to the client up to its ReadyForQuery. Once bytes went out a failure
@@ -361,8 +413,9 @@ asio::awaitable<bool> Session::drain_new() {
       drop_new("lost");
       co_return false;
     }
-    if (message->type == 'E') {
-      // new did not take a setting old took: its reads could differ, so it serves no more.
+    // new did not take a setting old took: its reads could differ, so it serves no more.
+    // (Not 26000: a DEALLOCATE of a statement cutover had not yet prepared on new.)
+    if (message->type == 'E' && sqlstate_of(*message) != "26000") {
       log::warn("new_session_state_failed", {{"conn", id_}, {"error", error_message(*message)}});
       drop_new("session state");
       co_return false;

@@ -154,6 +154,11 @@ struct Classifier::Walk {
       result.read_only_transaction |= option_value(node, "args", "transaction_read_only") == true;
       return Kind::kTransaction;
     }
+    if (type == "DeallocateStmt" && !string_at(node, "name").empty()) {
+      result.deallocates.emplace_back(string_at(node, "name"));
+    } else if (type == "DeallocateStmt" || type == "DiscardStmt") {
+      result.forgets_prepared = true;
+    }
     if (type == "PrepareStmt" || type == "DeallocateStmt" || type == "ListenStmt" ||
         type == "UnlistenStmt" || type == "DeclareCursorStmt" || type == "FetchStmt" ||
         type == "ClosePortalStmt" || type == "DiscardStmt" || type == "LoadStmt" ||

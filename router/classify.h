@@ -35,6 +35,9 @@ struct Classification {
   // Creates a temporary table, view or sequence: its rows will exist on old only (writes go
   // there), so the session's later reads must not go to new.
   bool creates_temporary = false;
+  // DEALLOCATE ALL or DISCARD: every prepared statement the session had may be gone.
+  bool forgets_prepared = false;
+  std::vector<std::string> deallocates{};  // DEALLOCATE name: these are gone
   // Tables the unit names, as written ("name" or "schema.name"), for per-table overrides.
   std::vector<std::string> tables{};
   std::string error{};  // the parser's message when kind is kUnknown because parsing failed

@@ -1,0 +1,118 @@
+// Extended-query batches in dual_write: the messages up to a Sync are gathered and routed as
+// one unit, like a simple Query. A batch that is a read, whose statements new has or can be
+// given (router/extended.h), may run on new; everything else goes to old. Prepared statements
+// are given to a side the first time a batch needs them there: to new as a prefix whose
+// answers cutover reads, to old (only the unnamed statement, when new ran the last Parse of
+// it) as a prefix whose ParseComplete the relay takes out.
+#include "proxy/log.h"
+#include "proxy/session.h"
+
+namespace cutover::proxy {
+namespace {
+
+constexpr std::string_view kSync("S\0\0\0\4", 5);  // a whole Sync message
+
+}  // namespace
+
+asio::awaitable<bool> Session::route_extended(char type, std::string_view whole,
+                                              std::string& pending) {
+  if (batch_to_old_) {
+    const bool ok = co_await send_batch_to_old(whole, plan_batch(whole), pending);
+    if (type == 'S') {
+      batch_to_old_ = false;
+      batch_parses_on_old_ = 0;
+    }
+    co_return ok;
+  }
+  batch_.append(whole);
+  if (type == 'H') co_return co_await commit_batch_to_old(pending);
+  if (type != 'S') co_return true;
+  co_return co_await run_batch(pending);
+}
+
+// The batch is whole (it ends with Sync): run it on new if it may go there, else on old.
+asio::awaitable<bool> Session::run_batch(std::string& pending) {
+  const std::string batch = std::move(batch_);
+  batch_.clear();
+  const router::BatchPlan plan = plan_batch(batch);
+  if (plan.executes && plan.movable) {
+    if (!co_await forward_to_old(pending)) co_return false;
+    if (transaction_status_ == 'I') view_.read_only_transaction = false;
+    // Named: GCC 12 mishandles temporaries inside co_await expressions.
+    const std::string for_new = plan.new_prefix + batch;
+    const bool routed = co_await try_new(for_new, plan.unit, plan.new_prefix_replies);
+    if (routed) {
+      statements_.apply(batch, plan, false, true);
+      note_batch(plan);
+      co_return true;
+    }
+  }
+  const bool sent = co_await send_batch_to_old(batch, plan, pending);
+  batch_parses_on_old_ = 0;
+  co_return sent;
+}
+
+// Sends what was gathered of the current batch to old; the rest of it follows as it comes.
+asio::awaitable<bool> Session::commit_batch_to_old(std::string& pending) {
+  if (batch_.empty()) co_return true;
+  const std::string batch = std::move(batch_);
+  batch_.clear();
+  batch_to_old_ = true;
+  co_return co_await send_batch_to_old(batch, plan_batch(batch), pending);
+}
+
+// Queues `batch` (a whole batch or part of one) for old, with the unnamed statement in front
+// when old's is not the client's current one. Session state reaches new too.
+asio::awaitable<bool> Session::send_batch_to_old(std::string_view batch,
+                                                 const router::BatchPlan& plan,
+                                                 std::string& pending) {
+  if (!plan.old_prefix.empty()) {
+    // Units before this one still owe their ReadyForQuery; this one's Sync, if it is here,
+    // is already counted.
+    const int units_before = pending_replies_ - static_cast<int>(batch.ends_with(kSync));
+    old_filter_.expect(units_before, batch_parses_on_old_);
+    pending.append(plan.old_prefix);
+  }
+  pending.append(batch);
+  batch_parses_on_old_ += static_cast<int>(plan.parsed.size());
+  bool copied = false;
+  if (plan.executes && plan.unit.kind == router::Kind::kSession) {
+    copied = co_await copy_batch_to_new(batch, plan);
+  }
+  statements_.apply(batch, plan, true, copied);
+  note_batch(plan);
+  co_return true;
+}
+
+// Session state set through the extended protocol: new gets the same batch (with what it
+// needs prepared first), and the replay log a self-contained copy.
+// Whether it went to new now.
+asio::awaitable<bool> Session::copy_batch_to_new(std::string_view batch,
+                                                 const router::BatchPlan& plan) {
+  if (!batch.ends_with(kSync) || !plan.movable) {
+    // Part of a batch, or statements new cannot be given: new's settings would differ.
+    if (new_wanted_) log::warn("new_session_state_not_copied", {{"conn", id_}});
+    new_wanted_ = false;
+    drop_new("session state not copied");
+    co_return false;
+  }
+  log_session_state(plan_batch(batch, true).new_prefix + std::string(batch));
+  if (!new_ready_) co_return false;
+  const std::string for_new = plan.new_prefix + std::string(batch);
+  co_await copy_to_new(for_new);
+  co_return new_ready_;
+}
+
+router::BatchPlan Session::plan_batch(std::string_view batch, bool new_is_empty) {
+  return statements_.plan(
+      batch, [this](std::string_view sql) -> const router::Classification& { return classify(sql); },
+      new_is_empty);
+}
+
+void Session::note_batch(const router::BatchPlan& plan) {
+  if (!plan.executes) return;
+  note_unit(plan.unit);
+  statements_.forget(plan.unit);
+}
+
+}  // namespace cutover::proxy

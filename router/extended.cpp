@@ -1,0 +1,207 @@
+#include "router/extended.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "protocol/framing.h"
+#include "protocol/frontend.h"
+
+namespace cutover::router {
+namespace {
+
+// Named statements a session may have cutover remember; more than drivers' statement caches
+// hold (psycopg 100, JDBC 256 by default). Statements past it stay on old.
+constexpr size_t kMaxNamedBytes = size_t{1} << 20;
+
+// The names an extended-query message carries, read in place: decode_frontend() would copy
+// every Bind parameter, and routing needs only the names.
+struct Names {
+  char kind = '\0';         // Describe / Close: 'S' statement or 'P' portal
+  std::string_view first;   // Parse: statement; Bind, Execute: portal; Describe, Close: name
+  std::string_view second;  // Parse: query; Bind: statement
+};
+
+std::string_view cstring(std::string_view& body) {
+  size_t end = body.find('\0');
+  if (end == std::string_view::npos) end = body.size();
+  std::string_view s = body.substr(0, end);
+  body.remove_prefix(std::min(end + 1, body.size()));
+  return s;
+}
+
+Names names(char type, std::string_view body) {
+  Names n;
+  if ((type == 'D' || type == 'C') && !body.empty()) {
+    n.kind = body[0];
+    body.remove_prefix(1);
+  }
+  n.first = cstring(body);
+  if (type == 'P' || type == 'B') n.second = cstring(body);
+  return n;
+}
+
+// Calls visit(type, body, whole) for each message of `batch` (already framed by the caller).
+template <typename Visit>
+void for_each_message(std::string_view batch, Visit&& visit) {
+  for (;;) {
+    auto frame = protocol::next_frame(batch, std::numeric_limits<size_t>::max());
+    if (frame.status != protocol::FrameStatus::kFrame) return;
+    visit(frame.type, frame.body, batch.substr(0, frame.consumed));
+    batch.remove_prefix(frame.consumed);
+  }
+}
+
+// What a portal or statement of unknown origin runs: anything.
+const Classification& unknown() {
+  static const Classification unit{.kind = Kind::kUnknown};
+  return unit;
+}
+
+}  // namespace
+
+void merge(Classification& into, const Classification& unit) {
+  into.kind = std::max(into.kind, unit.kind);
+  into.read_only_transaction |= unit.read_only_transaction;
+  into.creates_temporary |= unit.creates_temporary;
+  into.forgets_prepared |= unit.forgets_prepared;
+  into.deallocates.insert(into.deallocates.end(), unit.deallocates.begin(), unit.deallocates.end());
+  into.tables.insert(into.tables.end(), unit.tables.begin(), unit.tables.end());
+  if (into.fingerprint == 0) into.fingerprint = unit.fingerprint;
+}
+
+BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& classify,
+                                   bool new_is_empty) const {
+  BatchPlan plan;
+  // Statements parsed and portals bound earlier in this batch, latest last.
+  std::vector<std::pair<std::string_view, const Classification*>> parsed_here;
+  std::vector<std::pair<std::string_view, const Classification*>> portals;
+  auto latest = [](const auto& list, std::string_view name) -> const Classification* {
+    auto it = std::find_if(list.rbegin(), list.rend(), [&](auto& e) { return e.first == name; });
+    return it == list.rend() ? nullptr : it->second;
+  };
+  // The statement `name` as this batch sees it; on the way, what each side must be given.
+  auto statement = [&](std::string_view name) -> const Classification& {
+    if (const Classification* here = latest(parsed_here, name)) return *here;
+    const Statement* known = find(name);
+    if (known == nullptr || known->ambiguous) {
+      plan.movable = false;
+      return unknown();
+    }
+    if ((new_is_empty || !known->on_new) && std::find(plan.prepared_on_new.begin(), plan.prepared_on_new.end(),
+                                    name) == plan.prepared_on_new.end()) {
+      plan.prepared_on_new.emplace_back(name);
+      if (!name.empty()) {
+        protocol::encode(protocol::Close{.kind = 'S', .name = std::string(name)}, plan.new_prefix);
+        ++plan.new_prefix_replies;
+      }
+      plan.new_prefix += known->parse;
+      ++plan.new_prefix_replies;
+    }
+    if (name.empty() && !known->on_old) plan.old_prefix = known->parse;
+    return known->unit;
+  };
+  for_each_message(batch, [&](char type, std::string_view body, std::string_view) {
+    Names n = names(type, body);
+    switch (type) {
+      case 'P':
+        plan.parsed.push_back(classify(n.second));
+        if (!n.first.empty()) plan.movable = false;
+        parsed_here.emplace_back(n.first, &plan.parsed.back());
+        break;
+      case 'B':
+        portals.emplace_back(n.first, &statement(n.second));
+        break;
+      case 'E': {
+        const Classification* portal = latest(portals, n.first);
+        if (portal == nullptr) plan.movable = false;
+        merge(plan.unit, portal != nullptr ? *portal : unknown());
+        plan.executes = true;
+        break;
+      }
+      case 'D':
+        if (n.kind == 'S') statement(n.first);
+        if (n.kind == 'P' && latest(portals, n.first) == nullptr) plan.movable = false;
+        break;
+      case 'C':
+        if (n.kind == 'S') plan.movable = false;
+        break;
+      case 'S':
+        break;
+      default:
+        plan.movable = false;
+        break;
+    }
+  });
+  return plan;
+}
+
+void PreparedStatements::apply(std::string_view batch, const BatchPlan& plan, bool to_old,
+                               bool to_new) {
+  if (to_new) {
+    for (const auto& name : plan.prepared_on_new) {
+      if (Statement* s = find(name)) s->on_new = true;
+    }
+  }
+  if (to_old && !plan.old_prefix.empty()) unnamed_.on_old = true;
+  auto parsed = plan.parsed.begin();
+  for_each_message(batch, [&](char type, std::string_view body, std::string_view whole) {
+    Names n = names(type, body);
+    if (type == 'P' && parsed != plan.parsed.end()) {
+      store(n.first, whole, *parsed++, to_old, to_new);
+    } else if (type == 'C' && n.kind == 'S' && !n.first.empty()) {
+      erase(n.first);
+    }
+  });
+}
+
+void PreparedStatements::store(std::string_view name, std::string_view parse,
+                               const Classification& unit, bool on_old, bool on_new) {
+  Statement fresh{.parse = std::string(parse), .unit = unit, .on_old = on_old, .on_new = on_new};
+  if (name.empty()) {
+    unnamed_ = std::move(fresh);
+    has_unnamed_ = true;
+    return;
+  }
+  if (Statement* known = find(name)) {
+    // PostgreSQL refuses a second Parse of a name (42P05) unless the first one failed.
+    if (known->parse != parse) known->ambiguous = true;
+    return;
+  }
+  if (named_bytes_ + parse.size() > kMaxNamedBytes) return;
+  named_bytes_ += parse.size();
+  named_.emplace(std::string(name), std::move(fresh));
+}
+
+const PreparedStatements::Statement* PreparedStatements::find(std::string_view name) const {
+  if (name.empty()) return has_unnamed_ ? &unnamed_ : nullptr;
+  auto it = named_.find(name);
+  return it == named_.end() ? nullptr : &it->second;
+}
+
+PreparedStatements::Statement* PreparedStatements::find(std::string_view name) {
+  return const_cast<Statement*>(std::as_const(*this).find(name));
+}
+
+void PreparedStatements::forget(const Classification& unit) {
+  if (unit.forgets_prepared) {
+    named_.clear();
+    named_bytes_ = 0;
+    return;
+  }
+  for (const auto& name : unit.deallocates) erase(name);
+}
+
+void PreparedStatements::erase(std::string_view name) {
+  if (auto it = named_.find(name); it != named_.end()) {
+    named_bytes_ -= it->second.parse.size();
+    named_.erase(it);
+  }
+}
+
+void PreparedStatements::new_lost() {
+  for (auto& [name, statement] : named_) statement.on_new = false;
+  unnamed_.on_new = false;
+}
+
+}  // namespace cutover::router

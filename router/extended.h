@@ -1,0 +1,83 @@
+// Extended-query batches as units of work: what a batch of Parse/Bind/Describe/Execute/Close
+// messages up to Sync executes, whether it may run on new, and which prepared statements a
+// database must be given before it can run the batch. A named prepared statement is
+// classified once, when it is parsed, and prepared on new only when a batch first needs it
+// there. Pure bookkeeping: the proxy sends the bytes (proxy/session_extended.cpp).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "router/classify.h"
+
+namespace cutover::router {
+
+// Adds `unit` to `into`, a unit of several statements: the highest kind wins, flags and tables
+// add up, the first fingerprint names the whole.
+void merge(Classification& into, const Classification& unit);
+
+struct BatchPlan {
+  Classification unit{.kind = Kind::kRead};  // merged over the statements the batch executes
+  bool executes = false;                     // has an Execute (else it only prepares/describes)
+  // May run on new: its portals are bound in the batch, its statements are known here, and it
+  // parses no named statement (old stays the home of every named statement).
+  bool movable = true;
+  std::string new_prefix;      // Close + Parse for each statement new lacks, sent first
+  int new_prefix_replies = 0;  // answers (CloseComplete, ParseComplete) the prefix adds on new
+  std::string old_prefix;  // Parse of the unnamed statement when old's copy is not the current
+  std::vector<std::string> prepared_on_new{};  // statements the prefix prepares on new
+  std::deque<Classification> parsed{};  // one per Parse in the batch, in order (stable refs)
+};
+
+// The prepared statements of one client session, and where each one exists.
+class PreparedStatements {
+ public:
+  using Classify = std::function<const Classification&(std::string_view sql)>;
+
+  // `batch`: whole messages. Classifies each Parse's query with `classify`. With
+  // `new_is_empty`, the prefix prepares every statement the batch uses (for a replay log).
+  BatchPlan plan(std::string_view batch, const Classify& classify,
+                 bool new_is_empty = false) const;
+  // Records what `batch` (planned as `plan`, with new's prefix where it went to new) did on
+  // the databases it was sent to.
+  void apply(std::string_view batch, const BatchPlan& plan, bool to_old, bool to_new);
+  // `unit` (DEALLOCATE, DISCARD) ran: the statements it removed, or all named ones, are gone.
+  void forget(const Classification& unit);
+  // new's connection is fresh: it has no statement.
+  void new_lost();
+
+  size_t size() const { return named_.size(); }
+
+ private:
+  struct Statement {
+    std::string parse;  // the client's Parse message, whole
+    Classification unit;
+    bool on_old = false;
+    bool on_new = false;
+    // Parsed again with other text, without a Close: old kept one of the two (or neither),
+    // which cutover cannot see, so this name never leaves old.
+    bool ambiguous = false;
+  };
+
+  const Statement* find(std::string_view name) const;
+  Statement* find(std::string_view name);
+  void erase(std::string_view name);
+  void store(std::string_view name, std::string_view parse, const Classification& unit,
+             bool on_old, bool on_new);
+
+  struct NameHash {  // lets find() look names up without copying them
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, Statement, NameHash, std::equal_to<>> named_;
+  Statement unnamed_;
+  bool has_unnamed_ = false;
+  size_t named_bytes_ = 0;  // bounded: statements past the bound are not known (they stay on old)
+};
+
+}  // namespace cutover::router

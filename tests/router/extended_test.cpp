@@ -1,0 +1,183 @@
+// Extended-query batches: what they execute, whether they may run on new, and the statements
+// each side is given before it runs them, as drivers really send them (libpq/psycopg unnamed,
+// pgbench -M prepared, asyncpg with and without its statement cache, JDBC's named switch).
+#include "router/extended.h"
+
+#include <gtest/gtest.h>
+
+#include "protocol/frontend.h"
+#include "router/phase.h"
+
+namespace cutover::router {
+namespace {
+
+using protocol::Bind;
+using protocol::Close;
+using protocol::Describe;
+using protocol::Execute;
+using protocol::Parse;
+using protocol::Sync;
+
+class ExtendedTest : public ::testing::Test {
+ protected:
+  // Writes the messages into one batch.
+  template <typename... M>
+  static std::string batch(const M&... messages) {
+    std::string out;
+    (protocol::encode(messages, out), ...);
+    return out;
+  }
+  static std::string parse_message(const std::string& name, const std::string& sql) {
+    return batch(Parse{.statement = name, .query = sql});
+  }
+
+  BatchPlan plan(const std::string& b) {
+    return statements.plan(b, [this](std::string_view sql) -> const Classification& {
+      ++parses;
+      return cache.classify(sql);
+    });
+  }
+  // Plans `b`, sends it (as the plan says) to `side`, and returns the plan.
+  BatchPlan run(const std::string& b, Backend side) {
+    BatchPlan p = plan(b);
+    statements.apply(b, p, side == Backend::kOld, side == Backend::kNew);
+    return p;
+  }
+
+  Classifier classifier;
+  ClassificationCache cache{classifier, 100};
+  PreparedStatements statements;
+  int parses = 0;
+};
+
+TEST_F(ExtendedTest, AnUnnamedReadWithItsParseMayRunAnywhere) {
+  BatchPlan p = plan(batch(Parse{.query = "select * from t where id = $1"},
+                           Bind{.parameters = {"7"}}, Describe{.kind = 'P'}, Execute{}, Sync{}));
+  EXPECT_EQ(p.unit.kind, Kind::kRead);
+  EXPECT_TRUE(p.executes);
+  EXPECT_TRUE(p.movable);
+  EXPECT_EQ(p.new_prefix, "");
+  EXPECT_EQ(p.old_prefix, "");
+  EXPECT_EQ(p.unit.tables, std::vector<std::string>{"t"});
+}
+
+TEST_F(ExtendedTest, TheHighestKindOfTheExecutedStatementsWins) {
+  BatchPlan p = plan(batch(Parse{.query = "select 1"}, Bind{}, Execute{},
+                           Parse{.query = "update t set v = $1"}, Bind{}, Execute{}, Sync{}));
+  EXPECT_EQ(p.unit.kind, Kind::kWrite);
+  EXPECT_EQ(p.unit.fingerprint, fingerprint("select 1"));
+}
+
+TEST_F(ExtendedTest, APrepareOnlyBatchExecutesNothingAndANamedParseStaysOnOld) {
+  // pgbench -M prepared and asyncpg prepare first: Parse (Describe) Sync.
+  BatchPlan p = plan(batch(Parse{.statement = "P0_1", .query = "select $1::int"},
+                           Describe{.kind = 'S', .name = "P0_1"}, Sync{}));
+  EXPECT_FALSE(p.executes);
+  EXPECT_FALSE(p.movable);
+  EXPECT_EQ(p.unit.kind, Kind::kRead);
+}
+
+TEST_F(ExtendedTest, ANamedStatementIsClassifiedOnceAndPreparedOnNewWhenFirstNeeded) {
+  run(batch(Parse{.statement = "s1", .query = "select abalance from a where aid = $1"}, Sync{}),
+      Backend::kOld);
+  EXPECT_EQ(parses, 1);
+  std::string execute = batch(Bind{.statement = "s1", .parameters = {"3"}}, Execute{}, Sync{});
+  BatchPlan first = run(execute, Backend::kNew);
+  EXPECT_TRUE(first.movable);
+  EXPECT_EQ(first.unit.kind, Kind::kRead);
+  EXPECT_EQ(first.new_prefix,
+            batch(Close{.kind = 'S', .name = "s1"}) +
+                parse_message("s1", "select abalance from a where aid = $1"));
+  EXPECT_EQ(first.new_prefix_replies, 2);
+  BatchPlan second = run(execute, Backend::kNew);
+  EXPECT_EQ(second.new_prefix, "");  // new has it now
+  EXPECT_EQ(parses, 1);              // and nothing was parsed again
+  statements.new_lost();
+  EXPECT_EQ(plan(execute).new_prefix_replies, 2);
+  // For a replay log, the prefix prepares what the batch uses whatever new has.
+  statements.apply(execute, plan(execute), false, true);
+  EXPECT_EQ(statements.plan(execute, [&](std::string_view sql) -> const Classification& {
+                        return cache.classify(sql);
+                      }, true).new_prefix_replies, 2);
+}
+
+TEST_F(ExtendedTest, AnUnknownStatementOrPortalKeepsTheBatchOnOldAsAWrite) {
+  BatchPlan unknown_statement = plan(batch(Bind{.statement = "never"}, Execute{}, Sync{}));
+  EXPECT_FALSE(unknown_statement.movable);
+  EXPECT_EQ(unknown_statement.unit.kind, Kind::kUnknown);
+  // A portal bound in an earlier batch (inside a transaction) lives only where it was bound.
+  BatchPlan earlier_portal = plan(batch(Execute{.portal = "c1", .max_rows = 10}, Sync{}));
+  EXPECT_FALSE(earlier_portal.movable);
+  EXPECT_EQ(earlier_portal.unit.kind, Kind::kUnknown);
+}
+
+TEST_F(ExtendedTest, AnUnnamedStatementReusedAcrossSyncsIsGivenToTheSideThatLacksIt) {
+  // asyncpg without a statement cache: Parse "" + Describe + Sync, then Bind "" + Execute.
+  run(batch(Parse{.query = "select 42"}, Describe{.kind = 'S'}, Sync{}), Backend::kOld);
+  std::string execute = batch(Bind{}, Execute{}, Sync{});
+  BatchPlan on_new = run(execute, Backend::kNew);
+  EXPECT_EQ(on_new.new_prefix, parse_message("", "select 42"));
+  EXPECT_EQ(on_new.new_prefix_replies, 1);
+  EXPECT_EQ(on_new.old_prefix, "");
+  // Parsed on new only: old's unnamed statement is an older one, so old gets the Parse first.
+  run(batch(Parse{.query = "select 43"}, Bind{}, Execute{}, Sync{}), Backend::kNew);
+  BatchPlan on_old = run(execute, Backend::kOld);
+  EXPECT_EQ(on_old.old_prefix, parse_message("", "select 43"));
+  EXPECT_EQ(plan(execute).old_prefix, "");  // and then it has it
+}
+
+TEST_F(ExtendedTest, CloseForgetsAStatementAndAReParseWithOtherTextIsNeverMoved) {
+  run(batch(Parse{.statement = "s", .query = "select 1"}, Sync{}), Backend::kOld);
+  run(batch(Close{.kind = 'S', .name = "s"}, Sync{}), Backend::kOld);
+  EXPECT_EQ(statements.size(), 0u);
+  run(batch(Parse{.statement = "s", .query = "select 2"}, Sync{}), Backend::kOld);
+  EXPECT_TRUE(plan(batch(Bind{.statement = "s"}, Execute{}, Sync{})).movable);
+  // Without a Close old refuses the second Parse (42P05) unless the first failed: which text
+  // old has is unknown here.
+  run(batch(Parse{.statement = "s", .query = "select 3"}, Sync{}), Backend::kOld);
+  EXPECT_FALSE(plan(batch(Bind{.statement = "s"}, Execute{}, Sync{})).movable);
+  EXPECT_FALSE(plan(batch(Close{.kind = 'S', .name = "s"}, Sync{})).movable);
+}
+
+TEST_F(ExtendedTest, DeallocateForgetsTheStatementsItRemoves) {
+  for (const char* name : {"a", "b", "c"}) {
+    run(batch(Parse{.statement = name, .query = "select 1"}, Sync{}), Backend::kOld);
+  }
+  auto movable = [&](const char* name) {
+    return plan(batch(Bind{.statement = name}, Execute{}, Sync{})).movable;
+  };
+  BatchPlan one = run(batch(Parse{.query = "deallocate a"}, Bind{}, Execute{}, Sync{}),
+                      Backend::kOld);
+  EXPECT_EQ(one.unit.kind, Kind::kSession);
+  EXPECT_EQ(one.unit.deallocates, std::vector<std::string>{"a"});
+  statements.forget(one.unit);
+  EXPECT_FALSE(movable("a"));
+  EXPECT_TRUE(movable("b"));
+  BatchPlan all = run(batch(Parse{.query = "discard all"}, Bind{}, Execute{}, Sync{}),
+                      Backend::kOld);
+  EXPECT_TRUE(all.unit.forgets_prepared);
+  statements.forget(all.unit);
+  EXPECT_FALSE(movable("b"));
+  EXPECT_FALSE(movable("c"));
+}
+
+TEST_F(ExtendedTest, FlushKeepsTheBatchOnOld) {
+  std::string flush;
+  protocol::encode(protocol::Flush{}, flush);
+  EXPECT_FALSE(plan(batch(Parse{.query = "select 1"}, Bind{}, Execute{}) + flush).movable);
+}
+
+TEST_F(ExtendedTest, MergeAddsTablesAndKeepsTheFirstFingerprint) {
+  Classification a{.kind = Kind::kRead, .tables = {"a"}, .fingerprint = 1};
+  Classification b{.kind = Kind::kSession, .creates_temporary = true, .tables = {"b"}};
+  Classification into{.kind = Kind::kRead};
+  merge(into, a);
+  merge(into, b);
+  EXPECT_EQ(into.kind, Kind::kSession);
+  EXPECT_TRUE(into.creates_temporary);
+  EXPECT_EQ(into.tables, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(into.fingerprint, 1u);
+}
+
+}  // namespace
+}  // namespace cutover::router
