@@ -1,7 +1,10 @@
 """asyncpg through cutover in dual_write. asyncpg returns rows only through the extended
-protocol (fetch*, prepare), so the plain query is extended too and stays on old in this stage;
-conn.execute() without arguments is its one simple-protocol call (no rows come back), used
-here for a plain read and for a read of driver_writes that may go to new and fall back.
+protocol (fetch*, prepare), and prepares each statement the first time with Parse, Describe
+and Flush, in the same batch as its first execution: that batch runs on old (it parses a named
+statement, and a Flush asks for answers before the batch is whole), later executions follow
+the ramp. So the plain query's second run tells the session's side. conn.execute() without
+arguments is its one simple-protocol call (no rows come back), used here for a plain read and
+for a read of driver_writes that may go to new and fall back.
 Usage: routing_asyncpg.py PROXY_PORT OLD_PORT NEW_PORT (see drivers_routing_test.sh)."""
 
 import asyncio
@@ -19,6 +22,9 @@ async def session_body(run, session):
                                  database="postgres",
                                  server_settings={"application_name": f"{DRIVER}-{session}"})
     try:
+        run.step(session, "plain query, first run (prepares it, on old)")
+        run.expect(session, "first plain query", int(await conn.fetchval(rc.PLAIN_QUERY)),
+                   run.old_port)
         run.step(session, "plain query")
         run.note_plain(session, await conn.fetchval(rc.PLAIN_QUERY))
         run.step(session, "plain query, simple protocol (execute)")
