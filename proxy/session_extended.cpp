@@ -105,7 +105,8 @@ asio::awaitable<bool> Session::copy_batch_to_new(std::string_view batch,
 
 router::BatchPlan Session::plan_batch(std::string_view batch, bool new_is_empty) {
   return statements_.plan(
-      batch, [this](std::string_view sql) -> const router::Classification& { return classify(sql); },
+      batch,
+      [this](std::string_view sql) -> const router::Classification& { return classify(sql); },
       new_is_empty);
 }
 

@@ -253,8 +253,8 @@ asio::awaitable<bool> Session::forward_to_old(std::string& pending) {
 
 // Runs a unit on new when the policy and the breaker say so and nothing is in flight on old;
 // false when old must run it (not routed, or new failed before any answer went out).
-asio::awaitable<bool> Session::try_new(std::string_view message,
-                                       const router::Classification& unit, int prefix_replies) {
+asio::awaitable<bool> Session::try_new(std::string_view message, const router::Classification& unit,
+                                       int prefix_replies) {
   if (!new_ready_ || nonstandard_strings_ || pending_replies_ != 1 ||
       decide(unit).target != router::Backend::kNew || !context_.breaker.allow(Clock::now())) {
     co_return false;
@@ -312,8 +312,7 @@ asio::awaitable<void> Session::copy_to_new(std::string_view message) {
 // `message` starts with `prefix_replies` messages that prepare statements new lacks; their
 // answers are not the client's.
 asio::awaitable<bool> Session::run_on_new(std::string_view message,
-                                          const router::Classification& unit,
-                                          int prefix_replies) {
+                                          const router::Classification& unit, int prefix_replies) {
   if (!co_await drain_new()) co_return false;
   std::string fallback_reason;
   ErrorCode sent = co_await new_backend_.write(message);
@@ -358,7 +357,7 @@ asio::awaitable<bool> Session::run_on_new(std::string_view message,
 
 // new's first answer to a unit, after the answers to the statements cutover prepared first.
 asio::awaitable<std::optional<Message>> Session::first_answer_from_new(int prefix_replies,
-                                                                      bool& prefix_failed) {
+                                                                       bool& prefix_failed) {
   protocol::ProtocolError error{};
   for (;;) {
     auto message = co_await read_message(new_backend_, new_in_, false, kMaxBackendMessage, error);

@@ -76,6 +76,11 @@ BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& class
   // Statements parsed and portals bound earlier in this batch, latest last.
   std::vector<std::pair<std::string_view, const Classification*>> parsed_here;
   std::vector<std::pair<std::string_view, const Classification*>> portals;
+  // Reserved whole, so the pointers above into `parsed` stay valid.
+  size_t parses = 0;
+  for_each_message(batch,
+                   [&](char type, std::string_view, std::string_view) { parses += type == 'P'; });
+  plan.parsed.reserve(parses);
   auto latest = [](const auto& list, std::string_view name) -> const Classification* {
     auto it = std::find_if(list.rbegin(), list.rend(), [&](auto& e) { return e.first == name; });
     return it == list.rend() ? nullptr : it->second;
@@ -88,8 +93,9 @@ BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& class
       plan.movable = false;
       return unknown();
     }
-    if ((new_is_empty || !known->on_new) && std::find(plan.prepared_on_new.begin(), plan.prepared_on_new.end(),
-                                    name) == plan.prepared_on_new.end()) {
+    if ((new_is_empty || !known->on_new) &&
+        std::find(plan.prepared_on_new.begin(), plan.prepared_on_new.end(), name) ==
+            plan.prepared_on_new.end()) {
       plan.prepared_on_new.emplace_back(name);
       if (!name.empty()) {
         protocol::encode(protocol::Close{.kind = 'S', .name = std::string(name)}, plan.new_prefix);

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -29,9 +28,9 @@ struct BatchPlan {
   bool movable = true;
   std::string new_prefix;      // Close + Parse for each statement new lacks, sent first
   int new_prefix_replies = 0;  // answers (CloseComplete, ParseComplete) the prefix adds on new
-  std::string old_prefix;  // Parse of the unnamed statement when old's copy is not the current
+  std::string old_prefix;      // Parse of the unnamed statement when old's copy is not the current
   std::vector<std::string> prepared_on_new{};  // statements the prefix prepares on new
-  std::deque<Classification> parsed{};  // one per Parse in the batch, in order (stable refs)
+  std::vector<Classification> parsed{};        // one per Parse in the batch, in order
 };
 
 // The prepared statements of one client session, and where each one exists.
@@ -41,8 +40,7 @@ class PreparedStatements {
 
   // `batch`: whole messages. Classifies each Parse's query with `classify`. With
   // `new_is_empty`, the prefix prepares every statement the batch uses (for a replay log).
-  BatchPlan plan(std::string_view batch, const Classify& classify,
-                 bool new_is_empty = false) const;
+  BatchPlan plan(std::string_view batch, const Classify& classify, bool new_is_empty = false) const;
   // Records what `batch` (planned as `plan`, with new's prefix where it went to new) did on
   // the databases it was sent to.
   void apply(std::string_view batch, const BatchPlan& plan, bool to_old, bool to_new);
@@ -67,8 +65,8 @@ class PreparedStatements {
   const Statement* find(std::string_view name) const;
   Statement* find(std::string_view name);
   void erase(std::string_view name);
-  void store(std::string_view name, std::string_view parse, const Classification& unit,
-             bool on_old, bool on_new);
+  void store(std::string_view name, std::string_view parse, const Classification& unit, bool on_old,
+             bool on_new);
 
   struct NameHash {  // lets find() look names up without copying them
     using is_transparent = void;

@@ -15,7 +15,9 @@
 #   --out FILE     also write the result table as markdown to FILE
 #   --cutover PATH the proxy binary (default: build/cutover in the repository, or $CUTOVER_BIN)
 # Environment: BENCH_ROUNDS (default 3), BENCH_SECONDS (default 10), BENCH_COMBOS (a subset,
-# e.g. "select-only/16/simple tpcb-like/1/prepared"), BENCH_KEEP=1 keeps the
+# e.g. "select-only/16/simple tpcb-like/1/prepared"), BENCH_TARGETS (default "direct cutover
+# pgbouncer"; also ramp0 and ramp50: cutover in dual_write with a second cluster as new, the
+# read ramp at 0 or 50 %), BENCH_KEEP=1 keeps the
 # work directory (logs) after a successful run; it is always kept after a failure.
 set -euo pipefail
 shopt -s inherit_errexit  # a failure inside $(...) fails the command that uses it
@@ -28,7 +30,7 @@ seconds=${BENCH_SECONDS:-10}
 out_file=""
 PATH=$PATH:/usr/sbin  # Debian puts pgbouncer there
 
-usage() { sed -n '13,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '13,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "pgbench_compare: ERROR: $*" >&2; exit 1; }
 note() { echo "pgbench_compare: $*" >&2; }
 
@@ -49,6 +51,10 @@ for tool in pgbench psql pgbouncer timeout; do
 done
 
 targets=(direct cutover pgbouncer)
+if [[ -n ${BENCH_TARGETS:-} ]]; then read -r -a targets <<<"$BENCH_TARGETS"; fi
+for target in "${targets[@]}"; do
+  [[ $target =~ ^(direct|cutover|pgbouncer|ramp0|ramp50)$ ]] || die "unknown target $target"
+done
 combos=({select-only,tpcb-like}/{1,16}/{simple,prepared})  # workload/clients/protocol
 if [[ -n ${BENCH_COMBOS:-} ]]; then read -r -a combos <<<"$BENCH_COMBOS"; fi
 ncombos=${#combos[@]}
@@ -58,7 +64,7 @@ budget=$((300 + ncombos * rounds * ${#targets[@]} * (seconds + 20)))
 
 work=$(mktemp -d /tmp/cutover-bench.XXXXXX)
 chmod 755 "$work"  # the cluster and pgbouncer run as postgres and must reach their dirs
-cutover_pid="" pgbouncer_pid="" watchdog_pid="" cluster_started=0
+cutover_pids=() pgbouncer_pid="" watchdog_pid="" cluster_started=0 new_started=0
 
 stop_pid() {  # TERM, wait up to 10 s, then KILL
   local pid=$1 i
@@ -72,8 +78,9 @@ stop_pid() {  # TERM, wait up to 10 s, then KILL
 cleanup() {
   local rc=$? pid
   trap - EXIT INT TERM
-  for pid in "$watchdog_pid" "$cutover_pid" "$pgbouncer_pid"; do stop_pid "$pid"; done
+  for pid in "$watchdog_pid" "${cutover_pids[@]}" "$pgbouncer_pid"; do stop_pid "$pid"; done
   if ((cluster_started)); then "$pgcluster" stop "$work/pg" || true; fi
+  if ((new_started)); then "$pgcluster" stop "$work/new" || true; fi
   if ((rc != 0)) || [[ ${BENCH_KEEP:-} == 1 ]]; then note "kept $work"; else rm -rf -- "$work"; fi
   exit "$rc"
 }
@@ -115,18 +122,43 @@ note "PostgreSQL on 127.0.0.1:$pg_port; initialising pgbench scale 10"
 timeout 300 pgbench -i -s 10 -q -h 127.0.0.1 -p "$pg_port" -U postgres postgres \
   >"$work/init.log" 2>&1 || { tail -n 20 "$work/init.log" >&2; die "pgbench -i failed"; }
 
-# ---- cutover ----
-cutover_port=$(pick_port)
-cat >"$work/cutover.yaml" <<EOF
+# ---- new, for the ramp targets: the same data, as replication would give it ----
+new_port=""
+if [[ " ${targets[*]} " == *" ramp"* ]]; then
+  new_started=1
+  new_port=$("$pgcluster" start "$work/new" --name bench-new --conf 'shared_buffers = 256MB')
+  note "new PostgreSQL on 127.0.0.1:$new_port; initialising pgbench scale 10"
+  timeout 300 pgbench -i -s 10 -q -h 127.0.0.1 -p "$new_port" -U postgres postgres \
+    >>"$work/init.log" 2>&1 || { tail -n 20 "$work/init.log" >&2; die "pgbench -i on new failed"; }
+fi
+
+# ---- cutover: start_cutover NAME [MIGRATION_YAML]: sets cutover_port ----
+start_cutover() {
+  local name=$1 migration=${2:-}
+  cutover_port=$(pick_port)
+  cat >"$work/$name.yaml" <<EOF
 listen: { address: 127.0.0.1, port: $cutover_port, max_clients: 1000 }
 threads: 0
 auth: { method: trust, trust_addresses: [127.0.0.1/32] }  # as PgBouncer's auth_type below
-backends: { old: { host: 127.0.0.1, port: $pg_port } }
+backends:
+  old: { host: 127.0.0.1, port: $pg_port }
+  new: { host: 127.0.0.1, port: ${new_port:-1} }
 log: { level: warn, format: text }
+$migration
 EOF
-"$cutover_bin" run --config "$work/cutover.yaml" 2>"$work/cutover.log" &
-cutover_pid=$!
-wait_ready cutover "$cutover_port" "$cutover_pid" "$work/cutover.log"
+  "$cutover_bin" run --config "$work/$name.yaml" 2>"$work/$name.log" &
+  cutover_pids+=($!)
+  wait_ready "$name" "$cutover_port" "$!" "$work/$name.log"
+}
+declare -A port_of=([direct]=$pg_port)
+start_cutover cutover
+port_of[cutover]=$cutover_port
+for ramp in 0 50; do
+  [[ " ${targets[*]} " == *" ramp$ramp "* ]] || continue
+  start_cutover "ramp$ramp" \
+    "migration: { phase: dual_write, read_ramp_percent: $ramp, read_your_writes_ms: 0 }"
+  port_of[ramp$ramp]=$cutover_port
+done
 
 # ---- pgbouncer (refuses to run as root: -u drops to postgres) ----
 bouncer_port=$(pick_port)
@@ -152,8 +184,8 @@ pgbouncer "${bouncer_user[@]}" "$work/pgbouncer/pgbouncer.ini" 2>"$work/pgbounce
 pgbouncer_pid=$!
 wait_ready pgbouncer "$bouncer_port" "$pgbouncer_pid" "$work/pgbouncer/stderr.log"
 
-declare -A port_of=([direct]=$pg_port [cutover]=$cutover_port [pgbouncer]=$bouncer_port)
-note "direct :$pg_port, cutover :$cutover_port, pgbouncer :$bouncer_port;" \
+port_of[pgbouncer]=$bouncer_port
+note "targets: $(for t in "${targets[@]}"; do printf '%s :%s ' "$t" "${port_of[$t]}"; done);" \
   "$ncombos combinations x ${#targets[@]} targets x $rounds rounds x ${seconds}s"
 
 # What pgbench does before a run without --no-vacuum, done here over the direct connection so
@@ -195,7 +227,9 @@ for ((c = 0; c < ncombos; c++)); do
   for ((round = 0; round < rounds; round++)); do
     for ((k = 0; k < ${#targets[@]}; k++)); do
       target=${targets[$(((round + k) % ${#targets[@]}))]}  # rotate who goes first
-      kill -0 "$cutover_pid" 2>/dev/null || die "cutover exited (see $work/cutover.log)"
+      for pid in "${cutover_pids[@]}"; do
+        kill -0 "$pid" 2>/dev/null || die "a cutover exited (see $work/*.log)"
+      done
       kill -0 "$pgbouncer_pid" 2>/dev/null || die "pgbouncer exited"
       [[ $workload == tpcb-like ]] && reset_tables
       run_pgbench "$target" "$workload" "$clients" "$protocol"
@@ -246,7 +280,8 @@ if [[ -n $out_file ]]; then
   note "markdown table written to $out_file"
 fi
 
-if [[ -s $work/cutover.log ]]; then
-  note "cutover logged $(wc -l <"$work/cutover.log") line(s) at warn or above; first ones:"
-  head -n 10 "$work/cutover.log" >&2
-fi
+for log in "$work"/cutover.log "$work"/ramp*.log; do
+  [[ -s $log ]] || continue
+  note "$(basename "$log" .log) logged $(wc -l <"$log") line(s) at warn or above; first ones:"
+  head -n 10 "$log" >&2
+done

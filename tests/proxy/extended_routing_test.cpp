@@ -24,9 +24,8 @@ std::string take_value(PGresult* result, ExecStatusType status = PGRES_TUPLES_OK
     PQclear(result);
     throw error;
   }
-  std::string value = status == PGRES_TUPLES_OK && PQntuples(result) > 0
-                          ? PQgetvalue(result, 0, 0)
-                          : PQcmdStatus(result);
+  std::string value = status == PGRES_TUPLES_OK && PQntuples(result) > 0 ? PQgetvalue(result, 0, 0)
+                                                                         : PQcmdStatus(result);
   PQclear(result);
   return value;
 }
@@ -72,9 +71,9 @@ TEST_F(ExtendedRoutingTest, ParameterizedReadsRunOnNewAndWritesOnOld) {
   Connection c = connect_proxy();
   EXPECT_EQ(params_value(c, "select current_setting('port') || $1::text", {"/x"}),
             new_port() + "/x");
-  EXPECT_EQ(params_value(c, "insert into ext_writes values ($1)", {"param-write"},
-                         PGRES_COMMAND_OK),
-            "INSERT 0 1");
+  EXPECT_EQ(
+      params_value(c, "insert into ext_writes values ($1)", {"param-write"}, PGRES_COMMAND_OK),
+      "INSERT 0 1");
   EXPECT_EQ(old_db().query("select count(*) from ext_writes where v = 'param-write'"), "1");
   EXPECT_EQ(TwoClusters::new_db().query("select count(*) from ext_writes where v = 'param-write'"),
             "0");
@@ -99,7 +98,7 @@ TEST_F(ExtendedRoutingTest, AnUnnamedStatementNewRanIsGivenBackToOldBeforeOldRun
   prepare(c, "", "select 'stale'");  // prepares only: old's unnamed statement
   EXPECT_EQ(params_value(c, "select current_setting('port') || $1::text", {"#"}),
             new_port() + "#");  // the current unnamed statement, run on new
-  c.exec("begin");                // in a write transaction, reads go to old
+  c.exec("begin");              // in a write transaction, reads go to old
   EXPECT_EQ(prepared_value(c, "", {"#"}), old_port() + "#");
   EXPECT_EQ(prepared_value(c, "", {"$"}), old_port() + "$");
   c.exec("commit");
@@ -185,8 +184,7 @@ TEST_F(ExtendedRoutingTest, PipelinedBatchesAreAnsweredInOrder) {
   // The first read went out alone, so new ran it; the last one may follow the write to old.
   EXPECT_EQ(answers[0], new_port() + marker);
   EXPECT_EQ(answers[1], "INSERT 0 1");
-  EXPECT_TRUE(answers[2] == new_port() + marker || answers[2] == old_port() + marker)
-      << answers[2];
+  EXPECT_TRUE(answers[2] == new_port() + marker || answers[2] == old_port() + marker) << answers[2];
   EXPECT_EQ(old_db().query("select count(*) from ext_writes where v = 'pipelined'"), "1");
 }
 

@@ -35,9 +35,8 @@ std::string relay(ParseCompleteFilter& filter, std::string_view stream,
   for (size_t cut : cuts) {
     std::string_view chunk = stream.substr(at, cut - at);
     at = cut;
-    scanner.feed(chunk, [&](char type, std::string_view, size_t end) {
-      filter.on_message(type, end);
-    });
+    scanner.feed(chunk,
+                 [&](char type, std::string_view, size_t end) { filter.on_message(type, end); });
     out += filter.engaged() ? filter.filter(chunk) : chunk;
   }
   return out;

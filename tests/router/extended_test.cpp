@@ -85,9 +85,8 @@ TEST_F(ExtendedTest, ANamedStatementIsClassifiedOnceAndPreparedOnNewWhenFirstNee
   BatchPlan first = run(execute, Backend::kNew);
   EXPECT_TRUE(first.movable);
   EXPECT_EQ(first.unit.kind, Kind::kRead);
-  EXPECT_EQ(first.new_prefix,
-            batch(Close{.kind = 'S', .name = "s1"}) +
-                parse_message("s1", "select abalance from a where aid = $1"));
+  EXPECT_EQ(first.new_prefix, batch(Close{.kind = 'S', .name = "s1"}) +
+                                  parse_message("s1", "select abalance from a where aid = $1"));
   EXPECT_EQ(first.new_prefix_replies, 2);
   BatchPlan second = run(execute, Backend::kNew);
   EXPECT_EQ(second.new_prefix, "");  // new has it now
@@ -96,9 +95,14 @@ TEST_F(ExtendedTest, ANamedStatementIsClassifiedOnceAndPreparedOnNewWhenFirstNee
   EXPECT_EQ(plan(execute).new_prefix_replies, 2);
   // For a replay log, the prefix prepares what the batch uses whatever new has.
   statements.apply(execute, plan(execute), false, true);
-  EXPECT_EQ(statements.plan(execute, [&](std::string_view sql) -> const Classification& {
-                        return cache.classify(sql);
-                      }, true).new_prefix_replies, 2);
+  EXPECT_EQ(
+      statements
+          .plan(
+              execute,
+              [&](std::string_view sql) -> const Classification& { return cache.classify(sql); },
+              true)
+          .new_prefix_replies,
+      2);
 }
 
 TEST_F(ExtendedTest, AnUnknownStatementOrPortalKeepsTheBatchOnOldAsAWrite) {
@@ -146,15 +150,15 @@ TEST_F(ExtendedTest, DeallocateForgetsTheStatementsItRemoves) {
   auto movable = [&](const char* name) {
     return plan(batch(Bind{.statement = name}, Execute{}, Sync{})).movable;
   };
-  BatchPlan one = run(batch(Parse{.query = "deallocate a"}, Bind{}, Execute{}, Sync{}),
-                      Backend::kOld);
+  BatchPlan one =
+      run(batch(Parse{.query = "deallocate a"}, Bind{}, Execute{}, Sync{}), Backend::kOld);
   EXPECT_EQ(one.unit.kind, Kind::kSession);
   EXPECT_EQ(one.unit.deallocates, std::vector<std::string>{"a"});
   statements.forget(one.unit);
   EXPECT_FALSE(movable("a"));
   EXPECT_TRUE(movable("b"));
-  BatchPlan all = run(batch(Parse{.query = "discard all"}, Bind{}, Execute{}, Sync{}),
-                      Backend::kOld);
+  BatchPlan all =
+      run(batch(Parse{.query = "discard all"}, Bind{}, Execute{}, Sync{}), Backend::kOld);
   EXPECT_TRUE(all.unit.forgets_prepared);
   statements.forget(all.unit);
   EXPECT_FALSE(movable("b"));
