@@ -95,6 +95,7 @@ Session::Session(Socket client, ProxyContext& context, SessionSet& siblings, boo
       id_(context.next_connection_id.fetch_add(1, std::memory_order_relaxed)),
       new_backend_(client_.socket().get_executor()),
       new_down_signal_(client_.socket().get_executor()),
+      new_read_timer_(client_.socket().get_executor()),
       client_writes_signal_(client_.socket().get_executor()),
       client_scanner_("", context.config.limits.max_message_bytes),
       backend_scanner_("ZS", kMaxBackendMessage),
@@ -155,11 +156,11 @@ asio::awaitable<Session::End> Session::relay() {
   if (routing()) {
     if (config_.timeouts.client_idle.count() > 0) {
       auto r = co_await (pump_client_routed() || pump_backend() || watch_shutdown() ||
-                         watch_idle() || maintain_new());
+                         watch_idle() || maintain_new() || watch_new_reads());
       co_return std::visit([](End e) { return e; }, r);
     }
-    auto r =
-        co_await (pump_client_routed() || pump_backend() || watch_shutdown() || maintain_new());
+    auto r = co_await (pump_client_routed() || pump_backend() || watch_shutdown() ||
+                       maintain_new() || watch_new_reads());
     co_return std::visit([](End e) { return e; }, r);
   }
   if (config_.timeouts.client_idle.count() > 0) {

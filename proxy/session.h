@@ -103,15 +103,20 @@ class Session {
   asio::awaitable<std::optional<std::string>> read_auth_response();
   asio::awaitable<void> reject_password(std::string_view reason);
 
-  // session_routing.cpp: reads in dual_write go to new when the policy says so.
-  bool routing() const;
+  // session_new.cpp: new's connection (login, reconnect and replay, copies, read watchdog).
   asio::awaitable<void> login_to_new(const LoginIdentity& identity,
                                      const protocol::StartupMessage& startup);
   std::string sticky_key() const;
   asio::awaitable<bool> connect_new();
   asio::awaitable<End> maintain_new();
+  asio::awaitable<End> watch_new_reads();
   asio::awaitable<bool> replay_session_state();
   void log_session_state(std::string_view message);
+  asio::awaitable<void> copy_to_new(std::string_view message);
+  void drop_new(std::string_view reason);
+
+  // session_routing.cpp: reads in dual_write go to new when the policy says so.
+  bool routing() const;
   asio::awaitable<End> pump_client_routed();
   asio::awaitable<bool> route_query(std::string_view body, std::string_view whole,
                                     std::string& pending);
@@ -128,8 +133,6 @@ class Session {
   asio::awaitable<bool> stream_from_new(Message first);
   void note_unit(const router::Classification& unit);
   void note_parameter_status(std::string_view body);
-  asio::awaitable<void> copy_to_new(std::string_view message);
-  void drop_new(std::string_view reason);
   asio::awaitable<void> wait_for_client_writes();
 
   // session_extended.cpp: extended-query batches (Parse ... Sync) routed as one unit.
@@ -186,6 +189,13 @@ class Session {
   std::vector<std::string> session_log_;  // session-state units, for replay on a fresh new
   size_t session_log_bytes_ = 0;
   Timer new_down_signal_;  // cancelled by drop_new() to wake maintain_new()
+  // A read on new that has no first answer within fallback.timeout_ms is cancelled by
+  // watch_new_reads(), whose timer is not touched per read (arming a timer for every read
+  // costs a timerfd_settime and a trip through the scheduler each time).
+  Timer new_read_timer_;
+  std::chrono::steady_clock::time_point new_read_started_{};
+  bool awaiting_new_ = false;
+  bool new_read_timed_out_ = false;
   std::optional<protocol::BackendKeyData> new_key_;
   // While new's answer is relayed, old's pump holds unsolicited messages (NOTIFY, notices)
   // back so the two never interleave on the client's stream.

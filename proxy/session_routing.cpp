@@ -1,10 +1,9 @@
-// Read routing in dual_write: each simple-protocol Query is classified; reads the policy sends
-// to new run there, and a read that new fails before any byte of its answer went out (a
-// connection error, a SQLSTATE from migration.fallback.sqlstates, no answer within
-// fallback.timeout_ms) is run again on old. Everything else goes to old as in pass-through,
-// and session state is copied to new so its reads see the same settings.
-#include <xxhash.h>
-
+// Read routing in dual_write: each unit of work (a simple-protocol Query here, an
+// extended-query batch in session_extended.cpp) is classified; reads the policy sends to new
+// run there, and a read that new fails before any byte of its answer went out (a connection
+// error, a SQLSTATE from migration.fallback.sqlstates, no answer within fallback.timeout_ms)
+// is run again on old. Everything else goes to old as in pass-through, and session state is
+// copied to new so its reads see the same settings.
 #include "protocol/backend.h"
 #include "protocol/frontend.h"
 #include "proxy/log.h"
@@ -13,7 +12,6 @@
 namespace cutover::proxy {
 namespace {
 
-using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxBackendMessage = size_t{1} << 30;
@@ -50,128 +48,6 @@ bool Session::routing() const { return config_.migration.phase == router::Phase:
 const router::Classification& Session::classify(std::string_view sql) {
   thread_local router::ClassificationCache cache(context_.classifier, 10000);
   return cache.classify(sql);
-}
-
-asio::awaitable<void> Session::login_to_new(const LoginIdentity& old_identity,
-                                            const protocol::StartupMessage& startup) {
-  const BackendConfig& new_db = config_.backends.new_db;
-  new_identity_ = old_identity;
-  new_identity_.user = new_db.user.empty() ? user_ : new_db.user;
-  new_identity_.database = new_db.database.empty() ? database_ : new_db.database;
-  if (!new_identity_.client_key) new_identity_.password = secrets_->new_db.password;
-  application_name_ = std::string(startup.get("application_name").value_or(""));
-  view_.sticky_hash = router::sticky_hash(sticky_key());
-  view_.user = user_;
-  if (!co_await connect_new()) co_return;
-  new_ready_ = true;
-}
-
-std::string Session::sticky_key() const {
-  switch (config_.migration.sticky_key) {
-    case StickyKey::kSession:
-      return std::to_string(id_) + "/" + std::to_string(reinterpret_cast<uintptr_t>(this));
-    case StickyKey::kUser:
-      return user_;
-    case StickyKey::kDatabase:
-      return database_;
-    case StickyKey::kApplicationName:
-      return application_name_;
-    case StickyKey::kClientAddress:
-      return client_address_;
-  }
-  return "";
-}
-
-// A fresh login to new (not yet marked ready: the caller may have state to replay first).
-asio::awaitable<bool> Session::connect_new() {
-  const BackendTarget target{"new", config_.backends.new_db, secrets_->new_db};
-  Stream fresh(client_.socket().get_executor());
-  auto result =
-      co_await login_backend(fresh, target, new_identity_, config_.timeouts.backend_connect);
-  if (!result.ok) {
-    // The client is served by old alone meanwhile; maintain_new() tries again.
-    log::warn("new_login_failed", {{"conn", id_}, {"error", failure_message(result)}});
-    fresh.close();
-    co_return false;
-  }
-  new_backend_ = std::move(fresh);
-  new_in_ = std::move(result.leftover);
-  new_replies_to_discard_ = 0;
-  statements_.new_lost();
-  new_key_ = result.key;
-  if (new_key_ && client_key_) {
-    const BackendConfig& new_db = config_.backends.new_db;
-    context_.cancels.add_secondary(
-        client_key_->process_id,
-        {new_db.host, new_db.port, new_key_->process_id, new_key_->secret_key});
-  }
-  co_return true;
-}
-
-// Re-establishes new in the background after it was lost (or never reached): logs in again
-// with backoff, replays the session state the client set meanwhile, then lets reads go there
-// again. Runs for the whole relay; ends only when the relay is cancelled.
-asio::awaitable<Session::End> Session::maintain_new() {
-  auto backoff = std::chrono::milliseconds(1000);
-  Timer timer(co_await asio::this_coro::executor);
-  for (;;) {
-    while (new_ready_ || !new_wanted_) {
-      new_down_signal_.expires_at(Clock::time_point::max());
-      co_await new_down_signal_.async_wait();
-      auto state = co_await asio::this_coro::cancellation_state;
-      if (state.cancelled() != asio::cancellation_type::none) co_return End::kClientClosed;
-    }
-    timer.expires_after(backoff);
-    co_await timer.async_wait();
-    auto state = co_await asio::this_coro::cancellation_state;
-    if (state.cancelled() != asio::cancellation_type::none) co_return End::kClientClosed;
-    bool back = co_await connect_new();
-    if (back) back = co_await replay_session_state();
-    if (back) {
-      new_ready_ = true;
-      backoff = std::chrono::milliseconds(1000);
-      log::info("new_reconnected", {{"conn", id_}, {"replayed", session_log_.size()}});
-    } else {
-      new_backend_.close();
-      backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(30));
-    }
-  }
-}
-
-// Sends the session state recorded so far to a fresh new, one unit at a time, including units
-// the client sends while this runs.
-asio::awaitable<bool> Session::replay_session_state() {
-  protocol::ProtocolError error{};
-  for (size_t i = 0; i < session_log_.size(); ++i) {
-    std::string unit = session_log_[i];  // the log may grow (and reallocate) meanwhile
-    ErrorCode sent = co_await new_backend_.write(unit);
-    if (sent) co_return false;
-    for (;;) {
-      auto message = co_await read_message(new_backend_, new_in_, false, kMaxBackendMessage, error);
-      if (!message) co_return false;
-      if (message->type == 'E') {
-        log::warn("new_replay_failed", {{"conn", id_}, {"error", error_message(*message)}});
-        new_wanted_ = false;  // it would fail again: this session stays on old
-        co_return false;
-      }
-      if (message->type == 'Z') break;
-    }
-  }
-  co_return true;
-}
-
-// Remembers a session-state unit for replay after a reconnect; a session that piles up more
-// than the log holds is no longer reconnected (its reads stay on old).
-void Session::log_session_state(std::string_view message) {
-  constexpr size_t kMaxLogBytes = 1 << 20;
-  session_log_bytes_ += message.size();
-  if (session_log_bytes_ > kMaxLogBytes) {
-    if (new_wanted_) log::warn("new_session_log_full", {{"conn", id_}});
-    new_wanted_ = false;
-    session_log_.clear();
-    return;
-  }
-  session_log_.emplace_back(message);
 }
 
 // Takes whole messages from the client. A Query, or an extended-query batch up to its Sync,
@@ -296,49 +172,43 @@ void Session::note_parameter_status(std::string_view body) {
   }
 }
 
-// Session state goes to new as well (its answer is read and dropped before new's next read),
-// so reads there run with the same settings as on old.
-// (Written without `if (co_await ...)`: GCC 12 miscompiled that form here, trapping at run
-// time, in a coroutine returning void.)
-asio::awaitable<void> Session::copy_to_new(std::string_view message) {
-  ErrorCode ec = co_await new_backend_.write(message);
-  if (ec) {
-    drop_new("lost");
-  } else {
-    ++new_replies_to_discard_;
-  }
-}
-
 // `message` starts with `prefix_replies` messages that prepare statements new lacks; their
 // answers are not the client's.
 asio::awaitable<bool> Session::run_on_new(std::string_view message,
                                           const router::Classification& unit, int prefix_replies) {
   if (!co_await drain_new()) co_return false;
   std::string fallback_reason;
+  new_read_started_ = Clock::now();
   ErrorCode sent = co_await new_backend_.write(message);
   if (sent) {
     fallback_reason = "connection";
   } else {
     bool prefix_failed = false;
-    auto first = co_await (first_answer_from_new(prefix_replies, prefix_failed) ||
-                           sleep_for(config_.migration.fallback.timeout));
-    if (first.index() == 1) {
+    new_read_timed_out_ = false;
+    awaiting_new_ = true;
+    auto first = co_await first_answer_from_new(prefix_replies, prefix_failed);
+    awaiting_new_ = false;
+    if (new_read_timed_out_) {
       fallback_reason = "timeout";
-    } else if (auto& message = std::get<0>(first); !message) {
+    } else if (!first) {
       fallback_reason = "connection";
     } else if (prefix_failed) {
-      fallback_reason = "prepare " + sqlstate_of(*message);
+      fallback_reason = "prepare " + sqlstate_of(*first);
       ++new_replies_to_discard_;  // its ReadyForQuery is still to come
-    } else if (message->type == 'E' &&
-               sqlstate_matches(config_.migration.fallback.sqlstates, sqlstate_of(*message))) {
-      fallback_reason = "sqlstate " + sqlstate_of(*message);
+    } else if (first->type == 'E' &&
+               sqlstate_matches(config_.migration.fallback.sqlstates, sqlstate_of(*first))) {
+      fallback_reason = "sqlstate " + sqlstate_of(*first);
       ++new_replies_to_discard_;  // its ReadyForQuery is still to come
     } else {
-      co_return co_await stream_from_new(std::move(*message));
+      co_return co_await stream_from_new(std::move(*first));
     }
   }
-  log::warn("read_fallback",
-            {{"conn", id_}, {"reason", fallback_reason}, {"fingerprint", hex(unit.fingerprint)}});
+  const auto waited =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - new_read_started_);
+  log::warn("read_fallback", {{"conn", id_},
+                              {"reason", fallback_reason},
+                              {"fingerprint", hex(unit.fingerprint)},
+                              {"waited_ms", waited.count()}});
   if (fallback_reason == "timeout" && new_key_) {
     // Stop what new is still running for this read; without a cancel it would go on until it
     // next tried to write to the closed connection. Detached: the client must not wait on it.
@@ -370,29 +240,51 @@ asio::awaitable<std::optional<Message>> Session::first_answer_from_new(int prefi
   }
 }
 
-// Relays new's answer to the client up to its ReadyForQuery. Once bytes went out a failure
-// can no longer be hidden: the client gets an error and a ReadyForQuery so the session goes on.
+// Relays new's answer to the client up to its ReadyForQuery, as the bytes came (whole
+// messages are found in place, not copied one by one). Once bytes went out a failure can no
+// longer be hidden: the client gets an error and a ReadyForQuery so the session goes on.
 asio::awaitable<bool> Session::stream_from_new(Message first) {
   client_writes_held_ = true;
   while (!client_write_whole_) co_await wait_for_client_writes();  // old's pump mid-write
   std::string out;
-  protocol::ProtocolError error{};
-  std::optional<Message> message = std::move(first);
-  for (;;) {
-    append_message(out, message->type, message->body);
-    if (message->type == 'Z') break;
-    if (out.size() >= kClientFlushBytes && !co_await write_to_client(out)) co_return true;
-    if (out.size() >= kClientFlushBytes) out.clear();
-    message = co_await read_message(new_backend_, new_in_, false, kMaxBackendMessage, error);
-    if (!message) {
+  append_message(out, first.type, first.body);
+  bool complete = first.type == 'Z';
+  bool client_gone = false;
+  while (!complete && !client_gone) {
+    size_t whole = 0;  // bytes of new_in_ that are whole messages of this answer
+    protocol::FrameResult frame;
+    while (
+        (frame = protocol::next_frame(std::string_view(new_in_).substr(whole), kMaxBackendMessage))
+            .status == protocol::FrameStatus::kFrame) {
+      whole += frame.consumed;
+      if (frame.type == 'Z') {
+        complete = true;
+        break;
+      }
+    }
+    out.append(new_in_, 0, whole);
+    new_in_.erase(0, whole);
+    if (complete) break;
+    if (out.size() >= kClientFlushBytes) {
+      client_gone = !co_await write_to_client(out);
+      out.clear();
+    }
+    char chunk[16384];
+    size_t n = 0;
+    ErrorCode ec = asio::error::invalid_argument;  // a framing error in new's answer
+    if (frame.status != protocol::FrameStatus::kError) {
+      std::tie(ec, n) = co_await new_backend_.read_some(asio::buffer(chunk));
+    }
+    if (ec) {
       drop_new("lost mid-answer");
       protocol::encode_error(out, "ERROR", "08006",
                              "the new database closed the connection during this query");
       protocol::encode(protocol::ReadyForQuery{transaction_status_}, out);
       break;
     }
+    new_in_.append(chunk, n);
   }
-  co_await write_to_client(out);
+  if (!client_gone) co_await write_to_client(out);
   client_writes_held_ = false;
   client_writes_signal_.cancel();
   co_return true;
@@ -422,14 +314,6 @@ asio::awaitable<bool> Session::drain_new() {
     if (message->type == 'Z') --new_replies_to_discard_;
   }
   co_return true;
-}
-
-void Session::drop_new(std::string_view reason) {
-  if (!new_ready_) return;
-  new_ready_ = false;
-  new_backend_.close();
-  new_down_signal_.cancel();  // wakes maintain_new()
-  log::warn("new_dropped", {{"conn", id_}, {"reason", reason}});
 }
 
 }  // namespace cutover::proxy

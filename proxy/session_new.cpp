@@ -1,0 +1,177 @@
+// new's connection in dual_write: the login at session start, the background reconnect with
+// replay of the session's state, copies of session state, and the watchdog over reads there.
+// Not the routing of units (session_routing.cpp, session_extended.cpp).
+#include "proxy/log.h"
+#include "proxy/session.h"
+
+namespace cutover::proxy {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kMaxBackendMessage = size_t{1} << 30;
+
+}  // namespace
+
+asio::awaitable<void> Session::login_to_new(const LoginIdentity& old_identity,
+                                            const protocol::StartupMessage& startup) {
+  const BackendConfig& new_db = config_.backends.new_db;
+  new_identity_ = old_identity;
+  new_identity_.user = new_db.user.empty() ? user_ : new_db.user;
+  new_identity_.database = new_db.database.empty() ? database_ : new_db.database;
+  if (!new_identity_.client_key) new_identity_.password = secrets_->new_db.password;
+  application_name_ = std::string(startup.get("application_name").value_or(""));
+  view_.sticky_hash = router::sticky_hash(sticky_key());
+  view_.user = user_;
+  if (!co_await connect_new()) co_return;
+  new_ready_ = true;
+}
+
+std::string Session::sticky_key() const {
+  switch (config_.migration.sticky_key) {
+    case StickyKey::kSession:
+      return std::to_string(id_) + "/" + std::to_string(reinterpret_cast<uintptr_t>(this));
+    case StickyKey::kUser:
+      return user_;
+    case StickyKey::kDatabase:
+      return database_;
+    case StickyKey::kApplicationName:
+      return application_name_;
+    case StickyKey::kClientAddress:
+      return client_address_;
+  }
+  return "";
+}
+
+// A fresh login to new (not yet marked ready: the caller may have state to replay first).
+asio::awaitable<bool> Session::connect_new() {
+  const BackendTarget target{"new", config_.backends.new_db, secrets_->new_db};
+  Stream fresh(client_.socket().get_executor());
+  auto result =
+      co_await login_backend(fresh, target, new_identity_, config_.timeouts.backend_connect);
+  if (!result.ok) {
+    // The client is served by old alone meanwhile; maintain_new() tries again.
+    log::warn("new_login_failed", {{"conn", id_}, {"error", failure_message(result)}});
+    fresh.close();
+    co_return false;
+  }
+  new_backend_ = std::move(fresh);
+  new_in_ = std::move(result.leftover);
+  new_replies_to_discard_ = 0;
+  statements_.new_lost();
+  new_key_ = result.key;
+  if (new_key_ && client_key_) {
+    const BackendConfig& new_db = config_.backends.new_db;
+    context_.cancels.add_secondary(
+        client_key_->process_id,
+        {new_db.host, new_db.port, new_key_->process_id, new_key_->secret_key});
+  }
+  co_return true;
+}
+
+// Re-establishes new in the background after it was lost (or never reached): logs in again
+// with backoff, replays the session state the client set meanwhile, then lets reads go there
+// again. Runs for the whole relay; ends only when the relay is cancelled.
+asio::awaitable<Session::End> Session::maintain_new() {
+  auto backoff = std::chrono::milliseconds(1000);
+  Timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    while (new_ready_ || !new_wanted_) {
+      new_down_signal_.expires_at(Clock::time_point::max());
+      co_await new_down_signal_.async_wait();
+      auto state = co_await asio::this_coro::cancellation_state;
+      if (state.cancelled() != asio::cancellation_type::none) co_return End::kClientClosed;
+    }
+    timer.expires_after(backoff);
+    co_await timer.async_wait();
+    auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) co_return End::kClientClosed;
+    bool back = co_await connect_new();
+    if (back) back = co_await replay_session_state();
+    if (back) {
+      new_ready_ = true;
+      backoff = std::chrono::milliseconds(1000);
+      log::info("new_reconnected", {{"conn", id_}, {"replayed", session_log_.size()}});
+    } else {
+      new_backend_.close();
+      backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(30));
+    }
+  }
+}
+
+// Cancels a read on new that waited longer than fallback.timeout_ms for its first answer. The
+// timer is re-armed only when it fires: at most once per timeout period per session.
+asio::awaitable<Session::End> Session::watch_new_reads() {
+  const auto limit = config_.migration.fallback.timeout;
+  for (;;) {
+    // An idle deadline is no later than the deadline of any read that starts meanwhile.
+    new_read_timer_.expires_at((awaiting_new_ ? new_read_started_ : Clock::now()) + limit);
+    co_await new_read_timer_.async_wait();
+    auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) co_return End::kClientClosed;
+    if (awaiting_new_ && Clock::now() - new_read_started_ >= limit) {
+      new_read_timed_out_ = true;
+      ErrorCode ignored;
+      new_backend_.socket().cancel(ignored);
+    }
+  }
+}
+
+// Sends the session state recorded so far to a fresh new, one unit at a time, including units
+// the client sends while this runs.
+asio::awaitable<bool> Session::replay_session_state() {
+  protocol::ProtocolError error{};
+  for (size_t i = 0; i < session_log_.size(); ++i) {
+    std::string unit = session_log_[i];  // the log may grow (and reallocate) meanwhile
+    ErrorCode sent = co_await new_backend_.write(unit);
+    if (sent) co_return false;
+    for (;;) {
+      auto message = co_await read_message(new_backend_, new_in_, false, kMaxBackendMessage, error);
+      if (!message) co_return false;
+      if (message->type == 'E') {
+        log::warn("new_replay_failed", {{"conn", id_}, {"error", error_message(*message)}});
+        new_wanted_ = false;  // it would fail again: this session stays on old
+        co_return false;
+      }
+      if (message->type == 'Z') break;
+    }
+  }
+  co_return true;
+}
+
+// Remembers a session-state unit for replay after a reconnect; a session that piles up more
+// than the log holds is no longer reconnected (its reads stay on old).
+void Session::log_session_state(std::string_view message) {
+  constexpr size_t kMaxLogBytes = 1 << 20;
+  session_log_bytes_ += message.size();
+  if (session_log_bytes_ > kMaxLogBytes) {
+    if (new_wanted_) log::warn("new_session_log_full", {{"conn", id_}});
+    new_wanted_ = false;
+    session_log_.clear();
+    return;
+  }
+  session_log_.emplace_back(message);
+}
+
+// Session state goes to new as well (its answer is read and dropped before new's next read),
+// so reads there run with the same settings as on old.
+// (Written without `if (co_await ...)`: GCC 12 miscompiled that form here, trapping at run
+// time, in a coroutine returning void.)
+asio::awaitable<void> Session::copy_to_new(std::string_view message) {
+  ErrorCode ec = co_await new_backend_.write(message);
+  if (ec) {
+    drop_new("lost");
+  } else {
+    ++new_replies_to_discard_;
+  }
+}
+
+void Session::drop_new(std::string_view reason) {
+  if (!new_ready_) return;
+  new_ready_ = false;
+  new_backend_.close();
+  new_down_signal_.cancel();  // wakes maintain_new()
+  log::warn("new_dropped", {{"conn", id_}, {"reason", reason}});
+}
+
+}  // namespace cutover::proxy
