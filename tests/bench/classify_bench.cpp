@@ -1,12 +1,17 @@
-// What routing a simple-protocol query costs: a full libpg_query parse versus the literal
-// normaliser and a cache hit, for pgbench's statements with a fresh constant every time
-// (what an application sends). PgBouncer spends about 10 µs per select-only transaction on
-// this machine; the cache hit is what must stay well below that.
+// What routing a unit of work costs: for a simple-protocol query, a full libpg_query parse
+// versus the literal normaliser and a cache hit, for pgbench's statements with a fresh
+// constant every time (what an application sends); for an extended-protocol batch, planning
+// it (router/extended.h) with a prepared statement (Bind/Execute/Sync) and with the unnamed
+// one (Parse/Bind/Execute/Sync). PgBouncer spends about 10 µs per select-only transaction on
+// this machine; these are what must stay well below that.
 #include <benchmark/benchmark.h>
 
 #include <string>
+#include <vector>
 
+#include "protocol/frontend.h"
 #include "router/classify.h"
+#include "router/extended.h"
 #include "router/normalize.h"
 
 namespace {
@@ -53,6 +58,41 @@ void cached_update(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(cache.classify(update_for(i++)).kind);
 }
 BENCHMARK(cached_update);
+
+// Plans (and records) one batch per iteration, as a session does for each one it routes.
+void plan_batches(benchmark::State& state, bool named) {
+  using namespace cutover::protocol;
+  Classifier classifier;
+  ClassificationCache cache(classifier, 10000);
+  auto classify = [&](std::string_view sql) -> const cutover::router::Classification& {
+    return cache.classify(sql);
+  };
+  const std::string sql = "SELECT abalance FROM pgbench_accounts WHERE aid = $1";
+  cutover::router::PreparedStatements statements;
+  std::string prepare;
+  encode(Parse{.statement = "P0_1", .query = sql}, prepare);
+  encode(Sync{}, prepare);
+  statements.apply(prepare, statements.plan(prepare, classify), true, true);
+  // Built beforehand, so the loop measures planning, not encoding.
+  std::vector<std::string> batches(4096);
+  for (size_t k = 0; k < batches.size(); ++k) {
+    if (!named) encode(Parse{.query = sql}, batches[k]);
+    encode(Bind{.statement = named ? "P0_1" : "", .parameters = {std::to_string(k)}}, batches[k]);
+    encode(Execute{}, batches[k]);
+    encode(Sync{}, batches[k]);
+  }
+  size_t k = 0;
+  for (auto _ : state) {
+    const std::string& batch = batches[k++ % batches.size()];
+    auto plan = statements.plan(batch, classify);
+    statements.apply(batch, plan, false, true);
+    benchmark::DoNotOptimize(plan.unit.kind);
+  }
+}
+void plan_prepared(benchmark::State& state) { plan_batches(state, true); }
+BENCHMARK(plan_prepared);
+void plan_unnamed(benchmark::State& state) { plan_batches(state, false); }
+BENCHMARK(plan_unnamed);
 
 }  // namespace
 
