@@ -77,6 +77,26 @@ def main():
     write("scram_client", "server_error", b"n" + first + b"\ne=invalid-proof")
     write("scram_client", "other_salt", b"n" + first.replace(b"ZnV6ei1zYWx0", b"c2FsdA==") + b"\n")
 
+    write_extended_seeds()
+
+
+def extended_batch(*messages):
+    """fuzz_extended's encoding: per message a type index into "PBDECSH1", a length byte and
+    the body."""
+    return b"".join(bytes(["PBDECSH1".index(t), len(body)]) + body for t, body in messages)
+
+
+def write_extended_seeds():
+    empty_bind = b"\0\0" + b"\0\0" * 3  # no formats, no parameters, no result formats
+    write("extended", "unnamed_read", extended_batch(
+        ("P", b"\0select * from t where id = $1\0\0\0"), ("B", empty_bind),
+        ("D", b"P\0"), ("E", b"\0\0\0\0\0"), ("S", b"")))
+    write("extended", "named_then_close", extended_batch(
+        ("P", b"s1\0select 1\0\0\0"), ("B", b"\0s1\0" + b"\0\0" * 3),
+        ("E", b"\0\0\0\0\0"), ("C", b"Ss1\0"), ("S", b"")))
+    write("extended", "flush_and_answers", extended_batch(
+        ("P", b"\0deallocate all\0\0\0"), ("H", b""), ("1", b""), ("S", b"")))
+
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,75 @@
+// libFuzzer target: extended-query batches from arbitrary bytes. The input is cut into
+// messages (a type byte from the extended-query set, a length byte, that many body bytes), so
+// the fuzzer reaches the batch logic instead of failing framing. Planning and recording never
+// crash; a plan's prefixes are whole messages; a batch planned again right after it was
+// recorded on both sides needs no prefix for new. The same bytes, relayed through
+// ParseCompleteFilter, lose only whole ParseCompletes.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "protocol/framing.h"
+#include "proxy/reply_filter.h"
+#include "router/extended.h"
+
+namespace {
+
+void check(bool ok) {
+  if (!ok) __builtin_trap();
+}
+
+std::string message(char type, std::string_view body) {
+  std::string out(1, type);
+  auto length = static_cast<uint32_t>(body.size() + 4);
+  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>(length >> shift);
+  out += body;
+  return out;
+}
+
+// Whether `bytes` is a sequence of whole messages.
+bool whole_messages(std::string_view bytes) {
+  while (!bytes.empty()) {
+    auto frame = cutover::protocol::next_frame(bytes, size_t{1} << 20);
+    if (frame.status != cutover::protocol::FrameStatus::kFrame) return false;
+    bytes.remove_prefix(frame.consumed);
+  }
+  return true;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static constexpr char kTypes[] = "PBDECSH1";
+  std::string batch;
+  for (size_t at = 0; at + 2 <= size;) {
+    char type = kTypes[data[at] % (sizeof kTypes - 1)];
+    size_t length = std::min<size_t>(data[at + 1], size - at - 2);
+    batch += message(type, {reinterpret_cast<const char*>(data + at + 2), length});
+    at += 2 + length;
+  }
+  static const cutover::router::Classifier classifier;
+  cutover::router::ClassificationCache cache(classifier, 16);
+  auto classify = [&](std::string_view sql) -> const cutover::router::Classification& {
+    return cache.classify(sql);
+  };
+  cutover::router::PreparedStatements statements;
+  auto plan = statements.plan(batch, classify);
+  check(whole_messages(plan.new_prefix) && whole_messages(plan.old_prefix));
+  statements.apply(batch, plan, true, true);
+  if (plan.movable) check(statements.plan(batch, classify).new_prefix.empty());
+
+  cutover::proxy::ParseCompleteFilter filter;
+  filter.expect(data[0] % 3, size > 1 ? data[1] % 3 : 0);
+  cutover::protocol::FrameScanner scanner("", size_t{1} << 20);
+  std::string relayed;
+  for (size_t at = 0; at < batch.size(); at += 7) {  // chunks of 7: messages split anywhere
+    std::string_view chunk = std::string_view(batch).substr(at, 7);
+    const bool filtering = filter.engaged();
+    scanner.feed(chunk, [&](char type, std::string_view, size_t end) {
+      if (filtering) filter.on_message(type, end);
+    });
+    relayed += filtering ? filter.filter(chunk) : chunk;
+  }
+  check(relayed.size() <= batch.size() && (batch.size() - relayed.size()) % 5 == 0);
+  return 0;
+}
