@@ -1,0 +1,299 @@
+#include "verify/journal.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/crc.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <system_error>
+
+namespace cutover::verify {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Each record: this marker, the payload's length, a CRC-32C over length and payload, then the
+// payload. The marker lets a reader find the next record after corrupt bytes.
+constexpr std::string_view kMarker = "JRNL";
+constexpr size_t kHeaderSize = 12;
+constexpr uint32_t kMaxPayload = uint32_t{1} << 30;
+
+// CRC-32C (Castagnoli), as iSCSI and ext4 use: better error detection than CRC-32 (IEEE).
+// Boost.CRC rather than a hand-written table.
+uint32_t crc32c(std::string_view a, std::string_view b) {
+  boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> crc;
+  crc.process_bytes(a.data(), a.size());
+  crc.process_bytes(b.data(), b.size());
+  return crc.checksum();
+}
+
+void put(std::string& out, uint64_t value, int bytes) {
+  for (int shift = (bytes - 1) * 8; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((value >> shift) & 0xff));
+  }
+}
+
+void put_string(std::string& out, std::string_view s) {
+  put(out, s.size(), 4);
+  out.append(s);
+}
+
+// Reads big-endian fields from a payload; any read past its end makes it fail.
+class Reader {
+ public:
+  explicit Reader(std::string_view data) : data_(data) {}
+  uint64_t take(int bytes) {
+    if (data_.size() < static_cast<size_t>(bytes)) {
+      ok_ = false;
+      return 0;
+    }
+    uint64_t value = 0;
+    for (int i = 0; i < bytes; ++i) value = (value << 8) | static_cast<uint8_t>(data_[i]);
+    data_.remove_prefix(static_cast<size_t>(bytes));
+    return value;
+  }
+  std::string take_string() {
+    uint64_t size = take(4);
+    if (!ok_ || data_.size() < size) {
+      ok_ = false;
+      return {};
+    }
+    std::string s(data_.substr(0, size));
+    data_.remove_prefix(size);
+    return s;
+  }
+  bool done() const { return ok_ && data_.empty(); }
+
+ private:
+  std::string_view data_;
+  bool ok_ = true;
+};
+
+std::string encode(const JournalRecord& r) {
+  std::string payload;
+  put(payload, r.sequence, 8);
+  put(payload, static_cast<uint8_t>(r.outcome), 1);
+  put(payload, static_cast<uint64_t>(r.unix_ms), 8);
+  put(payload, r.connection_id, 8);
+  put(payload, r.fingerprint, 8);
+  put_string(payload, r.database);
+  put_string(payload, r.user);
+  put_string(payload, r.unit);
+  std::string length;
+  put(length, payload.size(), 4);
+  std::string out(kMarker);
+  out += length;
+  put(out, crc32c(length, payload), 4);
+  out += payload;
+  return out;
+}
+
+std::optional<JournalRecord> decode(std::string_view payload) {
+  Reader in(payload);
+  JournalRecord r;
+  r.sequence = in.take(8);
+  auto outcome = in.take(1);
+  r.unix_ms = static_cast<int64_t>(in.take(8));
+  r.connection_id = in.take(8);
+  r.fingerprint = in.take(8);
+  r.database = in.take_string();
+  r.user = in.take_string();
+  r.unit = in.take_string();
+  if (!in.done() || (outcome != 1 && outcome != 2)) return std::nullopt;
+  r.outcome = static_cast<JournalRecord::Outcome>(outcome);
+  return r;
+}
+
+enum class Found { kRecord, kIncomplete, kInvalid };
+
+// What starts at `at`: a valid record (its total size in `size`), the start of one that the
+// data ends inside, or bytes that are no record.
+Found record_at(std::string_view data, size_t at, size_t& size, JournalRecord* record) {
+  std::string_view rest = data.substr(at);
+  if (rest.size() < kHeaderSize) {
+    return kMarker.starts_with(rest.substr(0, std::min(rest.size(), kMarker.size())))
+               ? Found::kIncomplete
+               : Found::kInvalid;
+  }
+  if (!rest.starts_with(kMarker)) return Found::kInvalid;
+  Reader header(rest.substr(kMarker.size(), 8));
+  auto length = static_cast<uint32_t>(header.take(4));
+  auto crc = static_cast<uint32_t>(header.take(4));
+  if (length > kMaxPayload) return Found::kInvalid;
+  if (rest.size() < kHeaderSize + length) return Found::kIncomplete;
+  std::string_view payload = rest.substr(kHeaderSize, length);
+  if (crc32c(rest.substr(kMarker.size(), 4), payload) != crc) return Found::kInvalid;
+  auto decoded = decode(payload);
+  if (!decoded) return Found::kInvalid;
+  if (record != nullptr) *record = std::move(*decoded);
+  size = kHeaderSize + length;
+  return Found::kRecord;
+}
+
+// The next offset after `from` where a valid record starts, or data.size().
+size_t resync(std::string_view data, size_t from) {
+  for (size_t at = data.find(kMarker, from); at != std::string_view::npos;
+       at = data.find(kMarker, at + 1)) {
+    size_t size = 0;
+    if (record_at(data, at, size, nullptr) == Found::kRecord) return at;
+  }
+  return data.size();
+}
+
+void read_segment(const fs::path& path, bool last, JournalContents& out) {
+  std::ifstream file(path, std::ios::binary);
+  const std::string data((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  for (size_t at = 0; at < data.size();) {
+    size_t size = 0;
+    JournalRecord record;
+    Found found = record_at(data, at, size, &record);
+    if (found == Found::kRecord) {
+      out.records.push_back(std::move(record));
+      at += size;
+      continue;
+    }
+    size_t next = resync(data, at + 1);
+    // Only the end of the last segment can be a write cut short by a crash; a record that
+    // seems to run past the end but has valid records after it is corruption.
+    bool torn = last && found == Found::kIncomplete && next == data.size();
+    out.problems.push_back({torn ? JournalProblem::Kind::kTornTail : JournalProblem::Kind::kCorrupt,
+                            path, at, next - at});
+    at = next;
+  }
+}
+
+std::vector<fs::path> segments(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("journal-") && name.ends_with(".seg")) out.push_back(entry.path());
+  }
+  std::sort(out.begin(), out.end());  // zero-padded first sequences sort by number
+  return out;
+}
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+}  // namespace
+
+JournalContents read_journal(const fs::path& dir) {
+  JournalContents out;
+  auto files = segments(dir);
+  for (size_t i = 0; i < files.size(); ++i) read_segment(files[i], i + 1 == files.size(), out);
+  return out;
+}
+
+JournalWriter::JournalWriter(fs::path dir, Options options)
+    : dir_(std::move(dir)), options_(options) {
+  fs::create_directories(dir_);
+  JournalContents existing = read_journal(dir_);
+  if (!existing.records.empty()) next_sequence_ = existing.records.back().sequence + 1;
+  durable_ = pending_last_ = next_sequence_ - 1;
+  auto files = segments(dir_);
+  if (files.empty()) return;  // the first commit opens a segment
+  // A torn tail was never acknowledged: cut it off so new records follow whole ones.
+  for (const auto& p : existing.problems) {
+    if (p.kind == JournalProblem::Kind::kTornTail) fs::resize_file(p.segment, p.offset);
+  }
+  fd_ = ::open(files.back().c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd_ < 0) fail("journal: cannot open " + files.back().string());
+  segment_size_ = fs::file_size(files.back());
+}
+
+JournalWriter::~JournalWriter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+uint64_t JournalWriter::append(JournalRecord record) {
+  std::lock_guard lock(mutex_);
+  record.sequence = next_sequence_++;
+  pending_ += encode(record);
+  pending_last_ = record.sequence;
+  return record.sequence;
+}
+
+void JournalWriter::commit(uint64_t sequence) {
+  std::unique_lock lock(mutex_);
+  while (durable_ < sequence) {
+    if (failed_) {
+      throw std::system_error(EIO, std::generic_category(), "journal: an earlier write failed");
+    }
+    if (syncing_) {
+      durable_changed_.wait(lock);
+      continue;
+    }
+    // This thread writes everything queued so far; the others wait for its fdatasync.
+    syncing_ = true;
+    std::string bytes = std::move(pending_);
+    pending_.clear();
+    const uint64_t first = durable_ + 1;
+    const uint64_t last = pending_last_;
+    lock.unlock();
+    try {
+      write_out(bytes, first);
+    } catch (...) {
+      lock.lock();
+      syncing_ = false;
+      failed_ = true;  // those records are lost to the journal: nothing after may be acknowledged
+      durable_changed_.notify_all();
+      throw;
+    }
+    lock.lock();
+    syncing_ = false;
+    durable_ = last;
+    ++syncs_;
+    durable_changed_.notify_all();
+  }
+}
+
+void JournalWriter::write_out(const std::string& bytes, uint64_t first_sequence) {
+  if (bytes.empty()) return;
+  if (fd_ < 0 || (segment_size_ > 0 && segment_size_ + bytes.size() > options_.segment_bytes)) {
+    open_segment(first_sequence);
+  }
+  for (std::string_view rest = bytes; !rest.empty();) {
+    ssize_t n = ::write(fd_, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("journal: write");
+    rest.remove_prefix(static_cast<size_t>(n));
+  }
+  if (::fdatasync(fd_) != 0) fail("journal: fdatasync");
+  segment_size_ += bytes.size();
+}
+
+void JournalWriter::open_segment(uint64_t first_sequence) {
+  if (fd_ >= 0) ::close(fd_);
+  char name[64];
+  std::snprintf(name, sizeof name, "journal-%020llu.seg",
+                static_cast<unsigned long long>(first_sequence));
+  const fs::path path = dir_ / name;
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd_ < 0) fail("journal: cannot create " + path.string());
+  segment_size_ = 0;
+  // The new file's directory entry must be durable too, or a crash could lose the segment.
+  int dir_fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) fail("journal: cannot open " + dir_.string());
+  int synced = ::fsync(dir_fd);
+  ::close(dir_fd);
+  if (synced != 0) fail("journal: fsync of " + dir_.string());
+}
+
+uint64_t JournalWriter::durable_sequence() const {
+  std::lock_guard lock(mutex_);
+  return durable_;
+}
+
+uint64_t JournalWriter::syncs() const {
+  std::lock_guard lock(mutex_);
+  return syncs_;
+}
+
+}  // namespace cutover::verify

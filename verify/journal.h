@@ -1,0 +1,95 @@
+// The mirror-failure journal: an append-only log of writes the mirror did not take, durable
+// (fsynced) before the client is acknowledged, so no acknowledged write is ever only in memory.
+// Segments of records, each framed by a marker, its length and a CRC-32C over both, so a torn
+// tail (a crash mid-write) and a corrupt record are told apart, reported, and never replayed.
+// Not the replay itself nor the decision to journal (the proxy's mirroring does that).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace cutover::verify {
+
+struct JournalRecord {
+  enum class Outcome : uint8_t {
+    kDidNotApply = 1,     // the mirror refused it or was unreachable: replay it blindly
+    kMayHaveApplied = 2,  // the mirror timed out: report for verification and repair
+  };
+  uint64_t sequence = 0;  // assigned by the writer, increasing across segments
+  Outcome outcome = Outcome::kDidNotApply;
+  int64_t unix_ms = 0;  // when the write ran on the source of truth
+  uint64_t connection_id = 0;
+  uint64_t fingerprint = 0;  // the statement's fingerprint (router/classify.h)
+  std::string database{};    // where the write belongs
+  std::string user{};
+  std::string unit{};  // the unit as the mirror should run it: whole protocol messages
+  friend bool operator==(const JournalRecord&, const JournalRecord&) = default;
+};
+
+// Something found while reading that is not a whole, valid record.
+struct JournalProblem {
+  enum class Kind : uint8_t {
+    kTornTail,  // the last segment ends inside a record: a write that never became durable
+    kCorrupt,   // a record whose CRC does not match, or bytes that are no record at all
+  };
+  Kind kind = Kind::kCorrupt;
+  std::filesystem::path segment{};
+  uint64_t offset = 0;  // where the bad bytes start in the segment
+  uint64_t bytes = 0;   // how many bytes were skipped
+};
+
+struct JournalContents {
+  std::vector<JournalRecord> records;  // the valid ones, in order
+  std::vector<JournalProblem> problems;
+};
+
+// Reads every segment of `dir` (a missing directory is an empty journal).
+JournalContents read_journal(const std::filesystem::path& dir);
+
+// Appends records with group commit: append() is cheap; commit(sequence) returns once that
+// record is on disk, and one write + fdatasync covers every record appended before it, from
+// any thread. Opening truncates a torn tail left by a crash (those records were never
+// acknowledged) and continues the sequence.
+class JournalWriter {
+ public:
+  struct Options {
+    uint64_t segment_bytes = uint64_t{64} << 20;  // a full segment is closed, a new one started
+  };
+  JournalWriter(std::filesystem::path dir, Options options);
+  JournalWriter(const JournalWriter&) = delete;
+  JournalWriter& operator=(const JournalWriter&) = delete;
+  ~JournalWriter();
+
+  // Assigns the record's sequence, queues it, and returns the sequence. Thread-safe.
+  uint64_t append(JournalRecord record);
+  // Blocks until every record up to `sequence` is durable. Throws std::system_error when the
+  // disk refuses (the caller must then not acknowledge the write).
+  void commit(uint64_t sequence);
+
+  uint64_t durable_sequence() const;
+  uint64_t syncs() const;  // fdatasync calls so far (group commit keeps this low)
+
+ private:
+  void open_segment(uint64_t first_sequence);
+  void write_out(const std::string& bytes, uint64_t first_sequence);
+
+  const std::filesystem::path dir_;
+  const Options options_;
+  mutable std::mutex mutex_;
+  std::condition_variable durable_changed_;
+  std::string pending_;  // encoded records not yet written
+  uint64_t next_sequence_ = 1;
+  uint64_t pending_last_ = 0;  // the last sequence in pending_
+  uint64_t durable_ = 0;
+  bool syncing_ = false;
+  bool failed_ = false;  // a write or fdatasync failed: nothing more can be made durable
+  uint64_t syncs_ = 0;
+  int fd_ = -1;
+  uint64_t segment_size_ = 0;
+};
+
+}  // namespace cutover::verify
