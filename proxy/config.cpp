@@ -334,6 +334,7 @@ void read_config(Section& root, Config& c) {
     s.integer("max_message_bytes", c.limits.max_message_bytes, 1024, (int64_t{1} << 30));
     s.integer("buffer_bytes", c.limits.buffer_bytes, 4096, 16 << 20);
   });
+  root.section("verify", [&](Section& s) { s.string("journal_dir", c.verify.journal_dir); });
   root.section("log", [&](Section& s) {
     s.choice("level", c.log.level, {"debug", "info", "warn", "error"});
     std::string format = c.log.format == LogFormat::kJson ? "json" : "text";
@@ -454,6 +455,8 @@ std::string to_yaml(const Config& c) {
   key("limits") << YAML::BeginMap;
   key("max_message_bytes") << c.limits.max_message_bytes;
   key("buffer_bytes") << c.limits.buffer_bytes << YAML::EndMap;
+  key("verify") << YAML::BeginMap;
+  key("journal_dir") << c.verify.journal_dir << YAML::EndMap;
   key("log") << YAML::BeginMap;
   key("level") << c.log.level;
   key("format") << (c.log.format == LogFormat::kJson ? "json" : "text") << YAML::EndMap;

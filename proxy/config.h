@@ -122,6 +122,11 @@ struct LogConfig {
   LogFormat format = LogFormat::kJson;
 };
 
+struct VerifyConfig {
+  // Where writes the mirror did not take are kept until replayed (verify/journal.h).
+  std::string journal_dir = "./cutover-data/journal";
+};
+
 struct Config {
   ListenConfig listen;
   unsigned threads = 0;  // 0 = one per core
@@ -131,6 +136,7 @@ struct Config {
   MigrationConfig migration;
   TimeoutsConfig timeouts;
   LimitsConfig limits;
+  VerifyConfig verify;
   LogConfig log;
 };
 

@@ -12,6 +12,7 @@
 #include "proxy/check_backends.h"
 #include "proxy/config.h"
 #include "proxy/credentials.h"
+#include "proxy/journal_command.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
 
@@ -35,6 +36,9 @@ Usage:
   cutover scram-verifier [--iterations N]
                                  read a password on stdin, print its SCRAM-SHA-256 verifier
                                  (for a users file or ALTER ROLE ... PASSWORD)
+  cutover journal --config FILE inspect
+                                 list the mirror-failure journal's records and any torn or
+                                 corrupt ones (exit 1 if a record is corrupt)
   cutover --help                 show this help
   cutover --version              show the version
 
@@ -144,6 +148,26 @@ int check_backends(const std::vector<std::string>& args) {
   }
 }
 
+// journal --config FILE inspect
+int journal(const std::vector<std::string>& args) {
+  if (args.size() != 4 || args[1] != "--config") {
+    return usage_error("journal takes --config FILE and a subcommand (inspect)");
+  }
+  if (args[3] == "replay") {
+    std::cerr << "cutover: journal replay is not available yet: mirroring, which writes and "
+                 "replays the journal, is not built yet\n";
+    return kExitFailure;
+  }
+  if (args[3] != "inspect") return usage_error("unknown journal subcommand '" + args[3] + "'");
+  try {
+    auto config = cutover::proxy::load_config_file(args[2]);
+    return cutover::proxy::inspect_journal(config, std::cout) ? kExitOk : kExitFailure;
+  } catch (const std::exception& e) {
+    std::cerr << "cutover: " << e.what() << "\n";
+    return kExitFailure;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -161,6 +185,7 @@ int main(int argc, char** argv) {
   }
   if (command == "scram-verifier") return scram_verifier(args);
   if (command == "check-backends") return check_backends(args);
+  if (command == "journal") return journal(args);
   if (command == "check-config") {
     if (args.size() != 2) return usage_error("check-config takes exactly one FILE");
     return check_config(args[1]);

@@ -8,6 +8,7 @@
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/util.h"
 #include "tests/proxy/proxy_fixture.h"
+#include "verify/journal.h"
 
 namespace cutover::testing {
 namespace {
@@ -116,6 +117,51 @@ TEST(CliTest, RunReportsAnUnusableListenAddress) {
 
 // The verifier the tool prints is one PostgreSQL itself accepts: a role created with it logs in
 // with the password, and not with another.
+TEST(CliTest, JournalInspectListsRecordsAndFailsOnACorruptOne) {
+  ConfigDir dir;
+  const auto journal = dir.path / "journal";
+  {
+    verify::JournalWriter writer(journal, {});
+    verify::JournalRecord r{.outcome = verify::JournalRecord::Outcome::kMayHaveApplied,
+                            .connection_id = 7,
+                            .fingerprint = 0xfeed,
+                            .database = "app",
+                            .user = "writer",
+                            .unit = "update t set v = 1"};
+    writer.append(r);
+    r.outcome = verify::JournalRecord::Outcome::kDidNotApply;
+    writer.commit(writer.append(r));
+  }
+  const std::string config = write_config(std::string(kTrustLocal) +
+                                          "verify: { journal_dir: " + journal.string() + " }\n");
+  CommandResult ok = cutover({"journal", "--config", config, "inspect"});
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_NE(ok.out.find("sequence=1 outcome=may_have_applied unix_ms=0 conn=7 "
+                        "fingerprint=000000000000feed database=app user=writer bytes=18"),
+            std::string::npos)
+      << ok.out;
+  EXPECT_NE(ok.out.find("records=2 did_not_apply=1 may_have_applied=1 corrupt=0"),
+            std::string::npos)
+      << ok.out;
+  // One byte of the first record's payload changes: that record is reported, never listed.
+  const auto segment = std::filesystem::directory_iterator(journal)->path();
+  {
+    std::fstream file(segment, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(20);
+    file.put('\x7f');
+  }
+  CommandResult corrupt = cutover({"journal", "--config", config, "inspect"});
+  EXPECT_EQ(corrupt.status, 1);
+  EXPECT_NE(corrupt.out.find("problem=corrupt segment=" + segment.string() + " offset=0"),
+            std::string::npos)
+      << corrupt.out;
+  EXPECT_NE(corrupt.out.find("records=1 did_not_apply=1 may_have_applied=0 corrupt=1"),
+            std::string::npos)
+      << corrupt.out;
+  EXPECT_EQ(cutover({"journal", "--config", config, "replay"}).status, 1);
+  EXPECT_EQ(cutover({"journal", "inspect"}).status, 2);
+}
+
 TEST(CliTest, ScramVerifierIsAcceptedByPostgres) {
   CommandResult made = run_command({"bash", "-c",
                                     "printf '%s\\n' 's3cret!pw' | " + std::string(CUTOVER_BINARY) +

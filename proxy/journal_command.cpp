@@ -1,0 +1,44 @@
+#include "proxy/journal_command.h"
+
+#include <cstdio>
+
+#include "verify/journal.h"
+
+namespace cutover::proxy {
+namespace {
+
+std::string hex(uint64_t value) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+}  // namespace
+
+bool inspect_journal(const Config& config, std::ostream& out) {
+  using Outcome = verify::JournalRecord::Outcome;
+  const verify::JournalContents journal = verify::read_journal(config.verify.journal_dir);
+  size_t may_have_applied = 0;
+  for (const auto& r : journal.records) {
+    const bool uncertain = r.outcome == Outcome::kMayHaveApplied;
+    may_have_applied += uncertain;
+    out << "sequence=" << r.sequence
+        << " outcome=" << (uncertain ? "may_have_applied" : "did_not_apply")
+        << " unix_ms=" << r.unix_ms << " conn=" << r.connection_id
+        << " fingerprint=" << hex(r.fingerprint) << " database=" << r.database << " user=" << r.user
+        << " bytes=" << r.unit.size() << "\n";
+  }
+  size_t corrupt = 0;
+  for (const auto& p : journal.problems) {
+    const bool torn = p.kind == verify::JournalProblem::Kind::kTornTail;
+    corrupt += !torn;
+    out << "problem=" << (torn ? "torn_tail" : "corrupt") << " segment=" << p.segment.string()
+        << " offset=" << p.offset << " bytes=" << p.bytes << "\n";
+  }
+  out << "journal=" << config.verify.journal_dir << " records=" << journal.records.size()
+      << " did_not_apply=" << journal.records.size() - may_have_applied
+      << " may_have_applied=" << may_have_applied << " corrupt=" << corrupt << "\n";
+  return corrupt == 0;
+}
+
+}  // namespace cutover::proxy
