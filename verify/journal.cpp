@@ -145,9 +145,24 @@ size_t resync(std::string_view data, size_t from) {
   return data.size();
 }
 
-void read_segment(const fs::path& path, bool last, JournalContents& out) {
-  std::ifstream file(path, std::ios::binary);
-  const std::string data((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+std::vector<fs::path> segments(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("journal-") && name.ends_with(".seg")) out.push_back(entry.path());
+  }
+  std::sort(out.begin(), out.end());  // zero-padded first sequences sort by number
+  return out;
+}
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+}  // namespace
+
+void scan_segment(std::string_view data, const fs::path& path, bool last, JournalContents& out) {
   for (size_t at = 0; at < data.size();) {
     size_t size = 0;
     JournalRecord record;
@@ -167,29 +182,19 @@ void read_segment(const fs::path& path, bool last, JournalContents& out) {
   }
 }
 
-std::vector<fs::path> segments(const fs::path& dir) {
-  std::vector<fs::path> out;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.starts_with("journal-") && name.ends_with(".seg")) out.push_back(entry.path());
-  }
-  std::sort(out.begin(), out.end());  // zero-padded first sequences sort by number
-  return out;
-}
-
-[[noreturn]] void fail(const std::string& what) {
-  throw std::system_error(errno, std::generic_category(), what);
-}
-
-}  // namespace
-
 JournalContents read_journal(const fs::path& dir) {
   JournalContents out;
   auto files = segments(dir);
-  for (size_t i = 0; i < files.size(); ++i) read_segment(files[i], i + 1 == files.size(), out);
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::ifstream file(files[i], std::ios::binary);
+    const std::string data((std::istreambuf_iterator<char>(file)),
+                           std::istreambuf_iterator<char>());
+    scan_segment(data, files[i], i + 1 == files.size(), out);
+  }
   return out;
 }
+
+std::string encode_record(const JournalRecord& record) { return encode(record); }
 
 JournalWriter::JournalWriter(fs::path dir, Options options)
     : dir_(std::move(dir)), options_(options) {

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cutover::verify {
@@ -49,6 +50,13 @@ struct JournalContents {
 
 // Reads every segment of `dir` (a missing directory is an empty journal).
 JournalContents read_journal(const std::filesystem::path& dir);
+
+// Adds what one segment's bytes hold to `out`; `last` says whether it is the newest segment
+// (only there can a record be cut short by a crash). `path` names it in problems.
+void scan_segment(std::string_view data, const std::filesystem::path& path, bool last,
+                  JournalContents& out);
+// A record as a segment holds it (its sequence as given).
+std::string encode_record(const JournalRecord& record);
 
 // Appends records with group commit: append() is cheap; commit(sequence) returns once that
 // record is on disk, and one write + fdatasync covers every record appended before it, from

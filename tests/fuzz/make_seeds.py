@@ -78,6 +78,7 @@ def main():
     write("scram_client", "other_salt", b"n" + first.replace(b"ZnV6ei1zYWx0", b"c2FsdA==") + b"\n")
 
     write_extended_seeds()
+    write_journal_seeds()
 
 
 def extended_batch(*messages):
@@ -96,6 +97,34 @@ def write_extended_seeds():
         ("E", b"\0\0\0\0\0"), ("C", b"Ss1\0"), ("S", b"")))
     write("extended", "flush_and_answers", extended_batch(
         ("P", b"\0deallocate all\0\0\0"), ("H", b""), ("1", b""), ("S", b"")))
+
+
+def journal_record(sequence, outcome, unit):
+    """One record as verify/journal.cpp writes it: marker, length, CRC-32C(length + payload)."""
+    def string(b):
+        return struct.pack(">I", len(b)) + b
+    payload = (struct.pack(">QBqQQ", sequence, outcome, 1700000000000, 7, 0xFEED)
+               + string(b"app") + string(b"writer") + string(unit))
+    length = struct.pack(">I", len(payload))
+    return b"JRNL" + length + struct.pack(">I", crc32c(length + payload)) + payload
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def write_journal_seeds():
+    """fuzz_journal's input: a flag byte (1 = the newest segment), then the segment's bytes."""
+    one = journal_record(1, 1, b"Q\0\0\0\x1finsert into t values (1)\0")
+    two = journal_record(2, 2, b"Q\0\0\0\x15update t set v = 2\0")
+    write("journal", "two_records", b"\1" + one + two)
+    write("journal", "torn_tail", b"\1" + one + two[:-5])
+    write("journal", "corrupt_middle", b"\0" + one[:20] + b"\x7f" + one[21:] + two)
 
 
 if __name__ == "__main__":
