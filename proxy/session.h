@@ -134,6 +134,7 @@ class Session {
   void note_unit(const router::Classification& unit);
   void note_parameter_status(std::string_view body);
   asio::awaitable<void> wait_for_client_writes();
+  asio::awaitable<bool> relay_to_client(std::string_view bytes);
 
   // session_extended.cpp: extended-query batches (Parse ... Sync) routed as one unit.
   asio::awaitable<bool> route_extended(char type, std::string_view whole, std::string& pending);

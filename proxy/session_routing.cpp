@@ -266,7 +266,7 @@ asio::awaitable<bool> Session::stream_from_new(Message first) {
     new_in_.erase(0, whole);
     if (complete) break;
     if (out.size() >= kClientFlushBytes) {
-      client_gone = !co_await write_to_client(out);
+      client_gone = !co_await relay_to_client(out);
       out.clear();
     }
     char chunk[16384];
@@ -284,10 +284,19 @@ asio::awaitable<bool> Session::stream_from_new(Message first) {
     }
     new_in_.append(chunk, n);
   }
-  if (!client_gone) co_await write_to_client(out);
+  if (!client_gone) co_await relay_to_client(out);
   client_writes_held_ = false;
   client_writes_signal_.cancel();
   co_return true;
+}
+
+// Like write_to_client(), but without a trip through the scheduler when the client's socket
+// (non-blocking once the relay runs) takes the bytes at once, as old's relay writes.
+asio::awaitable<bool> Session::relay_to_client(std::string_view bytes) {
+  client_write_whole_ = false;
+  ErrorCode ec = co_await write_all(client_, bytes);
+  client_write_whole_ = !ec;
+  co_return !ec;
 }
 
 asio::awaitable<void> Session::wait_for_client_writes() {
