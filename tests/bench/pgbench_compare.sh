@@ -185,6 +185,8 @@ pgbouncer_pid=$!
 wait_ready pgbouncer "$bouncer_port" "$pgbouncer_pid" "$work/pgbouncer/stderr.log"
 
 port_of[pgbouncer]=$bouncer_port
+note "kernel.sched_autogroup_enabled=$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null ||
+  echo unknown) (1: CPU is shared per session first, which starves the database behind a proxy)"
 note "targets: $(for t in "${targets[@]}"; do printf '%s :%s ' "$t" "${port_of[$t]}"; done);" \
   "$ncombos combinations x ${#targets[@]} targets x $rounds rounds x ${seconds}s"
 
