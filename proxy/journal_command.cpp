@@ -1,20 +1,9 @@
 #include "proxy/journal_command.h"
 
-#include <cstdio>
-
+#include "proxy/log.h"
 #include "verify/journal.h"
 
 namespace cutover::proxy {
-namespace {
-
-std::string hex(uint64_t value) {
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
-  return text;
-}
-
-}  // namespace
-
 bool inspect_journal(const Config& config, std::ostream& out) {
   using Outcome = verify::JournalRecord::Outcome;
   const verify::JournalContents journal = verify::read_journal(config.verify.journal_dir);
@@ -25,8 +14,8 @@ bool inspect_journal(const Config& config, std::ostream& out) {
     out << "sequence=" << r.sequence
         << " outcome=" << (uncertain ? "may_have_applied" : "did_not_apply")
         << " unix_ms=" << r.unix_ms << " conn=" << r.connection_id
-        << " fingerprint=" << hex(r.fingerprint) << " database=" << r.database << " user=" << r.user
-        << " bytes=" << r.unit.size() << "\n";
+        << " fingerprint=" << log::hex(r.fingerprint) << " database=" << r.database
+        << " user=" << r.user << " bytes=" << r.unit.size() << "\n";
   }
   size_t corrupt = 0;
   for (const auto& p : journal.problems) {

@@ -32,6 +32,9 @@ struct Field {
   bool quoted;
 };
 
+// A 64-bit value as 16 lowercase hex digits: how statement fingerprints are printed.
+std::string hex(uint64_t value);
+
 // The line write() would print, newline included.
 std::string format_line(Level level, std::string_view event, std::initializer_list<Field> fields);
 void write(Level level, std::string_view event, std::initializer_list<Field> fields);

@@ -17,13 +17,6 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxBackendMessage = size_t{1} << 30;
 constexpr size_t kClientFlushBytes = size_t{64} * 1024;
 
-std::string hex(uint64_t value) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(16, '0');
-  for (int i = 15; i >= 0; --i, value >>= 4) out[static_cast<size_t>(i)] = kDigits[value & 15];
-  return out;
-}
-
 bool sqlstate_matches(const std::vector<std::string>& patterns, std::string_view sqlstate) {
   for (const auto& p : patterns) {
     if (p.ends_with('*') ? sqlstate.starts_with(std::string_view(p).substr(0, p.size() - 1))
@@ -207,7 +200,7 @@ asio::awaitable<bool> Session::run_on_new(std::string_view message,
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - new_read_started_);
   log::warn("read_fallback", {{"conn", id_},
                               {"reason", fallback_reason},
-                              {"fingerprint", hex(unit.fingerprint)},
+                              {"fingerprint", log::hex(unit.fingerprint)},
                               {"waited_ms", waited.count()}});
   if (fallback_reason == "timeout" && new_key_) {
     // Stop what new is still running for this read; without a cancel it would go on until it

@@ -5,16 +5,14 @@
 #include <gtest/gtest.h>
 
 #include "protocol/framing.h"
+#include "proxy/stream.h"
 
 namespace cutover::proxy {
 namespace {
 
 std::string message(char type, std::string_view body = "") {
   std::string out;
-  out += type;
-  uint32_t length = static_cast<uint32_t>(body.size() + 4);
-  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((length >> shift) & 0xff);
-  out += body;
+  append_message(out, type, body);
   return out;
 }
 
