@@ -132,17 +132,20 @@ TEST_F(ReadRoutingTest, CircuitBreakerStopsFallbacksThenAProbeClosesIt) {
   old_db().query(
       "create table if not exists only_on_old(v int); "
       "truncate only_on_old; insert into only_on_old values (42)");
-  start_routing(100, "  read_your_writes_ms: 0\n  fallback: { error_rate: 0.5, cooldown_s: 1 }\n");
+  start_routing(100, "  read_your_writes_ms: 0\n  fallback: { error_rate: 0.5, cooldown_s: 3 }\n");
   Connection c = connect_proxy();
   for (int i = 0; i < 30; ++i) EXPECT_EQ(c.query_value("select v from only_on_old"), "42");
   // 20 reads (the minimum sample) fell back; then the breaker opened and the rest went
-  // straight to old.
-  EXPECT_EQ(count_events(proxy_->log(), "read_fallback"), 20u);
-  EXPECT_NE(proxy_->log().find("\"state\":\"open\""), std::string::npos);
+  // straight to old. Counted up to the opening: on a loaded machine the loop can outlast the
+  // cooldown, and the probe that follows fails here too (only_on_old is not on new).
+  std::string log = proxy_->log();
+  size_t opened = log.find("\"state\":\"open\"");
+  ASSERT_NE(opened, std::string::npos);
+  EXPECT_EQ(count_events(log.substr(0, opened), "read_fallback"), 20u);
   EXPECT_EQ(c.query_value(kWhichServer), old_port());
   // After the cooldown one probe goes to new; it succeeds and closes the breaker.
   EXPECT_TRUE(wait_until([&] { return c.query_value(kWhichServer) == new_port(); },
-                         std::chrono::seconds(5)));
+                         std::chrono::seconds(10)));
   EXPECT_NE(proxy_->log().find("\"state\":\"closed\""), std::string::npos);
 }
 
