@@ -1,52 +1,104 @@
 #include "proxy/reply_filter.h"
 
 #include <algorithm>
+#include <variant>
+
+#include "protocol/backend.h"
 
 namespace cutover::proxy {
 namespace {
 
-constexpr size_t kParseCompleteSize = 5;  // '1' and the length word 4
+std::string field_of(char type, std::string_view body, char code) {
+  auto decoded = protocol::decode_backend(type, body);
+  if (!decoded) return "";
+  if (const auto* error = std::get_if<protocol::ErrorFields>(&*decoded)) {
+    return std::string(error->get(code).value_or(""));
+  }
+  if (const auto* complete = std::get_if<protocol::CommandComplete>(&*decoded)) {
+    return complete->tag;
+  }
+  return "";
+}
 
 }  // namespace
 
-void ParseCompleteFilter::expect(int units_before, int parses_before) {
-  expected_.push_back({units_before, parses_before});
+void ReplyFilter::drop_parse_complete(int units_before, int parses_before) {
+  expected_.push_back({Edit::kParseComplete, units_before, parses_before, {}});
 }
 
-void ParseCompleteFilter::on_message(char type, size_t end) {
+void ReplyFilter::drop_answer(int units_before) {
+  expected_.push_back({Edit::kAnswer, units_before, 0, {}});
+}
+
+void ReplyFilter::hold_ready(int units_before, bool drop_tags) {
+  expected_.push_back({drop_tags ? Edit::kReadyAndTags : Edit::kReady, units_before, 0, {}});
+}
+
+HeldAnswer ReplyFilter::take_held() {
+  HeldAnswer answer = std::move(answers_.front());
+  answers_.pop_front();
+  return answer;
+}
+
+// Sets e.units_before to -1 once its unit's answer is over for it.
+bool ReplyFilter::edits(Expected& e, char type, std::string_view body) {
+  if (e.units_before > 0) {
+    if (type == 'Z') --e.units_before;
+    return false;
+  }
+  switch (e.edit) {
+    case Edit::kParseComplete:
+      if (type == '1' && e.parses_before-- > 0) return false;
+      if (type == '1' || type == 'E' || type == 'Z') e.units_before = -1;
+      return type == '1';
+    case Edit::kAnswer:
+      if (type == 'Z') e.units_before = -1;
+      return true;
+    case Edit::kReady:
+    case Edit::kReadyAndTags:
+      if (type == 'C') {
+        e.answer.tags.push_back(field_of(type, body, 'C'));
+        return e.edit == Edit::kReadyAndTags;
+      }
+      if (type == 'E' && e.answer.sqlstate.empty()) e.answer.sqlstate = field_of(type, body, 'C');
+      if (type != 'Z') return false;
+      e.answer.status = body.empty() ? 'I' : body[0];
+      e.units_before = -1;
+      return true;
+  }
+  return false;
+}
+
+void ReplyFilter::on_message(char type, std::string_view body, size_t end) {
+  bool cut = false;
+  for (auto& e : expected_) cut |= e.units_before >= 0 && edits(e, type, body);
+  if (cut) cuts_.push_back({ended_ ? last_end_ : kFromHeld, end});
   last_end_ = end;
   ended_ = true;
   for (auto& e : expected_) {
-    if (e.units_before > 0) {
-      if (type == 'Z') --e.units_before;
-    } else if (type == '1' && e.parses_before > 0) {
-      --e.parses_before;
-    } else if (type == '1') {
-      cuts_.push_back(end);
-      e.units_before = -1;  // done
-    } else if (type == 'E' || type == 'Z') {
-      e.units_before = -1;
-    }
+    bool reports = e.edit == Edit::kReady || e.edit == Edit::kReadyAndTags;
+    if (e.units_before < 0 && reports) answers_.push_back(std::move(e.answer));
   }
   std::erase_if(expected_, [](const Expected& e) { return e.units_before < 0; });
 }
 
-std::string_view ParseCompleteFilter::filter(std::string_view chunk) {
-  const size_t offset = held_.size();
-  out_.assign(held_);
+std::string_view ReplyFilter::filter(std::string_view chunk) {
+  const size_t offset = held_bytes_.size();
+  out_.assign(held_bytes_);
   out_.append(chunk);
-  held_.clear();
+  held_bytes_.clear();
   size_t keep = out_.size();
   if (!expected_.empty()) keep = ended_ ? offset + last_end_ : 0;
   // Later cuts first, so the earlier offsets stay valid.
   for (auto it = cuts_.rbegin(); it != cuts_.rend(); ++it) {
-    out_.erase(offset + *it - kParseCompleteSize, kParseCompleteSize);
-    keep -= kParseCompleteSize;
+    size_t start = it->start == kFromHeld ? 0 : offset + it->start;
+    out_.erase(start, offset + it->end - start);
+    keep -= offset + it->end - start;
   }
   cuts_.clear();
   ended_ = false;
   last_end_ = 0;
-  held_.assign(out_, keep);
+  held_bytes_.assign(out_, keep);
   out_.resize(keep);
   return out_;
 }

@@ -1,42 +1,77 @@
-// Takes out of old's answer stream the ParseCompletes that answer Parse messages cutover put
-// there itself (a client's unnamed statement that old no longer had, see router/extended.h),
-// so the client sees exactly the answers to what it sent. Pure: fed by the relay's scanner.
+// Edits old's answer stream so the client sees exactly the answers to what it sent, while
+// cutover puts its own messages in front of old too: the ParseComplete of a Parse cutover
+// re-sent (a client's unnamed statement old no longer had, see router/extended.h), the whole
+// answers to the BEGIN and COMMIT that wrap a mirrored autocommit write, and the
+// ReadyForQuery of a mirrored unit, held back until the mirror has run it. Pure: fed by the
+// relay's scanner, message by message, then chunk by chunk.
 #pragma once
 
 #include <cstddef>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace cutover::proxy {
 
-class ParseCompleteFilter {
- public:
-  // The Parse went to old after `units_before` units still owed their ReadyForQuery, and after
-  // `parses_before` Parse messages of its own unit: its answer is the next ParseComplete after
-  // those, unless an ErrorResponse or ReadyForQuery of that unit comes first (the server then
-  // skipped it).
-  void expect(int units_before, int parses_before);
+// What old answered to a unit whose ReadyForQuery was held back.
+struct HeldAnswer {
+  char status = 'I';              // the transaction status of the held ReadyForQuery
+  std::vector<std::string> tags;  // CommandComplete tags, in order
+  std::string sqlstate;           // of the first ErrorResponse; empty when there was none
+};
 
-  // Whether chunks must go through filter(): a removal is expected or bytes are held.
-  bool engaged() const { return !expected_.empty() || !held_.empty() || !cuts_.empty(); }
+class ReplyFilter {
+ public:
+  // Each takes effect for the unit after `units_before` units that still owe their
+  // ReadyForQuery when it is called.
+
+  // Takes out the ParseComplete answering a Parse cutover sent, after `parses_before` Parse
+  // messages of its own unit; nothing when an ErrorResponse or ReadyForQuery of that unit
+  // comes first (the server then skipped it).
+  void drop_parse_complete(int units_before, int parses_before);
+  // Takes out that unit's whole answer (a statement cutover sent on its own behalf).
+  void drop_answer(int units_before);
+  // Takes out that unit's ReadyForQuery (and with `drop_tags` its CommandCompletes) and
+  // reports the answer through take_held(); the rest of it goes to the client as it comes.
+  void hold_ready(int units_before, bool drop_tags);
+
+  // Whether chunks must go through on_message() and filter().
+  bool engaged() const { return !expected_.empty() || !held_bytes_.empty() || !cuts_.empty(); }
 
   // Called for each message of the chunk, in order, with the offset where it ends.
-  void on_message(char type, size_t end);
-  // After the chunk was scanned: the bytes to relay now. While a removal is still expected,
-  // an unfinished message at the end is held back (its start may be the one to remove).
+  void on_message(char type, std::string_view body, size_t end);
+  // After the chunk was scanned: the bytes to relay now. While an edit is still expected, an
+  // unfinished message at the end is held back (it may be one to take out).
   std::string_view filter(std::string_view chunk);
 
+  // Answers whose ReadyForQuery was taken out, oldest first.
+  bool has_held() const { return !answers_.empty(); }
+  HeldAnswer take_held();
+
  private:
+  enum class Edit { kParseComplete, kAnswer, kReady, kReadyAndTags };
   struct Expected {
+    Edit edit;
     int units_before;
     int parses_before;
+    HeldAnswer answer;
   };
-  std::vector<Expected> expected_;
-  std::vector<size_t> cuts_;  // ends (in the current chunk) of messages to remove
-  size_t last_end_ = 0;       // end of the last whole message in the current chunk
-  bool ended_ = false;        // a message ended in the current chunk
-  std::string held_;
+  struct Cut {
+    size_t start;  // kFromHeld: the first message of the chunk, which began in held bytes
+    size_t end;
+  };
+  static constexpr size_t kFromHeld = static_cast<size_t>(-1);
+
+  // What `e` does with this message of its unit: true when the message is taken out.
+  static bool edits(Expected& e, char type, std::string_view body);
+
+  std::deque<Expected> expected_;
+  std::deque<HeldAnswer> answers_;
+  std::vector<Cut> cuts_;   // messages to remove, by their offsets in the current chunk
+  size_t last_end_ = 0;     // end of the last whole message in the current chunk
+  bool ended_ = false;      // a message ended in the current chunk
+  std::string held_bytes_;  // an unfinished message held back from the last chunk
   std::string out_;
 };
 

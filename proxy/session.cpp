@@ -98,7 +98,7 @@ Session::Session(Socket client, ProxyContext& context, SessionSet& siblings, boo
       new_read_timer_(client_.socket().get_executor()),
       client_writes_signal_(client_.socket().get_executor()),
       client_scanner_("", context.config.limits.max_message_bytes),
-      backend_scanner_("ZS", kMaxBackendMessage),
+      backend_scanner_("ZSCE", kMaxBackendMessage),
       shutdown_signal_(client_.socket().get_executor(), Clock::time_point::max()) {
   siblings_.insert(this);
 }
@@ -152,6 +152,7 @@ asio::awaitable<Session::End> Session::relay() {
   // Allocated only now, so clients still logging in (or refused) cost no relay windows.
   client_buffer_ = std::make_unique_for_overwrite<char[]>(config_.limits.buffer_bytes);
   backend_buffer_ = std::make_unique_for_overwrite<char[]>(config_.limits.buffer_bytes);
+  if (routing()) new_buffer_ = std::make_unique_for_overwrite<char[]>(config_.limits.buffer_bytes);
   last_activity_ = Clock::now();
   if (routing()) {
     if (config_.timeouts.client_idle.count() > 0) {
@@ -173,6 +174,7 @@ asio::awaitable<Session::End> Session::relay() {
 
 asio::awaitable<Session::End> Session::pump_client() {
   std::string_view chunk = client_in_;  // bytes that arrived with the login, if any
+  const asio::mutable_buffer window(client_buffer_.get(), config_.limits.buffer_bytes);
   bool buffer_filled = false;
   for (;;) {
     if (!chunk.empty()) {
@@ -192,7 +194,7 @@ asio::awaitable<Session::End> Session::pump_client() {
       if (terminate) co_return End::kClientTerminate;
     }
     client_in_.clear();
-    auto [ec, n] = co_await read_ready(client_, client_buffer_.get(), buffer_filled);
+    auto [ec, n] = co_await read_ready(client_, window, buffer_filled);
     if (ec) co_return End::kClientClosed;
     last_activity_ = Clock::now();
     chunk = std::string_view(client_buffer_.get(), n);
@@ -204,24 +206,24 @@ asio::awaitable<Session::End> Session::pump_client() {
 // costs Asio one epoll_ctl that re-arms the edge-triggered registration, so no byte or EOF that
 // arrived meanwhile goes unnoticed, and takes fewer trips through the scheduler. A read that
 // filled the buffer may have left more behind, so the next one reads at once.
-asio::awaitable<std::pair<ErrorCode, size_t>> Session::read_ready(Stream& stream, char* buffer,
+asio::awaitable<std::pair<ErrorCode, size_t>> Session::read_ready(Stream& stream,
+                                                                  asio::mutable_buffer buffer,
                                                                   bool& buffer_filled) {
-  const size_t capacity = config_.limits.buffer_bytes;
   // TLS may hold decrypted bytes the socket no longer shows, so readiness says nothing there.
-  if (stream.encrypted()) co_return co_await stream.read_some(asio::buffer(buffer, capacity));
+  if (stream.encrypted()) co_return co_await stream.read_some(buffer);
   Socket& socket = stream.socket();
   if (buffer_filled) {
     // Through the scheduler, so a stream faster than the proxy cannot starve other sessions.
-    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer, capacity));
-    buffer_filled = n == capacity;
+    auto [ec, n] = co_await socket.async_read_some(buffer);
+    buffer_filled = n == buffer.size();
     co_return std::pair{ec, n};
   }
   for (;;) {
     auto [wait_ec] = co_await socket.async_wait(tcp::socket::wait_read);
     if (wait_ec) co_return std::pair{wait_ec, size_t{0}};
     ErrorCode ec;
-    size_t n = socket.read_some(asio::buffer(buffer, capacity), ec);
-    buffer_filled = n == capacity;
+    size_t n = socket.read_some(buffer, ec);
+    buffer_filled = n == buffer.size();
     if (ec != asio::error::would_block) co_return std::pair{ec, n};
   }
 }
@@ -244,13 +246,14 @@ asio::awaitable<ErrorCode> Session::write_all(Stream& stream, std::string_view b
 
 asio::awaitable<Session::End> Session::pump_backend() {
   std::string_view chunk = backend_in_;
+  const asio::mutable_buffer window(backend_buffer_.get(), config_.limits.buffer_bytes);
   bool buffer_filled = false;
   for (;;) {
     if (!chunk.empty()) {
       const bool filtering = old_filter_.engaged();
       auto error = backend_scanner_.feed(chunk, [&](char type, std::string_view body, size_t end) {
         count_backend_message(type, body);
-        if (filtering) old_filter_.on_message(type, end);
+        if (filtering) old_filter_.on_message(type, body, end);
       });
       if (error != protocol::ProtocolError{}) {
         protocol_error_ = error;
@@ -267,7 +270,7 @@ asio::awaitable<Session::End> Session::pump_backend() {
       if (draining_ && idle()) co_return End::kDrained;
     }
     backend_in_.clear();
-    auto [ec, n] = co_await read_ready(backend_, backend_buffer_.get(), buffer_filled);
+    auto [ec, n] = co_await read_ready(backend_, window, buffer_filled);
     if (ec) co_return End::kBackendClosed;
     chunk = std::string_view(backend_buffer_.get(), n);
   }

@@ -156,7 +156,10 @@ class Session {
   asio::awaitable<void> send_fatal(std::string_view sqlstate, std::string_view message);
   asio::awaitable<bool> write_bounded(Stream& stream, std::string_view bytes);
   asio::awaitable<ErrorCode> write_all(Stream& stream, std::string_view bytes);
-  asio::awaitable<std::pair<ErrorCode, size_t>> read_ready(Stream& stream, char* buffer,
+  asio::awaitable<ErrorCode> read_from_new();
+  asio::awaitable<std::optional<Message>> next_from_new(protocol::ProtocolError& error);
+  asio::awaitable<std::pair<ErrorCode, size_t>> read_ready(Stream& stream,
+                                                           asio::mutable_buffer buffer,
                                                            bool& buffer_filled);
   asio::awaitable<bool> write_to_client(std::string_view bytes);
   void count_client_message(char type);
@@ -210,13 +213,14 @@ class Session {
   bool batch_to_old_ = false;
   int batch_parses_on_old_ = 0;  // Parse messages of the current batch already sent to old
   router::PreparedStatements statements_;
-  ParseCompleteFilter old_filter_;  // takes out the answers to Parses cutover sent old
+  ReplyFilter old_filter_;  // takes out the answers to what cutover sent old itself
   std::string application_name_;
 
   std::string client_in_;   // client bytes read during startup, not yet relayed
   std::string backend_in_;  // backend bytes read during login, not yet relayed
   std::unique_ptr<char[]> client_buffer_;
   std::unique_ptr<char[]> backend_buffer_;
+  std::unique_ptr<char[]> new_buffer_;
   protocol::FrameScanner client_scanner_;
   protocol::FrameScanner backend_scanner_;
   protocol::ProtocolError protocol_error_{};

@@ -70,7 +70,7 @@ asio::awaitable<bool> Session::send_batch_to_old(std::string_view batch,
     // Units before this one still owe their ReadyForQuery; this one's Sync, if it is here,
     // is already counted.
     const int units_before = pending_replies_ - static_cast<int>(batch.ends_with(kSync));
-    old_filter_.expect(units_before, batch_parses_on_old_);
+    old_filter_.drop_parse_complete(units_before, batch_parses_on_old_);
     pending.append(plan.old_prefix);
   }
   pending.append(batch);

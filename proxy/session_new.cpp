@@ -56,6 +56,8 @@ asio::awaitable<bool> Session::connect_new() {
     co_return false;
   }
   new_backend_ = std::move(fresh);
+  ErrorCode ignored;  // read and written like old's connection (see read_ready)
+  new_backend_.socket().non_blocking(true, ignored);
   new_in_ = std::move(result.leftover);
   new_replies_to_discard_ = 0;
   statements_.new_lost();
@@ -123,10 +125,10 @@ asio::awaitable<bool> Session::replay_session_state() {
   protocol::ProtocolError error{};
   for (size_t i = 0; i < session_log_.size(); ++i) {
     std::string unit = session_log_[i];  // the log may grow (and reallocate) meanwhile
-    ErrorCode sent = co_await new_backend_.write(unit);
+    ErrorCode sent = co_await write_all(new_backend_, unit);
     if (sent) co_return false;
     for (;;) {
-      auto message = co_await read_message(new_backend_, new_in_, false, kMaxBackendMessage, error);
+      auto message = co_await next_from_new(error);
       if (!message) co_return false;
       if (message->type == 'E') {
         log::warn("new_replay_failed", {{"conn", id_}, {"error", error_message(*message)}});
@@ -158,7 +160,7 @@ void Session::log_session_state(std::string_view message) {
 // (Written without `if (co_await ...)`: GCC 12 miscompiled that form here, trapping at run
 // time, in a coroutine returning void.)
 asio::awaitable<void> Session::copy_to_new(std::string_view message) {
-  ErrorCode ec = co_await new_backend_.write(message);
+  ErrorCode ec = co_await write_all(new_backend_, message);
   if (ec) {
     drop_new("lost");
   } else {

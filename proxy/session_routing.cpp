@@ -48,6 +48,8 @@ const router::Classification& Session::classify(std::string_view sql) {
 // in order); all else goes to old unchanged.
 asio::awaitable<Session::End> Session::pump_client_routed() {
   std::string pending;  // messages for old, sent in one write
+  const asio::mutable_buffer window(client_buffer_.get(), config_.limits.buffer_bytes);
+  bool buffer_filled = false;
   for (;;) {
     for (;;) {
       auto frame = protocol::next_frame(client_in_, config_.limits.max_message_bytes);
@@ -83,11 +85,10 @@ asio::awaitable<Session::End> Session::pump_client_routed() {
     bool sent = co_await commit_batch_to_old(pending);
     if (sent) sent = co_await forward_to_old(pending);
     if (!sent) co_return End::kBackendClosed;
-    char chunk[16384];
-    auto [ec, n] = co_await client_.read_some(asio::buffer(chunk));
+    auto [ec, n] = co_await read_ready(client_, window, buffer_filled);
     if (ec) co_return End::kClientClosed;
     last_activity_ = Clock::now();
-    client_in_.append(chunk, n);
+    client_in_.append(client_buffer_.get(), n);
   }
 }
 
@@ -172,7 +173,7 @@ asio::awaitable<bool> Session::run_on_new(std::string_view message,
   if (!co_await drain_new()) co_return false;
   std::string fallback_reason;
   new_read_started_ = Clock::now();
-  ErrorCode sent = co_await new_backend_.write(message);
+  ErrorCode sent = co_await write_all(new_backend_, message);
   if (sent) {
     fallback_reason = "connection";
   } else {
@@ -223,13 +224,41 @@ asio::awaitable<std::optional<Message>> Session::first_answer_from_new(int prefi
                                                                        bool& prefix_failed) {
   protocol::ProtocolError error{};
   for (;;) {
-    auto message = co_await read_message(new_backend_, new_in_, false, kMaxBackendMessage, error);
+    auto message = co_await next_from_new(error);
     if (!message || prefix_replies == 0) co_return message;
     if (message->type == 'E') {
       prefix_failed = true;
       co_return message;
     }
     if (message->type == '1' || message->type == '3') --prefix_replies;
+  }
+}
+
+// Reads what new sent into new_in_, the way old's relay reads (see read_ready): a routed read
+// then costs about the syscalls and scheduler trips of one relayed by old.
+asio::awaitable<ErrorCode> Session::read_from_new() {
+  const asio::mutable_buffer window(new_buffer_.get(), config_.limits.buffer_bytes);
+  bool buffer_filled = false;  // each call waits for readiness first: answers are small
+  auto [ec, n] = co_await read_ready(new_backend_, window, buffer_filled);
+  if (!ec) new_in_.append(new_buffer_.get(), n);
+  co_return ec;
+}
+
+// The next whole message from new; nullopt when new closed, failed or sent a bad frame.
+asio::awaitable<std::optional<Message>> Session::next_from_new(protocol::ProtocolError& error) {
+  for (;;) {
+    auto frame = protocol::next_frame(new_in_, kMaxBackendMessage);
+    if (frame.status == protocol::FrameStatus::kFrame) {
+      Message message{frame.type, std::string(frame.body)};
+      new_in_.erase(0, frame.consumed);
+      co_return message;
+    }
+    if (frame.status == protocol::FrameStatus::kError) {
+      error = frame.error;
+      co_return std::nullopt;
+    }
+    ErrorCode ec = co_await read_from_new();
+    if (ec) co_return std::nullopt;
   }
 }
 
@@ -262,12 +291,8 @@ asio::awaitable<bool> Session::stream_from_new(Message first) {
       client_gone = !co_await relay_to_client(out);
       out.clear();
     }
-    char chunk[16384];
-    size_t n = 0;
     ErrorCode ec = asio::error::invalid_argument;  // a framing error in new's answer
-    if (frame.status != protocol::FrameStatus::kError) {
-      std::tie(ec, n) = co_await new_backend_.read_some(asio::buffer(chunk));
-    }
+    if (frame.status != protocol::FrameStatus::kError) ec = co_await read_from_new();
     if (ec) {
       drop_new("lost mid-answer");
       protocol::encode_error(out, "ERROR", "08006",
@@ -275,7 +300,6 @@ asio::awaitable<bool> Session::stream_from_new(Message first) {
       protocol::encode(protocol::ReadyForQuery{transaction_status_}, out);
       break;
     }
-    new_in_.append(chunk, n);
   }
   if (!client_gone) co_await relay_to_client(out);
   client_writes_held_ = false;
@@ -301,7 +325,7 @@ asio::awaitable<void> Session::wait_for_client_writes() {
 asio::awaitable<bool> Session::drain_new() {
   protocol::ProtocolError error{};
   while (new_replies_to_discard_ > 0) {
-    auto message = co_await read_message(new_backend_, new_in_, false, kMaxBackendMessage, error);
+    auto message = co_await next_from_new(error);
     if (!message) {
       drop_new("lost");
       co_return false;

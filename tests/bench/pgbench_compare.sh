@@ -17,8 +17,9 @@
 # Environment: BENCH_ROUNDS (default 3), BENCH_SECONDS (default 10), BENCH_COMBOS (a subset,
 # e.g. "select-only/16/simple tpcb-like/1/prepared"), BENCH_TARGETS (default "direct cutover
 # pgbouncer"; also ramp0 and ramp50: cutover in dual_write with a second cluster as new, the
-# read ramp at 0 or 50 %), BENCH_KEEP=1 keeps the
-# work directory (logs) after a successful run; it is always kept after a failure.
+# read ramp at 0 or 50 %; and split: no proxy, half the clients straight to each cluster at
+# once, which is what ramp 50 costs the databases alone), BENCH_KEEP=1 keeps the work
+# directory (logs) after a successful run; it is always kept after a failure.
 set -euo pipefail
 shopt -s inherit_errexit  # a failure inside $(...) fails the command that uses it
 
@@ -30,7 +31,7 @@ seconds=${BENCH_SECONDS:-10}
 out_file=""
 PATH=$PATH:/usr/sbin  # Debian puts pgbouncer there
 
-usage() { sed -n '13,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '13,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "pgbench_compare: ERROR: $*" >&2; exit 1; }
 note() { echo "pgbench_compare: $*" >&2; }
 
@@ -53,7 +54,7 @@ done
 targets=(direct cutover pgbouncer)
 if [[ -n ${BENCH_TARGETS:-} ]]; then read -r -a targets <<<"$BENCH_TARGETS"; fi
 for target in "${targets[@]}"; do
-  [[ $target =~ ^(direct|cutover|pgbouncer|ramp0|ramp50)$ ]] || die "unknown target $target"
+  [[ $target =~ ^(direct|cutover|pgbouncer|ramp0|ramp50|split)$ ]] || die "unknown target $target"
 done
 combos=({select-only,tpcb-like}/{1,16}/{simple,prepared})  # workload/clients/protocol
 if [[ -n ${BENCH_COMBOS:-} ]]; then read -r -a combos <<<"$BENCH_COMBOS"; fi
@@ -124,7 +125,7 @@ timeout 300 pgbench -i -s 10 -q -h 127.0.0.1 -p "$pg_port" -U postgres postgres 
 
 # ---- new, for the ramp targets: the same data, as replication would give it ----
 new_port=""
-if [[ " ${targets[*]} " == *" ramp"* ]]; then
+if [[ " ${targets[*]} " == *" ramp"* || " ${targets[*]} " == *" split "* ]]; then
   new_started=1
   new_port=$("$pgcluster" start "$work/new" --name bench-new --conf 'shared_buffers = 256MB')
   note "new PostgreSQL on 127.0.0.1:$new_port; initialising pgbench scale 10"
@@ -185,6 +186,7 @@ pgbouncer_pid=$!
 wait_ready pgbouncer "$bouncer_port" "$pgbouncer_pid" "$work/pgbouncer/stderr.log"
 
 port_of[pgbouncer]=$bouncer_port
+port_of[split]="$pg_port+${new_port:-none}"  # only shown: run_split uses both
 note "kernel.sched_autogroup_enabled=$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null ||
   echo unknown) (1: CPU is shared per session first, which starves the database behind a proxy)"
 note "targets: $(for t in "${targets[@]}"; do printf '%s :%s ' "$t" "${port_of[$t]}"; done);" \
@@ -200,20 +202,56 @@ reset_tables() {
 
 # run_pgbench TARGET WORKLOAD CLIENTS PROTOCOL: sets run_tps and run_lat (ms); dies on failure.
 run_pgbench() {
-  local target=$1 workload=$2 clients=$3 protocol=$4 log rc=0
-  local -a args=(--no-vacuum -h 127.0.0.1 -p "${port_of[$target]}" -U postgres
-    -c "$clients" -j "$((clients > 1 ? 2 : 1))" -M "$protocol" -T "$seconds")
+  local target=$1 workload=$2 clients=$3 protocol=$4
+  if [[ $target == split ]]; then
+    run_split "$workload" "$clients" "$protocol"
+    return
+  fi
+  pgbench_on "${port_of[$target]}" "$target" "$workload" "$clients" "$((clients > 1 ? 2 : 1))" \
+    "$protocol"
+  read_run "$work/run-$target.log" "$target ($workload, -c $clients, -M $protocol)"
+}
+
+# run_split WORKLOAD CLIENTS PROTOCOL: half the clients to old, half to new, one pgbench
+# thread each (two in all, as for the other targets); run_tps is the sum, run_lat the
+# transaction-weighted mean.
+run_split() {
+  local workload=$1 clients=$2 protocol=$3 old_pid new_pid old_tps old_lat
+  ((clients >= 2)) || die "split needs at least 2 clients"
+  pgbench_on "$pg_port" split-old "$workload" "$((clients / 2))" 1 "$protocol" &
+  old_pid=$!
+  pgbench_on "$new_port" split-new "$workload" "$((clients - clients / 2))" 1 "$protocol" &
+  new_pid=$!
+  wait "$old_pid" "$new_pid"
+  read_run "$work/run-split-old.log" "split to old ($workload, -M $protocol)"
+  old_tps=$run_tps old_lat=$run_lat
+  read_run "$work/run-split-new.log" "split to new ($workload, -M $protocol)"
+  read -r run_tps run_lat < <(awk -v a="$old_tps" -v la="$old_lat" -v b="$run_tps" \
+    -v lb="$run_lat" 'BEGIN { printf "%.6f %.3f\n", a + b, (a * la + b * lb) / (a + b) }')
+}
+
+# pgbench_on PORT NAME WORKLOAD CLIENTS THREADS PROTOCOL: one run, output in run-NAME.log.
+pgbench_on() {
+  local port=$1 name=$2 workload=$3 clients=$4 threads=$5 protocol=$6 rc=0
+  local -a args=(--no-vacuum -h 127.0.0.1 -p "$port" -U postgres
+    -c "$clients" -j "$threads" -M "$protocol" -T "$seconds")
   [[ $workload == select-only ]] && args+=(-S)
-  log=$work/run-$target.log
-  timeout --kill-after=5 $((seconds + 30)) pgbench "${args[@]}" postgres >"$log" 2>&1 || rc=$?
-  local failed processed
+  timeout --kill-after=5 $((seconds + 30)) pgbench "${args[@]}" postgres \
+    >"$work/run-$name.log" 2>&1 || rc=$?
+  echo "$rc" >"$work/run-$name.rc"  # read_run reports a failed run with its log
+}
+
+# read_run LOG WHAT: sets run_tps and run_lat from a pgbench log; dies if the run failed.
+read_run() {
+  local log=$1 what=$2 rc failed processed
+  rc=$(cat "${log%.log}.rc")
   failed=$(sed -nE 's/^number of failed transactions: ([0-9]+).*/\1/p' "$log")
   processed=$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' "$log")
   run_tps=$(sed -nE 's/^tps = ([0-9.]+) \(without initial connection time\)/\1/p' "$log")
   run_lat=$(sed -nE 's/^latency average = ([0-9.]+) ms/\1/p' "$log")
   if ((rc != 0)) || [[ $failed != 0 || -z $run_tps || -z $run_lat || ${processed:-0} == 0 ]]; then
     cat "$log" >&2
-    die "pgbench via $target ($workload, -c $clients, -M $protocol) FAILED:" \
+    die "pgbench via $what FAILED:" \
       "exit $rc, failed transactions '${failed:-?}', processed '${processed:-?}'"
   fi
 }

@@ -2,8 +2,8 @@
 // messages (a type byte from the extended-query set, a length byte, that many body bytes), so
 // the fuzzer reaches the batch logic instead of failing framing. Planning and recording never
 // crash; a plan's prefixes are whole messages; a batch planned again right after it was
-// recorded on both sides needs no prefix for new. The same bytes, relayed through
-// ParseCompleteFilter, lose only whole ParseCompletes.
+// recorded on both sides needs no prefix for new. The same bytes, read as old's answers and
+// relayed through ReplyFilter with one edit, lose only whole messages and gain none.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -39,7 +39,7 @@ bool whole_messages(std::string_view bytes) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static constexpr char kTypes[] = "PBDECSH1";
+  static constexpr char kTypes[] = "PBDECSH1Z";
   std::string batch;
   for (size_t at = 0; at + 2 <= size;) {
     char type = kTypes[data[at] % (sizeof kTypes - 1)];
@@ -58,18 +58,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   statements.apply(batch, plan, true, true);
   if (plan.movable) check(statements.plan(batch, classify).new_prefix.empty());
 
-  cutover::proxy::ParseCompleteFilter filter;
-  filter.expect(data[0] % 3, size > 1 ? data[1] % 3 : 0);
-  cutover::protocol::FrameScanner scanner("", size_t{1} << 20);
+  cutover::proxy::ReplyFilter filter;
+  const int units_before = data[0] % 3;
+  switch (size > 2 ? data[2] % 3 : 0) {
+    case 0:
+      filter.drop_parse_complete(units_before, size > 1 ? data[1] % 3 : 0);
+      break;
+    case 1:
+      filter.drop_answer(units_before);
+      break;
+    default:
+      filter.hold_ready(units_before, size > 1 && data[1] % 2 == 0);
+  }
+  cutover::protocol::FrameScanner scanner("ZCE", size_t{1} << 20);
   std::string relayed;
   for (size_t at = 0; at < batch.size(); at += 7) {  // chunks of 7: messages split anywhere
     std::string_view chunk = std::string_view(batch).substr(at, 7);
     const bool filtering = filter.engaged();
-    scanner.feed(chunk, [&](char type, std::string_view, size_t end) {
-      if (filtering) filter.on_message(type, end);
+    scanner.feed(chunk, [&](char type, std::string_view body, size_t end) {
+      if (filtering) filter.on_message(type, body, end);
     });
     relayed += filtering ? filter.filter(chunk) : chunk;
   }
-  check(relayed.size() <= batch.size() && (batch.size() - relayed.size()) % 5 == 0);
+  // Only whole messages are taken out, and nothing is added.
+  check(relayed.size() <= batch.size() && whole_messages(relayed));
+  while (filter.has_held()) filter.take_held();
   return 0;
 }

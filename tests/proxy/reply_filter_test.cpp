@@ -1,5 +1,7 @@
-// ParseCompleteFilter: removes exactly the ParseComplete answering cutover's own Parse, after
-// the units still owed and the unit's own earlier Parses, across every split of the stream.
+// ReplyFilter: removes exactly the answers to what cutover itself sent old (a re-sent Parse's
+// ParseComplete, the BEGIN and COMMIT around a mirrored autocommit write) and holds back a
+// mirrored unit's ReadyForQuery, after the units still owed, across every split of the stream.
+// Fed by a scanner that captures Z, C and E bodies, as the relay's does.
 #include "proxy/reply_filter.h"
 
 #include <gtest/gtest.h>
@@ -20,12 +22,11 @@ const std::string kParseComplete = message('1');
 const std::string kBindComplete = message('2');
 const std::string kReady = message('Z', "I");
 const std::string kRow = message('D', std::string(40, 'x'));
-const std::string kError = message('E', "SERROR\0C42P01\0\0");
+const std::string kError = message('E', std::string("SERROR\0C42P01\0\0", 15));
 
 // Relays `stream` through a scanner and the filter in chunks cut at `splits`.
-std::string relay(ParseCompleteFilter& filter, std::string_view stream,
-                  const std::vector<size_t>& splits) {
-  protocol::FrameScanner scanner("", 1 << 20);
+std::string relay(ReplyFilter& filter, std::string_view stream, const std::vector<size_t>& splits) {
+  protocol::FrameScanner scanner("ZCE", 1 << 20);
   std::string out;
   size_t at = 0;
   auto cuts = splits;
@@ -33,49 +34,92 @@ std::string relay(ParseCompleteFilter& filter, std::string_view stream,
   for (size_t cut : cuts) {
     std::string_view chunk = stream.substr(at, cut - at);
     at = cut;
-    scanner.feed(chunk,
-                 [&](char type, std::string_view, size_t end) { filter.on_message(type, end); });
+    scanner.feed(chunk, [&](char type, std::string_view body, size_t end) {
+      filter.on_message(type, body, end);
+    });
     out += filter.engaged() ? filter.filter(chunk) : chunk;
   }
   return out;
 }
 
-TEST(ParseCompleteFilter, RemovesTheInjectedAnswerAfterEarlierUnitsAtEverySplit) {
+TEST(ReplyFilter, RemovesTheInjectedAnswerAfterEarlierUnitsAtEverySplit) {
   // An earlier unit still owed (one row, ReadyForQuery), then the unit with cutover's Parse
   // first: ParseComplete (removed), BindComplete, a row, ReadyForQuery.
   std::string earlier = kRow + kReady;
   std::string unit = kParseComplete + kBindComplete + kRow + kReady;
   for (size_t split = 0; split <= earlier.size() + unit.size(); ++split) {
-    ParseCompleteFilter filter;
-    filter.expect(1, 0);
+    ReplyFilter filter;
+    filter.drop_parse_complete(1, 0);
     EXPECT_EQ(relay(filter, earlier + unit, {split}), earlier + kBindComplete + kRow + kReady)
         << "split at " << split;
     EXPECT_FALSE(filter.engaged());
   }
 }
 
-TEST(ParseCompleteFilter, CountsTheUnitsOwnParsesBeforeIt) {
+TEST(ReplyFilter, CountsTheUnitsOwnParsesBeforeIt) {
   // The client's Parse, then cutover's: the second ParseComplete goes.
-  ParseCompleteFilter filter;
-  filter.expect(0, 1);
+  ReplyFilter filter;
+  filter.drop_parse_complete(0, 1);
   std::string stream = kParseComplete + kParseComplete + kBindComplete + kReady;
   EXPECT_EQ(relay(filter, stream, {3, 7}), kParseComplete + kBindComplete + kReady);
 }
 
-TEST(ParseCompleteFilter, AnErrorFirstMeansTheParseWasSkipped) {
-  ParseCompleteFilter filter;
-  filter.expect(0, 1);
+TEST(ReplyFilter, AnErrorFirstMeansTheParseWasSkipped) {
+  ReplyFilter filter;
+  filter.drop_parse_complete(0, 1);
   std::string stream = kParseComplete + kError + kReady + kParseComplete + kReady;
   EXPECT_EQ(relay(filter, stream, {}), stream);
   EXPECT_FALSE(filter.engaged());
 }
 
-TEST(ParseCompleteFilter, TwoExpectedRemovalsInOneChunk) {
-  ParseCompleteFilter filter;
-  filter.expect(0, 0);
-  filter.expect(1, 0);
+TEST(ReplyFilter, TwoExpectedRemovalsInOneChunk) {
+  ReplyFilter filter;
+  filter.drop_parse_complete(0, 0);
+  filter.drop_parse_complete(1, 0);
   std::string stream = kParseComplete + kRow + kReady + kParseComplete + kRow + kReady;
   EXPECT_EQ(relay(filter, stream, {}), kRow + kReady + kRow + kReady);
+}
+
+std::string complete(std::string_view tag) { return message('C', std::string(tag) + '\0'); }
+
+TEST(ReplyFilter, WrappedAutocommitWriteShowsOnlyTheClientsAnswerAtEverySplit) {
+  // cutover's BEGIN (taken out whole), the client's UPDATE ... RETURNING (a row and its tag go
+  // out, its ReadyForQuery is held), then cutover's COMMIT (tag and ReadyForQuery held).
+  std::string begin = complete("BEGIN") + message('Z', "T");
+  std::string update = kRow + complete("UPDATE 1") + message('Z', "T");
+  std::string commit = complete("COMMIT") + kReady;
+  std::string stream = begin + update + commit;
+  for (size_t split = 0; split <= stream.size(); ++split) {
+    ReplyFilter filter;
+    filter.drop_answer(0);
+    filter.hold_ready(1, false);
+    filter.hold_ready(2, true);
+    EXPECT_EQ(relay(filter, stream, {split}), kRow + complete("UPDATE 1")) << "split " << split;
+    EXPECT_FALSE(filter.engaged());
+    ASSERT_TRUE(filter.has_held());
+    HeldAnswer first = filter.take_held();
+    EXPECT_EQ(first.status, 'T');
+    EXPECT_EQ(first.tags, std::vector<std::string>{"UPDATE 1"});
+    EXPECT_EQ(first.sqlstate, "");
+    ASSERT_TRUE(filter.has_held());
+    HeldAnswer second = filter.take_held();
+    EXPECT_EQ(second.status, 'I');
+    EXPECT_EQ(second.tags, std::vector<std::string>{"COMMIT"});
+    EXPECT_FALSE(filter.has_held());
+  }
+}
+
+TEST(ReplyFilter, AHeldAnswerKeepsItsErrorForTheClientAndReportsItsSqlstate) {
+  // An earlier unit still owed passes untouched; the mirrored unit fails.
+  std::string earlier = kRow + kReady;
+  std::string failed = kError + message('Z', "E");
+  ReplyFilter filter;
+  filter.hold_ready(1, false);
+  EXPECT_EQ(relay(filter, earlier + failed, {2, 30}), earlier + kError);
+  HeldAnswer answer = filter.take_held();
+  EXPECT_EQ(answer.status, 'E');
+  EXPECT_TRUE(answer.tags.empty());
+  EXPECT_EQ(answer.sqlstate, "42P01");
 }
 
 }  // namespace
