@@ -184,6 +184,9 @@ void read_tls(Section& s, TlsConfig& t) {
   }
 }
 
+const std::vector<std::pair<std::string, MirrorOrdering>> mirror_ordering_names = {
+    {"strict", MirrorOrdering::kStrict}, {"parallel", MirrorOrdering::kParallel}};
+
 const std::vector<std::pair<std::string, StickyKey>> sticky_key_names = {
     {"session", StickyKey::kSession},
     {"user", StickyKey::kUser},
@@ -256,6 +259,10 @@ void read_migration(Section& s, MigrationConfig& m) {
         f.reject("sqlstates", "'" + pattern + "' is not a SQLSTATE (57P01) or class (08*)");
       }
     }
+  });
+  s.section("mirror", [&](Section& mirror) {
+    mirror.enumeration("ordering", m.mirror.ordering, mirror_ordering_names);
+    mirror.millis("timeout_ms", m.mirror.timeout);
   });
   s.with("overrides", [&](const YAML::Node& n, const std::string& p) {
     if (!n.IsSequence())
@@ -355,6 +362,9 @@ void check_combinations(const Section& root, const Config& c) {
                                  std::string(router::to_string(c.migration.phase)) +
                                  " is not available yet (only passthrough and dual_write)");
   }
+  if (c.migration.mirror.ordering == MirrorOrdering::kParallel) {
+    root.reject("migration", "mirror.ordering parallel is not available yet (only strict)");
+  }
   // Checked even when the auth section is missing: clients must be authenticated somehow.
   if (c.auth.method != AuthMethod::kTrust && c.auth.users_file.empty() &&
       c.auth.auth_query.empty()) {
@@ -439,6 +449,9 @@ std::string to_yaml(const Config& c) {
   key("error_rate") << c.migration.fallback.error_rate;
   key("cooldown_s") << c.migration.fallback.cooldown.count();
   key("budget_per_second") << c.migration.fallback.budget_per_second << YAML::EndMap;
+  key("mirror") << YAML::BeginMap;
+  key("ordering") << name_of(c.migration.mirror.ordering, mirror_ordering_names);
+  key("timeout_ms") << c.migration.mirror.timeout.count() << YAML::EndMap;
   key("overrides") << YAML::BeginSeq;
   for (const auto& o : c.migration.overrides) {
     out << YAML::Flow << YAML::BeginMap;

@@ -99,6 +99,16 @@ struct FallbackConfig {
   uint32_t budget_per_second = 100;
 };
 
+// How a write reaches the mirror. kStrict: after the source of truth ran it, before the
+// source of truth commits (so conflicting writes apply in the same order on both).
+enum class MirrorOrdering { kStrict, kParallel };
+
+struct MirrorConfig {
+  MirrorOrdering ordering = MirrorOrdering::kStrict;
+  // A mirrored write the mirror has not answered within this counts as failed there.
+  std::chrono::milliseconds timeout{5000};
+};
+
 // Keeps reads on old for one table ("name" or "schema.name") or one user.
 struct ReadOverride {
   std::string table;
@@ -111,6 +121,7 @@ struct MigrationConfig {
   StickyKey sticky_key = StickyKey::kSession;
   std::chrono::milliseconds read_your_writes{1000};
   FallbackConfig fallback;
+  MirrorConfig mirror;
   std::vector<ReadOverride> overrides;
   std::vector<std::string> safe_functions;  // user functions that only read
 };

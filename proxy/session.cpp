@@ -97,6 +97,7 @@ Session::Session(Socket client, ProxyContext& context, SessionSet& siblings, boo
       new_down_signal_(client_.socket().get_executor()),
       new_read_timer_(client_.socket().get_executor()),
       client_writes_signal_(client_.socket().get_executor()),
+      old_answer_signal_(client_.socket().get_executor()),
       client_scanner_("", context.config.limits.max_message_bytes),
       backend_scanner_("ZSCE", kMaxBackendMessage),
       shutdown_signal_(client_.socket().get_executor(), Clock::time_point::max()) {
@@ -262,10 +263,13 @@ asio::awaitable<Session::End> Session::pump_backend() {
       if (filtering) chunk = old_filter_.filter(chunk);
       if (client_writes_held_) co_await wait_for_client_writes();
       client_write_whole_ = false;
+      old_chunk_unsent_ = true;
       ErrorCode ec = co_await write_all(client_, chunk);
       if (ec) co_return End::kClientClosed;
+      old_chunk_unsent_ = false;
       client_write_whole_ = true;
       if (client_writes_held_) client_writes_signal_.cancel();
+      if (awaiting_old_ && pending_replies_ == 0) old_answer_signal_.cancel();
       client_at_boundary_ = backend_scanner_.at_boundary();
       if (draining_ && idle()) co_return End::kDrained;
     }

@@ -134,7 +134,23 @@ class Session {
   void note_unit(const router::Classification& unit);
   void note_parameter_status(std::string_view body);
   asio::awaitable<void> wait_for_client_writes();
+  asio::awaitable<void> hold_client_writes();
+  void release_client_writes();
   asio::awaitable<bool> relay_to_client(std::string_view bytes);
+
+  // session_mirror.cpp: writes run on old, then on new (strict ordering).
+  bool mirrors(const router::Classification& unit) const;
+  bool wraps(const router::Classification& unit) const;
+  asio::awaitable<bool> mirror_query(std::string_view whole, const router::Classification& unit,
+                                     std::string& pending);
+  asio::awaitable<bool> run_own_on_old(std::string_view sql);
+  asio::awaitable<std::optional<HeldAnswer>> run_on_old(std::string_view messages, int units);
+  asio::awaitable<bool> wait_for_old();
+  asio::awaitable<void> run_on_mirror(std::string_view messages, bool begun,
+                                      const router::Classification& unit,
+                                      const std::vector<std::string>* old_tags);
+  asio::awaitable<void> end_mirror_transaction(bool commit);
+  asio::awaitable<bool> send_ready(char status);
 
   // session_extended.cpp: extended-query batches (Parse ... Sync) routed as one unit.
   asio::awaitable<bool> route_extended(char type, std::string_view whole, std::string& pending);
@@ -198,6 +214,7 @@ class Session {
   // costs a timerfd_settime and a trip through the scheduler each time).
   Timer new_read_timer_;
   std::chrono::steady_clock::time_point new_read_started_{};
+  std::chrono::milliseconds new_wait_limit_{};  // for the wait new_read_started_ began
   bool awaiting_new_ = false;
   bool new_read_timed_out_ = false;
   std::optional<protocol::BackendKeyData> new_key_;
@@ -206,7 +223,16 @@ class Session {
   bool client_writes_held_ = false;
   Timer client_writes_signal_;
   int new_replies_to_discard_ = 0;  // ReadyForQuery still owed for copied session units
-  router::SessionView view_;        // what the policy knows of this session
+  char new_status_ = 'I';           // new's transaction status, from its last ReadyForQuery
+  // A mirrored write failed on new inside a transaction: the rest of that transaction is not
+  // applied there, and it ends with a ROLLBACK on new.
+  bool mirror_broken_ = false;
+  // The client pump waits for old's answer to a mirrored unit: pump_backend() wakes it once
+  // old owes nothing and the bytes went out to the client.
+  bool awaiting_old_ = false;
+  bool old_chunk_unsent_ = false;
+  Timer old_answer_signal_;
+  router::SessionView view_;  // what the policy knows of this session
   // Extended-query messages of the batch being gathered, up to its Sync; once a batch cannot
   // be held whole (a Flush, or it spans reads from the client) the rest goes to old as it comes.
   std::string batch_;

@@ -9,8 +9,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kMaxBackendMessage = size_t{1} << 30;
-
 }  // namespace
 
 asio::awaitable<void> Session::login_to_new(const LoginIdentity& old_identity,
@@ -104,14 +102,16 @@ asio::awaitable<Session::End> Session::maintain_new() {
 // Cancels a read on new that waited longer than fallback.timeout_ms for its first answer. The
 // timer is re-armed only when it fires: at most once per timeout period per session.
 asio::awaitable<Session::End> Session::watch_new_reads() {
-  const auto limit = config_.migration.fallback.timeout;
+  // An idle deadline is no later than the deadline of any wait that starts meanwhile.
+  const auto shortest =
+      std::min(config_.migration.fallback.timeout, config_.migration.mirror.timeout);
   for (;;) {
-    // An idle deadline is no later than the deadline of any read that starts meanwhile.
-    new_read_timer_.expires_at((awaiting_new_ ? new_read_started_ : Clock::now()) + limit);
+    new_read_timer_.expires_at(awaiting_new_ ? new_read_started_ + new_wait_limit_
+                                             : Clock::now() + shortest);
     co_await new_read_timer_.async_wait();
     auto state = co_await asio::this_coro::cancellation_state;
     if (state.cancelled() != asio::cancellation_type::none) co_return End::kClientClosed;
-    if (awaiting_new_ && Clock::now() - new_read_started_ >= limit) {
+    if (awaiting_new_ && Clock::now() - new_read_started_ >= new_wait_limit_) {
       new_read_timed_out_ = true;
       ErrorCode ignored;
       new_backend_.socket().cancel(ignored);

@@ -102,6 +102,8 @@ asio::awaitable<bool> Session::route_query(std::string_view body, std::string_vi
   note_unit(unit);
   statements_.forget(unit);
   if (!co_await forward_to_old(pending)) co_return false;
+  statements_.new_lost_unnamed();  // any Query may reach new, and destroys it there
+  if (mirrors(unit)) co_return co_await mirror_query(whole, unit, pending);
   if (unit.kind == router::Kind::kSession) {
     log_session_state(whole);
     if (new_ready_) co_await copy_to_new(whole);
@@ -173,6 +175,7 @@ asio::awaitable<bool> Session::run_on_new(std::string_view message,
   if (!co_await drain_new()) co_return false;
   std::string fallback_reason;
   new_read_started_ = Clock::now();
+  new_wait_limit_ = config_.migration.fallback.timeout;
   ErrorCode sent = co_await write_all(new_backend_, message);
   if (sent) {
     fallback_reason = "connection";
@@ -266,8 +269,7 @@ asio::awaitable<std::optional<Message>> Session::next_from_new(protocol::Protoco
 // messages are found in place, not copied one by one). Once bytes went out a failure can no
 // longer be hidden: the client gets an error and a ReadyForQuery so the session goes on.
 asio::awaitable<bool> Session::stream_from_new(Message first) {
-  client_writes_held_ = true;
-  while (!client_write_whole_) co_await wait_for_client_writes();  // old's pump mid-write
+  co_await hold_client_writes();
   std::string out;
   append_message(out, first.type, first.body);
   bool complete = first.type == 'Z';
@@ -302,8 +304,7 @@ asio::awaitable<bool> Session::stream_from_new(Message first) {
     }
   }
   if (!client_gone) co_await relay_to_client(out);
-  client_writes_held_ = false;
-  client_writes_signal_.cancel();
+  release_client_writes();
   co_return true;
 }
 
@@ -314,6 +315,18 @@ asio::awaitable<bool> Session::relay_to_client(std::string_view bytes) {
   ErrorCode ec = co_await write_all(client_, bytes);
   client_write_whole_ = !ec;
   co_return !ec;
+}
+
+// Keeps old's relay from writing to the client (it waits in wait_for_client_writes()) until
+// release_client_writes(), once a write it had begun is complete.
+asio::awaitable<void> Session::hold_client_writes() {
+  client_writes_held_ = true;
+  while (!client_write_whole_) co_await wait_for_client_writes();
+}
+
+void Session::release_client_writes() {
+  client_writes_held_ = false;
+  client_writes_signal_.cancel();
 }
 
 asio::awaitable<void> Session::wait_for_client_writes() {

@@ -119,6 +119,7 @@ struct Classifier::Walk {
       }
       return std::max(Kind::kRead, scan(node));
     }
+    if (type == "VacuumStmt") result.refuses_transaction_block = true;
     if (type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" ||
         type == "MergeStmt" || type == "TruncateStmt" || type == "DoStmt" || type == "CallStmt" ||
         type == "LockStmt" || type == "NotifyStmt" || type == "VacuumStmt" ||
@@ -128,7 +129,9 @@ struct Classifier::Walk {
     }
     if (type == "CopyStmt") {
       Kind inside = scan(node);
-      return node.contains("is_from") ? Kind::kWrite : std::max(Kind::kRead, inside);
+      if (!node.contains("is_from")) return std::max(Kind::kRead, inside);
+      result.copies_in |= !node.contains("filename");
+      return Kind::kWrite;
     }
     if (type == "ExplainStmt") {
       // Plain EXPLAIN runs nothing; EXPLAIN ANALYZE runs its statement.
@@ -142,6 +145,7 @@ struct Classifier::Walk {
     }
     if (type == "VariableShowStmt") return Kind::kRead;
     if (type == "TransactionStmt") {
+      result.controls_transaction = true;
       // Only a certain READ ONLY lets the transaction's reads leave the source of truth.
       result.read_only_transaction |=
           option_value(node, "options", "transaction_read_only") == true;

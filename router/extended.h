@@ -48,6 +48,9 @@ class PreparedStatements {
   void forget(const Classification& unit);
   // new's connection is fresh: it has no statement.
   void new_lost();
+  // A simple Query ran on new (mirrored, or a routed read): like any Query it destroyed new's
+  // unnamed statement.
+  void new_lost_unnamed() { unnamed_.on_new = false; }
 
   size_t size() const { return named_.size(); }
 

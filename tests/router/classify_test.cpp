@@ -74,6 +74,18 @@ TEST(ClassifyTest, ReadOnlyTransactionsAreFlagged) {
   EXPECT_FALSE(classifier.classify("SET TRANSACTION READ WRITE").read_only_transaction);
 }
 
+TEST(ClassifyTest, WhatMirroringNeedsIsFlagged) {
+  Classifier classifier;
+  EXPECT_TRUE(classifier.classify("COPY t FROM STDIN").copies_in);
+  EXPECT_FALSE(classifier.classify("COPY t FROM '/tmp/t.csv'").copies_in);
+  EXPECT_FALSE(classifier.classify("COPY t TO STDOUT").copies_in);
+  EXPECT_TRUE(classifier.classify("INSERT INTO t VALUES (1); COMMIT").controls_transaction);
+  EXPECT_TRUE(classifier.classify("BEGIN").controls_transaction);
+  EXPECT_FALSE(classifier.classify("INSERT INTO t VALUES (1)").controls_transaction);
+  EXPECT_TRUE(classifier.classify("VACUUM t").refuses_transaction_block);
+  EXPECT_FALSE(classifier.classify("DELETE FROM t").refuses_transaction_block);
+}
+
 TEST(ClassifyTest, TemporaryRelationsAreFlagged) {
   Classifier classifier;
   for (const char* sql :
