@@ -154,8 +154,8 @@ int journal(const std::vector<std::string>& args) {
     return usage_error("journal takes --config FILE and a subcommand (inspect)");
   }
   if (args[3] == "replay") {
-    std::cerr << "cutover: journal replay is not available yet: mirroring, which writes and "
-                 "replays the journal, is not built yet\n";
+    std::cerr << "cutover: journal replay is not available yet (mirroring writes the journal; "
+                 "replaying it is still to be built)\n";
     return kExitFailure;
   }
   if (args[3] != "inspect") return usage_error("unknown journal subcommand '" + args[3] + "'");

@@ -2,6 +2,7 @@
 
 #include "protocol/backend.h"
 #include "proxy/log.h"
+#include "proxy/mirror_journal.h"
 #include "proxy/tls.h"
 
 namespace cutover::proxy {
@@ -72,7 +73,13 @@ ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secre
                .cooldown = c.migration.fallback.cooldown,
                .fallbacks_per_second = c.migration.fallback.budget_per_second}),
       mock_key(random_key()),
-      secrets_(std::move(secrets)) {}
+      secrets_(std::move(secrets)) {
+  if (c.migration.phase == router::Phase::kDualWrite) {
+    journal = std::make_unique<MirrorJournal>(c.verify.journal_dir);
+  }
+}
+
+ProxyContext::~ProxyContext() = default;
 
 std::shared_ptr<const Secrets> ProxyContext::secrets() const {
   std::lock_guard lock(mutex_);

@@ -26,16 +26,20 @@
 #include "router/classify.h"
 #include "router/extended.h"
 #include "router/policy.h"
+#include "verify/journal.h"
 
 namespace cutover::proxy {
 
 class Session;
+class MirrorJournal;
 
 // What every session of the process shares. The config never changes while sessions run; the
 // secrets (files it names) are replaced on SIGHUP, and a session keeps the set it started with.
 class ProxyContext {
  public:
+  // Opens the journal in dual_write; throws std::system_error when its directory is unusable.
   ProxyContext(const Config& c, std::shared_ptr<const Secrets> secrets);
+  ~ProxyContext();
 
   const Config& config;
   CancelRegistry cancels;
@@ -44,6 +48,8 @@ class ProxyContext {
   const router::Classifier classifier;
   const router::PolicyConfig policy;
   router::CircuitBreaker breaker;  // over every session's reads to new
+  // Writes new did not take (dual_write only; null otherwise).
+  std::unique_ptr<MirrorJournal> journal;
   // Keys the fake SCRAM salts of unknown users, so they stay the same for a name within a
   // process and do not reveal that the user does not exist.
   const protocol::scram::Key mock_key;
@@ -143,13 +149,27 @@ class Session {
   bool wraps(const router::Classification& unit) const;
   asio::awaitable<bool> mirror_query(std::string_view whole, const router::Classification& unit,
                                      std::string& pending);
+  std::string pin_unit(std::string_view whole, const router::Classification& unit);
+  asio::awaitable<bool> mirror_batch(std::string_view batch, const router::BatchPlan& plan,
+                                     std::string& pending);
+  asio::awaitable<bool> mirror_unit(std::string_view old_prefix, std::string_view for_old,
+                                    std::string_view for_new, std::string_view for_journal,
+                                    const router::Classification& unit);
+  asio::awaitable<bool> mirror_after_old(const HeldAnswer& held, bool wrap,
+                                         std::string_view for_new, std::string_view for_journal,
+                                         const router::Classification& unit);
+  asio::awaitable<bool> mirror_partial_batch(std::string_view sync, std::string& pending);
   asio::awaitable<bool> run_own_on_old(std::string_view sql);
   asio::awaitable<std::optional<HeldAnswer>> run_on_old(std::string_view messages, int units);
   asio::awaitable<bool> wait_for_old();
-  asio::awaitable<void> run_on_mirror(std::string_view messages, bool begun,
-                                      const router::Classification& unit,
-                                      const std::vector<std::string>* old_tags);
-  asio::awaitable<void> end_mirror_transaction(bool commit);
+  enum class MirrorOutcome { kApplied, kNotApplied, kUncertain };
+  asio::awaitable<MirrorOutcome> run_on_mirror(std::string_view messages, bool begun,
+                                               const router::Classification& unit,
+                                               const std::vector<std::string>* old_tags);
+  asio::awaitable<MirrorOutcome> end_mirror_transaction(bool commit);
+  void keep_for_journal(std::string_view messages);
+  void note_mirror(MirrorOutcome outcome, const router::Classification& unit);
+  asio::awaitable<bool> settle_mirror_transaction(bool committed);
   asio::awaitable<bool> send_ready(char status);
 
   // session_extended.cpp: extended-query batches (Parse ... Sync) routed as one unit.
@@ -159,6 +179,7 @@ class Session {
   asio::awaitable<bool> send_batch_to_old(std::string_view batch, const router::BatchPlan& plan,
                                           std::string& pending);
   asio::awaitable<bool> copy_batch_to_new(std::string_view batch, const router::BatchPlan& plan);
+  void keep_partial_batch(std::string_view messages);
   router::BatchPlan plan_batch(std::string_view batch, bool new_is_empty = false);
   void note_batch(const router::BatchPlan& plan);
 
@@ -226,7 +247,15 @@ class Session {
   char new_status_ = 'I';           // new's transaction status, from its last ReadyForQuery
   // A mirrored write failed on new inside a transaction: the rest of that transaction is not
   // applied there, and it ends with a ROLLBACK on new.
-  bool mirror_broken_ = false;
+  std::string_view mirror_broken_{};  // why; empty while new's transaction is whole
+  bool mirror_applied_ = false;       // the last unit sent to new ran there without an error
+  // The current transaction's mirrored units (self-contained), and whether new missed any:
+  // journaled when old commits (settle_mirror_transaction()).
+  std::string mirror_txn_units_;
+  bool mirror_txn_too_large_ = false;
+  std::optional<verify::JournalRecord::Outcome> mirror_txn_lost_;
+  uint64_t mirror_txn_fingerprint_ = 0;
+  std::string pinned_transaction_time_;  // what now() is in this transaction, once pinned
   // The client pump waits for old's answer to a mirrored unit: pump_backend() wakes it once
   // old owes nothing and the bytes went out to the client.
   bool awaiting_old_ = false;
@@ -238,6 +267,8 @@ class Session {
   std::string batch_;
   bool batch_to_old_ = false;
   int batch_parses_on_old_ = 0;  // Parse messages of the current batch already sent to old
+  std::string partial_batch_;    // what went to old of it, for mirroring at its Sync
+  bool partial_batch_too_large_ = false;
   router::PreparedStatements statements_;
   ReplyFilter old_filter_;  // takes out the answers to what cutover sent old itself
   std::string application_name_;

@@ -17,6 +17,8 @@ constexpr std::string_view kSync("S\0\0\0\4", 5);  // a whole Sync message
 asio::awaitable<bool> Session::route_extended(char type, std::string_view whole,
                                               std::string& pending) {
   if (batch_to_old_) {
+    if (type == 'S') co_return co_await mirror_partial_batch(whole, pending);
+    keep_partial_batch(whole);
     const bool ok = co_await send_batch_to_old(whole, plan_batch(whole), pending);
     if (type == 'S') {
       batch_to_old_ = false;
@@ -35,6 +37,7 @@ asio::awaitable<bool> Session::run_batch(std::string& pending) {
   const std::string batch = std::move(batch_);
   batch_.clear();
   const router::BatchPlan plan = plan_batch(batch);
+  if (plan.executes && mirrors(plan.unit)) co_return co_await mirror_batch(batch, plan, pending);
   if (plan.executes && plan.movable) {
     if (!co_await forward_to_old(pending)) co_return false;
     if (transaction_status_ == 'I') view_.read_only_transaction = false;
@@ -58,6 +61,8 @@ asio::awaitable<bool> Session::commit_batch_to_old(std::string& pending) {
   const std::string batch = std::move(batch_);
   batch_.clear();
   batch_to_old_ = true;
+  partial_batch_.clear();
+  keep_partial_batch(batch);
   co_return co_await send_batch_to_old(batch, plan_batch(batch), pending);
 }
 
@@ -101,6 +106,17 @@ asio::awaitable<bool> Session::copy_batch_to_new(std::string_view batch,
   const std::string for_new = plan.new_prefix + std::string(batch);
   co_await copy_to_new(for_new);
   co_return new_ready_;
+}
+
+// What went to old of a batch that could not be held whole, so that it can be mirrored once
+// its Sync arrives; past the bound it is not kept (and then not mirrored).
+void Session::keep_partial_batch(std::string_view messages) {
+  constexpr size_t kMaxPartialBytes = size_t{64} << 20;
+  if (partial_batch_.size() + messages.size() > kMaxPartialBytes) {
+    partial_batch_too_large_ = true;
+    return;
+  }
+  partial_batch_.append(messages);
 }
 
 router::BatchPlan Session::plan_batch(std::string_view batch, bool new_is_empty) {

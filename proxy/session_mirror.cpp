@@ -8,8 +8,12 @@
 // its locks on old before new runs it, so cutover wraps it: BEGIN and the write go to old, then
 // BEGIN and the write to new, then COMMIT to old and, with old's outcome, COMMIT or ROLLBACK to
 // new; the client sees the write's own answer and a ReadyForQuery saying idle.
+#include <utility>
+
 #include "proxy/log.h"
+#include "proxy/mirror_journal.h"
 #include "proxy/session.h"
+#include "router/pinning.h"
 
 namespace cutover::proxy {
 namespace {
@@ -49,49 +53,173 @@ asio::awaitable<bool> Session::mirror_query(std::string_view whole,
                                             std::string& pending) {
   if (!co_await forward_to_old(pending)) co_return false;
   --pending_replies_;  // counted when the client sent it; run_on_old() counts what goes out
-  if (!co_await wait_for_old()) co_return false;  // the wrap decision needs old's status
-  const bool wrap = wraps(unit);
+  if (!co_await wait_for_old()) co_return false;
+  if (transaction_status_ == 'I') pinned_transaction_time_.clear();
+  const std::string pinned = unit.nondeterministic ? pin_unit(whole, unit) : std::string();
+  if (!pinned.empty()) whole = pinned;  // both sides run the pinned text
+  co_return co_await mirror_unit({}, whole, whole, whole, unit);
+}
+
+// An extended-protocol batch that writes: old gets it (after the unnamed statement, when old's
+// is stale), new gets it after the statements it lacks. Time functions in its statements are
+// not pinned (a named statement is prepared once and executed many times): reported instead.
+asio::awaitable<bool> Session::mirror_batch(std::string_view batch, const router::BatchPlan& plan,
+                                            std::string& pending) {
+  if (!co_await forward_to_old(pending)) co_return false;
+  --pending_replies_;  // its Sync, counted when the client sent it
+  if (!co_await wait_for_old()) co_return false;
+  if (plan.unit.nondeterministic) {
+    log::warn("mirror_nondeterministic", {{"conn", id_},
+                                          {"fingerprint", log::hex(plan.unit.fingerprint)},
+                                          {"calls", "extended protocol: not pinned"}});
+  }
+  // A statement cutover cannot give new (ambiguous, or past the tracking bound): the batch and
+  // the rest of its transaction are not applied there.
+  if (!plan.new_can_run) mirror_broken_ = "statement unknown to cutover";
+  const std::string for_new = plan.new_prefix + std::string(batch);
+  // For the journal: every statement it uses prepared first, as on a fresh connection.
+  const std::string for_journal = plan_batch(batch, true).new_prefix + std::string(batch);
+  mirror_applied_ = false;
+  if (!co_await mirror_unit(plan.old_prefix, batch, for_new, for_journal, plan.unit)) {
+    co_return false;
+  }
+  batch_parses_on_old_ = 0;
+  statements_.apply(batch, plan, true, mirror_applied_);
+  note_batch(plan);
+  co_return true;
+}
+
+// The Sync of a batch that went to old in pieces (a Flush, or it spanned reads): old runs the
+// rest, then new the whole batch. Not wrapped (old began running it before cutover knew what
+// it was), so an autocommit write of this kind has no ordering guarantee; asyncpg's first
+// execution of each statement comes this way.
+asio::awaitable<bool> Session::mirror_partial_batch(std::string_view sync, std::string& pending) {
+  batch_to_old_ = false;
+  batch_parses_on_old_ = 0;
+  const std::string batch = std::exchange(partial_batch_, {}) + std::string(sync);
+  const bool too_large = std::exchange(partial_batch_too_large_, false);
+  const router::BatchPlan plan = plan_batch(batch);
+  if (!plan.executes || !mirrors(plan.unit)) {
+    note_batch(plan);
+    pending.append(sync);
+    co_return true;
+  }
+  if (!co_await forward_to_old(pending)) co_return false;
+  // Its ReadyForQuery comes after those of the units still owed before this Sync.
+  old_filter_.hold_ready(pending_replies_ - 1, false);
+  --pending_replies_;  // the Sync, counted when the client sent it; run_on_old() counts it
+  auto answer = co_await run_on_old(sync, 1);
+  if (!answer) co_return false;
+  if (too_large || !plan.new_can_run) mirror_broken_ = "batch not kept whole for new";
+  const std::string for_new = plan.new_prefix + batch;
+  const std::string for_journal = plan_batch(batch, true).new_prefix + batch;
+  mirror_applied_ = false;
+  if (!co_await mirror_after_old(*answer, false, for_new, for_journal, plan.unit)) {
+    co_return false;
+  }
+  statements_.apply(batch, plan, false, mirror_applied_);
+  note_batch(plan);
+  co_return true;
+}
+
+// Runs one unit on old (after `old_prefix`, whose ParseComplete is taken out), then on new as
+// `for_new`, with cutover's BEGIN/COMMIT around an autocommit write (see the top). The
+// transaction's units are kept as `for_journal` (self-contained) until it ends: if new missed
+// any of them and old committed, the whole transaction goes to the journal before the client
+// hears of the commit.
+asio::awaitable<bool> Session::mirror_unit(std::string_view old_prefix, std::string_view for_old,
+                                           std::string_view for_new, std::string_view for_journal,
+                                           const router::Classification& unit) {
+  const bool wrap = wraps(unit);  // old owes nothing now: its status is the session's
   std::string to_old;
   if (wrap) {
     append_query(to_old, "BEGIN");
     old_filter_.drop_answer(0);
   }
+  if (!old_prefix.empty()) old_filter_.drop_parse_complete(wrap ? 1 : 0, 0);
   old_filter_.hold_ready(wrap ? 1 : 0, false);
-  to_old.append(whole);
+  to_old.append(old_prefix);
+  to_old.append(for_old);
   auto answer = co_await run_on_old(to_old, wrap ? 2 : 1);
   if (!answer) co_return false;
-  if (!answer->sqlstate.empty()) {
+  co_return co_await mirror_after_old(*answer, wrap, for_new, for_journal, unit);
+}
+
+// The rest of a mirrored unit once old has answered it (its ReadyForQuery held): new runs it
+// unless old refused it, cutover's COMMIT follows a wrapped write, and a transaction that
+// ended is settled (journaled if new missed part of it) before the client hears of it.
+asio::awaitable<bool> Session::mirror_after_old(const HeldAnswer& held, bool wrap,
+                                                std::string_view for_new,
+                                                std::string_view for_journal,
+                                                const router::Classification& unit) {
+  std::string to_old;
+  if (!held.sqlstate.empty()) {
     // Old refused it: nothing of it reaches new. A wrapped write is rolled back on old; a
     // transaction old ended with the error ends on new too.
     if (wrap && !co_await run_own_on_old("ROLLBACK")) co_return false;
-    const char status = wrap ? 'I' : answer->status;
-    if (status == 'I') co_await end_mirror_transaction(false);
+    const char status = wrap ? 'I' : held.status;
+    if (status == 'I') {
+      co_await end_mirror_transaction(false);
+      if (!co_await settle_mirror_transaction(false)) co_return false;
+    }
     co_return co_await send_ready(status);
   }
   // A COMMIT old answered with ROLLBACK (its transaction had failed) rolls new back too.
   const bool old_rolled_back =
-      answer->status == 'I' && !answer->tags.empty() && answer->tags.back() == "ROLLBACK";
+      held.status == 'I' && !held.tags.empty() && held.tags.back() == "ROLLBACK";
   std::string to_new;
-  if (wrap) append_query(to_new, "BEGIN");
+  if (wrap) {
+    append_query(to_new, "BEGIN");
+    keep_for_journal(to_new);
+  }
   if (old_rolled_back) {
     append_query(to_new, "ROLLBACK");
   } else {
-    to_new.append(whole);
+    to_new.append(for_new);
+    keep_for_journal(for_journal);
   }
-  co_await run_on_mirror(to_new, wrap, unit, old_rolled_back ? nullptr : &answer->tags);
-  char status = answer->status;
+  note_mirror(co_await run_on_mirror(to_new, wrap, unit, old_rolled_back ? nullptr : &held.tags),
+              unit);
+  char status = held.status;
+  bool committed = !old_rolled_back;  // what old did, once status says the transaction ended
   if (wrap) {
     to_old.clear();
     append_query(to_old, "COMMIT");
     old_filter_.hold_ready(0, true);  // its tag is cutover's; an error still reaches the client
-    auto committed = co_await run_on_old(to_old, 1);
-    if (!committed) co_return false;
-    status = committed->status;
-    co_await end_mirror_transaction(committed->sqlstate.empty());
+    auto commit = co_await run_on_old(to_old, 1);
+    if (!commit) co_return false;
+    status = commit->status;
+    committed = commit->sqlstate.empty();
+    if (committed) keep_for_journal(to_old);
+    note_mirror(co_await end_mirror_transaction(committed), unit);
   } else if (status == 'I') {
-    co_await end_mirror_transaction(false);  // only acts when new's transaction broke
+    note_mirror(co_await end_mirror_transaction(false), unit);  // acts when new's broke
   }
+  if (status == 'I' && !co_await settle_mirror_transaction(committed)) co_return false;
   co_return co_await send_ready(status);
+}
+
+// The unit with its time functions replaced by cutover's clock, one instant per transaction
+// (statement_timestamp(): per statement), so old and new store the same values; empty when
+// there is nothing to pin. What cannot be pinned is logged with the fingerprint.
+std::string Session::pin_unit(std::string_view whole, const router::Classification& unit) {
+  std::string_view sql = whole.substr(5);  // type and length
+  sql = sql.substr(0, sql.find('\0'));
+  auto found = router::find_nondeterminism(sql);
+  if (!found || !found->unpinnable.empty()) {
+    log::warn("mirror_nondeterministic", {{"conn", id_},
+                                          {"fingerprint", log::hex(unit.fingerprint)},
+                                          {"calls", found ? join(found->unpinnable) : "unparsed"}});
+  }
+  if (!found || found->time_calls.empty()) return {};
+  const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  std::string statement_time = router::timestamp_literal(now.count());
+  if (pinned_transaction_time_.empty()) pinned_transaction_time_ = statement_time;
+  std::string out;
+  append_query(out,
+               router::pin_time(sql, found->time_calls, pinned_transaction_time_, statement_time));
+  return out;
 }
 
 // Runs a statement of cutover's own on old, its answer taken out of the client's stream.
@@ -136,16 +264,18 @@ asio::awaitable<bool> Session::wait_for_old() {
 // Runs a mirrored unit on new (after cutover's BEGIN when `begun`) and compares its command
 // tags with old's (`old_tags`; null when there is nothing to compare). A failure there never
 // reaches the client: it is logged, and the rest of new's transaction is not applied (it ends
-// with a ROLLBACK).
-asio::awaitable<void> Session::run_on_mirror(std::string_view messages, bool begun,
-                                             const router::Classification& unit,
-                                             const std::vector<std::string>* old_tags) {
-  if (!new_ready_ || mirror_broken_ || !co_await drain_new()) {
+// with a ROLLBACK). kUncertain: new's connection failed or timed out while the unit could
+// commit by itself there (an autocommit statement, or a COMMIT).
+asio::awaitable<Session::MirrorOutcome> Session::run_on_mirror(
+    std::string_view messages, bool begun, const router::Classification& unit,
+    const std::vector<std::string>* old_tags) {
+  if (!new_ready_ || !mirror_broken_.empty() || !co_await drain_new()) {
     log::warn("mirror_skipped", {{"conn", id_},
                                  {"fingerprint", log::hex(unit.fingerprint)},
-                                 {"reason", mirror_broken_ ? "transaction failed" : "new down"}});
-    co_return;
+                                 {"reason", mirror_broken_.empty() ? "new down" : mirror_broken_}});
+    co_return MirrorOutcome::kNotApplied;
   }
+  const bool could_commit = (new_status_ == 'I' && !begun) || unit.controls_transaction;
   new_read_started_ = Clock::now();
   new_wait_limit_ = config_.migration.mirror.timeout;
   new_read_timed_out_ = false;
@@ -175,35 +305,96 @@ asio::awaitable<void> Session::run_on_mirror(std::string_view messages, bool beg
                                 {"reason", reason != nullptr ? reason : "error"},
                                 {"error", error}});
     if (reason != nullptr) drop_new(reason);
-    mirror_broken_ = new_status_ != 'I';
-    co_return;
+    if (new_status_ != 'I') mirror_broken_ = "an earlier write of the transaction failed on new";
+    co_return reason != nullptr&& could_commit ? MirrorOutcome::kUncertain
+                                               : MirrorOutcome::kNotApplied;
   }
+  mirror_applied_ = true;
   if (old_tags != nullptr && tags != *old_tags) {
     log::warn("mirror_mismatch", {{"conn", id_},
                                   {"fingerprint", log::hex(unit.fingerprint)},
                                   {"old", join(*old_tags)},
                                   {"new", join(tags)}});
   }
+  co_return MirrorOutcome::kApplied;
 }
 
 // Ends new's transaction after old's ended outside a mirrored unit's normal path: COMMIT when
-// old committed, ROLLBACK otherwise.
-asio::awaitable<void> Session::end_mirror_transaction(bool commit) {
-  const bool broken = mirror_broken_;
-  mirror_broken_ = false;
-  if (!new_ready_ || new_status_ == 'I') co_return;
+// old committed and new has all of the transaction, ROLLBACK otherwise.
+asio::awaitable<Session::MirrorOutcome> Session::end_mirror_transaction(bool commit) {
+  const bool broken = !mirror_broken_.empty();
+  mirror_broken_ = {};
+  if (!new_ready_ || new_status_ == 'I') co_return MirrorOutcome::kApplied;  // nothing open
   std::string message;
   append_query(message, commit && !broken ? "COMMIT" : "ROLLBACK");
-  router::Classification unit{.kind = router::Kind::kTransaction};
+  router::Classification unit{.kind = router::Kind::kTransaction, .controls_transaction = true};
   unit.fingerprint = router::fingerprint(commit ? "COMMIT" : "ROLLBACK");
-  co_await run_on_mirror(message, false, unit, nullptr);
-  mirror_broken_ = false;
+  MirrorOutcome outcome = co_await run_on_mirror(message, false, unit, nullptr);
+  mirror_broken_ = {};
+  co_return outcome;
+}
+
+// A unit of the current transaction, kept for the journal in case new misses any of them.
+void Session::keep_for_journal(std::string_view messages) {
+  constexpr size_t kMaxKeptBytes = size_t{64} << 20;
+  if (mirror_txn_units_.size() + messages.size() > kMaxKeptBytes) {
+    mirror_txn_too_large_ = true;
+    return;
+  }
+  mirror_txn_units_.append(messages);
+}
+
+void Session::note_mirror(MirrorOutcome outcome, const router::Classification& unit) {
+  if (outcome == MirrorOutcome::kApplied) return;
+  if (!mirror_txn_lost_) mirror_txn_fingerprint_ = unit.fingerprint;
+  const auto kind = outcome == MirrorOutcome::kUncertain
+                        ? verify::JournalRecord::Outcome::kMayHaveApplied
+                        : verify::JournalRecord::Outcome::kDidNotApply;
+  if (!mirror_txn_lost_ || kind == verify::JournalRecord::Outcome::kMayHaveApplied) {
+    mirror_txn_lost_ = kind;
+  }
+}
+
+// The transaction (or autocommit unit) ended on old. If old committed it and new missed part
+// of it, it goes to the journal, durably, before the client is told; false when that failed
+// (the client must then not be acknowledged: its connection is closed).
+asio::awaitable<bool> Session::settle_mirror_transaction(bool committed) {
+  const auto lost = std::exchange(mirror_txn_lost_, std::nullopt);
+  std::string units = std::exchange(mirror_txn_units_, {});
+  const bool too_large = std::exchange(mirror_txn_too_large_, false);
+  if (!committed || !lost || context_.journal == nullptr) co_return true;
+  if (too_large) {
+    log::error("mirror_transaction_not_journaled",
+               {{"conn", id_}, {"reason", "transaction larger than 64 MB"}});
+    co_return false;
+  }
+  verify::JournalRecord record{.outcome = *lost,
+                               .unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count(),
+                               .connection_id = id_,
+                               .fingerprint = mirror_txn_fingerprint_,
+                               .database = database_,
+                               .user = user_};
+  // Run on a fresh connection, the unit needs the session's settings first.
+  for (const auto& state : session_log_) record.unit += state;
+  record.unit += units;
+  const uint64_t sequence = co_await context_.journal->write(std::move(record));
+  if (sequence == 0) co_return false;  // the journal logged why
+  log::warn(
+      "mirror_journaled",
+      {{"conn", id_},
+       {"sequence", sequence},
+       {"outcome", *lost == verify::JournalRecord::Outcome::kMayHaveApplied ? "may_have_applied"
+                                                                            : "did_not_apply"},
+       {"fingerprint", log::hex(mirror_txn_fingerprint_)}});
+  co_return true;
 }
 
 // The ReadyForQuery that ends a mirrored unit for the client, written the way new's answers
 // are (never in the middle of something old's relay is writing).
 asio::awaitable<bool> Session::send_ready(char status) {
-  if (status == 'I') mirror_broken_ = false;
+  if (status == 'I') mirror_broken_ = {};
   std::string ready;
   protocol::encode(protocol::ReadyForQuery{status}, ready);
   co_await hold_client_writes();

@@ -7,6 +7,7 @@
 #include "protocol/backend.h"
 #include "protocol/frontend.h"
 #include "proxy/log.h"
+#include "proxy/mirror_journal.h"
 #include "proxy/session.h"
 
 namespace cutover::proxy {
@@ -104,6 +105,11 @@ asio::awaitable<bool> Session::route_query(std::string_view body, std::string_vi
   if (!co_await forward_to_old(pending)) co_return false;
   statements_.new_lost_unnamed();  // any Query may reach new, and destroys it there
   if (mirrors(unit)) co_return co_await mirror_query(whole, unit, pending);
+  if (unit.copies_in) {
+    log::warn("mirror_unsupported", {{"conn", id_},
+                                     {"fingerprint", log::hex(unit.fingerprint)},
+                                     {"what", "COPY FROM STDIN runs on old only"}});
+  }
   if (unit.kind == router::Kind::kSession) {
     log_session_state(whole);
     if (new_ready_) co_await copy_to_new(whole);
@@ -127,7 +133,9 @@ asio::awaitable<bool> Session::forward_to_old(std::string& pending) {
 // false when old must run it (not routed, or new failed before any answer went out).
 asio::awaitable<bool> Session::try_new(std::string_view message, const router::Classification& unit,
                                        int prefix_replies) {
-  if (!new_ready_ || nonstandard_strings_ || pending_replies_ != 1 ||
+  // A journal waiting for replay means new lacks writes: its answers could be stale.
+  const bool new_behind = context_.journal != nullptr && context_.journal->holds_records();
+  if (!new_ready_ || new_behind || nonstandard_strings_ || pending_replies_ != 1 ||
       decide(unit).target != router::Backend::kNew || !context_.breaker.allow(Clock::now())) {
     co_return false;
   }

@@ -13,6 +13,7 @@
 #include <boost/json/src.hpp>
 
 #include "router/normalize.h"
+#include "router/pinning.h"
 
 namespace cutover::router {
 namespace {
@@ -205,6 +206,8 @@ struct Classifier::Walk {
         found = Kind::kWrite;
       } else if (key == "FuncCall" && child.is_object()) {
         found = std::max(found, function(child.get_object()));
+      } else if (key == "SQLValueFunction") {
+        result.nondeterministic = true;  // CURRENT_TIMESTAMP and the like (also CURRENT_USER)
       } else if (key == "RangeVar" && child.is_object()) {
         table(child.get_object());
       }
@@ -223,6 +226,7 @@ struct Classifier::Walk {
     }
     if (parts.empty()) return Kind::kUnknown;
     std::string_view name = parts.back();
+    result.nondeterministic |= nondeterministic_function(name);
     std::string_view schema = parts.size() > 1 ? parts[parts.size() - 2] : std::string_view();
     std::string qualified =
         schema.empty() ? std::string(name) : std::string(schema) + "." + std::string(name);

@@ -44,6 +44,9 @@ struct Classification {
   bool copies_in = false;
   bool controls_transaction = false;
   bool refuses_transaction_block = false;
+  // Calls something that gives each server its own value (now(), CURRENT_DATE, random(), ...;
+  // see pinning.h, which finds where).
+  bool nondeterministic = false;
   // Tables the unit names, as written ("name" or "schema.name"), for per-table overrides.
   std::vector<std::string> tables{};
   std::string error{};  // the parser's message when kind is kUnknown because parsing failed

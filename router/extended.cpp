@@ -65,6 +65,10 @@ void merge(Classification& into, const Classification& unit) {
   into.read_only_transaction |= unit.read_only_transaction;
   into.creates_temporary |= unit.creates_temporary;
   into.forgets_prepared |= unit.forgets_prepared;
+  into.copies_in |= unit.copies_in;
+  into.controls_transaction |= unit.controls_transaction;
+  into.refuses_transaction_block |= unit.refuses_transaction_block;
+  into.nondeterministic |= unit.nondeterministic;
   into.deallocates.insert(into.deallocates.end(), unit.deallocates.begin(), unit.deallocates.end());
   into.tables.insert(into.tables.end(), unit.tables.begin(), unit.tables.end());
   if (into.fingerprint == 0) into.fingerprint = unit.fingerprint;
@@ -91,6 +95,7 @@ BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& class
     const Statement* known = find(name);
     if (known == nullptr || known->ambiguous) {
       plan.movable = false;
+      plan.new_can_run = false;
       return unknown();
     }
     if ((new_is_empty || !known->on_new) &&
@@ -120,22 +125,27 @@ BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& class
         break;
       case 'E': {
         const Classification* portal = latest(portals, n.first);
-        if (portal == nullptr) plan.movable = false;
+        if (portal == nullptr) plan.movable = plan.new_can_run = false;
         merge(plan.unit, portal != nullptr ? *portal : unknown());
         plan.executes = true;
         break;
       }
       case 'D':
         if (n.kind == 'S') statement(n.first);
-        if (n.kind == 'P' && latest(portals, n.first) == nullptr) plan.movable = false;
+        if (n.kind == 'P' && latest(portals, n.first) == nullptr) {
+          plan.movable = plan.new_can_run = false;
+        }
         break;
       case 'C':
         if (n.kind == 'S') plan.movable = false;
         break;
       case 'S':
         break;
-      default:
+      case 'H':  // Flush: answers sooner, changes nothing (the batch went to old in pieces)
         plan.movable = false;
+        break;
+      default:
+        plan.movable = plan.new_can_run = false;
         break;
     }
   });

@@ -26,6 +26,9 @@ struct BatchPlan {
   // May run on new: its portals are bound in the batch, its statements are known here, and it
   // parses no named statement (old stays the home of every named statement).
   bool movable = true;
+  // new can run it as a mirror once given new_prefix: every statement and portal it uses is
+  // known here (a named Parse is fine: new parses it too).
+  bool new_can_run = true;
   std::string new_prefix;      // Close + Parse for each statement new lacks, sent first
   int new_prefix_replies = 0;  // answers (CloseComplete, ParseComplete) the prefix adds on new
   std::string old_prefix;      // Parse of the unnamed statement when old's copy is not the current

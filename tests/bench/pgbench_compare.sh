@@ -145,6 +145,7 @@ backends:
   old: { host: 127.0.0.1, port: $pg_port }
   new: { host: 127.0.0.1, port: ${new_port:-1} }
 log: { level: warn, format: text }
+verify: { journal_dir: $work/$name-journal }
 $migration
 EOF
   "$cutover_bin" run --config "$work/$name.yaml" 2>"$work/$name.log" &

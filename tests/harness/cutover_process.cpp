@@ -86,6 +86,7 @@ CutoverProcess::CutoverProcess(std::string binary, const std::string& config_yam
     ::dup2(null_fd, 0);
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
+    if (::chdir(dir_.c_str()) != 0) ::_exit(127);
     ::execvp(argv[0], argv.data());
     static constexpr char kMessage[] = "CutoverProcess: exec failed\n";
     [[maybe_unused]] ssize_t written = ::write(2, kMessage, sizeof kMessage - 1);

@@ -17,7 +17,8 @@ namespace cutover::testing {
 class CutoverProcess {
  public:
   // Writes config_yaml to a temp file (the caller puts the listen port, built with free_port(),
-  // and everything else inside), starts `binary run --config FILE [extra_args...]` with stdin
+  // and everything else inside), starts `binary run --config FILE [extra_args...]` in that
+  // file's temp directory with stdin
   // from /dev/null and stdout+stderr to a log file, and waits until it listens on listen_port
   // (a LISTEN socket on 127.0.0.1/0.0.0.0/:: that port; up to 10 s). Waiting watches
   // /proc/net/tcp instead of connecting, so readiness never shows up as a client connection in
@@ -34,6 +35,9 @@ class CutoverProcess {
   pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
   const std::filesystem::path& config_path() const { return config_path_; }
+  // The process's working directory (removed with it): relative paths in its config, such as
+  // the default journal directory, land here.
+  const std::filesystem::path& dir() const { return dir_; }
   // "host=127.0.0.1 port=N dbname=D user=U", plus "password=P" when password is not empty.
   std::string conninfo(std::string_view dbname = "postgres", std::string_view user = "postgres",
                        std::string_view password = {}) const;

@@ -66,7 +66,7 @@ class ExtendedRoutingTest : public RoutingTest {
   }
 };
 
-TEST_F(ExtendedRoutingTest, ParameterizedReadsRunOnNewAndWritesOnOld) {
+TEST_F(ExtendedRoutingTest, ParameterizedReadsRunOnNewAndWritesOnBoth) {
   create_on_both("create table if not exists ext_writes(v text)");
   Connection c = connect_proxy();
   EXPECT_EQ(params_value(c, "select current_setting('port') || $1::text", {"/x"}),
@@ -75,8 +75,9 @@ TEST_F(ExtendedRoutingTest, ParameterizedReadsRunOnNewAndWritesOnOld) {
       params_value(c, "insert into ext_writes values ($1)", {"param-write"}, PGRES_COMMAND_OK),
       "INSERT 0 1");
   EXPECT_EQ(old_db().query("select count(*) from ext_writes where v = 'param-write'"), "1");
+  // Mirrored (proxy/session_mirror.cpp).
   EXPECT_EQ(TwoClusters::new_db().query("select count(*) from ext_writes where v = 'param-write'"),
-            "0");
+            "1");
 }
 
 TEST_F(ExtendedRoutingTest, NamedStatementsArePreparedOnNewWhenFirstUsedThere) {
@@ -86,9 +87,10 @@ TEST_F(ExtendedRoutingTest, NamedStatementsArePreparedOnNewWhenFirstUsedThere) {
   prepare(c, "insert_one", "insert into ext_writes values ($1) returning current_setting('port')");
   for (int i = 0; i < 3; ++i) EXPECT_EQ(prepared_value(c, "which", {"!"}), new_port() + "!");
   EXPECT_EQ(prepared_value(c, "insert_one", {"prepared-write"}), old_port());
-  // Asked through cutover, so new answers: it has the read, not the write it never needed.
-  EXPECT_EQ(c.query("select name from pg_prepared_statements order by name"), "which");
-  // DEALLOCATE reaches both; new, which never had insert_one, takes it in its stride.
+  // Asked through cutover, so new answers: it has the read, and the write it mirrored (given
+  // to it, Close + Parse, the first time the write ran).
+  EXPECT_EQ(c.query("select name from pg_prepared_statements order by name"), "insert_one\nwhich");
+  // DEALLOCATE reaches both.
   c.exec("deallocate insert_one");
   EXPECT_EQ(prepared_value(c, "which", {"?"}), new_port() + "?");
 }

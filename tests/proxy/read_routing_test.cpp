@@ -66,6 +66,7 @@ TEST_F(ReadRoutingTest, ReadsRightAfterAWriteStayOnOldForTheWindow) {
   Connection c = connect_proxy();
   EXPECT_EQ(c.query_value(kWhichServer), new_port());
   old_db().query("create table if not exists ryw(v int)");
+  TwoClusters::new_db().query("create table if not exists ryw(v int)");
   c.exec("insert into ryw values (1)");  // a write: read-your-writes starts
   EXPECT_EQ(c.query_value(kWhichServer), old_port());
   // With no window the next read follows the ramp again.

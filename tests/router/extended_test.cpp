@@ -50,6 +50,27 @@ class ExtendedTest : public ::testing::Test {
   int parses = 0;
 };
 
+TEST_F(ExtendedTest, WhatNewCanRunAsAMirrorIsToldApartFromWhatMayMove) {
+  // asyncpg's first execution: a named Parse, Describe and Flush, then the rest. It may not
+  // move (old is the home of named statements, and it came in pieces), but new can run it.
+  BatchPlan first = run(batch(Parse{.statement = "s1", .query = "insert into t values ($1)"},
+                              Describe{.kind = 'S', .name = "s1"}, protocol::Flush{},
+                              Bind{.statement = "s1", .parameters = {"1"}}, Execute{}, Sync{}),
+                        Backend::kOld);
+  EXPECT_EQ(first.unit.kind, Kind::kWrite);
+  EXPECT_FALSE(first.movable);
+  EXPECT_TRUE(first.new_can_run);
+  // A later write with s1: new is given it first.
+  BatchPlan later = plan(batch(Bind{.statement = "s1", .parameters = {"2"}}, Execute{}, Sync{}));
+  EXPECT_TRUE(later.new_can_run);
+  EXPECT_EQ(later.new_prefix,
+            batch(Close{.kind = 'S', .name = "s1"},
+                  Parse{.statement = "s1", .query = "insert into t values ($1)"}));
+  // A statement cutover never saw (or a portal of an earlier batch) cannot be given to new.
+  EXPECT_FALSE(plan(batch(Bind{.statement = "unseen"}, Execute{}, Sync{})).new_can_run);
+  EXPECT_FALSE(plan(batch(Execute{.portal = "earlier"}, Sync{})).new_can_run);
+}
+
 TEST_F(ExtendedTest, AnUnnamedReadWithItsParseMayRunAnywhere) {
   BatchPlan p = plan(batch(Parse{.query = "select * from t where id = $1"},
                            Bind{.parameters = {"7"}}, Describe{.kind = 'P'}, Execute{}, Sync{}));

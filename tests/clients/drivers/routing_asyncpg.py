@@ -4,7 +4,7 @@ and Flush, in the same batch as its first execution: that batch runs on old (it 
 statement, and a Flush asks for answers before the batch is whole), later executions follow
 the ramp. So the plain query's second run tells the session's side. conn.execute() without
 arguments is its one simple-protocol call (no rows come back), used here for a plain read and
-for a read of driver_writes that may go to new and fall back.
+for a read of driver_writes that may go to new, which must have the mirrored row.
 Usage: routing_asyncpg.py PROXY_PORT OLD_PORT NEW_PORT (see drivers_routing_test.sh)."""
 
 import asyncio
@@ -46,7 +46,8 @@ async def session_body(run, session):
         run.step(session, "insert into driver_writes")
         await conn.execute("insert into driver_writes (driver, session, token) values ($1, $2, $3)",
                            DRIVER, session, token)
-        # Simple protocol, may go to new (no driver_writes there): cutover must fall back.
+        # Simple protocol, may go to new: the insert was mirrored there before it was
+        # acknowledged, so new answers with the row.
         run.step(session, "read of driver_writes, simple protocol (execute)")
         status = await conn.execute(
             f"select driver, session from driver_writes where token = '{token}'")

@@ -60,8 +60,8 @@ async function oneSession(session) {
     await client.query('insert into driver_writes (driver, session, token) values ($1, $2, $3)',
       [DRIVER, session, token]);
     const want = [{ driver: DRIVER, session }];
-    // No values: the simple protocol, so this read may go to new, which has no driver_writes;
-    // cutover must fall back to old.
+    // No values: the simple protocol, so this read may go to new, which has the row: the
+    // insert was mirrored there before it was acknowledged.
     step('read-back from driver_writes, literal');
     const literal = await client.query(
       `select driver, session from driver_writes where token = ${client.escapeLiteral(token)}`);

@@ -36,8 +36,8 @@ def one_session(run, session):
         conn.execute("insert into driver_writes (driver, session, token) values (%s, %s, %s)",
                      (DRIVER, session, token))
         want = [(DRIVER, session)]
-        # No parameters: the simple protocol, so this read may go to new, which has no
-        # driver_writes; cutover must fall back to old.
+        # No parameters: the simple protocol, so this read may go to new, which has the row:
+        # the insert was mirrored there before it was acknowledged.
         run.step(session, "read-back from driver_writes, literal")
         literal = sql.SQL("select driver, session from driver_writes where token = {}").format(
             sql.Literal(token))

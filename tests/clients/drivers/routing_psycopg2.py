@@ -40,7 +40,8 @@ def one_session(run, session):
             run.step(session, "insert into driver_writes")
             cur.execute("insert into driver_writes (driver, session, token) values (%s, %s, %s)",
                         (DRIVER, session, token))
-            # A read that may go to new, which has no driver_writes: cutover must fall back.
+            # A read that may go to new, which has the row: the insert was mirrored there
+            # before it was acknowledged.
             run.step(session, "read-back from driver_writes")
             cur.execute("select driver, session from driver_writes where token = %s", (token,))
             run.expect(session, "read-back of its own write", cur.fetchall(), [(DRIVER, session)])

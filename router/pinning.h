@@ -1,0 +1,48 @@
+// What a statement computes from when and where it runs, so that old and new, each running
+// the same text, would store different values: found in PostgreSQL's parse tree (libpg_query).
+// The time functions can be pinned (replaced by one literal that both sides then use); the
+// rest (random(), gen_random_uuid(), clock_timestamp(), nextval(), ...) cannot be pinned from
+// the text alone and is reported. Not the catalog side (defaults, serial and identity columns).
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cutover::router {
+
+// One call of a time function, where it stands in the text.
+struct TimeCall {
+  size_t begin = 0;
+  size_t end = 0;
+  // The SQL type its value has, with a precision when the call names one: "timestamptz",
+  // "timestamptz(3)", "date", "timetz", "time", "timestamp".
+  std::string type{};
+  // now(), CURRENT_TIMESTAMP, ...: fixed for a transaction. statement_timestamp(): per statement.
+  bool per_statement = false;
+};
+
+struct NonDeterminism {
+  std::vector<TimeCall> time_calls{};     // in text order
+  std::vector<std::string> unpinnable{};  // function names, e.g. "random", once each
+};
+
+// Whether the name (unqualified or in pg_catalog) is one of the functions this file knows to
+// give each server its own value. Cheap: what the classifier flags with.
+bool nondeterministic_function(std::string_view name);
+
+// Parses `sql` and finds its non-deterministic calls; nullopt when it does not parse.
+std::optional<NonDeterminism> find_nondeterminism(std::string_view sql);
+
+// `sql` with each call replaced by a constant of its type made from the instants given as
+// PostgreSQL timestamptz literals in UTC ("2026-11-27 17:01:32.123456+00"): `transaction`
+// for now() and its kin, `statement` for statement_timestamp().
+std::string pin_time(std::string_view sql, const std::vector<TimeCall>& calls,
+                     std::string_view transaction, std::string_view statement);
+
+// An instant as such a literal.
+std::string timestamp_literal(int64_t unix_microseconds);
+
+}  // namespace cutover::router

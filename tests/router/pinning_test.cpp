@@ -1,0 +1,73 @@
+// Finding and pinning what gives each server its own value: time functions are replaced by
+// constants of their own type, byte for byte around them; what cannot be pinned is named.
+#include "router/pinning.h"
+
+#include <gtest/gtest.h>
+
+#include "router/classify.h"
+
+namespace cutover::router {
+namespace {
+
+constexpr char kTx[] = "2026-11-27 10:00:00.000001+00";
+constexpr char kSt[] = "2026-11-27 10:00:05.000002+00";
+
+std::string pin(std::string_view sql) {
+  auto found = find_nondeterminism(sql);
+  EXPECT_TRUE(found.has_value()) << sql;
+  if (!found) return "";
+  EXPECT_TRUE(found->unpinnable.empty()) << sql;
+  return pin_time(sql, found->time_calls, kTx, kSt);
+}
+
+TEST(PinningTest, TimeFunctionsBecomeConstantsOfTheirType) {
+  EXPECT_EQ(pin("insert into t values (now(), 1)"),
+            "insert into t values (CAST('2026-11-27 10:00:00.000001+00' AS timestamptz), 1)");
+  EXPECT_EQ(pin("update t set a = current_timestamp(3), b = CURRENT_DATE where c < LOCALTIMESTAMP"),
+            "update t set a = CAST(CAST('2026-11-27 10:00:00.000001+00' AS timestamptz) AS "
+            "timestamptz(3)), b = CAST(CAST('2026-11-27 10:00:00.000001+00' AS timestamptz) AS "
+            "date) where c < CAST(CAST('2026-11-27 10:00:00.000001+00' AS timestamptz) AS "
+            "timestamp)");
+  EXPECT_EQ(pin("insert into t values (pg_catalog.now ( ), statement_timestamp(), localtime)"),
+            "insert into t values (CAST('2026-11-27 10:00:00.000001+00' AS timestamptz), "
+            "CAST('2026-11-27 10:00:05.000002+00' AS timestamptz), "
+            "CAST(CAST('2026-11-27 10:00:00.000001+00' AS timestamptz) AS time))");
+}
+
+TEST(PinningTest, LiteralsCommentsAndOtherStatementsAreLeftAlone) {
+  EXPECT_EQ(pin("insert into t values ('now()', now()) -- now()"),
+            "insert into t values ('now()', CAST('2026-11-27 10:00:00.000001+00' AS "
+            "timestamptz)) -- now()");
+  EXPECT_EQ(pin("insert into t values (1); update t set at = now()"),
+            "insert into t values (1); update t set at = CAST('2026-11-27 10:00:00.000001+00' AS "
+            "timestamptz)");
+  EXPECT_EQ(pin("update t set who = current_user"), "update t set who = current_user");
+  EXPECT_EQ(pin("insert into t select myschema.now()"), "insert into t select myschema.now()");
+}
+
+TEST(PinningTest, WhatCannotBePinnedIsNamedOnce) {
+  auto found = find_nondeterminism(
+      "insert into t values (random(), gen_random_uuid(), clock_timestamp(), random(), "
+      "nextval('s'), now())");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->unpinnable,
+            (std::vector<std::string>{"random", "gen_random_uuid", "clock_timestamp", "nextval"}));
+  EXPECT_EQ(found->time_calls.size(), 1u);
+  EXPECT_FALSE(find_nondeterminism("insert into").has_value());
+}
+
+TEST(PinningTest, TheClassifierFlagsWhatPinningMustLookAt) {
+  Classifier classifier;
+  EXPECT_TRUE(classifier.classify("insert into t values (now())").nondeterministic);
+  EXPECT_TRUE(classifier.classify("update t set d = current_date").nondeterministic);
+  EXPECT_TRUE(classifier.classify("insert into t values (random())").nondeterministic);
+  EXPECT_FALSE(classifier.classify("insert into t values (1, 'now()')").nondeterministic);
+}
+
+TEST(PinningTest, InstantsAreUtcLiteralsWithMicroseconds) {
+  EXPECT_EQ(timestamp_literal(0), "1970-01-01 00:00:00.000000+00");
+  EXPECT_EQ(timestamp_literal(1'795'000'000'123'456), "2026-11-18 11:06:40.123456+00");
+}
+
+}  // namespace
+}  // namespace cutover::router
