@@ -54,6 +54,9 @@ class FrameScanner {
   template <typename OnMessage>
   ProtocolError feed(std::string_view chunk, OnMessage&& on_message);
 
+  // Changes the captured types for messages that start from now on.
+  void set_capture(std::string_view capture) { capture_.assign(capture); }
+
   // True when the bytes fed so far end exactly at a message boundary.
   bool at_boundary() const { return header_len_ == 0 && body_left_ == 0; }
 

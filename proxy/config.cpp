@@ -341,7 +341,10 @@ void read_config(Section& root, Config& c) {
     s.integer("max_message_bytes", c.limits.max_message_bytes, 1024, (int64_t{1} << 30));
     s.integer("buffer_bytes", c.limits.buffer_bytes, 4096, 16 << 20);
   });
-  root.section("verify", [&](Section& s) { s.string("journal_dir", c.verify.journal_dir); });
+  root.section("verify", [&](Section& s) {
+    s.string("journal_dir", c.verify.journal_dir);
+    s.string("mismatch_log", c.verify.mismatch_log);
+  });
   root.section("log", [&](Section& s) {
     s.choice("level", c.log.level, {"debug", "info", "warn", "error"});
     std::string format = c.log.format == LogFormat::kJson ? "json" : "text";
@@ -469,7 +472,8 @@ std::string to_yaml(const Config& c) {
   key("max_message_bytes") << c.limits.max_message_bytes;
   key("buffer_bytes") << c.limits.buffer_bytes << YAML::EndMap;
   key("verify") << YAML::BeginMap;
-  key("journal_dir") << c.verify.journal_dir << YAML::EndMap;
+  key("journal_dir") << c.verify.journal_dir;
+  key("mismatch_log") << c.verify.mismatch_log << YAML::EndMap;
   key("log") << YAML::BeginMap;
   key("level") << c.log.level;
   key("format") << (c.log.format == LogFormat::kJson ? "json" : "text") << YAML::EndMap;

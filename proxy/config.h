@@ -136,6 +136,8 @@ struct LogConfig {
 struct VerifyConfig {
   // Where writes the mirror did not take are kept until replayed (verify/journal.h).
   std::string journal_dir = "./cutover-data/journal";
+  // Where the inline comparator appends one JSON line per mismatched write pair.
+  std::string mismatch_log = "./cutover-data/mismatches.jsonl";
 };
 
 struct Config {

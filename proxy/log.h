@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace cutover::proxy::log {
 
@@ -34,6 +35,8 @@ struct Field {
 
 // A 64-bit value as 16 lowercase hex digits: how statement fingerprints are printed.
 std::string hex(uint64_t value);
+// A list as one field value: "a, b, c".
+std::string joined(const std::vector<std::string>& items);
 
 // The line write() would print, newline included.
 std::string format_line(Level level, std::string_view event, std::initializer_list<Field> fields);

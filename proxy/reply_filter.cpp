@@ -61,8 +61,11 @@ bool ReplyFilter::edits(Expected& e, char type, std::string_view body) {
         return e.edit == Edit::kReadyAndTags;
       }
       if (type == 'E' && e.answer.sqlstate.empty()) e.answer.sqlstate = field_of(type, body, 'C');
+      if (type == 'D') e.rows.add_data_row(body);
       if (type != 'Z') return false;
       e.answer.status = body.empty() ? 'I' : body[0];
+      e.answer.rows = e.rows.rows();
+      e.answer.rows_digest = e.rows.digest();
       e.units_before = -1;
       return true;
   }

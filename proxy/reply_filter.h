@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "verify/row_hash.h"
+
 namespace cutover::proxy {
 
 // What old answered to a unit whose ReadyForQuery was held back.
@@ -19,6 +21,10 @@ struct HeldAnswer {
   char status = 'I';              // the transaction status of the held ReadyForQuery
   std::vector<std::string> tags;  // CommandComplete tags, in order
   std::string sqlstate;           // of the first ErrorResponse; empty when there was none
+  // The DataRows it returned (RETURNING), as a set digest; only rows whose bodies the scanner
+  // captured count.
+  uint64_t rows = 0;
+  verify::Digest rows_digest{};
 };
 
 class ReplyFilter {
@@ -56,6 +62,7 @@ class ReplyFilter {
     int units_before;
     int parses_before;
     HeldAnswer answer;
+    verify::RowSetHasher rows{};
   };
   struct Cut {
     size_t start;  // kFromHeld: the first message of the chunk, which began in held bytes

@@ -57,6 +57,17 @@ std::string_view end_name(auto end) {
   return "unknown";
 }
 
+// The comparator's report (on its thread); the mismatch log has the line with the digests.
+void log_mismatch(const verify::WritePair& pair, verify::MismatchKind kind) {
+  log::warn("mirror_mismatch", {{"conn", pair.connection_id},
+                                {"fingerprint", log::hex(pair.fingerprint)},
+                                {"kind", verify::kind_name(kind)},
+                                {"old", log::joined(pair.old_side.tags)},
+                                {"new", log::joined(pair.new_side.tags)},
+                                {"old_rows", pair.old_side.rows},
+                                {"new_rows", pair.new_side.rows}});
+}
+
 }  // namespace
 
 asio::awaitable<void> sleep_for(Clock::duration duration) {
@@ -76,6 +87,9 @@ ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secre
       secrets_(std::move(secrets)) {
   if (c.migration.phase == router::Phase::kDualWrite) {
     journal = std::make_unique<MirrorJournal>(c.verify.journal_dir);
+    constexpr size_t kComparatorQueue = 100'000;
+    comparator =
+        std::make_unique<verify::Comparator>(c.verify.mismatch_log, kComparatorQueue, log_mismatch);
   }
 }
 

@@ -26,6 +26,7 @@
 #include "router/classify.h"
 #include "router/extended.h"
 #include "router/policy.h"
+#include "verify/comparator.h"
 #include "verify/journal.h"
 
 namespace cutover::proxy {
@@ -48,8 +49,10 @@ class ProxyContext {
   const router::Classifier classifier;
   const router::PolicyConfig policy;
   router::CircuitBreaker breaker;  // over every session's reads to new
-  // Writes new did not take (dual_write only; null otherwise).
+  // Writes new did not take, and the comparison of both answers to every mirrored write
+  // (dual_write only; null otherwise).
   std::unique_ptr<MirrorJournal> journal;
+  std::unique_ptr<verify::Comparator> comparator;
   // Keys the fake SCRAM salts of unknown users, so they stay the same for a name within a
   // process and do not reveal that the user does not exist.
   const protocol::scram::Key mock_key;
@@ -165,7 +168,7 @@ class Session {
   enum class MirrorOutcome { kApplied, kNotApplied, kUncertain };
   asio::awaitable<MirrorOutcome> run_on_mirror(std::string_view messages, bool begun,
                                                const router::Classification& unit,
-                                               const std::vector<std::string>* old_tags);
+                                               const HeldAnswer* old_answer);
   asio::awaitable<MirrorOutcome> end_mirror_transaction(bool commit);
   void keep_for_journal(std::string_view messages);
   void note_mirror(MirrorOutcome outcome, const router::Classification& unit);
@@ -249,6 +252,7 @@ class Session {
   // applied there, and it ends with a ROLLBACK on new.
   std::string_view mirror_broken_{};  // why; empty while new's transaction is whole
   bool mirror_applied_ = false;       // the last unit sent to new ran there without an error
+  bool mirror_unpinned_ = false;      // the unit calls what cutover could not pin (random(), ...)
   // The current transaction's mirrored units (self-contained), and whether new missed any:
   // journaled when old commits (settle_mirror_transaction()).
   std::string mirror_txn_units_;

@@ -20,16 +20,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// What the relay's scanner captures of old's messages (session.cpp), and while a mirrored
+// unit's answer is expected.
+constexpr std::string_view kCapture = "ZSCE";
+constexpr std::string_view kCaptureWithRows = "ZSCED";
+
 void append_query(std::string& out, std::string_view sql) {
   std::string body(sql);
   body.push_back('\0');
   append_message(out, 'Q', body);
-}
-
-std::string join(const std::vector<std::string>& tags) {
-  std::string out;
-  for (const auto& tag : tags) out += (out.empty() ? "" : ", ") + tag;
-  return out;
 }
 
 }  // namespace
@@ -55,6 +54,7 @@ asio::awaitable<bool> Session::mirror_query(std::string_view whole,
   --pending_replies_;  // counted when the client sent it; run_on_old() counts what goes out
   if (!co_await wait_for_old()) co_return false;
   if (transaction_status_ == 'I') pinned_transaction_time_.clear();
+  mirror_unpinned_ = false;  // pin_unit() says otherwise
   const std::string pinned = unit.nondeterministic ? pin_unit(whole, unit) : std::string();
   if (!pinned.empty()) whole = pinned;  // both sides run the pinned text
   co_return co_await mirror_unit({}, whole, whole, whole, unit);
@@ -68,7 +68,8 @@ asio::awaitable<bool> Session::mirror_batch(std::string_view batch, const router
   if (!co_await forward_to_old(pending)) co_return false;
   --pending_replies_;  // its Sync, counted when the client sent it
   if (!co_await wait_for_old()) co_return false;
-  if (plan.unit.nondeterministic) {
+  mirror_unpinned_ = plan.unit.nondeterministic;
+  if (mirror_unpinned_) {
     log::warn("mirror_nondeterministic", {{"conn", id_},
                                           {"fingerprint", log::hex(plan.unit.fingerprint)},
                                           {"calls", "extended protocol: not pinned"}});
@@ -99,6 +100,7 @@ asio::awaitable<bool> Session::mirror_partial_batch(std::string_view sync, std::
   const std::string batch = std::exchange(partial_batch_, {}) + std::string(sync);
   const bool too_large = std::exchange(partial_batch_too_large_, false);
   const router::BatchPlan plan = plan_batch(batch);
+  mirror_unpinned_ = plan.unit.nondeterministic;
   if (!plan.executes || !mirrors(plan.unit)) {
     note_batch(plan);
     pending.append(sync);
@@ -178,8 +180,7 @@ asio::awaitable<bool> Session::mirror_after_old(const HeldAnswer& held, bool wra
     to_new.append(for_new);
     keep_for_journal(for_journal);
   }
-  note_mirror(co_await run_on_mirror(to_new, wrap, unit, old_rolled_back ? nullptr : &held.tags),
-              unit);
+  note_mirror(co_await run_on_mirror(to_new, wrap, unit, old_rolled_back ? nullptr : &held), unit);
   char status = held.status;
   bool committed = !old_rolled_back;  // what old did, once status says the transaction ended
   if (wrap) {
@@ -206,10 +207,12 @@ std::string Session::pin_unit(std::string_view whole, const router::Classificati
   std::string_view sql = whole.substr(5);  // type and length
   sql = sql.substr(0, sql.find('\0'));
   auto found = router::find_nondeterminism(sql);
-  if (!found || !found->unpinnable.empty()) {
-    log::warn("mirror_nondeterministic", {{"conn", id_},
-                                          {"fingerprint", log::hex(unit.fingerprint)},
-                                          {"calls", found ? join(found->unpinnable) : "unparsed"}});
+  mirror_unpinned_ = !found || !found->unpinnable.empty();
+  if (mirror_unpinned_) {
+    log::warn("mirror_nondeterministic",
+              {{"conn", id_},
+               {"fingerprint", log::hex(unit.fingerprint)},
+               {"calls", found ? log::joined(found->unpinnable) : "unparsed"}});
   }
   if (!found || found->time_calls.empty()) return {};
   const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -240,10 +243,13 @@ asio::awaitable<std::optional<HeldAnswer>> Session::run_on_old(std::string_view 
                                                                int units) {
   pending_replies_ += units;
   backend_write_whole_ = false;
+  backend_scanner_.set_capture(kCaptureWithRows);  // the comparator hashes RETURNING rows
   ErrorCode ec = co_await write_all(backend_, messages);
   if (ec) co_return std::nullopt;
   backend_write_whole_ = true;
-  if (!co_await wait_for_old() || !old_filter_.has_held()) co_return std::nullopt;
+  const bool answered = co_await wait_for_old() && old_filter_.has_held();
+  backend_scanner_.set_capture(kCapture);
+  if (!answered) co_return std::nullopt;
   co_return old_filter_.take_held();
 }
 
@@ -261,14 +267,15 @@ asio::awaitable<bool> Session::wait_for_old() {
   co_return true;
 }
 
-// Runs a mirrored unit on new (after cutover's BEGIN when `begun`) and compares its command
-// tags with old's (`old_tags`; null when there is nothing to compare). A failure there never
+// Runs a mirrored unit on new (after cutover's BEGIN when `begun`) and hands both answers to
+// the comparator (`old_answer`; null when there is nothing to compare). A failure there never
 // reaches the client: it is logged, and the rest of new's transaction is not applied (it ends
 // with a ROLLBACK). kUncertain: new's connection failed or timed out while the unit could
 // commit by itself there (an autocommit statement, or a COMMIT).
-asio::awaitable<Session::MirrorOutcome> Session::run_on_mirror(
-    std::string_view messages, bool begun, const router::Classification& unit,
-    const std::vector<std::string>* old_tags) {
+asio::awaitable<Session::MirrorOutcome> Session::run_on_mirror(std::string_view messages,
+                                                               bool begun,
+                                                               const router::Classification& unit,
+                                                               const HeldAnswer* old_answer) {
   if (!new_ready_ || !mirror_broken_.empty() || !co_await drain_new()) {
     log::warn("mirror_skipped", {{"conn", id_},
                                  {"fingerprint", log::hex(unit.fingerprint)},
@@ -281,6 +288,7 @@ asio::awaitable<Session::MirrorOutcome> Session::run_on_mirror(
   new_read_timed_out_ = false;
   awaiting_new_ = true;
   std::vector<std::string> tags;
+  verify::RowSetHasher rows;
   std::string error;
   bool lost = static_cast<bool>(co_await write_all(new_backend_, messages));
   protocol::ProtocolError frame_error{};
@@ -291,6 +299,8 @@ asio::awaitable<Session::MirrorOutcome> Session::run_on_mirror(
       lost = true;
     } else if (message->type == 'C' && !(begun && units == 2)) {  // not cutover's BEGIN
       tags.emplace_back(message->body.substr(0, message->body.find('\0')));
+    } else if (message->type == 'D') {
+      rows.add_data_row(message->body);
     } else if (message->type == 'E' && error.empty()) {
       error = error_message(*message);
     } else if (message->type == 'Z' && --units == 0) {
@@ -310,11 +320,17 @@ asio::awaitable<Session::MirrorOutcome> Session::run_on_mirror(
                                                : MirrorOutcome::kNotApplied;
   }
   mirror_applied_ = true;
-  if (old_tags != nullptr && tags != *old_tags) {
-    log::warn("mirror_mismatch", {{"conn", id_},
-                                  {"fingerprint", log::hex(unit.fingerprint)},
-                                  {"old", join(*old_tags)},
-                                  {"new", join(tags)}});
+  if (old_answer != nullptr && context_.comparator != nullptr) {
+    verify::WritePair pair{
+        .fingerprint = unit.fingerprint,
+        .connection_id = id_,
+        .unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count(),
+        .nondeterministic = mirror_unpinned_,
+        .old_side = {old_answer->tags, old_answer->rows, old_answer->rows_digest},
+        .new_side = {std::move(tags), rows.rows(), rows.digest()}};
+    context_.comparator->submit(std::move(pair));  // a full queue counts a drop
   }
   co_return MirrorOutcome::kApplied;
 }

@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include <array>
+#include <cstdio>
 
 namespace cutover::verify {
 namespace {
@@ -35,6 +36,46 @@ void RowHasher::add_column(std::optional<std::string_view> value) {
   auto prefix = big_endian(value ? static_cast<uint32_t>(value->size()) : 0xFFFFFFFFu);
   update(prefix.data(), prefix.size());
   if (value) update(value->data(), value->size());
+}
+
+bool RowSetHasher::add_data_row(std::string_view body) {
+  auto take = [&body](size_t n) -> std::optional<uint32_t> {
+    if (body.size() < n) return std::nullopt;
+    uint32_t v = 0;
+    for (size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(body[i]);
+    body.remove_prefix(n);
+    return v;
+  };
+  auto columns = take(2);
+  if (!columns) return false;
+  encoded_.clear();
+  auto append = [this](uint32_t v) {
+    for (unsigned char byte : big_endian(v)) encoded_.push_back(static_cast<char>(byte));
+  };
+  append(*columns);
+  for (uint32_t i = 0; i < *columns; ++i) {
+    auto length = take(4);
+    if (!length) return false;
+    append(*length);
+    if (*length == 0xFFFFFFFFu) continue;  // NULL
+    if (body.size() < *length) return false;
+    encoded_.append(body.substr(0, *length));
+    body.remove_prefix(*length);
+  }
+  if (!body.empty()) return false;
+  XXH128_hash_t h = XXH3_128bits(encoded_.data(), encoded_.size());
+  const uint64_t low = sum_.low + h.low64;
+  sum_.high += h.high64 + static_cast<uint64_t>(low < sum_.low);  // carry
+  sum_.low = low;
+  ++rows_;
+  return true;
+}
+
+std::string to_hex(const Digest& digest) {
+  char text[33];
+  std::snprintf(text, sizeof text, "%016llx%016llx", static_cast<unsigned long long>(digest.high),
+                static_cast<unsigned long long>(digest.low));
+  return text;
 }
 
 Digest RowHasher::digest() const {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace cutover::verify {
@@ -35,5 +36,25 @@ class RowHasher {
   struct State;
   std::unique_ptr<State> state_;
 };
+
+// The rows a statement returned, as a set: each row (a DataRow body: a 16-bit column count,
+// then each column's 32-bit length, -1 for NULL, and bytes) is hashed on its own in
+// RowHasher's encoding, and the digests are added (mod 2^128). Two databases return the rows
+// of one UPDATE ... RETURNING in their own physical order, so order must not count.
+class RowSetHasher {
+ public:
+  // False (and the row not counted) when the body is not a well-formed DataRow.
+  bool add_data_row(std::string_view body);
+  uint64_t rows() const { return rows_; }
+  Digest digest() const { return sum_; }
+
+ private:
+  uint64_t rows_ = 0;
+  Digest sum_;
+  std::string encoded_;  // reused between rows
+};
+
+// 32 lowercase hex digits.
+std::string to_hex(const Digest& digest);
 
 }  // namespace cutover::verify

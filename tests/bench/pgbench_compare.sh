@@ -145,7 +145,7 @@ backends:
   old: { host: 127.0.0.1, port: $pg_port }
   new: { host: 127.0.0.1, port: ${new_port:-1} }
 log: { level: warn, format: text }
-verify: { journal_dir: $work/$name-journal }
+verify: { journal_dir: $work/$name-journal, mismatch_log: $work/$name-mismatches.jsonl }
 $migration
 EOF
   "$cutover_bin" run --config "$work/$name.yaml" 2>"$work/$name.log" &

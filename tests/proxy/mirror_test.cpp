@@ -4,14 +4,25 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <thread>
 #include <vector>
 
+#include "router/classify.h"
 #include "tests/proxy/routing_fixture.h"
 #include "verify/journal.h"
 
 namespace cutover::testing {
 namespace {
+
+// How cutover's logs and mismatch log name a statement.
+std::string proxy_log_hex(const std::string& sql) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx",
+                static_cast<unsigned long long>(router::fingerprint(sql)));
+  return text;
+}
 
 class MirrorTest : public RoutingTest {
  protected:
@@ -73,18 +84,58 @@ TEST_F(MirrorTest, AWriteOldRefusesNeverReachesNew) {
   EXPECT_EQ(rows(TwoClusters::new_db()), "2\tnext");
 }
 
+// The mismatch log's lines once `fingerprint_sql`'s mismatch is in (the comparator works off
+// the client's path, in order: lines before it are in too).
+std::vector<std::string> mismatches_through(const CutoverProcess& proxy,
+                                            const std::string& fingerprint_sql) {
+  const std::string needle = "\"fingerprint\":\"" + proxy_log_hex(fingerprint_sql) + "\"";
+  const auto path = proxy.dir() / "cutover-data" / "mismatches.jsonl";
+  std::vector<std::string> lines;
+  wait_until(
+      [&] {
+        lines.clear();
+        std::ifstream in(path);
+        for (std::string line; std::getline(in, line);) lines.push_back(line);
+        return !lines.empty() && lines.back().find(needle) != std::string::npos;
+      },
+      std::chrono::seconds(5));
+  return lines;
+}
+
 TEST_F(MirrorTest, ADifferentResultOnNewIsReportedWithTheFingerprint) {
   old_db().query("insert into mirrored values (1, 'x')");  // new lacks the row
   Connection c = connect_proxy();
-  c.exec("update mirrored set v = 'y' where id = 1");
+  const std::string update = "update mirrored set v = 'y' where id = 1";
+  c.exec(update);
   EXPECT_EQ(old_db().query("select v from mirrored"), "y");
-  std::string log = proxy_->log();
-  size_t at = log.find("\"event\":\"mirror_mismatch\"");
-  ASSERT_NE(at, std::string::npos) << log;
-  std::string line = log.substr(at, log.find('\n', at) - at);
-  EXPECT_NE(line.find("\"old\":\"UPDATE 1\""), std::string::npos) << line;
-  EXPECT_NE(line.find("\"new\":\"UPDATE 0\""), std::string::npos) << line;
-  EXPECT_NE(line.find("\"fingerprint\":\""), std::string::npos) << line;
+  auto lines = mismatches_through(*proxy_, update);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("\"kind\":\"tags\""), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("\"old\":{\"tags\":[\"UPDATE 1\"]"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("\"new\":{\"tags\":[\"UPDATE 0\"]"), std::string::npos) << lines[0];
+  EXPECT_NE(proxy_->log().find("\"event\":\"mirror_mismatch\""), std::string::npos);
+}
+
+TEST_F(MirrorTest, ATriggerOnNewThatAltersAColumnIsReportedWithExactlyThatFingerprint) {
+  TwoClusters::new_db().query(
+      "create or replace function alter_v() returns trigger language plpgsql as "
+      "$$ begin new.v := new.v || ' (altered)'; return new; end $$; "
+      "create trigger alter_v before update on mirrored for each row execute function alter_v()");
+  Connection c = connect_proxy();
+  c.exec("insert into mirrored values (1, 'a'), (2, 'b') returning *");  // no trigger: equal
+  const std::string altered = "update mirrored set v = 'x' where id = 1 returning *";
+  c.exec(altered);                                          // same tag on both, different row
+  c.exec("delete from mirrored where id = 2 returning *");  // equal again
+  // A last, different mismatch: once it is in, every pair before it has been compared.
+  old_db().query("insert into mirrored values (3, 'only on old')");
+  const std::string barrier = "delete from mirrored where id = 3";
+  c.exec(barrier);
+  auto lines = mismatches_through(*proxy_, barrier);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find(proxy_log_hex(altered)), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("\"kind\":\"rows\""), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("\"rows\":1"), std::string::npos) << lines[0];
+  EXPECT_EQ(TwoClusters::new_db().query("select v from mirrored"), "x (altered)");
 }
 
 TEST_F(MirrorTest, ExtendedProtocolWritesAreMirroredWithTheirStatements) {

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/backend.h"
+
 namespace cutover::verify {
 namespace {
 
@@ -46,6 +48,42 @@ TEST(RowHashTest, OrderMatters) { EXPECT_NE(digest_of({{"1"}, {"2"}}), digest_of
 TEST(RowHashTest, OneFlippedBitChangesTheDigest) {
   EXPECT_NE(digest_of({{std::string_view("\x00\x01", 2)}}),
             digest_of({{std::string_view("\x00\x03", 2)}}));
+}
+
+// A DataRow body as a server sends it.
+std::string data_row(const std::vector<std::optional<std::string>>& columns) {
+  std::string message;
+  protocol::encode(protocol::DataRow{.columns = columns}, message);
+  return message.substr(5);  // type and length
+}
+
+TEST(RowSetHashTest, OneRowHashesAsTheCanonicalRowHashDoes) {
+  RowSetHasher set;
+  ASSERT_TRUE(set.add_data_row(data_row({"1", std::nullopt, ""})));
+  EXPECT_EQ(set.rows(), 1u);
+  EXPECT_EQ(set.digest(), digest_of({{"1", std::nullopt, ""}}));
+}
+
+TEST(RowSetHashTest, OrderDoesNotCountButEveryRowDoes) {
+  RowSetHasher forward;
+  RowSetHasher backward;
+  RowSetHasher fewer;
+  for (const char* v : {"a", "b", "c"}) forward.add_data_row(data_row({v}));
+  for (const char* v : {"c", "b", "a"}) backward.add_data_row(data_row({v}));
+  for (const char* v : {"a", "b"}) fewer.add_data_row(data_row({v}));
+  EXPECT_EQ(forward.digest(), backward.digest());
+  EXPECT_NE(forward.digest(), fewer.digest());
+  EXPECT_EQ(to_hex(forward.digest()).size(), 32u);
+}
+
+TEST(RowSetHashTest, MalformedRowsAreRefusedAndNotCounted) {
+  RowSetHasher set;
+  std::string row = data_row({"abc"});
+  EXPECT_FALSE(set.add_data_row(row.substr(0, row.size() - 1)));  // cut short
+  EXPECT_FALSE(set.add_data_row(row + "x"));                      // trailing bytes
+  EXPECT_FALSE(set.add_data_row("\x00"));
+  EXPECT_EQ(set.rows(), 0u);
+  EXPECT_EQ(set.digest(), Digest{});
 }
 
 }  // namespace

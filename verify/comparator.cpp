@@ -1,0 +1,121 @@
+#include "verify/comparator.h"
+
+#include <cerrno>
+#include <cinttypes>
+#include <system_error>
+
+namespace cutover::verify {
+namespace {
+
+// A JSON string; tags come from the servers, but nothing is trusted to be plain.
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escape[8];
+      std::snprintf(escape, sizeof escape, "\\u%04x", static_cast<unsigned>(c));
+      out += escape;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string side_json(const WriteAnswer& side) {
+  std::string out = "{\"tags\":[";
+  for (size_t i = 0; i < side.tags.size(); ++i)
+    out += (i > 0 ? "," : "") + json_string(side.tags[i]);
+  return out + "],\"rows\":" + std::to_string(side.rows) + ",\"rows_hash\":\"" +
+         to_hex(side.rows_digest) + "\"}";
+}
+
+}  // namespace
+
+std::string_view kind_name(MismatchKind kind) {
+  switch (kind) {
+    case MismatchKind::kTags:
+      return "tags";
+    case MismatchKind::kRows:
+      return "rows";
+    case MismatchKind::kNonDeterministic:
+      return "non_deterministic";
+  }
+  return "unknown";
+}
+
+std::optional<MismatchKind> compare(const WritePair& pair) {
+  if (pair.old_side == pair.new_side) return std::nullopt;
+  if (pair.nondeterministic) return MismatchKind::kNonDeterministic;
+  return pair.old_side.tags != pair.new_side.tags ? MismatchKind::kTags : MismatchKind::kRows;
+}
+
+std::string mismatch_line(const WritePair& pair, MismatchKind kind) {
+  char fingerprint[17];
+  std::snprintf(fingerprint, sizeof fingerprint, "%016" PRIx64, pair.fingerprint);
+  return "{\"unix_ms\":" + std::to_string(pair.unix_ms) +
+         ",\"conn\":" + std::to_string(pair.connection_id) + ",\"fingerprint\":\"" + fingerprint +
+         "\",\"kind\":\"" + std::string(kind_name(kind)) +
+         "\",\"old\":" + side_json(pair.old_side) + ",\"new\":" + side_json(pair.new_side) + "}";
+}
+
+Comparator::Comparator(const std::filesystem::path& mismatch_log, size_t capacity,
+                       OnMismatch on_mismatch)
+    : capacity_(capacity), on_mismatch_(std::move(on_mismatch)) {
+  if (mismatch_log.has_parent_path())
+    std::filesystem::create_directories(mismatch_log.parent_path());
+  log_ = std::fopen(mismatch_log.c_str(), "a");
+  if (log_ == nullptr) {
+    throw std::system_error(errno, std::generic_category(),
+                            "cannot open the mismatch log " + mismatch_log.string());
+  }
+  worker_ = std::thread([this] { run(); });
+}
+
+Comparator::~Comparator() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  worker_.join();
+  std::fclose(log_);
+}
+
+bool Comparator::submit(WritePair pair) {
+  {
+    std::lock_guard lock(mutex_);
+    if (queue_.size() >= capacity_) {
+      ++dropped_;
+      return false;
+    }
+    queue_.push_back(std::move(pair));
+  }
+  wake_.notify_one();
+  return true;
+}
+
+void Comparator::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything compared
+    WritePair pair = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    ++pairs_;
+    if (auto kind = compare(pair)) {
+      ++mismatches_;
+      const std::string line = mismatch_line(pair, *kind) + "\n";
+      std::fwrite(line.data(), 1, line.size(), log_);
+      std::fflush(log_);  // a line is whole on disk (or nowhere) before the next one starts
+      if (on_mismatch_) on_mismatch_(pair, *kind);
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace cutover::verify

@@ -1,0 +1,88 @@
+// The inline comparator: every mirrored write's two answers (command tags, returned rows as a
+// set digest, verify/row_hash.h) are compared off the client's path, on a thread of its own fed
+// through a bounded queue. A mismatch becomes a JSON line in the mismatch log (fingerprint,
+// both sides' tags, row counts and digests, time, connection; never values) and a count.
+// Not what produces the pairs (the proxy's mirroring) nor the background checksum jobs.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "verify/row_hash.h"
+
+namespace cutover::verify {
+
+// What one database answered to a mirrored write.
+struct WriteAnswer {
+  std::vector<std::string> tags{};  // CommandComplete tags, in order
+  uint64_t rows = 0;                // DataRows it returned (RETURNING)
+  Digest rows_digest{};             // RowSetHasher over them
+  friend bool operator==(const WriteAnswer&, const WriteAnswer&) = default;
+};
+
+struct WritePair {
+  uint64_t fingerprint = 0;  // the statement's (router/classify.h)
+  uint64_t connection_id = 0;
+  int64_t unix_ms = 0;
+  bool nondeterministic = false;  // it calls something cutover could not pin
+  WriteAnswer old_side{};
+  WriteAnswer new_side{};
+};
+
+enum class MismatchKind : uint8_t {
+  kTags,              // different command tags (say UPDATE 1 against UPDATE 0)
+  kRows,              // same tags, different returned rows
+  kNonDeterministic,  // differs, but the statement calls random() or the like
+};
+std::string_view kind_name(MismatchKind kind);
+
+// nullopt when both sides answered the same.
+std::optional<MismatchKind> compare(const WritePair& pair);
+// The mismatch log's line for a pair (JSON, no trailing newline).
+std::string mismatch_line(const WritePair& pair, MismatchKind kind);
+
+class Comparator {
+ public:
+  using OnMismatch = std::function<void(const WritePair&, MismatchKind)>;
+  // Appends mismatches to `mismatch_log` (its directory is created); `on_mismatch` is called on
+  // the comparator's thread. Throws std::system_error when the log cannot be opened.
+  Comparator(const std::filesystem::path& mismatch_log, size_t capacity, OnMismatch on_mismatch);
+  ~Comparator();  // compares what is queued, then stops
+  Comparator(const Comparator&) = delete;
+  Comparator& operator=(const Comparator&) = delete;
+
+  // Queues a pair without waiting; false (counted as dropped) when the queue is full.
+  bool submit(WritePair pair);
+
+  uint64_t pairs() const { return pairs_.load(); }
+  uint64_t mismatches() const { return mismatches_.load(); }
+  uint64_t dropped() const { return dropped_.load(); }
+
+ private:
+  void run();
+
+  const size_t capacity_;
+  const OnMismatch on_mismatch_;
+  std::FILE* log_ = nullptr;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<WritePair> queue_;
+  bool stopping_ = false;
+  std::atomic<uint64_t> pairs_{0};
+  std::atomic<uint64_t> mismatches_{0};
+  std::atomic<uint64_t> dropped_{0};
+  std::thread worker_;  // last: starts once everything above exists
+};
+
+}  // namespace cutover::verify
