@@ -3,8 +3,9 @@
 # them, all on loopback. Runs in the foreground; Ctrl-C stops cutover and removes the servers.
 # Both legs use TLS and SCRAM, as a production setup should: a throwaway CA signs certificates
 # for cutover and the servers, clients authenticate to cutover against a users file, and cutover
-# logs in to old and new with verify-full. Not for production all the same: the password is
-# "postgres" and the data lives in a temp dir.
+# logs in to old and new with verify-full. cutover runs in dual_write: writes go to old and are
+# mirrored to new, reads stay on old (ramp 0 %). Not for production all the same: the password
+# is "postgres" and the data lives in a temp dir.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 port=${CUTOVER_PORT:-6432}
@@ -53,6 +54,8 @@ backends:
          sslmode: verify-full, sslrootcert: $certs/ca.crt }
   new: { host: 127.0.0.1, port: $new_port, user: postgres, password_file: $state/backend.password,
          sslmode: verify-full, sslrootcert: $certs/ca.crt }
+migration: { phase: dual_write, read_ramp_percent: 0 }
+verify: { journal_dir: $state/journal, mismatch_log: $state/mismatches.jsonl }
 log: { level: info, format: text }
 YAML
 "$root/build/cutover" check-backends --config "$state/cutover.yaml"
@@ -73,7 +76,8 @@ cutover is up.  Connect with:
     psql "host=127.0.0.1 port=$port user=postgres password=$password dbname=postgres sslmode=verify-full sslrootcert=$certs/ca.crt"
 
   old database: host=127.0.0.1 port=$old_port   new database: host=127.0.0.1 port=$new_port
-  config: $state/cutover.yaml
+  Writes through cutover reach both (dual_write); reads stay on old (read_ramp_percent 0).
+  config: $state/cutover.yaml   mismatches: $state/mismatches.jsonl
   Ctrl-C stops cutover and removes both databases.
 
 MSG

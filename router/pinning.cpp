@@ -147,6 +147,19 @@ struct Finder {
   }
 };
 
+// Whether a statement's calls produce data now (INSERT, UPDATE, DELETE, MERGE, SELECT, CALL,
+// CREATE TABLE AS): only those are pinned. In a definition — a column DEFAULT, a view, a
+// materialized view, a function body — now() must stay now(), evaluated each time it is used.
+bool pins_values(const json::value& stmt) {
+  if (!stmt.is_object() || stmt.get_object().empty()) return false;
+  const auto& [type, node] = *stmt.get_object().begin();
+  if (type == "CreateTableAsStmt") {
+    return node.is_object() && string_at(node.get_object(), "objtype") != "OBJECT_MATVIEW";
+  }
+  return type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" ||
+         type == "MergeStmt" || type == "SelectStmt" || type == "CallStmt";
+}
+
 }  // namespace
 
 bool nondeterministic_function(std::string_view name) {
@@ -181,7 +194,15 @@ std::optional<NonDeterminism> find_nondeterminism(std::string_view sql) {
   pg_query_free_parse_result(parsed);
   if (ec) return std::nullopt;
   Finder finder{sql, {}};
-  finder.walk(tree);
+  const json::value* statements =
+      tree.is_object() ? tree.get_object().if_contains("stmts") : nullptr;
+  if (statements != nullptr && statements->is_array()) {
+    for (const auto& entry : statements->get_array()) {
+      const json::value* stmt =
+          entry.is_object() ? entry.get_object().if_contains("stmt") : nullptr;
+      if (stmt != nullptr && pins_values(*stmt)) finder.walk(*stmt);
+    }
+  }
   if (finder.failed) return std::nullopt;
   auto& calls = finder.found.time_calls;
   std::sort(calls.begin(), calls.end(),

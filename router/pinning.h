@@ -33,7 +33,9 @@ struct NonDeterminism {
 // give each server its own value. Cheap: what the classifier flags with.
 bool nondeterministic_function(std::string_view name);
 
-// Parses `sql` and finds its non-deterministic calls; nullopt when it does not parse.
+// Parses `sql` and finds the non-deterministic calls of its data statements (INSERT, UPDATE,
+// DELETE, MERGE, SELECT, CALL, CREATE TABLE AS); calls in definitions (DEFAULT now(), views,
+// materialized views) are left alone. nullopt when it does not parse.
 std::optional<NonDeterminism> find_nondeterminism(std::string_view sql);
 
 // `sql` with each call replaced by a constant of its type made from the instants given as

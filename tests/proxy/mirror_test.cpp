@@ -177,6 +177,15 @@ TEST_F(MirrorTest, TimeFunctionsArePinnedSoBothStoreTheSameValues) {
   EXPECT_EQ(TwoClusters::new_db().query(all), on_old);
   // now() stays one instant within a transaction, as PostgreSQL's own does.
   EXPECT_EQ(old_db().query("select count(distinct at) from timed where id in (2, 3)"), "1");
+  // A definition keeps its function: the DEFAULT must go on calling now() on both.
+  c.exec(
+      "drop table if exists timed_default; "
+      "create table timed_default(id int, at timestamptz default now())");
+  const std::string default_of =
+      "select pg_get_expr(adbin, adrelid) from pg_attrdef where adrelid = "
+      "'timed_default'::regclass";
+  EXPECT_EQ(old_db().query(default_of), "now()");
+  EXPECT_EQ(TwoClusters::new_db().query(default_of), "now()");
   // What cannot be pinned is reported with its fingerprint.
   c.exec("insert into timed values (4, now() + random() * interval '1 s', current_date)");
   EXPECT_NE(proxy_->log().find("\"calls\":\"random\""), std::string::npos) << proxy_->log();

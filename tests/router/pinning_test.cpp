@@ -45,6 +45,21 @@ TEST(PinningTest, LiteralsCommentsAndOtherStatementsAreLeftAlone) {
   EXPECT_EQ(pin("insert into t select myschema.now()"), "insert into t select myschema.now()");
 }
 
+TEST(PinningTest, DefinitionsKeepTheirTimeFunctions) {
+  // A DEFAULT or a view must go on calling now() each time it is used.
+  EXPECT_EQ(pin("create table t (at timestamptz default now())"),
+            "create table t (at timestamptz default now())");
+  EXPECT_EQ(pin("create view v as select now()"), "create view v as select now()");
+  EXPECT_EQ(pin("create materialized view m as select now()"),
+            "create materialized view m as select now()");
+  EXPECT_EQ(pin("alter table t alter at set default current_timestamp"),
+            "alter table t alter at set default current_timestamp");
+  // Data made now is pinned, also next to a definition in the same Query.
+  EXPECT_EQ(pin("create table t2 as select now(); create view w as select now()"),
+            "create table t2 as select CAST('2026-11-27 10:00:00.000001+00' AS timestamptz); "
+            "create view w as select now()");
+}
+
 TEST(PinningTest, WhatCannotBePinnedIsNamedOnce) {
   auto found = find_nondeterminism(
       "insert into t values (random(), gen_random_uuid(), clock_timestamp(), random(), "
