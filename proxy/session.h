@@ -65,6 +65,26 @@ class ProxyContext {
   std::shared_ptr<const Secrets> secrets_;
 };
 
+// Messages kept for later (a transaction's mirrored units for the journal, a batch that went
+// to old in pieces), up to a bound: past it nothing more is kept and overflowed() says so.
+class KeptMessages {
+ public:
+  void append(std::string_view messages) {
+    if (overflowed_ || bytes_.size() + messages.size() > kMaxBytes) {
+      overflowed_ = true;
+      return;
+    }
+    bytes_.append(messages);
+  }
+  const std::string& bytes() const { return bytes_; }
+  bool overflowed() const { return overflowed_; }
+
+ private:
+  static constexpr size_t kMaxBytes = size_t{64} << 20;
+  std::string bytes_;
+  bool overflowed_ = false;
+};
+
 // The sessions living on one io_context; touched only from that context's thread.
 using SessionSet = std::unordered_set<Session*>;
 
@@ -170,7 +190,6 @@ class Session {
                                                const router::Classification& unit,
                                                const HeldAnswer* old_answer);
   asio::awaitable<MirrorOutcome> end_mirror_transaction(bool commit);
-  void keep_for_journal(std::string_view messages);
   void note_mirror(MirrorOutcome outcome, const router::Classification& unit);
   asio::awaitable<bool> settle_mirror_transaction(bool committed);
   asio::awaitable<bool> send_ready(char status);
@@ -182,7 +201,6 @@ class Session {
   asio::awaitable<bool> send_batch_to_old(std::string_view batch, const router::BatchPlan& plan,
                                           std::string& pending);
   asio::awaitable<bool> copy_batch_to_new(std::string_view batch, const router::BatchPlan& plan);
-  void keep_partial_batch(std::string_view messages);
   router::BatchPlan plan_batch(std::string_view batch, bool new_is_empty = false);
   void note_batch(const router::BatchPlan& plan);
 
@@ -255,8 +273,7 @@ class Session {
   bool mirror_unpinned_ = false;      // the unit calls what cutover could not pin (random(), ...)
   // The current transaction's mirrored units (self-contained), and whether new missed any:
   // journaled when old commits (settle_mirror_transaction()).
-  std::string mirror_txn_units_;
-  bool mirror_txn_too_large_ = false;
+  KeptMessages mirror_txn_units_;
   std::optional<verify::JournalRecord::Outcome> mirror_txn_lost_;
   uint64_t mirror_txn_fingerprint_ = 0;
   std::string pinned_transaction_time_;  // what now() is in this transaction, once pinned
@@ -271,8 +288,7 @@ class Session {
   std::string batch_;
   bool batch_to_old_ = false;
   int batch_parses_on_old_ = 0;  // Parse messages of the current batch already sent to old
-  std::string partial_batch_;    // what went to old of it, for mirroring at its Sync
-  bool partial_batch_too_large_ = false;
+  KeptMessages partial_batch_;   // what went to old of it, for mirroring at its Sync
   router::PreparedStatements statements_;
   ReplyFilter old_filter_;  // takes out the answers to what cutover sent old itself
   std::string application_name_;

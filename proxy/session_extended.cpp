@@ -18,7 +18,7 @@ asio::awaitable<bool> Session::route_extended(char type, std::string_view whole,
                                               std::string& pending) {
   if (batch_to_old_) {
     if (type == 'S') co_return co_await mirror_partial_batch(whole, pending);
-    keep_partial_batch(whole);
+    partial_batch_.append(whole);
     const bool ok = co_await send_batch_to_old(whole, plan_batch(whole), pending);
     if (type == 'S') {
       batch_to_old_ = false;
@@ -61,8 +61,8 @@ asio::awaitable<bool> Session::commit_batch_to_old(std::string& pending) {
   const std::string batch = std::move(batch_);
   batch_.clear();
   batch_to_old_ = true;
-  partial_batch_.clear();
-  keep_partial_batch(batch);
+  partial_batch_ = {};
+  partial_batch_.append(batch);  // mirrored whole at its Sync (past the bound: not at all)
   co_return co_await send_batch_to_old(batch, plan_batch(batch), pending);
 }
 
@@ -106,17 +106,6 @@ asio::awaitable<bool> Session::copy_batch_to_new(std::string_view batch,
   const std::string for_new = plan.new_prefix + std::string(batch);
   co_await copy_to_new(for_new);
   co_return new_ready_;
-}
-
-// What went to old of a batch that could not be held whole, so that it can be mirrored once
-// its Sync arrives; past the bound it is not kept (and then not mirrored).
-void Session::keep_partial_batch(std::string_view messages) {
-  constexpr size_t kMaxPartialBytes = size_t{64} << 20;
-  if (partial_batch_.size() + messages.size() > kMaxPartialBytes) {
-    partial_batch_too_large_ = true;
-    return;
-  }
-  partial_batch_.append(messages);
 }
 
 router::BatchPlan Session::plan_batch(std::string_view batch, bool new_is_empty) {

@@ -26,9 +26,7 @@ constexpr std::string_view kCapture = "ZSCE";
 constexpr std::string_view kCaptureWithRows = "ZSCED";
 
 void append_query(std::string& out, std::string_view sql) {
-  std::string body(sql);
-  body.push_back('\0');
-  append_message(out, 'Q', body);
+  protocol::encode(protocol::Query{.sql = std::string(sql)}, out);
 }
 
 }  // namespace
@@ -97,8 +95,9 @@ asio::awaitable<bool> Session::mirror_batch(std::string_view batch, const router
 asio::awaitable<bool> Session::mirror_partial_batch(std::string_view sync, std::string& pending) {
   batch_to_old_ = false;
   batch_parses_on_old_ = 0;
-  const std::string batch = std::exchange(partial_batch_, {}) + std::string(sync);
-  const bool too_large = std::exchange(partial_batch_too_large_, false);
+  const KeptMessages kept = std::exchange(partial_batch_, {});
+  const std::string batch = kept.bytes() + std::string(sync);
+  const bool too_large = kept.overflowed();
   const router::BatchPlan plan = plan_batch(batch);
   mirror_unpinned_ = plan.unit.nondeterministic;
   if (!plan.executes || !mirrors(plan.unit)) {
@@ -172,13 +171,13 @@ asio::awaitable<bool> Session::mirror_after_old(const HeldAnswer& held, bool wra
   std::string to_new;
   if (wrap) {
     append_query(to_new, "BEGIN");
-    keep_for_journal(to_new);
+    mirror_txn_units_.append(to_new);
   }
   if (old_rolled_back) {
     append_query(to_new, "ROLLBACK");
   } else {
     to_new.append(for_new);
-    keep_for_journal(for_journal);
+    mirror_txn_units_.append(for_journal);
   }
   note_mirror(co_await run_on_mirror(to_new, wrap, unit, old_rolled_back ? nullptr : &held), unit);
   char status = held.status;
@@ -191,7 +190,7 @@ asio::awaitable<bool> Session::mirror_after_old(const HeldAnswer& held, bool wra
     if (!commit) co_return false;
     status = commit->status;
     committed = commit->sqlstate.empty();
-    if (committed) keep_for_journal(to_old);
+    if (committed) mirror_txn_units_.append(to_old);
     note_mirror(co_await end_mirror_transaction(committed), unit);
   } else if (status == 'I') {
     note_mirror(co_await end_mirror_transaction(false), unit);  // acts when new's broke
@@ -350,16 +349,6 @@ asio::awaitable<Session::MirrorOutcome> Session::end_mirror_transaction(bool com
   co_return outcome;
 }
 
-// A unit of the current transaction, kept for the journal in case new misses any of them.
-void Session::keep_for_journal(std::string_view messages) {
-  constexpr size_t kMaxKeptBytes = size_t{64} << 20;
-  if (mirror_txn_units_.size() + messages.size() > kMaxKeptBytes) {
-    mirror_txn_too_large_ = true;
-    return;
-  }
-  mirror_txn_units_.append(messages);
-}
-
 void Session::note_mirror(MirrorOutcome outcome, const router::Classification& unit) {
   if (outcome == MirrorOutcome::kApplied) return;
   if (!mirror_txn_lost_) mirror_txn_fingerprint_ = unit.fingerprint;
@@ -376,10 +365,9 @@ void Session::note_mirror(MirrorOutcome outcome, const router::Classification& u
 // (the client must then not be acknowledged: its connection is closed).
 asio::awaitable<bool> Session::settle_mirror_transaction(bool committed) {
   const auto lost = std::exchange(mirror_txn_lost_, std::nullopt);
-  std::string units = std::exchange(mirror_txn_units_, {});
-  const bool too_large = std::exchange(mirror_txn_too_large_, false);
+  const KeptMessages units = std::exchange(mirror_txn_units_, {});
   if (!committed || !lost || context_.journal == nullptr) co_return true;
-  if (too_large) {
+  if (units.overflowed()) {
     log::error("mirror_transaction_not_journaled",
                {{"conn", id_}, {"reason", "transaction larger than 64 MB"}});
     co_return false;
@@ -394,7 +382,7 @@ asio::awaitable<bool> Session::settle_mirror_transaction(bool committed) {
                                .user = user_};
   // Run on a fresh connection, the unit needs the session's settings first.
   for (const auto& state : session_log_) record.unit += state;
-  record.unit += units;
+  record.unit += units.bytes();
   const uint64_t sequence = co_await context_.journal->write(std::move(record));
   if (sequence == 0) co_return false;  // the journal logged why
   log::warn(
