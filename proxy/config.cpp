@@ -263,6 +263,7 @@ void read_migration(Section& s, MigrationConfig& m) {
   s.section("mirror", [&](Section& mirror) {
     mirror.enumeration("ordering", m.mirror.ordering, mirror_ordering_names);
     mirror.millis("timeout_ms", m.mirror.timeout);
+    mirror.millis("handover_timeout_ms", m.mirror.handover_timeout);
   });
   s.with("overrides", [&](const YAML::Node& n, const std::string& p) {
     if (!n.IsSequence())
@@ -454,7 +455,8 @@ std::string to_yaml(const Config& c) {
   key("budget_per_second") << c.migration.fallback.budget_per_second << YAML::EndMap;
   key("mirror") << YAML::BeginMap;
   key("ordering") << name_of(c.migration.mirror.ordering, mirror_ordering_names);
-  key("timeout_ms") << c.migration.mirror.timeout.count() << YAML::EndMap;
+  key("timeout_ms") << c.migration.mirror.timeout.count();
+  key("handover_timeout_ms") << c.migration.mirror.handover_timeout.count() << YAML::EndMap;
   key("overrides") << YAML::BeginSeq;
   for (const auto& o : c.migration.overrides) {
     out << YAML::Flow << YAML::BeginMap;

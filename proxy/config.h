@@ -107,6 +107,9 @@ struct MirrorConfig {
   MirrorOrdering ordering = MirrorOrdering::kStrict;
   // A mirrored write the mirror has not answered within this counts as failed there.
   std::chrono::milliseconds timeout{5000};
+  // How long the hand-over from journal replay back to live mirroring may hold transactions
+  // that start meanwhile (proxy/mirror_journal.h) before it is called off and tried later.
+  std::chrono::milliseconds handover_timeout{2000};
 };
 
 // Keeps reads on old for one table ("name" or "schema.name") or one user.

@@ -1,6 +1,8 @@
 #include "proxy/journal_command.h"
 
+#include "proxy/credentials.h"
 #include "proxy/log.h"
+#include "proxy/mirror_journal.h"
 #include "verify/journal.h"
 
 namespace cutover::proxy {
@@ -28,6 +30,18 @@ bool inspect_journal(const Config& config, std::ostream& out) {
       << " did_not_apply=" << journal.records.size() - may_have_applied
       << " may_have_applied=" << may_have_applied << " corrupt=" << corrupt << "\n";
   return corrupt == 0;
+}
+
+bool replay_journal(const Config& config, std::ostream& out) {
+  MirrorJournal journal(config);
+  asio::io_context io;
+  auto done = asio::co_spawn(io, journal.replay_all(load_secrets(config)), asio::use_future);
+  io.run();
+  const ReplayProgress progress = done.get();
+  out << "journal=" << config.verify.journal_dir << " replayed=" << progress.replayed
+      << " reported=" << progress.reported
+      << " new=" << (progress.new_unreachable ? "unreachable" : "reached") << "\n";
+  return !progress.new_unreachable && progress.reported == 0;
 }
 
 }  // namespace cutover::proxy

@@ -39,6 +39,10 @@ Usage:
   cutover journal --config FILE inspect
                                  list the mirror-failure journal's records and any torn or
                                  corrupt ones (exit 1 if a record is corrupt)
+  cutover journal --config FILE replay
+                                 replay the journal into new while cutover is stopped (a
+                                 running cutover replays by itself); what needs repair goes to
+                                 the mismatch log (exit 1 if anything does, or new is down)
   cutover --help                 show this help
   cutover --version              show the version
 
@@ -148,20 +152,19 @@ int check_backends(const std::vector<std::string>& args) {
   }
 }
 
-// journal --config FILE inspect
+// journal --config FILE inspect|replay
 int journal(const std::vector<std::string>& args) {
   if (args.size() != 4 || args[1] != "--config") {
-    return usage_error("journal takes --config FILE and a subcommand (inspect)");
+    return usage_error("journal takes --config FILE and a subcommand (inspect or replay)");
   }
-  if (args[3] == "replay") {
-    std::cerr << "cutover: journal replay is not available yet (mirroring writes the journal; "
-                 "replaying it is still to be built)\n";
-    return kExitFailure;
+  if (args[3] != "inspect" && args[3] != "replay") {
+    return usage_error("unknown journal subcommand '" + args[3] + "'");
   }
-  if (args[3] != "inspect") return usage_error("unknown journal subcommand '" + args[3] + "'");
   try {
     auto config = cutover::proxy::load_config_file(args[2]);
-    return cutover::proxy::inspect_journal(config, std::cout) ? kExitOk : kExitFailure;
+    const bool ok = args[3] == "inspect" ? cutover::proxy::inspect_journal(config, std::cout)
+                                         : cutover::proxy::replay_journal(config, std::cout);
+    return ok ? kExitOk : kExitFailure;
   } catch (const std::exception& e) {
     std::cerr << "cutover: " << e.what() << "\n";
     return kExitFailure;

@@ -78,6 +78,10 @@ int Server::run() {
   asio::co_spawn(workers_[0]->io, accept_loop(), log_escape);
   asio::co_spawn(workers_[0]->io, watch_signals(), log_escape);
   asio::co_spawn(workers_[0]->io, watch_reload(), log_escape);
+  if (context_.journal != nullptr) {
+    asio::co_spawn(workers_[0]->io,
+                   context_.journal->run_replay([this] { return context_.secrets(); }), log_escape);
+  }
   for (size_t i = 1; i < workers_.size(); ++i) {
     workers_[i]->thread = std::thread([w = workers_[i].get()] { w->io.run(); });
   }
@@ -176,6 +180,7 @@ void Server::begin_shutdown() {
 void Server::finish_shutdown_when_idle() {
   if (!stopping_ || open_sessions_.load() != 0) return;
   // The last session is gone: stop waiting for the deadline and for a second signal.
+  if (context_.journal != nullptr) context_.journal->stop();
   asio::post(workers_[0]->io, [this] {
     shutdown_deadline_.cancel();
     signals_.cancel();

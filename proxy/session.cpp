@@ -86,7 +86,7 @@ ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secre
       mock_key(random_key()),
       secrets_(std::move(secrets)) {
   if (c.migration.phase == router::Phase::kDualWrite) {
-    journal = std::make_unique<MirrorJournal>(c.verify.journal_dir);
+    journal = std::make_unique<MirrorJournal>(c);
     constexpr size_t kComparatorQueue = 100'000;
     comparator =
         std::make_unique<verify::Comparator>(c.verify.mismatch_log, kComparatorQueue, log_mismatch);

@@ -20,6 +20,7 @@
 #include "proxy/cancel_registry.h"
 #include "proxy/config.h"
 #include "proxy/credentials.h"
+#include "proxy/mirror_journal.h"
 #include "proxy/reply_filter.h"
 #include "proxy/stream.h"
 #include "router/circuit_breaker.h"
@@ -32,7 +33,6 @@
 namespace cutover::proxy {
 
 class Session;
-class MirrorJournal;
 
 // What every session of the process shares. The config never changes while sessions run; the
 // secrets (files it names) are replaced on SIGHUP, and a session keeps the set it started with.
@@ -170,6 +170,8 @@ class Session {
   // session_mirror.cpp: writes run on old, then on new (strict ordering).
   bool mirrors(const router::Classification& unit) const;
   bool wraps(const router::Classification& unit) const;
+  asio::awaitable<void> join_mirror_transaction(const router::Classification& unit);
+  void reserve_journal_place(bool may_commit);
   asio::awaitable<bool> mirror_query(std::string_view whole, const router::Classification& unit,
                                      std::string& pending);
   std::string pin_unit(std::string_view whole, const router::Classification& unit);
@@ -272,7 +274,9 @@ class Session {
   bool mirror_applied_ = false;       // the last unit sent to new ran there without an error
   bool mirror_unpinned_ = false;      // the unit calls what cutover could not pin (random(), ...)
   // The current transaction's mirrored units (self-contained), and whether new missed any:
-  // journaled when old commits (settle_mirror_transaction()).
+  // journaled when old commits (settle_mirror_transaction()). mirror_txn_ is its place in
+  // the journal's view (live or journaled, and a reserved sequence around old's commit).
+  std::unique_ptr<MirrorJournal::Transaction> mirror_txn_;
   KeptMessages mirror_txn_units_;
   std::optional<verify::JournalRecord::Outcome> mirror_txn_lost_;
   uint64_t mirror_txn_fingerprint_ = 0;

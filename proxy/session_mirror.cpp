@@ -25,11 +25,35 @@ using Clock = std::chrono::steady_clock;
 constexpr std::string_view kCapture = "ZSCE";
 constexpr std::string_view kCaptureWithRows = "ZSCED";
 
+// Why a journaled transaction's units do not go to new (proxy/mirror_journal.h).
+constexpr std::string_view kJournaledRoute = "new is behind: the transaction is journaled";
+
 void append_query(std::string& out, std::string_view sql) {
   protocol::encode(protocol::Query{.sql = std::string(sql)}, out);
 }
 
 }  // namespace
+
+// A mirrored unit is about to run: the first of a transaction decides how that transaction is
+// mirrored, live on new or, while new is behind, journaled whole (none of it goes to new).
+asio::awaitable<void> Session::join_mirror_transaction(const router::Classification& unit) {
+  if (context_.journal == nullptr) co_return;
+  if (mirror_txn_ != nullptr && transaction_status_ != 'I') co_return;
+  mirror_txn_.reset();  // a transaction that ended without a mirrored unit seeing it end
+  const auto route = co_await context_.journal->begin_transaction();
+  mirror_txn_ = std::make_unique<MirrorJournal::Transaction>(*context_.journal, route);
+  if (route == MirrorJournal::Route::kJournal) {
+    mirror_broken_ = kJournaledRoute;
+    mirror_txn_lost_ = verify::JournalRecord::Outcome::kDidNotApply;
+    mirror_txn_fingerprint_ = unit.fingerprint;
+  }
+}
+
+// Old is about to run what may commit a transaction new missed part of: its place in the
+// journal is taken first, so a transaction that old's commit unblocks is journaled after it.
+void Session::reserve_journal_place(bool may_commit) {
+  if (may_commit && mirror_txn_ != nullptr && mirror_txn_lost_) mirror_txn_->reserve();
+}
 
 bool Session::mirrors(const router::Classification& unit) const {
   using router::Kind;
@@ -106,6 +130,8 @@ asio::awaitable<bool> Session::mirror_partial_batch(std::string_view sync, std::
     co_return true;
   }
   if (!co_await forward_to_old(pending)) co_return false;
+  co_await join_mirror_transaction(plan.unit);
+  reserve_journal_place(transaction_status_ == 'I' || plan.unit.controls_transaction);
   // Its ReadyForQuery comes after those of the units still owed before this Sync.
   old_filter_.hold_ready(pending_replies_ - 1, false);
   --pending_replies_;  // the Sync, counted when the client sent it; run_on_old() counts it
@@ -132,6 +158,8 @@ asio::awaitable<bool> Session::mirror_unit(std::string_view old_prefix, std::str
                                            std::string_view for_new, std::string_view for_journal,
                                            const router::Classification& unit) {
   const bool wrap = wraps(unit);  // old owes nothing now: its status is the session's
+  co_await join_mirror_transaction(unit);
+  reserve_journal_place(!wrap && (unit.controls_transaction || transaction_status_ == 'I'));
   std::string to_old;
   if (wrap) {
     append_query(to_old, "BEGIN");
@@ -159,6 +187,7 @@ asio::awaitable<bool> Session::mirror_after_old(const HeldAnswer& held, bool wra
     // transaction old ended with the error ends on new too.
     if (wrap && !co_await run_own_on_old("ROLLBACK")) co_return false;
     const char status = wrap ? 'I' : held.status;
+    if (status != 'I' && mirror_txn_ != nullptr) mirror_txn_->release();
     if (status == 'I') {
       co_await end_mirror_transaction(false);
       if (!co_await settle_mirror_transaction(false)) co_return false;
@@ -185,6 +214,7 @@ asio::awaitable<bool> Session::mirror_after_old(const HeldAnswer& held, bool wra
   if (wrap) {
     to_old.clear();
     append_query(to_old, "COMMIT");
+    reserve_journal_place(true);
     old_filter_.hold_ready(0, true);  // its tag is cutover's; an error still reaches the client
     auto commit = co_await run_on_old(to_old, 1);
     if (!commit) co_return false;
@@ -195,6 +225,7 @@ asio::awaitable<bool> Session::mirror_after_old(const HeldAnswer& held, bool wra
   } else if (status == 'I') {
     note_mirror(co_await end_mirror_transaction(false), unit);  // acts when new's broke
   }
+  if (status != 'I' && mirror_txn_ != nullptr) mirror_txn_->release();  // it did not end
   if (status == 'I' && !co_await settle_mirror_transaction(committed)) co_return false;
   co_return co_await send_ready(status);
 }
@@ -275,6 +306,7 @@ asio::awaitable<Session::MirrorOutcome> Session::run_on_mirror(std::string_view 
                                                                bool begun,
                                                                const router::Classification& unit,
                                                                const HeldAnswer* old_answer) {
+  if (mirror_broken_.data() == kJournaledRoute.data()) co_return MirrorOutcome::kNotApplied;
   if (!new_ready_ || !mirror_broken_.empty() || !co_await drain_new()) {
     log::warn("mirror_skipped", {{"conn", id_},
                                  {"fingerprint", log::hex(unit.fingerprint)},
@@ -351,6 +383,9 @@ asio::awaitable<Session::MirrorOutcome> Session::end_mirror_transaction(bool com
 
 void Session::note_mirror(MirrorOutcome outcome, const router::Classification& unit) {
   if (outcome == MirrorOutcome::kApplied) return;
+  if (mirror_txn_ != nullptr && mirror_txn_->route() == MirrorJournal::Route::kLive) {
+    context_.journal->fall_behind("a mirrored write did not apply on new");
+  }
   if (!mirror_txn_lost_) mirror_txn_fingerprint_ = unit.fingerprint;
   const auto kind = outcome == MirrorOutcome::kUncertain
                         ? verify::JournalRecord::Outcome::kMayHaveApplied
@@ -366,6 +401,9 @@ void Session::note_mirror(MirrorOutcome outcome, const router::Classification& u
 asio::awaitable<bool> Session::settle_mirror_transaction(bool committed) {
   const auto lost = std::exchange(mirror_txn_lost_, std::nullopt);
   const KeptMessages units = std::exchange(mirror_txn_units_, {});
+  // Counted as open until its record is durable (the hand-over waits for that); a reserved
+  // place not used is given back when it goes.
+  const auto transaction = std::move(mirror_txn_);
   if (!committed || !lost || context_.journal == nullptr) co_return true;
   if (units.overflowed()) {
     log::error("mirror_transaction_not_journaled",
@@ -383,10 +421,17 @@ asio::awaitable<bool> Session::settle_mirror_transaction(bool committed) {
   // Run on a fresh connection, the unit needs the session's settings first.
   for (const auto& state : session_log_) record.unit += state;
   record.unit += units.bytes();
-  const uint64_t sequence = co_await context_.journal->write(std::move(record));
+  const uint64_t reserved = transaction != nullptr ? transaction->take_reservation() : 0;
+  const uint64_t sequence = co_await context_.journal->write(std::move(record), reserved);
   if (sequence == 0) co_return false;  // the journal logged why
-  log::warn(
-      "mirror_journaled",
+  // While new is behind every transaction is journaled: not worth a line each.
+  const auto level =
+      transaction != nullptr && transaction->route() == MirrorJournal::Route::kJournal
+          ? log::Level::kDebug
+          : log::Level::kWarn;
+  if (!log::enabled(level)) co_return true;
+  log::write(
+      level, "mirror_journaled",
       {{"conn", id_},
        {"sequence", sequence},
        {"outcome", *lost == verify::JournalRecord::Outcome::kMayHaveApplied ? "may_have_applied"

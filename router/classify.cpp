@@ -208,8 +208,8 @@ struct Classifier::Walk {
         found = std::max(found, function(child.get_object()));
       } else if (key == "SQLValueFunction") {
         result.nondeterministic = true;  // CURRENT_TIMESTAMP and the like (also CURRENT_USER)
-      } else if (key == "RangeVar" && child.is_object()) {
-        table(child.get_object());
+      } else if ((key == "RangeVar" || key == "relation") && child.is_object()) {
+        table(child.get_object());  // "relation": a write's target, a RangeVar without its name
       }
       found = std::max(found, scan(child));
     }

@@ -1,5 +1,8 @@
 #include "verify/comparator.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cinttypes>
 #include <system_error>
@@ -60,6 +63,37 @@ std::string mismatch_line(const WritePair& pair, MismatchKind kind) {
          ",\"conn\":" + std::to_string(pair.connection_id) + ",\"fingerprint\":\"" + fingerprint +
          "\",\"kind\":\"" + std::string(kind_name(kind)) +
          "\",\"old\":" + side_json(pair.old_side) + ",\"new\":" + side_json(pair.new_side) + "}";
+}
+
+std::string journal_report_line(const JournalReport& report) {
+  static constexpr std::string_view kKinds[] = {"journal_may_have_applied", "journal_refused",
+                                                "journal_corrupt"};
+  char fingerprint[17];
+  std::snprintf(fingerprint, sizeof fingerprint, "%016" PRIx64, report.fingerprint);
+  std::string tables = "[";
+  for (size_t i = 0; i < report.tables.size(); ++i)
+    tables += (i > 0 ? "," : "") + json_string(report.tables[i]);
+  return "{\"unix_ms\":" + std::to_string(report.unix_ms) +
+         ",\"conn\":" + std::to_string(report.connection_id) + ",\"fingerprint\":\"" + fingerprint +
+         "\",\"kind\":\"" + std::string(kKinds[static_cast<size_t>(report.what)]) +
+         "\",\"sequence\":" + std::to_string(report.sequence) +
+         ",\"database\":" + json_string(report.database) + ",\"user\":" + json_string(report.user) +
+         ",\"tables\":" + tables + "],\"detail\":" + json_string(report.detail) + "}";
+}
+
+void append_line(const std::filesystem::path& path, std::string_view line) {
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+  const std::string whole = std::string(line) + "\n";
+  // O_APPEND and one write: lines from the comparator's thread never interleave with it.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw std::system_error(errno, std::generic_category(), "cannot open " + path.string());
+  const ssize_t written = ::write(fd, whole.data(), whole.size());
+  const int saved = errno;
+  ::close(fd);
+  if (written != static_cast<ssize_t>(whole.size())) {
+    throw std::system_error(saved, std::generic_category(), "cannot write " + path.string());
+  }
 }
 
 Comparator::Comparator(const std::filesystem::path& mismatch_log, size_t capacity,

@@ -52,6 +52,28 @@ std::optional<MismatchKind> compare(const WritePair& pair);
 // The mismatch log's line for a pair (JSON, no trailing newline).
 std::string mismatch_line(const WritePair& pair, MismatchKind kind);
 
+// What journal replay could not settle by itself: it goes to the mismatch log too (kind
+// "journal_<what>"), so everything unresolved between old and new is in one place.
+struct JournalReport {
+  enum class What : uint8_t {
+    kMayHaveApplied,  // the mirror may or may not have applied it: verify and repair
+    kRefused,         // the mirror refused it on replay
+    kCorrupt,         // bytes in the journal that are no valid record
+  };
+  What what = What::kMayHaveApplied;
+  int64_t unix_ms = 0;  // when it was reported
+  uint64_t sequence = 0;
+  uint64_t connection_id = 0;
+  uint64_t fingerprint = 0;
+  std::string database{};
+  std::string user{};
+  std::vector<std::string> tables{};  // what the record writes, where it could be parsed
+  std::string detail{};               // the mirror's error, or where the corrupt bytes are
+};
+std::string journal_report_line(const JournalReport& report);
+// Appends one line (a newline is added) to `path` in a single write; throws std::system_error.
+void append_line(const std::filesystem::path& path, std::string_view line);
+
 class Comparator {
  public:
   using OnMismatch = std::function<void(const WritePair&, MismatchKind)>;

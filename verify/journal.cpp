@@ -7,9 +7,11 @@
 #include <boost/crc.hpp>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <stdexcept>
 #include <system_error>
 
 namespace cutover::verify {
@@ -156,9 +158,25 @@ std::vector<fs::path> segments(const fs::path& dir) {
   return out;
 }
 
+// The sequence a segment's name says its first record has (journal-<sequence>.seg).
+uint64_t first_sequence_of(const fs::path& segment) {
+  const std::string name = segment.filename().string();
+  return std::strtoull(name.c_str() + std::string_view("journal-").size(), nullptr, 10);
+}
+
 [[noreturn]] void fail(const std::string& what) {
   throw std::system_error(errno, std::generic_category(), what);
 }
+
+void fsync_directory(const fs::path& dir) {
+  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) fail("journal: cannot open " + dir.string());
+  int synced = ::fsync(dir_fd);
+  ::close(dir_fd);
+  if (synced != 0) fail("journal: fsync of " + dir.string());
+}
+
+constexpr std::string_view kCheckpointFile = "replayed";
 
 }  // namespace
 
@@ -182,10 +200,12 @@ void scan_segment(std::string_view data, const fs::path& path, bool last, Journa
   }
 }
 
-JournalContents read_journal(const fs::path& dir) {
+JournalContents read_journal(const fs::path& dir, uint64_t after) {
   JournalContents out;
   auto files = segments(dir);
   for (size_t i = 0; i < files.size(); ++i) {
+    // Every record of segment i comes before the next segment's first.
+    if (i + 1 < files.size() && first_sequence_of(files[i + 1]) <= after + 1) continue;
     std::ifstream file(files[i], std::ios::binary);
     const std::string data((std::istreambuf_iterator<char>(file)),
                            std::istreambuf_iterator<char>());
@@ -196,13 +216,53 @@ JournalContents read_journal(const fs::path& dir) {
 
 std::string encode_record(const JournalRecord& record) { return encode(record); }
 
+ReplayCheckpoint read_checkpoint(const fs::path& dir) {
+  std::ifstream file(dir / kCheckpointFile);
+  if (!file) return {};
+  ReplayCheckpoint checkpoint;
+  std::string through, in_doubt;
+  file >> through >> in_doubt;
+  auto value = [&](const std::string& field, std::string_view name, uint64_t& out) {
+    if (!field.starts_with(name)) return false;
+    const std::string digits = field.substr(name.size());
+    char* end = nullptr;
+    out = std::strtoull(digits.c_str(), &end, 10);
+    return !digits.empty() && *end == '\0';
+  };
+  if (!value(through, "through=", checkpoint.through) ||
+      !value(in_doubt, "in_doubt=", checkpoint.in_doubt)) {
+    throw std::runtime_error("journal: unreadable replay checkpoint " +
+                             (dir / kCheckpointFile).string());
+  }
+  return checkpoint;
+}
+
+void write_checkpoint(const fs::path& dir, const ReplayCheckpoint& checkpoint) {
+  const fs::path final_path = dir / kCheckpointFile;
+  const fs::path temp_path = dir / (std::string(kCheckpointFile) + ".tmp");
+  const std::string text = "through=" + std::to_string(checkpoint.through) +
+                           " in_doubt=" + std::to_string(checkpoint.in_doubt) + "\n";
+  int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) fail("journal: cannot create " + temp_path.string());
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  const bool synced = written && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced) fail("journal: cannot write " + temp_path.string());
+  if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+    fail("journal: cannot replace " + final_path.string());
+  }
+  fsync_directory(dir);
+}
+
 JournalWriter::JournalWriter(fs::path dir, Options options)
     : dir_(std::move(dir)), options_(options) {
   fs::create_directories(dir_);
   JournalContents existing = read_journal(dir_);
   if (!existing.records.empty()) next_sequence_ = existing.records.back().sequence + 1;
-  durable_ = pending_last_ = next_sequence_ - 1;
   auto files = segments(dir_);
+  // An empty segment left by retire_through() carries the sequence on.
+  if (!files.empty()) next_sequence_ = std::max(next_sequence_, first_sequence_of(files.back()));
+  durable_ = pending_last_ = next_sequence_ - 1;
   if (files.empty()) return;  // the first commit opens a segment
   // A torn tail was never acknowledged: cut it off so new records follow whole ones.
   for (const auto& p : existing.problems) {
@@ -218,11 +278,36 @@ JournalWriter::~JournalWriter() {
 }
 
 uint64_t JournalWriter::append(JournalRecord record) {
+  const uint64_t sequence = reserve();
+  fill(sequence, std::move(record));
+  return sequence;
+}
+
+uint64_t JournalWriter::reserve() {
   std::lock_guard lock(mutex_);
-  record.sequence = next_sequence_++;
-  pending_ += encode(record);
-  pending_last_ = record.sequence;
-  return record.sequence;
+  const uint64_t sequence = next_sequence_++;
+  reserved_[sequence] = {};
+  return sequence;
+}
+
+void JournalWriter::fill(uint64_t sequence, JournalRecord record) {
+  record.sequence = sequence;
+  resolve(sequence, encode(record));  // encoded outside the lock
+}
+
+void JournalWriter::cancel(uint64_t sequence) { resolve(sequence, {}); }
+
+// Moves every resolved reservation that no unresolved one precedes into pending_.
+void JournalWriter::resolve(uint64_t sequence, std::string bytes) {
+  std::lock_guard lock(mutex_);
+  reserved_[sequence] = {.resolved = true, .bytes = std::move(bytes)};
+  for (auto it = reserved_.begin();
+       it != reserved_.end() && it->second.resolved && it->first == pending_last_ + 1;
+       it = reserved_.erase(it)) {
+    pending_ += it->second.bytes;
+    pending_last_ = it->first;
+  }
+  durable_changed_.notify_all();  // a commit may be waiting for this prefix
 }
 
 void JournalWriter::commit(uint64_t sequence) {
@@ -231,8 +316,8 @@ void JournalWriter::commit(uint64_t sequence) {
     if (failed_) {
       throw std::system_error(EIO, std::generic_category(), "journal: an earlier write failed");
     }
-    if (syncing_) {
-      durable_changed_.wait(lock);
+    if (syncing_ || pending_last_ < sequence) {  // another thread writes, or a reservation
+      durable_changed_.wait(lock);               // before `sequence` is not resolved yet
       continue;
     }
     // This thread writes everything queued so far; the others wait for its fdatasync.
@@ -284,11 +369,21 @@ void JournalWriter::open_segment(uint64_t first_sequence) {
   if (fd_ < 0) fail("journal: cannot create " + path.string());
   segment_size_ = 0;
   // The new file's directory entry must be durable too, or a crash could lose the segment.
-  int dir_fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) fail("journal: cannot open " + dir_.string());
-  int synced = ::fsync(dir_fd);
-  ::close(dir_fd);
-  if (synced != 0) fail("journal: fsync of " + dir_.string());
+  fsync_directory(dir_);
+}
+
+bool JournalWriter::retire_through(uint64_t through) {
+  std::lock_guard lock(mutex_);
+  if (syncing_ || failed_ || !reserved_.empty() || !pending_.empty() || durable_ != through) {
+    return false;
+  }
+  open_segment(through + 1);  // empty: its name carries the sequence on
+  const fs::path kept = dir_ / segments(dir_).back().filename();
+  for (const auto& segment : segments(dir_)) {
+    if (segment != kept) fs::remove(segment);
+  }
+  fsync_directory(dir_);
+  return true;
 }
 
 uint64_t JournalWriter::durable_sequence() const {

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -48,8 +49,9 @@ struct JournalContents {
   std::vector<JournalProblem> problems;
 };
 
-// Reads every segment of `dir` (a missing directory is an empty journal).
-JournalContents read_journal(const std::filesystem::path& dir);
+// Reads every segment of `dir` (a missing directory is an empty journal). With `after`, skips
+// the segments that hold only records up to that sequence (and their problems).
+JournalContents read_journal(const std::filesystem::path& dir, uint64_t after = 0);
 
 // Adds what one segment's bytes hold to `out`; `last` says whether it is the newest segment
 // (only there can a record be cut short by a crash). `path` names it in problems.
@@ -58,10 +60,29 @@ void scan_segment(std::string_view data, const std::filesystem::path& path, bool
 // A record as a segment holds it (its sequence as given).
 std::string encode_record(const JournalRecord& record);
 
+// How far replay got, kept next to the segments (file `replayed`, replaced atomically): every
+// record up to `through` was replayed or reported. `in_doubt` names a record whose commit was
+// sent to the mirror but whose answer was not seen: after a crash it may or may not have
+// applied, so it is reported, never replayed again. 0: none.
+struct ReplayCheckpoint {
+  uint64_t through = 0;
+  uint64_t in_doubt = 0;
+  friend bool operator==(const ReplayCheckpoint&, const ReplayCheckpoint&) = default;
+};
+// A missing file is {0, 0}; an unreadable one throws std::runtime_error (replay must not guess).
+ReplayCheckpoint read_checkpoint(const std::filesystem::path& dir);
+// Durable once it returns (write, fsync, rename, fsync of the directory); throws
+// std::system_error when the disk refuses.
+void write_checkpoint(const std::filesystem::path& dir, const ReplayCheckpoint& checkpoint);
+
 // Appends records with group commit: append() is cheap; commit(sequence) returns once that
 // record is on disk, and one write + fdatasync covers every record appended before it, from
 // any thread. Opening truncates a torn tail left by a crash (those records were never
 // acknowledged) and continues the sequence.
+//
+// A sequence can be reserved before its record exists (reserve(), then fill() or cancel()):
+// records reach the disk in sequence order, so a writer that reserves before the source of
+// truth commits gets a place in the journal no later than any transaction that commit unblocks.
 class JournalWriter {
  public:
   struct Options {
@@ -74,6 +95,11 @@ class JournalWriter {
 
   // Assigns the record's sequence, queues it, and returns the sequence. Thread-safe.
   uint64_t append(JournalRecord record);
+  // A sequence for a record to come. Every reservation must be filled or cancelled: records
+  // after it wait for it. Thread-safe, like fill() and cancel().
+  uint64_t reserve();
+  void fill(uint64_t sequence, JournalRecord record);
+  void cancel(uint64_t sequence);
   // Blocks until every record up to `sequence` is durable. Throws std::system_error when the
   // disk refuses (the caller must then not acknowledge the write).
   void commit(uint64_t sequence);
@@ -81,7 +107,17 @@ class JournalWriter {
   uint64_t durable_sequence() const;
   uint64_t syncs() const;  // fdatasync calls so far (group commit keeps this low)
 
+  // Once every record up to `through` is replayed: starts an empty segment (whose name keeps
+  // the sequence going across restarts) and deletes the others. False, with nothing done, when
+  // records after `through` exist or are on their way.
+  bool retire_through(uint64_t through);
+
  private:
+  struct Reserved {
+    bool resolved = false;
+    std::string bytes{};  // empty when cancelled
+  };
+  void resolve(uint64_t sequence, std::string bytes);
   void open_segment(uint64_t first_sequence);
   void write_out(const std::string& bytes, uint64_t first_sequence);
 
@@ -89,9 +125,10 @@ class JournalWriter {
   const Options options_;
   mutable std::mutex mutex_;
   std::condition_variable durable_changed_;
-  std::string pending_;  // encoded records not yet written
+  std::string pending_;  // encoded records not yet written, in sequence order
   uint64_t next_sequence_ = 1;
-  uint64_t pending_last_ = 0;  // the last sequence in pending_
+  uint64_t pending_last_ = 0;              // every sequence up to this is in pending_ or on disk
+  std::map<uint64_t, Reserved> reserved_;  // after pending_last_, not all resolved
   uint64_t durable_ = 0;
   bool syncing_ = false;
   bool failed_ = false;  // a write or fdatasync failed: nothing more can be made durable

@@ -132,8 +132,9 @@ TEST(CliTest, JournalInspectListsRecordsAndFailsOnACorruptOne) {
     r.outcome = verify::JournalRecord::Outcome::kDidNotApply;
     writer.commit(writer.append(r));
   }
-  const std::string config = write_config(std::string(kTrustLocal) +
-                                          "verify: { journal_dir: " + journal.string() + " }\n");
+  const std::string config =
+      write_config(std::string(kTrustLocal) + "verify: { journal_dir: " + journal.string() +
+                   ", mismatch_log: " + (dir.path / "m.jsonl").string() + " }\n");
   CommandResult ok = cutover({"journal", "--config", config, "inspect"});
   EXPECT_EQ(ok.status, 0) << ok.err;
   EXPECT_NE(ok.out.find("sequence=1 outcome=may_have_applied unix_ms=0 conn=7 "

@@ -104,6 +104,11 @@ TEST(ClassifyTest, TablesAreNamedAsWritten) {
   auto c = classifier.classify(
       "SELECT * FROM orders o JOIN app.customers c ON true WHERE o.id IN (SELECT id FROM orders)");
   EXPECT_EQ(c.tables, (std::vector<std::string>{"orders", "app.customers"}));
+  // Targets of writes too (journal replay reports them), in a CTE as well.
+  EXPECT_EQ(classifier.classify("INSERT INTO app.log SELECT * FROM staged").tables,
+            (std::vector<std::string>{"app.log", "staged"}));
+  EXPECT_EQ(classifier.classify("WITH d AS (DELETE FROM q RETURNING *) UPDATE t SET v = 1").tables,
+            (std::vector<std::string>{"t", "q"}));
 }
 
 TEST(ClassifyTest, ParseErrorsAreUnknownWithTheParsersMessage) {

@@ -1,0 +1,274 @@
+#include "proxy/journal_replay.h"
+
+#include <chrono>
+#include <stdexcept>
+#include <system_error>
+
+#include "protocol/framing.h"
+#include "protocol/frontend.h"
+#include "proxy/backend_login.h"
+#include "proxy/log.h"
+
+namespace cutover::proxy {
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+using Outcome = verify::JournalRecord::Outcome;
+using What = verify::JournalReport::What;
+
+constexpr size_t kMaxAnswerBody = size_t{1} << 30;
+
+int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A record's messages cut after each Query and each Sync: one ReadyForQuery per piece.
+std::vector<std::string_view> pieces_of(std::string_view unit) {
+  std::vector<std::string_view> pieces;
+  size_t start = 0;
+  for (size_t at = 0; at < unit.size();) {
+    auto frame = protocol::next_frame(unit.substr(at), kMaxAnswerBody);
+    if (frame.status != protocol::FrameStatus::kFrame) return {};  // not whole messages
+    at += frame.consumed;
+    if (frame.type == 'Q' || frame.type == 'S') {
+      pieces.push_back(unit.substr(start, at - start));
+      start = at;
+    }
+  }
+  return pieces;
+}
+
+// The tables a record's statements name (Query texts and Parse statements), for the report.
+std::vector<std::string> tables_of(std::string_view unit, const router::Classifier& classifier) {
+  std::set<std::string> tables;
+  for (size_t at = 0; at < unit.size();) {
+    auto frame = protocol::next_frame(unit.substr(at), kMaxAnswerBody);
+    if (frame.status != protocol::FrameStatus::kFrame) break;
+    at += frame.consumed;
+    std::string_view sql;
+    if (frame.type == 'Q') {
+      sql = frame.body.substr(0, frame.body.find('\0'));
+    } else if (frame.type == 'P') {
+      std::string_view rest = frame.body.substr(frame.body.find('\0') + 1);  // after the name
+      sql = rest.substr(0, rest.find('\0'));
+    }
+    if (sql.empty()) continue;
+    for (const auto& table : classifier.classify(sql).tables) tables.insert(table);
+  }
+  return {tables.begin(), tables.end()};
+}
+
+void append_query(std::string& out, std::string_view sql) {
+  protocol::encode(protocol::Query{.sql = std::string(sql)}, out);
+}
+
+}  // namespace
+
+JournalReplayer::JournalReplayer(const Config& config)
+    : config_(config),
+      classifier_(config.migration.safe_functions),
+      checkpoint_(verify::read_checkpoint(config.verify.journal_dir)) {
+  if (checkpoint_.in_doubt == 0) return;
+  // An earlier replay sent this record's COMMIT and never saw the answer.
+  const auto journal = verify::read_journal(config.verify.journal_dir, checkpoint_.through);
+  for (const auto& record : journal.records) {
+    if (record.sequence == checkpoint_.in_doubt) {
+      report(What::kMayHaveApplied, record, "replay was interrupted after sending its commit");
+    }
+  }
+  advance(checkpoint_.in_doubt, 0);
+}
+
+asio::awaitable<ReplayProgress> JournalReplayer::replay(std::shared_ptr<const Secrets> secrets,
+                                                        uint64_t through,
+                                                        const std::atomic<bool>* stop) {
+  ReplayProgress progress;
+  if (checkpoint_.through >= through) co_return progress;
+  const auto journal = verify::read_journal(config_.verify.journal_dir, checkpoint_.through);
+  progress.reported += report_problems(journal.problems);
+  for (const auto& record : journal.records) {
+    if (record.sequence <= checkpoint_.through) continue;
+    if (record.sequence > through || (stop != nullptr && stop->load())) break;
+    if (!co_await replay_record(record, *secrets, progress)) {
+      progress.new_unreachable = true;
+      disconnect();
+      break;
+    }
+  }
+  co_return progress;
+}
+
+void JournalReplayer::disconnect() {
+  for (auto& [key, connection] : connections_) connection->stream.close();
+  connections_.clear();
+}
+
+// Runs one record; false when new could not be reached (the record stays for a later try,
+// unless its COMMIT had gone out: then it is reported as in doubt).
+asio::awaitable<bool> JournalReplayer::replay_record(const verify::JournalRecord& record,
+                                                     const Secrets& secrets,
+                                                     ReplayProgress& progress) {
+  if (record.outcome == Outcome::kMayHaveApplied) {
+    report(What::kMayHaveApplied, record, "new's connection failed or timed out at its commit");
+    ++progress.reported;
+    advance(record.sequence, 0);
+    co_return true;
+  }
+  const auto pieces = pieces_of(record.unit);
+  if (pieces.empty()) {
+    report(What::kRefused, record, "the record holds no whole protocol messages");
+    ++progress.reported;
+    advance(record.sequence, 0);
+    co_return true;
+  }
+  Connection* connection = co_await connection_for(record, secrets);
+  if (connection == nullptr) co_return false;
+  // Everything up to the commit (the last piece) first: a failure there commits nothing.
+  const std::string_view last = pieces.back();
+  const std::string_view before(record.unit.data(), record.unit.size() - last.size());
+  Answer answer = co_await exchange(*connection, before, static_cast<int>(pieces.size()) - 1);
+  if (!answer.answered) co_return false;
+  if (answer.error.empty()) {
+    advance(checkpoint_.through, record.sequence);  // the commit goes out: in doubt until seen
+    answer = co_await exchange(*connection, last, 1);
+    if (!answer.answered) {
+      report(What::kMayHaveApplied, record, "new's connection failed during replay of its commit");
+      ++progress.reported;
+      advance(record.sequence, 0);
+      co_return false;
+    }
+  }
+  if (answer.error.empty()) {
+    ++progress.replayed;
+  } else {
+    report(What::kRefused, record, answer.error);
+    ++progress.reported;
+  }
+  advance(record.sequence, 0);
+  co_await clean_up(*connection, answer.status);
+  co_return true;
+}
+
+// new's connection for the record's database and user (cutover's configured ones where set),
+// logged in on first use; null when new cannot be reached.
+asio::awaitable<JournalReplayer::Connection*> JournalReplayer::connection_for(
+    const verify::JournalRecord& record, const Secrets& secrets) {
+  const BackendConfig& new_db = config_.backends.new_db;
+  LoginIdentity identity;
+  identity.user = new_db.user.empty() ? record.user : new_db.user;
+  identity.database = new_db.database.empty() ? record.database : new_db.database;
+  identity.password = secrets.new_db.password;
+  auto key = std::make_pair(identity.database, identity.user);
+  if (auto found = connections_.find(key); found != connections_.end()) {
+    co_return found->second.get();
+  }
+  const auto executor = co_await asio::this_coro::executor;
+  auto connection = std::make_unique<Connection>(Connection{.stream = Stream(executor)});
+  const BackendTarget target{"new", new_db, secrets.new_db};
+  auto login = co_await (
+      login_backend(connection->stream, target, identity, config_.timeouts.backend_connect) ||
+      sleep_for(config_.migration.mirror.timeout));
+  if (login.index() == 1 || !std::get<0>(login).ok) {
+    log::warn("journal_replay_login_failed",
+              {{"database", identity.database},
+               {"user", identity.user},
+               {"error", login.index() == 1 ? "timed out" : failure_message(std::get<0>(login))}});
+    co_return nullptr;
+  }
+  connection->buffer = std::move(std::get<0>(login).leftover);
+  co_return connections_.emplace(key, std::move(connection)).first->second.get();
+}
+
+// Sends `messages` and reads their answers (up to `ready_expected` ReadyForQuery), all within
+// mirror.timeout_ms; a connection that fails or times out is closed and forgotten.
+asio::awaitable<JournalReplayer::Answer> JournalReplayer::exchange(Connection& connection,
+                                                                   std::string_view messages,
+                                                                   int ready_expected) {
+  auto done = co_await (send_and_read(connection, messages, ready_expected) ||
+                        sleep_for(config_.migration.mirror.timeout));
+  Answer answer = done.index() == 0 ? std::get<0>(done) : Answer{};
+  if (!answer.answered) {
+    for (auto it = connections_.begin(); it != connections_.end(); ++it) {
+      if (it->second.get() == &connection) {
+        connection.stream.close();
+        connections_.erase(it);
+        break;
+      }
+    }
+  }
+  co_return answer;
+}
+
+asio::awaitable<JournalReplayer::Answer> JournalReplayer::send_and_read(Connection& connection,
+                                                                        std::string_view messages,
+                                                                        int ready_expected) {
+  Answer answer;
+  if (co_await connection.stream.write(messages)) co_return answer;
+  protocol::ProtocolError error{};
+  while (ready_expected > 0) {
+    auto message =
+        co_await read_message(connection.stream, connection.buffer, false, kMaxAnswerBody, error);
+    if (!message) co_return Answer{};
+    if (message->type == 'E' && answer.error.empty()) answer.error = error_message(*message);
+    if (message->type == 'Z') {
+      answer.status = message->body.empty() ? 'I' : message->body[0];
+      --ready_expected;
+    }
+  }
+  answer.answered = true;
+  co_return answer;
+}
+
+// Leaves the connection as a fresh one for the next record: no transaction, no settings, no
+// prepared statements (the next record prepares its own).
+asio::awaitable<void> JournalReplayer::clean_up(Connection& connection, char status) {
+  std::string messages;
+  if (status != 'I') append_query(messages, "ROLLBACK");
+  append_query(messages, "DISCARD ALL");
+  co_await exchange(connection, messages, status != 'I' ? 2 : 1);
+}
+
+void JournalReplayer::advance(uint64_t through, uint64_t in_doubt) {
+  checkpoint_ = {.through = through, .in_doubt = in_doubt};
+  verify::write_checkpoint(config_.verify.journal_dir, checkpoint_);
+}
+
+void JournalReplayer::report(What what, const verify::JournalRecord& record, std::string detail) {
+  verify::JournalReport report{.what = what,
+                               .unix_ms = unix_ms_now(),
+                               .sequence = record.sequence,
+                               .connection_id = record.connection_id,
+                               .fingerprint = record.fingerprint,
+                               .database = record.database,
+                               .user = record.user,
+                               .tables = tables_of(record.unit, classifier_),
+                               .detail = std::move(detail)};
+  log::warn("journal_needs_repair", {{"sequence", record.sequence},
+                                     {"fingerprint", log::hex(record.fingerprint)},
+                                     {"tables", log::joined(report.tables)},
+                                     {"detail", report.detail}});
+  verify::append_line(config_.verify.mismatch_log, verify::journal_report_line(report));
+}
+
+uint64_t JournalReplayer::report_problems(const std::vector<verify::JournalProblem>& problems) {
+  uint64_t reported = 0;
+  for (const auto& problem : problems) {
+    if (problem.kind != verify::JournalProblem::Kind::kCorrupt) continue;  // a torn tail: not
+    if (!reported_problems_.emplace(problem.segment.string(), problem.offset).second) continue;
+    verify::JournalReport report{.what = What::kCorrupt,
+                                 .unix_ms = unix_ms_now(),
+                                 .detail = problem.segment.string() + " offset " +
+                                           std::to_string(problem.offset) + ", " +
+                                           std::to_string(problem.bytes) + " bytes"};
+    log::error("journal_corrupt_record", {{"segment", problem.segment.string()},
+                                          {"offset", problem.offset},
+                                          {"bytes", problem.bytes}});
+    verify::append_line(config_.verify.mismatch_log, verify::journal_report_line(report));
+    ++reported;
+  }
+  return reported;
+}
+
+}  // namespace cutover::proxy
