@@ -252,6 +252,13 @@ std::optional<std::string> parameter_status(std::string_view messages, std::stri
   return std::nullopt;
 }
 
+std::optional<std::string> first_column(std::string_view data_row) {
+  auto row = protocol::decode_backend('D', data_row);
+  if (!row) return std::nullopt;
+  const auto& columns = std::get<protocol::DataRow>(*row).columns;
+  return columns.empty() ? std::nullopt : columns[0];
+}
+
 std::string error_message(const Message& error) {
   auto decoded = protocol::decode_backend(error.type, error.body);
   if (!decoded) return "unreadable ErrorResponse";

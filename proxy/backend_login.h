@@ -66,6 +66,8 @@ std::optional<std::string> parameter_status(std::string_view messages, std::stri
 std::string failure_message(const LoginResult& result);
 // "SQLSTATE: message" of an ErrorResponse.
 std::string error_message(const Message& error);
+// The first column of a DataRow; nullopt when it is NULL, absent or the row unreadable.
+std::optional<std::string> first_column(std::string_view data_row);
 
 // Sends PostgreSQL's CancelRequest for `key` over a connection of its own, all of it within
 // `timeout`; true if it was sent. Takes the key by value, so it may run detached.

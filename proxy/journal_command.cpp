@@ -16,8 +16,8 @@ bool inspect_journal(const Config& config, std::ostream& out) {
     out << "sequence=" << r.sequence
         << " outcome=" << (uncertain ? "may_have_applied" : "did_not_apply")
         << " unix_ms=" << r.unix_ms << " conn=" << r.connection_id
-        << " fingerprint=" << log::hex(r.fingerprint) << " database=" << r.database
-        << " user=" << r.user << " bytes=" << r.unit.size() << "\n";
+        << " fingerprint=" << log::hex(r.fingerprint) << " mirror_xid=" << r.mirror_transaction_id
+        << " database=" << r.database << " user=" << r.user << " bytes=" << r.unit.size() << "\n";
   }
   size_t corrupt = 0;
   for (const auto& p : journal.problems) {
@@ -39,7 +39,7 @@ bool replay_journal(const Config& config, std::ostream& out) {
   io.run();
   const ReplayProgress progress = done.get();
   out << "journal=" << config.verify.journal_dir << " replayed=" << progress.replayed
-      << " reported=" << progress.reported
+      << " already_applied=" << progress.already_applied << " reported=" << progress.reported
       << " new=" << (progress.new_unreachable ? "unreachable" : "reached") << "\n";
   return !progress.new_unreachable && progress.reported == 0;
 }

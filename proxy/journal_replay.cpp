@@ -17,6 +17,8 @@ using Outcome = verify::JournalRecord::Outcome;
 using What = verify::JournalReport::What;
 
 constexpr size_t kMaxAnswerBody = size_t{1} << 30;
+// How long a transaction new still runs may keep replay waiting before it is reported.
+constexpr int64_t kInProgressPatienceMs = 60'000;
 
 int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -105,17 +107,33 @@ void JournalReplayer::disconnect() {
   connections_.clear();
 }
 
-// Runs one record; false when new could not be reached (the record stays for a later try,
-// unless its COMMIT had gone out: then it is reported as in doubt).
+// Runs one record; false when it must wait (new could not be reached, or still runs the
+// transaction the record may have applied) and stays for a later try, unless its COMMIT had
+// gone out: then it is reported as in doubt. A may-have-applied record whose transaction id new
+// told cutover is settled by asking new whether that transaction committed.
 asio::awaitable<bool> JournalReplayer::replay_record(const verify::JournalRecord& record,
                                                      const Secrets& secrets,
                                                      ReplayProgress& progress) {
   if (record.outcome == Outcome::kMayHaveApplied) {
-    report(What::kMayHaveApplied, record, "new's connection failed or timed out at its commit");
-    ++progress.reported;
-    advance(record.sequence, 0);
-    co_return true;
-  }
+    auto status = co_await commit_status(record, secrets);
+    if (!status) co_return false;
+    if (*status == "committed") {  // new has it: nothing to do
+      ++progress.already_applied;
+      advance(record.sequence, 0);
+      co_return true;
+    }
+    // Still running on new (its backend outlived cutover's wait): ask again later, for a while.
+    if (*status == "in progress" && unix_ms_now() - record.unix_ms < kInProgressPatienceMs) {
+      co_return false;
+    }
+    if (*status != "aborted") {  // unknown, or in progress for too long: someone must look
+      report(What::kMayHaveApplied, record,
+             "new's connection failed or timed out at its commit; txid_status: " + *status);
+      ++progress.reported;
+      advance(record.sequence, 0);
+      co_return true;
+    }
+  }  // aborted: new does not have it, so it is replayed like one that did not apply
   const auto pieces = pieces_of(record.unit);
   if (pieces.empty()) {
     report(What::kRefused, record, "the record holds no whole protocol messages");
@@ -149,6 +167,22 @@ asio::awaitable<bool> JournalReplayer::replay_record(const verify::JournalRecord
   advance(record.sequence, 0);
   co_await clean_up(*connection, answer.status);
   co_return true;
+}
+
+// What new says became of the record's transaction there (txid_status: "committed",
+// "aborted", "in progress"), or "unknown" when its id was not learnt or is too old; nullopt
+// when new cannot be reached.
+asio::awaitable<std::optional<std::string>> JournalReplayer::commit_status(
+    const verify::JournalRecord& record, const Secrets& secrets) {
+  if (record.mirror_transaction_id == 0) co_return "unknown";
+  Connection* connection = co_await connection_for(record, secrets);
+  if (connection == nullptr) co_return std::nullopt;
+  std::string query;
+  append_query(query, "SELECT txid_status(" + std::to_string(record.mirror_transaction_id) + ")");
+  const Answer answer = co_await exchange(*connection, query, 1);
+  if (!answer.answered) co_return std::nullopt;
+  if (!answer.error.empty() || !answer.value) co_return "unknown";
+  co_return *answer.value;
 }
 
 // new's connection for the record's database and user (cutover's configured ones where set),
@@ -212,6 +246,7 @@ asio::awaitable<JournalReplayer::Answer> JournalReplayer::send_and_read(Connecti
         co_await read_message(connection.stream, connection.buffer, false, kMaxAnswerBody, error);
     if (!message) co_return Answer{};
     if (message->type == 'E' && answer.error.empty()) answer.error = error_message(*message);
+    if (message->type == 'D' && !answer.value) answer.value = first_column(message->body);
     if (message->type == 'Z') {
       answer.status = message->body.empty() ? 'I' : message->body[0];
       --ready_expected;

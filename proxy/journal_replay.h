@@ -10,6 +10,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -26,6 +27,7 @@ namespace cutover::proxy {
 
 struct ReplayProgress {
   uint64_t replayed = 0;         // records new ran and committed
+  uint64_t already_applied = 0;  // may-have-applied records new says it committed
   uint64_t reported = 0;         // records (or corrupt bytes) sent to the mismatch log instead
   bool new_unreachable = false;  // stopped early: new could not be reached (try again later)
 };
@@ -46,9 +48,10 @@ class JournalReplayer {
 
  private:
   struct Answer {
-    bool answered = false;  // false: the connection failed or timed out
-    std::string error{};    // new's first ErrorResponse, "SQLSTATE: message"
-    char status = 'I';      // transaction status from the last ReadyForQuery
+    bool answered = false;               // false: the connection failed or timed out
+    std::string error{};                 // new's first ErrorResponse, "SQLSTATE: message"
+    char status = 'I';                   // transaction status from the last ReadyForQuery
+    std::optional<std::string> value{};  // the first column of the first row, unless NULL
   };
   struct Connection {
     Stream stream;
@@ -57,6 +60,8 @@ class JournalReplayer {
 
   asio::awaitable<bool> replay_record(const verify::JournalRecord& record, const Secrets& secrets,
                                       ReplayProgress& progress);
+  asio::awaitable<std::optional<std::string>> commit_status(const verify::JournalRecord& record,
+                                                            const Secrets& secrets);
   asio::awaitable<Connection*> connection_for(const verify::JournalRecord& record,
                                               const Secrets& secrets);
   asio::awaitable<Answer> exchange(Connection& connection, std::string_view messages,

@@ -170,8 +170,6 @@ class Session {
   // session_mirror.cpp: writes run on old, then on new (strict ordering).
   bool mirrors(const router::Classification& unit) const;
   bool wraps(const router::Classification& unit) const;
-  asio::awaitable<void> join_mirror_transaction(const router::Classification& unit);
-  void reserve_journal_place(bool may_commit);
   asio::awaitable<bool> mirror_query(std::string_view whole, const router::Classification& unit,
                                      std::string& pending);
   std::string pin_unit(std::string_view whole, const router::Classification& unit);
@@ -188,13 +186,27 @@ class Session {
   asio::awaitable<std::optional<HeldAnswer>> run_on_old(std::string_view messages, int units);
   asio::awaitable<bool> wait_for_old();
   enum class MirrorOutcome { kApplied, kNotApplied, kUncertain };
-  asio::awaitable<MirrorOutcome> run_on_mirror(std::string_view messages, bool begun,
+  // What cutover adds around a unit it runs on new: its BEGIN first, its transaction id query
+  // last (see run_on_mirror()); and whether the unit ends a transaction there (it did on old),
+  // so that a lost answer leaves it in doubt.
+  struct MirrorFrame {
+    bool begin = false;
+    bool ask_transaction_id = false;
+    bool ends_transaction = false;
+  };
+  asio::awaitable<MirrorOutcome> run_on_mirror(std::string_view messages, MirrorFrame frame,
                                                const router::Classification& unit,
                                                const HeldAnswer* old_answer);
   asio::awaitable<MirrorOutcome> end_mirror_transaction(bool commit);
+  asio::awaitable<bool> send_ready(char status);
+
+  // session_journal.cpp: the journal's side of mirroring.
+  // Why a journaled transaction's units do not go to new (compared by address).
+  static constexpr std::string_view kJournaledRoute = "new is behind: the transaction is journaled";
+  asio::awaitable<void> join_mirror_transaction(const router::Classification& unit);
+  void reserve_journal_place(bool may_commit);
   void note_mirror(MirrorOutcome outcome, const router::Classification& unit);
   asio::awaitable<bool> settle_mirror_transaction(bool committed);
-  asio::awaitable<bool> send_ready(char status);
 
   // session_extended.cpp: extended-query batches (Parse ... Sync) routed as one unit.
   asio::awaitable<bool> route_extended(char type, std::string_view whole, std::string& pending);
@@ -280,6 +292,7 @@ class Session {
   KeptMessages mirror_txn_units_;
   std::optional<verify::JournalRecord::Outcome> mirror_txn_lost_;
   uint64_t mirror_txn_fingerprint_ = 0;
+  uint64_t new_transaction_id_ = 0;  // new's id for its open transaction, once asked (0: unknown)
   std::string pinned_transaction_time_;  // what now() is in this transaction, once pinned
   // The client pump waits for old's answer to a mirrored unit: pump_backend() wakes it once
   // old owes nothing and the bytes went out to the client.

@@ -8,6 +8,7 @@
 // its locks on old before new runs it, so cutover wraps it: BEGIN and the write go to old, then
 // BEGIN and the write to new, then COMMIT to old and, with old's outcome, COMMIT or ROLLBACK to
 // new; the client sees the write's own answer and a ReadyForQuery saying idle.
+#include <cstdlib>
 #include <utility>
 
 #include "proxy/log.h"
@@ -25,35 +26,15 @@ using Clock = std::chrono::steady_clock;
 constexpr std::string_view kCapture = "ZSCE";
 constexpr std::string_view kCaptureWithRows = "ZSCED";
 
-// Why a journaled transaction's units do not go to new (proxy/mirror_journal.h).
-constexpr std::string_view kJournaledRoute = "new is behind: the transaction is journaled";
+// Asked of new after a transaction's writes (see run_on_mirror()); txid_current_if_assigned()
+// exists from PostgreSQL 10 on, so the same query serves whichever database is the mirror.
+constexpr std::string_view kAskTransactionId = "SELECT txid_current_if_assigned()";
 
 void append_query(std::string& out, std::string_view sql) {
   protocol::encode(protocol::Query{.sql = std::string(sql)}, out);
 }
 
 }  // namespace
-
-// A mirrored unit is about to run: the first of a transaction decides how that transaction is
-// mirrored, live on new or, while new is behind, journaled whole (none of it goes to new).
-asio::awaitable<void> Session::join_mirror_transaction(const router::Classification& unit) {
-  if (context_.journal == nullptr) co_return;
-  if (mirror_txn_ != nullptr && transaction_status_ != 'I') co_return;
-  mirror_txn_.reset();  // a transaction that ended without a mirrored unit seeing it end
-  const auto route = co_await context_.journal->begin_transaction();
-  mirror_txn_ = std::make_unique<MirrorJournal::Transaction>(*context_.journal, route);
-  if (route == MirrorJournal::Route::kJournal) {
-    mirror_broken_ = kJournaledRoute;
-    mirror_txn_lost_ = verify::JournalRecord::Outcome::kDidNotApply;
-    mirror_txn_fingerprint_ = unit.fingerprint;
-  }
-}
-
-// Old is about to run what may commit a transaction new missed part of: its place in the
-// journal is taken first, so a transaction that old's commit unblocks is journaled after it.
-void Session::reserve_journal_place(bool may_commit) {
-  if (may_commit && mirror_txn_ != nullptr && mirror_txn_lost_) mirror_txn_->reserve();
-}
 
 bool Session::mirrors(const router::Classification& unit) const {
   using router::Kind;
@@ -198,6 +179,7 @@ asio::awaitable<bool> Session::mirror_after_old(const HeldAnswer& held, bool wra
   const bool old_rolled_back =
       held.status == 'I' && !held.tags.empty() && held.tags.back() == "ROLLBACK";
   std::string to_new;
+  MirrorFrame frame{.begin = wrap, .ends_transaction = !wrap && held.status == 'I'};
   if (wrap) {
     append_query(to_new, "BEGIN");
     mirror_txn_units_.append(to_new);
@@ -207,8 +189,12 @@ asio::awaitable<bool> Session::mirror_after_old(const HeldAnswer& held, bool wra
   } else {
     to_new.append(for_new);
     mirror_txn_units_.append(for_journal);
+    // Until new's transaction has an id, ask for it after each write that leaves it open.
+    frame.ask_transaction_id =
+        new_transaction_id_ == 0 && !unit.controls_transaction && (wrap || new_status_ == 'T');
+    if (frame.ask_transaction_id) append_query(to_new, kAskTransactionId);
   }
-  note_mirror(co_await run_on_mirror(to_new, wrap, unit, old_rolled_back ? nullptr : &held), unit);
+  note_mirror(co_await run_on_mirror(to_new, frame, unit, old_rolled_back ? nullptr : &held), unit);
   char status = held.status;
   bool committed = !old_rolled_back;  // what old did, once status says the transaction ended
   if (wrap) {
@@ -297,13 +283,18 @@ asio::awaitable<bool> Session::wait_for_old() {
   co_return true;
 }
 
-// Runs a mirrored unit on new (after cutover's BEGIN when `begun`) and hands both answers to
-// the comparator (`old_answer`; null when there is nothing to compare). A failure there never
-// reaches the client: it is logged, and the rest of new's transaction is not applied (it ends
-// with a ROLLBACK). kUncertain: new's connection failed or timed out while the unit could
-// commit by itself there (an autocommit statement, or a COMMIT).
+// Runs a mirrored unit on new (after cutover's own first query, `prefix`) and hands both
+// answers to the comparator (`old_answer`; null when there is nothing to compare). A failure
+// there never reaches the client: it is logged, and the rest of new's transaction is not
+// applied (it ends with a ROLLBACK). kUncertain: new's connection failed or timed out while the
+// unit could commit there (`frame.ends_transaction`: an autocommit statement, or a COMMIT).
+//
+// After the first write of a transaction, new is asked for the transaction's id in the same
+// write (`frame.ask_transaction_id`), so it is known long before the COMMIT: if the COMMIT's
+// answer is then lost, journal replay asks new whether that transaction committed
+// (txid_status) instead of leaving the record in doubt.
 asio::awaitable<Session::MirrorOutcome> Session::run_on_mirror(std::string_view messages,
-                                                               bool begun,
+                                                               MirrorFrame frame,
                                                                const router::Classification& unit,
                                                                const HeldAnswer* old_answer) {
   if (mirror_broken_.data() == kJournaledRoute.data()) co_return MirrorOutcome::kNotApplied;
@@ -311,9 +302,11 @@ asio::awaitable<Session::MirrorOutcome> Session::run_on_mirror(std::string_view 
     log::warn("mirror_skipped", {{"conn", id_},
                                  {"fingerprint", log::hex(unit.fingerprint)},
                                  {"reason", mirror_broken_.empty() ? "new down" : mirror_broken_}});
+    // The rest of the transaction must not reach new either, even once new is back: there it
+    // would run without what came before (outside any transaction, after a skipped BEGIN).
+    if (mirror_broken_.empty()) mirror_broken_ = "an earlier unit of the transaction was skipped";
     co_return MirrorOutcome::kNotApplied;
   }
-  const bool could_commit = (new_status_ == 'I' && !begun) || unit.controls_transaction;
   new_read_started_ = Clock::now();
   new_wait_limit_ = config_.migration.mirror.timeout;
   new_read_timed_out_ = false;
@@ -323,19 +316,25 @@ asio::awaitable<Session::MirrorOutcome> Session::run_on_mirror(std::string_view 
   std::string error;
   bool lost = static_cast<bool>(co_await write_all(new_backend_, messages));
   protocol::ProtocolError frame_error{};
-  int units = begun ? 2 : 1;
+  const int replies = 1 + (frame.begin ? 1 : 0) + (frame.ask_transaction_id ? 1 : 0);
+  int units = replies;
   while (!lost && units > 0) {
     auto message = co_await next_from_new(frame_error);
+    // The answer to cutover's BEGIN (the first) or its transaction id query (the last).
+    const bool own = (frame.begin && units == replies) || (frame.ask_transaction_id && units == 1);
     if (!message) {
       lost = true;
-    } else if (message->type == 'C' && !(begun && units == 2)) {  // not cutover's BEGIN
-      tags.emplace_back(message->body.substr(0, message->body.find('\0')));
-    } else if (message->type == 'D') {
-      rows.add_data_row(message->body);
     } else if (message->type == 'E' && error.empty()) {
       error = error_message(*message);
-    } else if (message->type == 'Z' && --units == 0) {
-      new_status_ = message->body.empty() ? 'I' : message->body[0];
+    } else if (message->type == 'Z') {
+      if (--units == 0) new_status_ = message->body.empty() ? 'I' : message->body[0];
+    } else if (own && message->type == 'D') {
+      const auto id = first_column(message->body);  // NULL: none assigned yet
+      new_transaction_id_ = id ? std::strtoull(id->c_str(), nullptr, 10) : 0;
+    } else if (!own && message->type == 'C') {
+      tags.emplace_back(message->body.substr(0, message->body.find('\0')));
+    } else if (!own && message->type == 'D') {
+      rows.add_data_row(message->body);
     }
   }
   awaiting_new_ = false;
@@ -347,8 +346,8 @@ asio::awaitable<Session::MirrorOutcome> Session::run_on_mirror(std::string_view 
                                 {"error", error}});
     if (reason != nullptr) drop_new(reason);
     if (new_status_ != 'I') mirror_broken_ = "an earlier write of the transaction failed on new";
-    co_return reason != nullptr&& could_commit ? MirrorOutcome::kUncertain
-                                               : MirrorOutcome::kNotApplied;
+    co_return reason != nullptr&& frame.ends_transaction ? MirrorOutcome::kUncertain
+                                                         : MirrorOutcome::kNotApplied;
   }
   mirror_applied_ = true;
   if (old_answer != nullptr && context_.comparator != nullptr) {
@@ -376,68 +375,10 @@ asio::awaitable<Session::MirrorOutcome> Session::end_mirror_transaction(bool com
   append_query(message, commit && !broken ? "COMMIT" : "ROLLBACK");
   router::Classification unit{.kind = router::Kind::kTransaction, .controls_transaction = true};
   unit.fingerprint = router::fingerprint(commit ? "COMMIT" : "ROLLBACK");
-  MirrorOutcome outcome = co_await run_on_mirror(message, false, unit, nullptr);
+  MirrorOutcome outcome =
+      co_await run_on_mirror(message, {.ends_transaction = commit && !broken}, unit, nullptr);
   mirror_broken_ = {};
   co_return outcome;
-}
-
-void Session::note_mirror(MirrorOutcome outcome, const router::Classification& unit) {
-  if (outcome == MirrorOutcome::kApplied) return;
-  if (mirror_txn_ != nullptr && mirror_txn_->route() == MirrorJournal::Route::kLive) {
-    context_.journal->fall_behind("a mirrored write did not apply on new");
-  }
-  if (!mirror_txn_lost_) mirror_txn_fingerprint_ = unit.fingerprint;
-  const auto kind = outcome == MirrorOutcome::kUncertain
-                        ? verify::JournalRecord::Outcome::kMayHaveApplied
-                        : verify::JournalRecord::Outcome::kDidNotApply;
-  if (!mirror_txn_lost_ || kind == verify::JournalRecord::Outcome::kMayHaveApplied) {
-    mirror_txn_lost_ = kind;
-  }
-}
-
-// The transaction (or autocommit unit) ended on old. If old committed it and new missed part
-// of it, it goes to the journal, durably, before the client is told; false when that failed
-// (the client must then not be acknowledged: its connection is closed).
-asio::awaitable<bool> Session::settle_mirror_transaction(bool committed) {
-  const auto lost = std::exchange(mirror_txn_lost_, std::nullopt);
-  const KeptMessages units = std::exchange(mirror_txn_units_, {});
-  // Counted as open until its record is durable (the hand-over waits for that); a reserved
-  // place not used is given back when it goes.
-  const auto transaction = std::move(mirror_txn_);
-  if (!committed || !lost || context_.journal == nullptr) co_return true;
-  if (units.overflowed()) {
-    log::error("mirror_transaction_not_journaled",
-               {{"conn", id_}, {"reason", "transaction larger than 64 MB"}});
-    co_return false;
-  }
-  verify::JournalRecord record{.outcome = *lost,
-                               .unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                              std::chrono::system_clock::now().time_since_epoch())
-                                              .count(),
-                               .connection_id = id_,
-                               .fingerprint = mirror_txn_fingerprint_,
-                               .database = database_,
-                               .user = user_};
-  // Run on a fresh connection, the unit needs the session's settings first.
-  for (const auto& state : session_log_) record.unit += state;
-  record.unit += units.bytes();
-  const uint64_t reserved = transaction != nullptr ? transaction->take_reservation() : 0;
-  const uint64_t sequence = co_await context_.journal->write(std::move(record), reserved);
-  if (sequence == 0) co_return false;  // the journal logged why
-  // While new is behind every transaction is journaled: not worth a line each.
-  const auto level =
-      transaction != nullptr && transaction->route() == MirrorJournal::Route::kJournal
-          ? log::Level::kDebug
-          : log::Level::kWarn;
-  if (!log::enabled(level)) co_return true;
-  log::write(
-      level, "mirror_journaled",
-      {{"conn", id_},
-       {"sequence", sequence},
-       {"outcome", *lost == verify::JournalRecord::Outcome::kMayHaveApplied ? "may_have_applied"
-                                                                            : "did_not_apply"},
-       {"fingerprint", log::hex(mirror_txn_fingerprint_)}});
-  co_return true;
 }
 
 // The ReadyForQuery that ends a mirrored unit for the client, written the way new's answers

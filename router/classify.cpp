@@ -107,6 +107,10 @@ struct Classifier::Walk {
 
   // A created relation is session state when temporary (and then flagged), DDL otherwise.
   Kind temporary_kind(const json::object* range_var) {
+    if (range_var != nullptr) {
+      const json::object* rel = object_at(*range_var, "rel");  // an IntoClause's
+      table(rel != nullptr ? *rel : *range_var);
+    }
     if (!temporary(range_var)) return Kind::kDdl;
     result.creates_temporary = true;
     return Kind::kSession;
@@ -178,6 +182,7 @@ struct Classifier::Walk {
     if (has_prefix(type, {"Create", "Alter", "Drop", "Grant", "Rename", "Comment", "SecLabel",
                           "Reindex", "Cluster", "RefreshMatView", "ImportForeignSchema", "Define",
                           "Index", "Rule", "CompositeType", "ReassignOwned"})) {
+      if (const json::object* target = object_at(node, "relation")) table(*target);
       return Kind::kDdl;
     }
     return Kind::kUnknown;

@@ -83,6 +83,7 @@ std::string encode(const JournalRecord& r) {
   put(payload, static_cast<uint64_t>(r.unix_ms), 8);
   put(payload, r.connection_id, 8);
   put(payload, r.fingerprint, 8);
+  put(payload, r.mirror_transaction_id, 8);
   put_string(payload, r.database);
   put_string(payload, r.user);
   put_string(payload, r.unit);
@@ -103,6 +104,7 @@ std::optional<JournalRecord> decode(std::string_view payload) {
   r.unix_ms = static_cast<int64_t>(in.take(8));
   r.connection_id = in.take(8);
   r.fingerprint = in.take(8);
+  r.mirror_transaction_id = in.take(8);
   r.database = in.take_string();
   r.user = in.take_string();
   r.unit = in.take_string();

@@ -26,6 +26,9 @@ struct JournalRecord {
   int64_t unix_ms = 0;  // when the write ran on the source of truth
   uint64_t connection_id = 0;
   uint64_t fingerprint = 0;  // the statement's fingerprint (router/classify.h)
+  // The mirror's id for the transaction (txid_current_if_assigned()), when it was known before
+  // the answer was lost: replay asks the mirror whether it committed. 0: unknown.
+  uint64_t mirror_transaction_id = 0;
   std::string database{};    // where the write belongs
   std::string user{};
   std::string unit{};  // the unit as the mirror should run it: whole protocol messages

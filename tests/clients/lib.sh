@@ -64,3 +64,23 @@ check_proxy_log() {
     return 1
   fi
 }
+
+# Count and md5 of a table's rows in the given order: "COUNT MD5".
+table_digest() { # PORT TABLE ORDER
+  psql -h 127.0.0.1 -p "$1" -U postgres -AtX -v ON_ERROR_STOP=1 postgres -c \
+    "select count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' order by $3)), '-') from $2 t"
+}
+
+# Fails unless each pgbench table holds the same rows on old and new.
+compare_pgbench_tables() {
+  local spec table order on_old on_new
+  for spec in "pgbench_accounts:aid" "pgbench_branches:bid" "pgbench_tellers:tid" \
+    "pgbench_history:tid, bid, aid, delta, mtime"; do
+    table=${spec%%:*}
+    order=${spec#*:}
+    on_old=$(table_digest "$OLD_PORT" "$table" "$order")
+    on_new=$(table_digest "$NEW_PORT" "$table" "$order")
+    echo "$table: old $on_old, new $on_new"
+    [[ "$on_old" == "$on_new" ]] || { echo "$table differs between old and new" >&2; return 1; }
+  done
+}

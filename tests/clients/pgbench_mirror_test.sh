@@ -53,20 +53,8 @@ for run in "simple -b tpcb-like -T $seconds" \
   total=$((total + processed))
 done
 
-digest() { # PORT TABLE ORDER: count and md5 of the table's rows in that order
-  psql -h 127.0.0.1 -p "$1" -U postgres -AtX -v ON_ERROR_STOP=1 postgres -c \
-    "select count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' order by $3)), '-') from $2 t"
-}
-for spec in "pgbench_accounts:aid" "pgbench_branches:bid" "pgbench_tellers:tid" \
-  "pgbench_history:tid, bid, aid, delta, mtime"; do
-  table=${spec%%:*}
-  order=${spec#*:}
-  on_old=$(digest "$OLD_PORT" "$table" "$order")
-  on_new=$(digest "$NEW_PORT" "$table" "$order")
-  echo "$table: old $on_old, new $on_new"
-  [[ "$on_old" == "$on_new" ]] || { echo "$table differs between old and new" >&2; exit 1; }
-done
-history=$(digest "$OLD_PORT" pgbench_history tid)
+compare_pgbench_tables
+history=$(table_digest "$OLD_PORT" pgbench_history tid)
 ((${history%% *} == total)) ||
   { echo "history has ${history%% *} rows for $total transactions" >&2; exit 1; }
 if grep -Eq 'event=(mirror_failed|mirror_mismatch|mirror_skipped|mirror_nondeterministic)' \

@@ -13,6 +13,8 @@
 #       --conf lines go verbatim into the server config, after ours.
 #   pgcluster.sh stop DIR     stop at once (-m immediate) and remove DIR; idempotent.
 #   pgcluster.sh halt DIR     fast stop, keep the data; idempotent.
+#   pgcluster.sh crash DIR    immediate stop (as a crash: no checkpoint, clients cut off), keep
+#                             the data; resume then runs crash recovery. Idempotent.
 #   pgcluster.sh resume DIR   start a halted cluster again on the same port; idempotent.
 #   pgcluster.sh pid DIR      print the postmaster's pid (fails if it is not running).
 #
@@ -254,6 +256,14 @@ cmd_halt() {
     { log_tail "$dir/server.log"; die "could not stop the cluster in $dir"; }
 }
 
+cmd_crash() {
+  local dir=$1
+  require_ours "$dir"
+  server_running "$dir" || return 0
+  as_owner "$(pg_bin pg_ctl)" -D "$dir/data" -m immediate -t 60 stop >/dev/null ||
+    { log_tail "$dir/server.log"; die "could not crash the cluster in $dir"; }
+}
+
 cmd_resume() {
   local dir=$1
   require_ours "$dir"
@@ -282,7 +292,7 @@ main() {
   shift 2
   case $cmd in
     start) cmd_start "$dir" "$@" ;;
-    stop | halt | resume | pid)
+    stop | halt | crash | resume | pid)
       (($# == 0)) || die "$cmd takes only DIR"
       "cmd_$cmd" "$dir"
       ;;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Self-test of pgcluster.sh as shell-driven tests use it: start, query, TLS with make_certs.sh,
-# halt/resume, stop.
+# halt/resume, crash/resume, stop.
 # Not a test of cutover itself.
 set -euo pipefail
 
@@ -71,6 +71,12 @@ if "$pgcluster" pid "$work/a" 2>/dev/null; then fail "pid succeeded on a halted 
 "$pgcluster" resume "$work/a"
 "$pgcluster" resume "$work/a"
 [[ $(sql "$port_a" 'select x from t') == 42 ]] || fail "data lost across halt/resume"
+sql "$port_a" 'insert into t values (43)' >/dev/null  # committed: survives a crash
+"$pgcluster" crash "$work/a"
+"$pgcluster" crash "$work/a"
+if "$pgcluster" pid "$work/a" 2>/dev/null; then fail "pid succeeded on a crashed cluster"; fi
+"$pgcluster" resume "$work/a"
+[[ $(sql "$port_a" 'select sum(x) from t') == 85 ]] || fail "data lost across crash/resume"
 
 kill -STOP "$("$pgcluster" pid "$work/a")"  # a fault drill left it paused
 "$pgcluster" stop "$work/a"

@@ -109,6 +109,10 @@ TEST(ClassifyTest, TablesAreNamedAsWritten) {
             (std::vector<std::string>{"app.log", "staged"}));
   EXPECT_EQ(classifier.classify("WITH d AS (DELETE FROM q RETURNING *) UPDATE t SET v = 1").tables,
             (std::vector<std::string>{"t", "q"}));
+  EXPECT_EQ(classifier.classify("CREATE TABLE app.made (id int)").tables,
+            std::vector<std::string>{"app.made"});
+  EXPECT_EQ(classifier.classify("ALTER TABLE t ADD COLUMN c int").tables,
+            std::vector<std::string>{"t"});
 }
 
 TEST(ClassifyTest, ParseErrorsAreUnknownWithTheParsersMessage) {

@@ -148,5 +148,70 @@ TEST_F(JournalTest, AMissingDirectoryIsAnEmptyJournal) {
   EXPECT_TRUE(got.problems.empty());
 }
 
+// A place reserved first reaches the disk first, even when a later record is committed before
+// the reserved one exists: the later commit waits for it.
+TEST_F(JournalTest, AReservedPlaceKeepsItsOrderAheadOfLaterRecords) {
+  JournalWriter writer(dir, {});
+  const uint64_t first = writer.reserve();
+  const uint64_t second = writer.append(record(2));
+  EXPECT_LT(first, second);
+  std::thread committer([&] { writer.commit(second); });
+  writer.fill(first, record(1));
+  committer.join();
+  EXPECT_EQ(writer.durable_sequence(), second);
+  JournalContents got = read_journal(dir);
+  ASSERT_EQ(got.records.size(), 2u);
+  EXPECT_EQ(got.records[0].unit, record(1).unit);
+  EXPECT_EQ(got.records[0].sequence, first);
+  EXPECT_EQ(got.records[1].unit, record(2).unit);
+}
+
+TEST_F(JournalTest, ACancelledPlaceLeavesOnlyAGapInTheSequence) {
+  JournalWriter writer(dir, {});
+  const uint64_t given_back = writer.reserve();
+  const uint64_t kept = writer.append(record(2));
+  writer.cancel(given_back);
+  writer.commit(kept);
+  JournalContents got = read_journal(dir);
+  ASSERT_EQ(got.records.size(), 1u);
+  EXPECT_EQ(got.records[0].sequence, kept);
+  EXPECT_TRUE(got.problems.empty());
+}
+
+TEST_F(JournalTest, RetiringEmptiesTheJournalButTheSequenceGoesOn) {
+  {
+    JournalWriter writer(dir, {});
+    const uint64_t last = writer.append(record(1));
+    writer.commit(writer.append(record(2)));
+    EXPECT_FALSE(writer.retire_through(last));  // record 2 is not replayed yet
+    EXPECT_TRUE(writer.retire_through(2));
+    EXPECT_TRUE(read_journal(dir).records.empty());
+  }
+  JournalWriter reopened(dir, {});
+  EXPECT_EQ(reopened.durable_sequence(), 2u);
+  const uint64_t next = reopened.append(record(3));
+  reopened.commit(next);
+  EXPECT_EQ(next, 3u);
+  ASSERT_EQ(read_journal(dir).records.size(), 1u);
+}
+
+TEST_F(JournalTest, ReadingAfterASequenceSkipsTheSegmentsBeforeIt) {
+  write(4, {.segment_bytes = 60}, true);  // each record in a segment of its own
+  JournalContents got = read_journal(dir, 2);
+  ASSERT_EQ(got.records.size(), 2u);
+  EXPECT_EQ(got.records[0].sequence, 3u);
+  EXPECT_EQ(read_journal(dir, 0).records.size(), 4u);
+}
+
+TEST_F(JournalTest, TheReplayCheckpointIsKeptAndAnUnreadableOneRefused) {
+  EXPECT_EQ(read_checkpoint(dir), (ReplayCheckpoint{}));
+  write_checkpoint(dir, {.through = 41, .in_doubt = 42});
+  EXPECT_EQ(read_checkpoint(dir), (ReplayCheckpoint{.through = 41, .in_doubt = 42}));
+  write_checkpoint(dir, {.through = 42, .in_doubt = 0});
+  EXPECT_EQ(read_checkpoint(dir), (ReplayCheckpoint{.through = 42, .in_doubt = 0}));
+  std::ofstream(dir / "replayed") << "through=4x in_doubt=0\n";
+  EXPECT_THROW(read_checkpoint(dir), std::runtime_error);
+}
+
 }  // namespace
 }  // namespace cutover::verify
