@@ -173,6 +173,7 @@ class Session {
   asio::awaitable<bool> mirror_query(std::string_view whole, const router::Classification& unit,
                                      std::string& pending);
   std::string pin_unit(std::string_view whole, const router::Classification& unit);
+  void note_unpinned(uint64_t fingerprint, const std::string& calls);
   asio::awaitable<bool> mirror_batch(std::string_view batch, const router::BatchPlan& plan,
                                      std::string& pending);
   asio::awaitable<bool> mirror_unit(std::string_view old_prefix, std::string_view for_old,
@@ -285,6 +286,7 @@ class Session {
   std::string_view mirror_broken_{};  // why; empty while new's transaction is whole
   bool mirror_applied_ = false;       // the last unit sent to new ran there without an error
   bool mirror_unpinned_ = false;      // the unit calls what cutover could not pin (random(), ...)
+  std::unordered_set<uint64_t> unpinned_reported_;  // fingerprints logged as such already
   // The current transaction's mirrored units (self-contained), and whether new missed any:
   // journaled when old commits (settle_mirror_transaction()). mirror_txn_ is its place in
   // the journal's view (live or journaled, and a reserved sequence around old's commit).

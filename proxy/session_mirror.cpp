@@ -72,11 +72,7 @@ asio::awaitable<bool> Session::mirror_batch(std::string_view batch, const router
   --pending_replies_;  // its Sync, counted when the client sent it
   if (!co_await wait_for_old()) co_return false;
   mirror_unpinned_ = plan.unit.nondeterministic;
-  if (mirror_unpinned_) {
-    log::warn("mirror_nondeterministic", {{"conn", id_},
-                                          {"fingerprint", log::hex(plan.unit.fingerprint)},
-                                          {"calls", "extended protocol: not pinned"}});
-  }
+  if (mirror_unpinned_) note_unpinned(plan.unit.fingerprint, "extended protocol: not pinned");
   // A statement cutover cannot give new (ambiguous, or past the tracking bound): the batch and
   // the rest of its transaction are not applied there.
   if (!plan.new_can_run) mirror_broken_ = "statement unknown to cutover";
@@ -225,10 +221,7 @@ std::string Session::pin_unit(std::string_view whole, const router::Classificati
   auto found = router::find_nondeterminism(sql);
   mirror_unpinned_ = !found || !found->unpinnable.empty();
   if (mirror_unpinned_) {
-    log::warn("mirror_nondeterministic",
-              {{"conn", id_},
-               {"fingerprint", log::hex(unit.fingerprint)},
-               {"calls", found ? log::joined(found->unpinnable) : "unparsed"}});
+    note_unpinned(unit.fingerprint, found ? log::joined(found->unpinnable) : "unparsed");
   }
   if (!found || found->time_calls.empty()) return {};
   const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -239,6 +232,16 @@ std::string Session::pin_unit(std::string_view whole, const router::Classificati
   append_query(out,
                router::pin_time(sql, found->time_calls, pinned_transaction_time_, statement_time));
   return out;
+}
+
+// Logs a statement whose values cutover could not pin, once per session and fingerprint (a
+// prepared statement runs thousands of times a second; the comparator still marks each pair).
+void Session::note_unpinned(uint64_t fingerprint, const std::string& calls) {
+  constexpr size_t kMaxRemembered = 1024;  // past it, nothing more is logged for the session
+  if (unpinned_reported_.size() >= kMaxRemembered) return;
+  if (!unpinned_reported_.insert(fingerprint).second) return;
+  log::warn("mirror_nondeterministic",
+            {{"conn", id_}, {"fingerprint", log::hex(fingerprint)}, {"calls", calls}});
 }
 
 // Runs a statement of cutover's own on old, its answer taken out of the client's stream.
