@@ -13,7 +13,7 @@ packages=(
   # sanitizers and libFuzzer
   clang-14 libclang-rt-14-dev
   # real peers for tests and benchmarks
-  postgresql-15 postgresql-client-15 pgbouncer openssl procps util-linux iproute2
+  postgresql-15 postgresql-client-15 pgbouncer pgpool2 openssl procps util-linux iproute2
   # client drivers for tests/clients/drivers_routing_test.sh (run with /usr/bin/python3)
   python3-psycopg2 python3-psycopg python3-asyncpg
 )

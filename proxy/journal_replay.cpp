@@ -26,18 +26,28 @@ int64_t unix_ms_now() {
       .count();
 }
 
-// A record's messages cut after each Query and each Sync: one ReadyForQuery per piece.
+// A record's messages cut after each Query and each Sync: one ReadyForQuery per piece. A
+// COPY FROM STDIN's Query is followed by its data, and its piece ends with the CopyDone (or
+// CopyFail) instead.
 std::vector<std::string_view> pieces_of(std::string_view unit) {
-  std::vector<std::string_view> pieces;
-  size_t start = 0;
+  std::vector<std::pair<char, size_t>> frames;  // type, offset just past the message
   for (size_t at = 0; at < unit.size();) {
     auto frame = protocol::next_frame(unit.substr(at), kMaxAnswerBody);
     if (frame.status != protocol::FrameStatus::kFrame) return {};  // not whole messages
     at += frame.consumed;
-    if (frame.type == 'Q' || frame.type == 'S') {
-      pieces.push_back(unit.substr(start, at - start));
-      start = at;
-    }
+    frames.emplace_back(frame.type, at);
+  }
+  std::vector<std::string_view> pieces;
+  size_t start = 0;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const auto [type, end] = frames[i];
+    const bool data_follows =
+        i + 1 < frames.size() &&
+        std::string_view("dcf").find(frames[i + 1].first) != std::string_view::npos;
+    const bool ends = type == 'S' || type == 'c' || type == 'f' || (type == 'Q' && !data_follows);
+    if (!ends) continue;
+    pieces.push_back(unit.substr(start, end - start));
+    start = end;
   }
   return pieces;
 }

@@ -183,6 +183,8 @@ class Session {
                                          std::string_view for_new, std::string_view for_journal,
                                          const router::Classification& unit);
   asio::awaitable<bool> mirror_partial_batch(std::string_view sync, std::string& pending);
+  asio::awaitable<bool> mirror_copy(std::string_view whole, const router::Classification& unit);
+  asio::awaitable<bool> mirror_copy_data(char type, std::string_view whole, std::string& pending);
   asio::awaitable<bool> run_own_on_old(std::string_view sql);
   asio::awaitable<std::optional<HeldAnswer>> run_on_old(std::string_view messages, int units);
   asio::awaitable<bool> wait_for_old();
@@ -308,6 +310,10 @@ class Session {
   bool batch_to_old_ = false;
   int batch_parses_on_old_ = 0;  // Parse messages of the current batch already sent to old
   KeptMessages partial_batch_;   // what went to old of it, for mirroring at its Sync
+  // A COPY FROM STDIN being mirrored (mirror_copy()): the Query and its data so far.
+  bool copy_mirrored_ = false;
+  router::Classification copy_unit_;
+  KeptMessages copy_kept_;
   router::PreparedStatements statements_;
   ReplyFilter old_filter_;  // takes out the answers to what cutover sent old itself
   std::string application_name_;

@@ -62,7 +62,9 @@ asio::awaitable<Session::End> Session::pump_client_routed() {
       std::string_view whole(client_in_.data(), frame.consumed);
       count_client_message(frame.type);
       bool sent = true;
-      if (copy_in_) {
+      if (copy_mirrored_ && std::string_view("dcf").find(frame.type) != std::string_view::npos) {
+        sent = co_await mirror_copy_data(frame.type, whole, pending);
+      } else if (copy_in_) {
         pending.append(whole);
       } else if (frame.type == 'Q') {
         sent = co_await route_query(frame.body, whole, pending);
@@ -105,11 +107,7 @@ asio::awaitable<bool> Session::route_query(std::string_view body, std::string_vi
   if (!co_await forward_to_old(pending)) co_return false;
   statements_.new_lost_unnamed();  // any Query may reach new, and destroys it there
   if (mirrors(unit)) co_return co_await mirror_query(whole, unit, pending);
-  if (unit.copies_in) {
-    log::warn("mirror_unsupported", {{"conn", id_},
-                                     {"fingerprint", log::hex(unit.fingerprint)},
-                                     {"what", "COPY FROM STDIN runs on old only"}});
-  }
+  if (unit.copies_in && context_.journal != nullptr) co_return co_await mirror_copy(whole, unit);
   if (unit.kind == router::Kind::kSession) {
     log_session_state(whole);
     if (new_ready_) co_await copy_to_new(whole);

@@ -17,9 +17,11 @@
 # Environment: BENCH_ROUNDS (default 3), BENCH_SECONDS (default 10), BENCH_COMBOS (a subset,
 # e.g. "select-only/16/simple tpcb-like/1/prepared"), BENCH_TARGETS (default "direct cutover
 # pgbouncer"; also ramp0 and ramp50: cutover in dual_write with a second cluster as new, the
-# read ramp at 0 or 50 %; and split: no proxy, half the clients straight to each cluster at
-# once, which is what ramp 50 costs the databases alone), BENCH_KEEP=1 keeps the work
-# directory (logs) after a successful run; it is always kept after a failure.
+# read ramp at 0 or 50 %, which mirrors every write to new; split: no proxy, half the clients
+# straight to each cluster at once, which is what ramp 50 costs the databases alone; and
+# pgpool: pgpool-II in native replication mode over the same two clusters, every write sent to
+# both, reads to the first, as ramp0 does), BENCH_KEEP=1 keeps the work directory (logs) after
+# a successful run; it is always kept after a failure.
 set -euo pipefail
 shopt -s inherit_errexit  # a failure inside $(...) fails the command that uses it
 
@@ -31,7 +33,7 @@ seconds=${BENCH_SECONDS:-10}
 out_file=""
 PATH=$PATH:/usr/sbin  # Debian puts pgbouncer there
 
-usage() { sed -n '13,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '13,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "pgbench_compare: ERROR: $*" >&2; exit 1; }
 note() { echo "pgbench_compare: $*" >&2; }
 
@@ -47,14 +49,15 @@ done
 [[ $rounds =~ ^[1-9][0-9]*$ && $seconds =~ ^[1-9][0-9]*$ ]] ||
   die "BENCH_ROUNDS and BENCH_SECONDS must be positive integers"
 [[ -x $cutover_bin ]] || die "cutover binary not found at $cutover_bin (build it or use --cutover)"
-for tool in pgbench psql pgbouncer timeout; do
+for tool in pgbench psql pgbouncer pgpool timeout; do
   command -v "$tool" >/dev/null || die "$tool is not installed (see deploy/install-deps.sh)"
 done
 
 targets=(direct cutover pgbouncer)
 if [[ -n ${BENCH_TARGETS:-} ]]; then read -r -a targets <<<"$BENCH_TARGETS"; fi
 for target in "${targets[@]}"; do
-  [[ $target =~ ^(direct|cutover|pgbouncer|ramp0|ramp50|split)$ ]] || die "unknown target $target"
+  [[ $target =~ ^(direct|cutover|pgbouncer|ramp0|ramp50|split|pgpool)$ ]] ||
+    die "unknown target $target"
 done
 combos=({select-only,tpcb-like}/{1,16}/{simple,prepared})  # workload/clients/protocol
 if [[ -n ${BENCH_COMBOS:-} ]]; then read -r -a combos <<<"$BENCH_COMBOS"; fi
@@ -65,7 +68,7 @@ budget=$((300 + ncombos * rounds * ${#targets[@]} * (seconds + 20)))
 
 work=$(mktemp -d /tmp/cutover-bench.XXXXXX)
 chmod 755 "$work"  # the cluster and pgbouncer run as postgres and must reach their dirs
-cutover_pids=() pgbouncer_pid="" watchdog_pid="" cluster_started=0 new_started=0
+cutover_pids=() pgbouncer_pid="" pgpool_pid="" watchdog_pid="" cluster_started=0 new_started=0
 
 stop_pid() {  # TERM, wait up to 10 s, then KILL
   local pid=$1 i
@@ -79,7 +82,9 @@ stop_pid() {  # TERM, wait up to 10 s, then KILL
 cleanup() {
   local rc=$? pid
   trap - EXIT INT TERM
-  for pid in "$watchdog_pid" "${cutover_pids[@]}" "$pgbouncer_pid"; do stop_pid "$pid"; done
+  for pid in "$watchdog_pid" "${cutover_pids[@]}" "$pgbouncer_pid" "$pgpool_pid"; do
+    stop_pid "$pid"
+  done
   if ((cluster_started)); then "$pgcluster" stop "$work/pg" || true; fi
   if ((new_started)); then "$pgcluster" stop "$work/new" || true; fi
   if ((rc != 0)) || [[ ${BENCH_KEEP:-} == 1 ]]; then note "kept $work"; else rm -rf -- "$work"; fi
@@ -125,7 +130,7 @@ timeout 300 pgbench -i -s 10 -q -h 127.0.0.1 -p "$pg_port" -U postgres postgres 
 
 # ---- new, for the ramp targets: the same data, as replication would give it ----
 new_port=""
-if [[ " ${targets[*]} " == *" ramp"* || " ${targets[*]} " == *" split "* ]]; then
+if [[ " ${targets[*]} " =~ \ (ramp|split|pgpool) ]]; then
   new_started=1
   new_port=$("$pgcluster" start "$work/new" --name bench-new --conf 'shared_buffers = 256MB')
   note "new PostgreSQL on 127.0.0.1:$new_port; initialising pgbench scale 10"
@@ -187,6 +192,48 @@ pgbouncer_pid=$!
 wait_ready pgbouncer "$bouncer_port" "$pgbouncer_pid" "$work/pgbouncer/stderr.log"
 
 port_of[pgbouncer]=$bouncer_port
+
+# ---- pgpool-II in native replication mode, for the pgpool target ----
+start_pgpool() {
+  local port pcp_port dir=$work/pgpool
+  port=$(pick_port)
+  pcp_port=$(pick_port)
+  mkdir "$dir"
+  touch "$dir/pcp.conf"
+  cat >"$dir/pgpool.conf" <<CONF
+backend_clustering_mode = 'native_replication'
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+pcp_listen_addresses = ''
+pcp_port = $pcp_port
+pcp_socket_dir = '$dir'
+pid_file_name = '$dir/pgpool.pid'
+logdir = '$dir'
+backend_hostname0 = '127.0.0.1'
+backend_port0 = $pg_port
+backend_weight0 = 1
+backend_flag0 = 'DISALLOW_TO_FAILOVER'
+backend_hostname1 = '127.0.0.1'
+backend_port1 = $new_port
+backend_weight1 = 1
+backend_flag1 = 'DISALLOW_TO_FAILOVER'
+enable_pool_hba = off
+num_init_children = 32
+max_pool = 1
+load_balance_mode = off
+replicate_select = off
+health_check_period = 0
+sr_check_period = 0
+failover_on_backend_error = off
+log_destination = 'stderr'
+CONF
+  pgpool -n -f "$dir/pgpool.conf" -F "$dir/pcp.conf" 2>"$dir/stderr.log" &
+  pgpool_pid=$!
+  wait_ready pgpool "$port" "$pgpool_pid" "$dir/stderr.log"
+  port_of[pgpool]=$port
+}
+if [[ " ${targets[*]} " == *" pgpool "* ]]; then start_pgpool; fi
 port_of[split]="$pg_port+${new_port:-none}"  # only shown: run_split uses both
 note "kernel.sched_autogroup_enabled=$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null ||
   echo unknown) (1: CPU is shared per session first, which starves the database behind a proxy)"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# pgbench tpcb-like at -c 16 through cutover in dual_write, in the simple protocol (its
+# pgbench -i through cutover (its COPY mirrored), then pgbench tpcb-like at -c 16 through
+# cutover in dual_write, in the simple protocol (its
 # CURRENT_TIMESTAMP is pinned) and with prepared statements, then every pgbench table is
 # compared between old and new, row by row, by hash: both must be identical, every
 # transaction's history row present, cutover must have logged no mirror failure, and its
@@ -14,12 +15,11 @@ start_stack "$1"
 seconds=${2:-60}
 
 PGBENCH=/usr/lib/postgresql/15/bin/pgbench
-# The same starting data on both, as the initial copy of a migration would give it (COPY
-# through cutover is not mirrored yet).
-for port in "$OLD_PORT" "$NEW_PORT"; do
-  "$PGBENCH" -i -s 2 -q -h 127.0.0.1 -p "$port" -U postgres postgres >>"$STACK_DIR/init.log" 2>&1 ||
-    { cat "$STACK_DIR/init.log"; exit 1; }
-done
+# pgbench -i through cutover: its DDL, its COPY FROM STDIN of the accounts and its VACUUM are
+# mirrored, so new starts with the same tables and rows as old.
+"$PGBENCH" -i -s 2 -q -h 127.0.0.1 -p "$PROXY_PORT" -U postgres postgres >>"$STACK_DIR/init.log" 2>&1 ||
+  { cat "$STACK_DIR/init.log"; exit 1; }
+compare_pgbench_tables
 
 # Two runs: tpcb-like in the simple protocol for SECONDS, then the same transaction through
 # prepared statements (extended protocol) for a third of that; its history insert has a fixed

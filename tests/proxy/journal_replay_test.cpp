@@ -3,6 +3,7 @@
 // mirroring, so both databases end identical. Also: the journal survives kill -9 of cutover, a
 // corrupt record is reported and never replayed, and a commit new may or may not have applied is
 // reported for repair. new is a cluster of this suite's own, which the tests stop and start.
+#include <libpq-fe.h>
 #include <signal.h>
 
 #include <atomic>
@@ -103,11 +104,22 @@ TEST_F(JournalReplayTest, WritesWhileNewIsDownAreReplayedInOrderThenMirroredLive
   c.exec("insert into replayed values (4, 'rolled back')");
   c.exec("rollback");
   c.exec("update replayed set v = 'third' where id = 1");
+  // A COPY's record holds the Query and its data: replay must feed the data to new too.
+  PGresult* copy = PQexec(c.get(), "copy replayed from stdin");
+  ASSERT_EQ(PQresultStatus(copy), PGRES_COPY_IN) << PQresultErrorMessage(copy);
+  PQclear(copy);
+  const std::string data = "6\tcopied\n7\tcopied too\n";
+  ASSERT_EQ(PQputCopyData(c.get(), data.data(), static_cast<int>(data.size())), 1);
+  ASSERT_EQ(PQputCopyEnd(c.get(), nullptr), 1);
+  copy = PQgetResult(c.get());
+  EXPECT_STREQ(PQcmdStatus(copy), "COPY 2");
+  PQclear(copy);
+  while (PGresult* rest = PQgetResult(c.get())) PQclear(rest);
   EXPECT_EQ(which_server(c), std::to_string(old_db().port()));  // new lacks writes: old reads
   EXPECT_EQ(count_in_log("mirror_behind"), 1u) << proxy_->log();
   new_cluster_->start();
   ASSERT_TRUE(wait_for_live()) << proxy_->log();
-  EXPECT_EQ(rows(old_db()), "1\tthird\n2\tdown\n3\tin a transaction");
+  EXPECT_EQ(rows(old_db()), "1\tthird\n2\tdown\n3\tin a transaction\n6\tcopied\n7\tcopied too");
   EXPECT_EQ(rows(*new_cluster_), rows(old_db()));
   // Live again: a fresh session reads from new and its writes reach new at once.
   Connection later = connect_proxy();

@@ -240,6 +240,50 @@ TEST_F(MirrorTest, WritesNewRefusesAreJournaledPerTransactionAndReportedOnReplay
       std::chrono::seconds(10)));
 }
 
+// COPY FROM STDIN: old takes the data as it streams in, new runs the same copy once old has
+// answered; a copy old refuses, or one rolled back with its transaction, reaches neither.
+TEST_F(MirrorTest, CopyFromStdinIsMirrored) {
+  Connection c = connect_proxy();
+  auto copy_in = [&](const std::string& data, const char* fail) {
+    PGresult* started = PQexec(c.get(), "copy mirrored from stdin");
+    EXPECT_EQ(PQresultStatus(started), PGRES_COPY_IN) << PQresultErrorMessage(started);
+    PQclear(started);
+    for (size_t at = 0; at < data.size(); at += 1000) {  // many CopyData messages
+      const std::string chunk = data.substr(at, 1000);
+      EXPECT_EQ(PQputCopyData(c.get(), chunk.data(), static_cast<int>(chunk.size())), 1);
+    }
+    EXPECT_EQ(PQputCopyEnd(c.get(), fail), 1);
+    PGresult* done = PQgetResult(c.get());
+    std::string outcome = PQresultStatus(done) == PGRES_COMMAND_OK
+                              ? PQcmdStatus(done)
+                              : std::string("error ") + PQresultErrorField(done, PG_DIAG_SQLSTATE);
+    PQclear(done);
+    while (PGresult* rest = PQgetResult(c.get())) PQclear(rest);
+    return outcome;
+  };
+  std::string data;
+  for (int id = 1; id <= 2000; ++id)
+    data += std::to_string(id) + "\tcopied " + std::to_string(id) + "\n";
+  EXPECT_EQ(copy_in(data, nullptr), "COPY 2000");
+  EXPECT_EQ(PQtransactionStatus(c.get()), PQTRANS_IDLE);
+  const std::string summary =
+      "select count(*) || ' ' || md5(string_agg(v, ',' order by id)) from mirrored";
+  EXPECT_EQ(old_db().query(summary), TwoClusters::new_db().query(summary));
+  EXPECT_EQ(TwoClusters::new_db().query("select count(*) from mirrored"), "2000");
+  c.exec("begin");
+  EXPECT_EQ(copy_in("3001\tundone\n", nullptr), "COPY 1");
+  c.exec("rollback");
+  EXPECT_EQ(copy_in("1\tduplicate\n", nullptr), "error 23505");  // old refuses it
+  EXPECT_EQ(copy_in("4001\tabandoned\n", "the client gave up"), "error 57014");
+  for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
+    EXPECT_EQ(db->query("select count(*) from mirrored"), "2000") << db->name();
+  }
+  c.exec("insert into mirrored values (5001, 'after the copies')");  // the session goes on
+  EXPECT_EQ(TwoClusters::new_db().query("select v from mirrored where id = 5001"),
+            "after the copies");
+  EXPECT_EQ(proxy_->log().find("mirror_failed"), std::string::npos) << proxy_->log();
+}
+
 // 16 clients overwrite the same 4 rows with their own values, half of them in autocommit and
 // half in two-statement transactions. Without strict ordering the last writer of a row can
 // differ between old and new; with it both end the same.
