@@ -205,8 +205,8 @@ std::vector<std::pair<std::string, router::Phase>> phase_names() {
 }
 
 // "12.34" (percent, 0.01 % steps) -> 1234 basis points.
-void read_ramp(Section& s, uint32_t& out) {
-  s.with("read_ramp_percent", [&](const YAML::Node& n, const std::string& p) {
+void percent_key(Section& s, const std::string& key, uint32_t& out) {
+  s.with(key, [&](const YAML::Node& n, const std::string& p) {
     double percent = -1;
     if (!n.IsScalar() || !YAML::convert<double>::decode(n, percent) || !(percent >= 0) ||
         percent > 100) {
@@ -214,7 +214,7 @@ void read_ramp(Section& s, uint32_t& out) {
     }
     double basis_points = percent * 100;
     if (std::abs(basis_points - std::round(basis_points)) > 1e-6) {
-      fail(n, p, "the ramp moves in steps of 0.01 %, got '" + n.Scalar() + "'");
+      fail(n, p, "percentages go in steps of 0.01 %, got '" + n.Scalar() + "'");
     }
     out = static_cast<uint32_t>(std::lround(basis_points));
   });
@@ -237,7 +237,8 @@ bool valid_sqlstate_pattern(const std::string& p) {
 
 void read_migration(Section& s, MigrationConfig& m) {
   s.enumeration("phase", m.phase, phase_names());
-  read_ramp(s, m.read_ramp);
+  percent_key(s, "read_ramp_percent", m.read_ramp);
+  percent_key(s, "shadow_reads_percent", m.shadow_reads);
   s.enumeration("sticky_key", m.sticky_key, sticky_key_names);
   s.millis("read_your_writes_ms", m.read_your_writes, 0);
   s.section("fallback", [&](Section& f) {
@@ -445,6 +446,7 @@ std::string to_yaml(const Config& c) {
   key("migration") << YAML::BeginMap;
   key("phase") << std::string(router::to_string(c.migration.phase));
   key("read_ramp_percent") << ramp_text(c.migration.read_ramp);
+  key("shadow_reads_percent") << ramp_text(c.migration.shadow_reads);
   key("sticky_key") << name_of(c.migration.sticky_key, sticky_key_names);
   key("read_your_writes_ms") << c.migration.read_your_writes.count();
   key("fallback") << YAML::BeginMap;

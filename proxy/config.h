@@ -123,6 +123,9 @@ struct MigrationConfig {
   uint32_t read_ramp = 0;  // reads to new in dual_write, in basis points (read_ramp_percent x 100)
   StickyKey sticky_key = StickyKey::kSession;
   std::chrono::milliseconds read_your_writes{1000};
+  // Reads on old also run on new, for the comparator, in basis points (shadow_reads_percent x
+  // 100): the client gets old's answer only.
+  uint32_t shadow_reads = 0;
   FallbackConfig fallback;
   MirrorConfig mirror;
   std::vector<ReadOverride> overrides;

@@ -59,13 +59,14 @@ std::string_view end_name(auto end) {
 
 // The comparator's report (on its thread); the mismatch log has the line with the digests.
 void log_mismatch(const verify::WritePair& pair, verify::MismatchKind kind) {
-  log::warn("mirror_mismatch", {{"conn", pair.connection_id},
-                                {"fingerprint", log::hex(pair.fingerprint)},
-                                {"kind", verify::kind_name(kind)},
-                                {"old", log::joined(pair.old_side.tags)},
-                                {"new", log::joined(pair.new_side.tags)},
-                                {"old_rows", pair.old_side.rows},
-                                {"new_rows", pair.new_side.rows}});
+  log::warn(pair.shadow_read ? "shadow_read_mismatch" : "mirror_mismatch",
+            {{"conn", pair.connection_id},
+             {"fingerprint", log::hex(pair.fingerprint)},
+             {"kind", verify::kind_name(kind)},
+             {"old", log::joined(pair.old_side.tags)},
+             {"new", log::joined(pair.new_side.tags)},
+             {"old_rows", pair.old_side.rows},
+             {"new_rows", pair.new_side.rows}});
 }
 
 }  // namespace

@@ -184,6 +184,9 @@ class Session {
                                          const router::Classification& unit);
   asio::awaitable<bool> mirror_partial_batch(std::string_view sync, std::string& pending);
   asio::awaitable<bool> mirror_copy(std::string_view whole, const router::Classification& unit);
+  bool shadows(const router::Classification& unit);
+  asio::awaitable<bool> shadow_read(std::string_view whole, const router::Classification& unit,
+                                    std::string& pending);
   asio::awaitable<bool> mirror_copy_data(char type, std::string_view whole, std::string& pending);
   asio::awaitable<bool> run_own_on_old(std::string_view sql);
   asio::awaitable<std::optional<HeldAnswer>> run_on_old(std::string_view messages, int units);
@@ -196,6 +199,7 @@ class Session {
     bool begin = false;
     bool ask_transaction_id = false;
     bool ends_transaction = false;
+    bool shadow_read = false;  // a read run on new only for the comparator
   };
   asio::awaitable<MirrorOutcome> run_on_mirror(std::string_view messages, MirrorFrame frame,
                                                const router::Classification& unit,

@@ -9,6 +9,7 @@
 // BEGIN and the write to new, then COMMIT to old and, with old's outcome, COMMIT or ROLLBACK to
 // new; the client sees the write's own answer and a ReadyForQuery saying idle.
 #include <cstdlib>
+#include <random>
 #include <utility>
 
 #include "proxy/log.h"
@@ -161,6 +162,36 @@ asio::awaitable<bool> Session::mirror_copy_data(char type, std::string_view whol
   if (!answer) co_return false;
   if (kept.overflowed()) mirror_broken_ = "COPY data larger than 64 MB not kept for new";
   co_return co_await mirror_after_old(*answer, false, kept.bytes(), kept.bytes(), unit);
+}
+
+// Whether this read, which old is about to run, is sampled for a shadow read on new: simple
+// Query reads outside transactions, while new has every write and nothing else is in flight.
+bool Session::shadows(const router::Classification& unit) {
+  if (config_.migration.shadow_reads == 0 || context_.comparator == nullptr) return false;
+  if (unit.kind != router::Kind::kRead || transaction_status_ != 'I' || pending_replies_ != 1 ||
+      !new_ready_ || nonstandard_strings_ || context_.journal->holds_records()) {
+    return false;
+  }
+  thread_local std::minstd_rand sample(std::random_device{}());
+  return sample() % 10000 < config_.migration.shadow_reads;
+}
+
+// A sampled read: old runs it for the client (its ReadyForQuery held), then new runs the same
+// read and the comparator gets both answers. The client waits for new's answer too, so shadow
+// reads cost the sampled reads new's latency; a failure on new is only logged.
+asio::awaitable<bool> Session::shadow_read(std::string_view whole,
+                                           const router::Classification& unit,
+                                           std::string& pending) {
+  if (!co_await forward_to_old(pending)) co_return false;
+  --pending_replies_;  // counted when the client sent it; run_on_old() counts it
+  old_filter_.hold_ready(0, false);
+  auto answer = co_await run_on_old(whole, 1);
+  if (!answer) co_return false;
+  if (answer->sqlstate.empty()) {
+    mirror_unpinned_ = unit.nondeterministic;  // now() and the like differ, of course
+    co_await run_on_mirror(whole, {.shadow_read = true}, unit, &*answer);
+  }
+  co_return co_await send_ready(answer->status);
 }
 
 // Runs one unit on old (after `old_prefix`, whose ParseComplete is taken out), then on new as
@@ -380,10 +411,11 @@ asio::awaitable<Session::MirrorOutcome> Session::run_on_mirror(std::string_view 
   awaiting_new_ = false;
   const char* reason = new_read_timed_out_ ? "timeout" : lost ? "connection" : nullptr;
   if (reason != nullptr || !error.empty()) {
-    log::warn("mirror_failed", {{"conn", id_},
-                                {"fingerprint", log::hex(unit.fingerprint)},
-                                {"reason", reason != nullptr ? reason : "error"},
-                                {"error", error}});
+    log::warn(frame.shadow_read ? "shadow_read_failed" : "mirror_failed",
+              {{"conn", id_},
+               {"fingerprint", log::hex(unit.fingerprint)},
+               {"reason", reason != nullptr ? reason : "error"},
+               {"error", error}});
     if (reason != nullptr) drop_new(reason);
     if (new_status_ != 'I') mirror_broken_ = "an earlier write of the transaction failed on new";
     co_return reason != nullptr&& frame.ends_transaction ? MirrorOutcome::kUncertain
@@ -398,6 +430,7 @@ asio::awaitable<Session::MirrorOutcome> Session::run_on_mirror(std::string_view 
                        std::chrono::system_clock::now().time_since_epoch())
                        .count(),
         .nondeterministic = mirror_unpinned_,
+        .shadow_read = frame.shadow_read,
         .old_side = {old_answer->tags, old_answer->rows, old_answer->rows_digest},
         .new_side = {std::move(tags), rows.rows(), rows.digest()}};
     context_.comparator->submit(std::move(pair));  // a full queue counts a drop

@@ -113,6 +113,8 @@ asio::awaitable<bool> Session::route_query(std::string_view body, std::string_vi
     if (new_ready_) co_await copy_to_new(whole);
   } else if (co_await try_new(whole, unit, 0)) {
     co_return true;
+  } else if (shadows(unit)) {
+    co_return co_await shadow_read(whole, unit, pending);
   }
   pending.append(whole);
   co_return true;

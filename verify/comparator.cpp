@@ -65,8 +65,9 @@ std::string mismatch_line(const WritePair& pair, MismatchKind kind) {
   std::snprintf(fingerprint, sizeof fingerprint, "%016" PRIx64, pair.fingerprint);
   return "{\"unix_ms\":" + std::to_string(pair.unix_ms) +
          ",\"conn\":" + std::to_string(pair.connection_id) + ",\"fingerprint\":\"" + fingerprint +
-         "\",\"kind\":\"" + std::string(kind_name(kind)) +
-         "\",\"old\":" + side_json(pair.old_side) + ",\"new\":" + side_json(pair.new_side) + "}";
+         "\",\"kind\":\"" + std::string(kind_name(kind)) + "\"" +
+         (pair.shadow_read ? ",\"shadow_read\":true" : "") +
+         ",\"old\":" + side_json(pair.old_side) + ",\"new\":" + side_json(pair.new_side) + "}";
 }
 
 std::string journal_report_line(const JournalReport& report) {

@@ -36,6 +36,9 @@ struct WritePair {
   uint64_t connection_id = 0;
   int64_t unix_ms = 0;
   bool nondeterministic = false;  // it calls something cutover could not pin
+  // A read that ran on old for the client and on new only to be compared (shadow reads): a
+  // mismatch may also be a write that committed between the two.
+  bool shadow_read = false;
   WriteAnswer old_side{};
   WriteAnswer new_side{};
 };

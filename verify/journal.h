@@ -29,7 +29,7 @@ struct JournalRecord {
   // The mirror's id for the transaction (txid_current_if_assigned()), when it was known before
   // the answer was lost: replay asks the mirror whether it committed. 0: unknown.
   uint64_t mirror_transaction_id = 0;
-  std::string database{};    // where the write belongs
+  std::string database{};  // where the write belongs
   std::string user{};
   std::string unit{};  // the unit as the mirror should run it: whole protocol messages
   friend bool operator==(const JournalRecord&, const JournalRecord&) = default;

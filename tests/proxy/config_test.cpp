@@ -123,6 +123,8 @@ migration:
   read_ramp_percent: 12.34
   sticky_key: application_name
   read_your_writes_ms: 0
+  shadow_reads_percent: 0.5
+  mirror: { timeout_ms: 700, handover_timeout_ms: 900 }
   fallback: { timeout_ms: 250, sqlstates: ["08*", 42P01], error_rate: 0.25, cooldown_s: 5, budget_per_second: 7 }
   overrides:
     - { table: payments, reads: old }
@@ -133,6 +135,9 @@ migration:
   EXPECT_EQ(c.migration.read_ramp, 1234u);
   EXPECT_EQ(c.migration.sticky_key, StickyKey::kApplicationName);
   EXPECT_EQ(c.migration.read_your_writes.count(), 0);
+  EXPECT_EQ(c.migration.shadow_reads, 50u);
+  EXPECT_EQ(c.migration.mirror.timeout.count(), 700);
+  EXPECT_EQ(c.migration.mirror.handover_timeout.count(), 900);
   EXPECT_EQ(c.migration.fallback.timeout.count(), 250);
   EXPECT_EQ(c.migration.fallback.sqlstates, (std::vector<std::string>{"08*", "42P01"}));
   EXPECT_EQ(c.migration.fallback.error_rate, 0.25);
@@ -146,6 +151,7 @@ migration:
   EXPECT_EQ(again.migration.read_ramp, 1234u);
   EXPECT_EQ(to_yaml(again), to_yaml(c));
   EXPECT_NE(to_yaml(c).find("read_ramp_percent: 12.34"), std::string::npos);
+  EXPECT_NE(to_yaml(c).find("shadow_reads_percent: 0.5\n"), std::string::npos) << to_yaml(c);
   EXPECT_EQ(parse_config(std::string(kAuth) + "migration: { read_ramp_percent: 0.05 }\n")
                 .migration.read_ramp,
             5u);
@@ -153,7 +159,7 @@ migration:
 
 TEST(ConfigTest, MigrationMistakesAreNamed) {
   EXPECT_EQ(error_of(std::string(kAuth) + "migration:\n  read_ramp_percent: 12.345\n"),
-            "config: line 3: migration.read_ramp_percent: the ramp moves in steps of 0.01 %, got "
+            "config: line 3: migration.read_ramp_percent: percentages go in steps of 0.01 %, got "
             "'12.345'");
   EXPECT_EQ(error_of(std::string(kAuth) + "migration:\n  read_ramp_percent: 101\n"),
             "config: line 3: migration.read_ramp_percent: expected a percentage in 0..100, got "

@@ -284,6 +284,27 @@ TEST_F(MirrorTest, CopyFromStdinIsMirrored) {
   EXPECT_EQ(proxy_->log().find("mirror_failed"), std::string::npos) << proxy_->log();
 }
 
+// shadow_reads_percent: reads old answers also run on new, and the comparator reports a read
+// whose rows differ there (marked as a shadow read); the client sees old's rows only.
+TEST_F(MirrorTest, ShadowReadsCompareWhatOldAndNewReturn) {
+  start_routing(0, "  read_your_writes_ms: 0\n  shadow_reads_percent: 100\n");
+  old_db().query("insert into mirrored values (1, 'same'), (2, 'old')");
+  TwoClusters::new_db().query("insert into mirrored values (1, 'same'), (2, 'new drifted')");
+  Connection c = connect_proxy();
+  EXPECT_EQ(c.query_value("select v from mirrored where id = 1"), "same");
+  const std::string differing = "select v from mirrored where id = 2";
+  EXPECT_EQ(c.query_value(differing), "old");
+  // Each server names its own port: a last mismatch, after which every pair before it is in.
+  EXPECT_EQ(c.query_value(kWhichServer), old_port());
+  const auto lines = mismatches_through(*proxy_, kWhichServer);
+  ASSERT_EQ(lines.size(), 2u);  // the read of row 1 matched
+  EXPECT_NE(lines[0].find("\"fingerprint\":\"" + proxy_log_hex(differing) + "\""),
+            std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[0].find("\"kind\":\"rows\",\"shadow_read\":true"), std::string::npos) << lines[0];
+  EXPECT_NE(proxy_->log().find("shadow_read_mismatch"), std::string::npos);
+}
+
 // 16 clients overwrite the same 4 rows with their own values, half of them in autocommit and
 // half in two-statement transactions. Without strict ordering the last writer of a row can
 // differ between old and new; with it both end the same.
