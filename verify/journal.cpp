@@ -162,8 +162,9 @@ std::vector<fs::path> segments(const fs::path& dir) {
 
 // The sequence a segment's name says its first record has (journal-<sequence>.seg).
 uint64_t first_sequence_of(const fs::path& segment) {
-  const std::string name = segment.filename().string();
-  return std::strtoull(name.c_str() + std::string_view("journal-").size(), nullptr, 10);
+  const std::string digits =
+      segment.filename().string().substr(std::string_view("journal-").size());
+  return std::strtoull(digits.c_str(), nullptr, 10);
 }
 
 [[noreturn]] void fail(const std::string& what) {

@@ -151,6 +151,40 @@ TEST_F(JournalReplayTest, TheJournalSurvivesKillMinus9OfCutoverAndIsReplayedAfte
   EXPECT_EQ(rows(*new_cluster_), rows(old_db()));
 }
 
+// With cutover stopped, `cutover journal replay` does what the running proxy would; while a
+// cutover runs it refuses, since that cutover owns the journal.
+TEST_F(JournalReplayTest, JournalReplayCommandReplaysWhileCutoverIsStopped) {
+  new_cluster_->stop();
+  {
+    Connection c = connect_proxy();
+    c.exec("insert into replayed values (1, 'offline')");
+    c.exec("insert into replayed values (2, 'offline too')");
+  }
+  const std::vector<std::string> replay = {CUTOVER_BINARY, "journal", "--config",
+                                           proxy_->config_path().string(), "replay"};
+  const CommandResult refused = run_command(replay);
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.err.find("in use by another cutover process"), std::string::npos)
+      << refused.err;
+  proxy_->signal(SIGTERM);
+  ASSERT_EQ(proxy_->wait_exit(10s), 0);
+  const CommandResult unreachable = run_command(replay);
+  EXPECT_EQ(unreachable.status, 1);
+  EXPECT_NE(unreachable.out.find("replayed=0 already_applied=0 reported=0 new=unreachable"),
+            std::string::npos)
+      << unreachable.out << unreachable.err;
+  new_cluster_->start();
+  const CommandResult done = run_command(replay);
+  EXPECT_EQ(done.status, 0) << done.out << done.err;
+  EXPECT_NE(done.out.find("replayed=2 already_applied=0 reported=0 new=reached"),
+            std::string::npos)
+      << done.out;
+  EXPECT_EQ(rows(*new_cluster_), "1\toffline\n2\toffline too");
+  const CommandResult again = run_command(replay);  // nothing left: replayed once only
+  EXPECT_NE(again.out.find("replayed=0 "), std::string::npos) << again.out;
+  EXPECT_EQ(rows(*new_cluster_), "1\toffline\n2\toffline too");
+}
+
 TEST_F(JournalReplayTest, ACorruptRecordIsReportedAndNeverReplayed) {
   new_cluster_->stop();
   {
