@@ -39,9 +39,10 @@ asio::awaitable<bool> Session::run_batch(std::string& pending) {
   const router::BatchPlan plan = plan_batch(batch);
   if (plan.executes && mirrors(plan.unit)) co_return co_await mirror_batch(batch, plan, pending);
   if (plan.executes && plan.unit.copies_in && context_.journal != nullptr) {
-    log::warn("mirror_unsupported", {{"conn", id_},
-                                     {"fingerprint", log::hex(plan.unit.fingerprint)},
-                                     {"what", "COPY FROM STDIN in the extended protocol runs on old only"}});
+    log::warn("mirror_unsupported",
+              {{"conn", id_},
+               {"fingerprint", log::hex(plan.unit.fingerprint)},
+               {"what", "COPY FROM STDIN in the extended protocol runs on old only"}});
   }
   if (plan.executes && plan.movable) {
     if (!co_await forward_to_old(pending)) co_return false;
