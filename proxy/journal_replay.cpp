@@ -157,7 +157,12 @@ asio::awaitable<bool> JournalReplayer::replay_record(const verify::JournalRecord
   const std::string_view last = pieces.back();
   const std::string_view before(record.unit.data(), record.unit.size() - last.size());
   Answer answer = co_await exchange(*connection, before, static_cast<int>(pieces.size()) - 1);
-  if (!answer.answered) co_return false;
+  if (!answer.answered) {
+    // Lost, or no answer within mirror.timeout_ms (say a lock a client holds on new): later.
+    log::warn("journal_replay_interrupted",
+              {{"sequence", record.sequence}, {"effect", "tried again in a second"}});
+    co_return false;
+  }
   if (answer.error.empty()) {
     advance(checkpoint_.through, record.sequence);  // the commit goes out: in doubt until seen
     answer = co_await exchange(*connection, last, 1);

@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 
@@ -22,6 +23,8 @@ constexpr auto kUnreachablePause = std::chrono::seconds(1);
 // on several io_contexts, so a wake-up would have to be posted to each; the close lasts a few
 // milliseconds, which a short poll serves as well.
 constexpr auto kClosingPoll = std::chrono::milliseconds(1);
+// Replay waiting this long for transactions mirrored live to end is logged (once per wait).
+constexpr auto kLongWait = std::chrono::seconds(10);
 
 int lock_directory(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
@@ -122,12 +125,24 @@ asio::awaitable<bool> MirrorJournal::commit(uint64_t sequence) {
 
 asio::awaitable<void> MirrorJournal::run_replay(
     std::function<std::shared_ptr<const Secrets>()> secrets) {
+  std::optional<Clock::time_point> waiting_since;  // for live transactions to end
+  bool waited_long = false;                        // and that was logged
   while (!stopping_.load()) {
     co_await sleep_for(kReplayPoll);
     {
       std::lock_guard lock(mutex_);
+      if (mode_.load() != Mode::kBehind) continue;
       // Live transactions begun before new fell behind must end on new first.
-      if (mode_.load() != Mode::kBehind || open_live_ > 0) continue;
+      if (open_live_ > 0) {
+        if (!waiting_since) waiting_since = Clock::now();
+        if (Clock::now() - *waiting_since > kLongWait && !std::exchange(waited_long, true)) {
+          log::warn("journal_replay_waiting",
+                    {{"live_transactions", open_live_}, {"for", "their clients to end them"}});
+        }
+        continue;
+      }
+      waiting_since.reset();
+      waited_long = false;
     }
     bool pause = false;
     try {

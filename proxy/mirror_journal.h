@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <string_view>
+#include <utility>
 
 #include "proxy/asio.h"
 #include "proxy/config.h"
