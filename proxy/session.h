@@ -188,6 +188,7 @@ class Session {
   asio::awaitable<bool> shadow_read(std::string_view whole, const router::Classification& unit,
                                     std::string& pending);
   asio::awaitable<bool> mirror_copy_data(char type, std::string_view whole, std::string& pending);
+  void end_mirrored_copy();
   asio::awaitable<bool> run_own_on_old(std::string_view sql);
   asio::awaitable<std::optional<HeldAnswer>> run_on_old(std::string_view messages, int units);
   asio::awaitable<bool> wait_for_old();

@@ -142,6 +142,13 @@ asio::awaitable<bool> Session::mirror_copy(std::string_view whole,
   co_return co_await forward_to_old(to_old);
 }
 
+// A mirrored COPY that old refused at once (no data follows): nothing to mirror.
+void Session::end_mirrored_copy() {
+  copy_mirrored_ = false;
+  copy_kept_ = {};
+  copy_unit_ = {};
+}
+
 // One CopyData (kept and sent on to old) or the end of the copy (CopyDone/CopyFail: old's
 // answer is held, then new runs the kept copy).
 asio::awaitable<bool> Session::mirror_copy_data(char type, std::string_view whole,

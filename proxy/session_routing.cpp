@@ -62,7 +62,9 @@ asio::awaitable<Session::End> Session::pump_client_routed() {
       std::string_view whole(client_in_.data(), frame.consumed);
       count_client_message(frame.type);
       bool sent = true;
-      if (copy_mirrored_ && std::string_view("dcf").find(frame.type) != std::string_view::npos) {
+      const bool copy_message = std::string_view("dcf").find(frame.type) != std::string_view::npos;
+      if (copy_mirrored_ && !copy_message) end_mirrored_copy();  // old refused the COPY
+      if (copy_mirrored_) {
         sent = co_await mirror_copy_data(frame.type, whole, pending);
       } else if (copy_in_) {
         pending.append(whole);

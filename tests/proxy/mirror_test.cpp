@@ -278,6 +278,25 @@ TEST_F(MirrorTest, CopyFromStdinIsMirrored) {
   for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
     EXPECT_EQ(db->query("select count(*) from mirrored"), "2000") << db->name();
   }
+  // A COPY old refuses before any data, then one through the extended protocol (not mirrored:
+  // old only, logged), which must not be taken for the refused one's data.
+  PGresult* refused = PQexec(c.get(), "copy no_such_table from stdin");
+  EXPECT_STREQ(PQresultErrorField(refused, PG_DIAG_SQLSTATE), "42P01");
+  PQclear(refused);
+  PGresult* extended =
+      PQexecParams(c.get(), "copy mirrored from stdin", 0, nullptr, nullptr, nullptr, nullptr, 0);
+  ASSERT_EQ(PQresultStatus(extended), PGRES_COPY_IN) << PQresultErrorMessage(extended);
+  PQclear(extended);
+  const std::string row = "4500\textended\n";
+  EXPECT_EQ(PQputCopyData(c.get(), row.data(), static_cast<int>(row.size())), 1);
+  EXPECT_EQ(PQputCopyEnd(c.get(), nullptr), 1);
+  extended = PQgetResult(c.get());
+  EXPECT_STREQ(PQcmdStatus(extended), "COPY 1");
+  PQclear(extended);
+  while (PGresult* rest = PQgetResult(c.get())) PQclear(rest);
+  EXPECT_EQ(old_db().query("select v from mirrored where id = 4500"), "extended");
+  EXPECT_EQ(TwoClusters::new_db().query("select count(*) from mirrored where id = 4500"), "0");
+  EXPECT_NE(proxy_->log().find("mirror_unsupported"), std::string::npos);
   c.exec("insert into mirrored values (5001, 'after the copies')");  // the session goes on
   EXPECT_EQ(TwoClusters::new_db().query("select v from mirrored where id = 5001"),
             "after the copies");
