@@ -86,6 +86,32 @@ std::string Connection::query_value(const std::string& sql) {
   return PQgetvalue(result.get(), 0, 0);
 }
 
+std::string Connection::copy_in(const std::string& sql, const std::string& data, const char* fail,
+                                bool extended) {
+  auto outcome = [](const ResultPtr& result) {
+    const char* sqlstate = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+    return PQresultStatus(result.get()) == PGRES_COMMAND_OK
+               ? std::string(PQcmdStatus(result.get()))
+               : "error " + std::string(sqlstate == nullptr ? "" : sqlstate);
+  };
+  ResultPtr started(extended
+                        ? PQexecParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0)
+                        : PQexec(conn_, sql.c_str()),
+                    &PQclear);
+  if (PQresultStatus(started.get()) != PGRES_COPY_IN) return outcome(started);
+  for (size_t at = 0; at < data.size(); at += 1000) {
+    const std::string chunk = data.substr(at, 1000);
+    if (PQputCopyData(conn_, chunk.data(), static_cast<int>(chunk.size())) != 1) {
+      return "error sending data: " + std::string(PQerrorMessage(conn_));
+    }
+  }
+  if (PQputCopyEnd(conn_, fail) != 1) return "error ending: " + std::string(PQerrorMessage(conn_));
+  ResultPtr done(PQgetResult(conn_), &PQclear);
+  std::string result = outcome(done);
+  while (PGresult* rest = PQgetResult(conn_)) PQclear(rest);
+  return result;
+}
+
 int Connection::backend_pid() const { return PQbackendPID(conn_); }
 
 Connection connect(const std::string& conninfo) {

@@ -1,5 +1,5 @@
 // A blocking libpq connection for tests: RAII over PGconn*, queries that throw with the SQLSTATE.
-// Not a client library: no pipelining, no COPY, no async; tests needing those use PGconn* directly.
+// Not a client library: no pipelining, no async; tests needing those use PGconn* directly.
 #pragma once
 
 #include <libpq-fe.h>
@@ -41,6 +41,12 @@ class Connection {
   // First column of the first row of sql's last result. Throws QueryError, also when there is
   // no row. The message starts with "[SQLSTATE] ".
   std::string query_value(const std::string& sql);
+  // Runs a COPY ... FROM STDIN (`sql`; through the extended protocol when `extended`), sends
+  // `data` in CopyData messages of up to 1000 bytes, then CopyDone, or CopyFail with `fail`.
+  // Returns the command tag ("COPY 2") or "error <SQLSTATE>"; the COPY refused at once gives
+  // that error without sending the data.
+  std::string copy_in(const std::string& sql, const std::string& data, const char* fail = nullptr,
+                      bool extended = false);
   // The server process serving this connection (pg_backend_pid() as libpq saw it at startup).
   int backend_pid() const;
 

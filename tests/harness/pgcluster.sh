@@ -248,21 +248,16 @@ cmd_stop() {
   rm -rf -- "$dir"
 }
 
-cmd_halt() {
+# Stops the server and keeps the data: fast (halt) or immediate, as a crash would (crash).
+stop_keeping_data() { # DIR MODE WHAT
   local dir=$1
   require_ours "$dir"
   server_running "$dir" || return 0
-  as_owner "$(pg_bin pg_ctl)" -D "$dir/data" -m fast -t 60 stop >/dev/null ||
-    { log_tail "$dir/server.log"; die "could not stop the cluster in $dir"; }
+  as_owner "$(pg_bin pg_ctl)" -D "$dir/data" -m "$2" -t 60 stop >/dev/null ||
+    { log_tail "$dir/server.log"; die "could not $3 the cluster in $dir"; }
 }
-
-cmd_crash() {
-  local dir=$1
-  require_ours "$dir"
-  server_running "$dir" || return 0
-  as_owner "$(pg_bin pg_ctl)" -D "$dir/data" -m immediate -t 60 stop >/dev/null ||
-    { log_tail "$dir/server.log"; die "could not crash the cluster in $dir"; }
-}
+cmd_halt() { stop_keeping_data "$1" fast stop; }
+cmd_crash() { stop_keeping_data "$1" immediate crash; }
 
 cmd_resume() {
   local dir=$1

@@ -105,16 +105,7 @@ TEST_F(JournalReplayTest, WritesWhileNewIsDownAreReplayedInOrderThenMirroredLive
   c.exec("rollback");
   c.exec("update replayed set v = 'third' where id = 1");
   // A COPY's record holds the Query and its data: replay must feed the data to new too.
-  PGresult* copy = PQexec(c.get(), "copy replayed from stdin");
-  ASSERT_EQ(PQresultStatus(copy), PGRES_COPY_IN) << PQresultErrorMessage(copy);
-  PQclear(copy);
-  const std::string data = "6\tcopied\n7\tcopied too\n";
-  ASSERT_EQ(PQputCopyData(c.get(), data.data(), static_cast<int>(data.size())), 1);
-  ASSERT_EQ(PQputCopyEnd(c.get(), nullptr), 1);
-  copy = PQgetResult(c.get());
-  EXPECT_STREQ(PQcmdStatus(copy), "COPY 2");
-  PQclear(copy);
-  while (PGresult* rest = PQgetResult(c.get())) PQclear(rest);
+  EXPECT_EQ(c.copy_in("copy replayed from stdin", "6\tcopied\n7\tcopied too\n"), "COPY 2");
   EXPECT_EQ(which_server(c), std::to_string(old_db().port()));  // new lacks writes: old reads
   EXPECT_EQ(count_in_log("mirror_behind"), 1u) << proxy_->log();
   new_cluster_->start();

@@ -244,56 +244,29 @@ TEST_F(MirrorTest, WritesNewRefusesAreJournaledPerTransactionAndReportedOnReplay
 // answered; a copy old refuses, or one rolled back with its transaction, reaches neither.
 TEST_F(MirrorTest, CopyFromStdinIsMirrored) {
   Connection c = connect_proxy();
-  auto copy_in = [&](const std::string& data, const char* fail) {
-    PGresult* started = PQexec(c.get(), "copy mirrored from stdin");
-    EXPECT_EQ(PQresultStatus(started), PGRES_COPY_IN) << PQresultErrorMessage(started);
-    PQclear(started);
-    for (size_t at = 0; at < data.size(); at += 1000) {  // many CopyData messages
-      const std::string chunk = data.substr(at, 1000);
-      EXPECT_EQ(PQputCopyData(c.get(), chunk.data(), static_cast<int>(chunk.size())), 1);
-    }
-    EXPECT_EQ(PQputCopyEnd(c.get(), fail), 1);
-    PGresult* done = PQgetResult(c.get());
-    std::string outcome = PQresultStatus(done) == PGRES_COMMAND_OK
-                              ? PQcmdStatus(done)
-                              : std::string("error ") + PQresultErrorField(done, PG_DIAG_SQLSTATE);
-    PQclear(done);
-    while (PGresult* rest = PQgetResult(c.get())) PQclear(rest);
-    return outcome;
-  };
   std::string data;
   for (int id = 1; id <= 2000; ++id)
     data += std::to_string(id) + "\tcopied " + std::to_string(id) + "\n";
-  EXPECT_EQ(copy_in(data, nullptr), "COPY 2000");
+  EXPECT_EQ(c.copy_in("copy mirrored from stdin", data), "COPY 2000");
   EXPECT_EQ(PQtransactionStatus(c.get()), PQTRANS_IDLE);
   const std::string summary =
       "select count(*) || ' ' || md5(string_agg(v, ',' order by id)) from mirrored";
   EXPECT_EQ(old_db().query(summary), TwoClusters::new_db().query(summary));
   EXPECT_EQ(TwoClusters::new_db().query("select count(*) from mirrored"), "2000");
   c.exec("begin");
-  EXPECT_EQ(copy_in("3001\tundone\n", nullptr), "COPY 1");
+  EXPECT_EQ(c.copy_in("copy mirrored from stdin", "3001\tundone\n"), "COPY 1");
   c.exec("rollback");
-  EXPECT_EQ(copy_in("1\tduplicate\n", nullptr), "error 23505");  // old refuses it
-  EXPECT_EQ(copy_in("4001\tabandoned\n", "the client gave up"), "error 57014");
+  EXPECT_EQ(c.copy_in("copy mirrored from stdin", "1\tduplicate\n"),
+            "error 23505");  // old refuses it
+  EXPECT_EQ(c.copy_in("copy mirrored from stdin", "4001\tabandoned\n", "the client gave up"),
+            "error 57014");
   for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
     EXPECT_EQ(db->query("select count(*) from mirrored"), "2000") << db->name();
   }
   // A COPY old refuses before any data, then one through the extended protocol (not mirrored:
   // old only, logged), which must not be taken for the refused one's data.
-  PGresult* refused = PQexec(c.get(), "copy no_such_table from stdin");
-  EXPECT_STREQ(PQresultErrorField(refused, PG_DIAG_SQLSTATE), "42P01");
-  PQclear(refused);
-  PGresult* extended =
-      PQexecParams(c.get(), "copy mirrored from stdin", 0, nullptr, nullptr, nullptr, nullptr, 0);
-  ASSERT_EQ(PQresultStatus(extended), PGRES_COPY_IN) << PQresultErrorMessage(extended);
-  PQclear(extended);
-  const std::string row = "4500\textended\n";
-  EXPECT_EQ(PQputCopyData(c.get(), row.data(), static_cast<int>(row.size())), 1);
-  EXPECT_EQ(PQputCopyEnd(c.get(), nullptr), 1);
-  extended = PQgetResult(c.get());
-  EXPECT_STREQ(PQcmdStatus(extended), "COPY 1");
-  PQclear(extended);
-  while (PGresult* rest = PQgetResult(c.get())) PQclear(rest);
+  EXPECT_EQ(c.copy_in("copy no_such_table from stdin", "1\tnever sent\n"), "error 42P01");
+  EXPECT_EQ(c.copy_in("copy mirrored from stdin", "4500\textended\n", nullptr, true), "COPY 1");
   EXPECT_EQ(old_db().query("select v from mirrored where id = 4500"), "extended");
   EXPECT_EQ(TwoClusters::new_db().query("select count(*) from mirrored where id = 4500"), "0");
   EXPECT_NE(proxy_->log().find("mirror_unsupported"), std::string::npos);
