@@ -155,10 +155,11 @@ void Comparator::run() {
     ++pairs_;
     if (auto kind = compare(pair)) {
       ++mismatches_;
+      // Reported first: whoever sees the mismatch log's line can count on the report too.
+      if (on_mismatch_) on_mismatch_(pair, *kind);
       const std::string line = mismatch_line(pair, *kind) + "\n";
       std::fwrite(line.data(), 1, line.size(), log_);
       std::fflush(log_);  // a line is whole on disk (or nowhere) before the next one starts
-      if (on_mismatch_) on_mismatch_(pair, *kind);
     }
     lock.lock();
   }

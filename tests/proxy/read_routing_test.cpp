@@ -148,7 +148,10 @@ TEST_F(ReadRoutingTest, CircuitBreakerStopsFallbacksThenAProbeClosesIt) {
   // After the cooldown one probe goes to new; it succeeds and closes the breaker.
   EXPECT_TRUE(wait_until([&] { return c.query_value(kWhichServer) == new_port(); },
                          std::chrono::seconds(10)));
-  EXPECT_NE(proxy_->log().find("\"state\":\"closed\""), std::string::npos);
+  // Logged once the probe's answer has reached the client, so awaited rather than read once.
+  EXPECT_TRUE(
+      wait_until([&] { return proxy_->log().find("\"state\":\"closed\"") != std::string::npos; },
+                 std::chrono::seconds(5)));
 }
 
 TEST_F(ReadRoutingTest, FallbackBudgetShedsReadsToOldInsteadOfRetrying) {
