@@ -30,6 +30,10 @@ void ReplyFilter::drop_answer(int units_before) {
   expected_.push_back({Edit::kAnswer, units_before, 0, {}});
 }
 
+void ReplyFilter::keep_answer(int units_before) {
+  expected_.push_back({Edit::kKeptAnswer, units_before, 0, {}});
+}
+
 void ReplyFilter::hold_ready(int units_before, bool drop_tags) {
   expected_.push_back({drop_tags ? Edit::kReadyAndTags : Edit::kReady, units_before, 0, {}});
 }
@@ -54,15 +58,17 @@ bool ReplyFilter::edits(Expected& e, char type, std::string_view body) {
     case Edit::kAnswer:
       if (type == 'Z') e.units_before = -1;
       return true;
+    case Edit::kKeptAnswer:
     case Edit::kReady:
     case Edit::kReadyAndTags:
+      if (type == 'D' && e.edit == Edit::kKeptAnswer) e.answer.data_rows.emplace_back(body);
       if (type == 'C') {
         e.answer.tags.push_back(field_of(type, body, 'C'));
-        return e.edit == Edit::kReadyAndTags;
+        return e.edit != Edit::kReady;
       }
       if (type == 'E' && e.answer.sqlstate.empty()) e.answer.sqlstate = field_of(type, body, 'C');
       if (type == 'D') e.rows.add_data_row(body);
-      if (type != 'Z') return false;
+      if (type != 'Z') return e.edit == Edit::kKeptAnswer;
       e.answer.status = body.empty() ? 'I' : body[0];
       e.answer.rows = e.rows.rows();
       e.answer.rows_digest = e.rows.digest();
@@ -79,7 +85,7 @@ void ReplyFilter::on_message(char type, std::string_view body, size_t end) {
   last_end_ = end;
   ended_ = true;
   for (auto& e : expected_) {
-    bool reports = e.edit == Edit::kReady || e.edit == Edit::kReadyAndTags;
+    bool reports = e.edit != Edit::kParseComplete && e.edit != Edit::kAnswer;
     if (e.units_before < 0 && reports) answers_.push_back(std::move(e.answer));
   }
   std::erase_if(expected_, [](const Expected& e) { return e.units_before < 0; });

@@ -25,6 +25,8 @@ struct HeldAnswer {
   // captured count.
   uint64_t rows = 0;
   verify::Digest rows_digest{};
+  // The DataRow bodies themselves: only for a statement of cutover's own (keep_answer()).
+  std::vector<std::string> data_rows{};
 };
 
 class ReplyFilter {
@@ -38,6 +40,9 @@ class ReplyFilter {
   void drop_parse_complete(int units_before, int parses_before);
   // Takes out that unit's whole answer (a statement cutover sent on its own behalf).
   void drop_answer(int units_before);
+  // The same, reporting the answer through take_held(), rows and all (a statement cutover
+  // sent to learn something from old).
+  void keep_answer(int units_before);
   // Takes out that unit's ReadyForQuery (and with `drop_tags` its CommandCompletes) and
   // reports the answer through take_held(); the rest of it goes to the client as it comes.
   void hold_ready(int units_before, bool drop_tags);
@@ -56,7 +61,7 @@ class ReplyFilter {
   HeldAnswer take_held();
 
  private:
-  enum class Edit { kParseComplete, kAnswer, kReady, kReadyAndTags };
+  enum class Edit { kParseComplete, kAnswer, kKeptAnswer, kReady, kReadyAndTags };
   struct Expected {
     Edit edit;
     int units_before;

@@ -364,6 +364,10 @@ void Session::count_backend_message(char type, std::string_view body) {
   last_backend_type_ = type;
   if (type == 'Z' && body.size() == 1) {
     transaction_status_ = body[0];
+    if (schema_changed_ && transaction_status_ == 'I') {
+      schema_changed_ = false;
+      ++context_.schema_version;
+    }
     if (pending_replies_ > 0) --pending_replies_;
     last_activity_ = Clock::now();
   } else if (type == 'S') {

@@ -10,7 +10,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "protocol/framing.h"
 #include "protocol/scram.h"
@@ -26,6 +29,7 @@
 #include "router/circuit_breaker.h"
 #include "router/classify.h"
 #include "router/extended.h"
+#include "router/insert_defaults.h"
 #include "router/policy.h"
 #include "verify/comparator.h"
 #include "verify/journal.h"
@@ -45,6 +49,9 @@ class ProxyContext {
   const Config& config;
   CancelRegistry cancels;
   std::atomic<uint64_t> next_connection_id{1};
+  // Moves on with every DDL unit and at the end of each transaction that ran DDL: sessions
+  // then forget what they learnt of tables' columns (session_defaults.cpp).
+  std::atomic<uint64_t> schema_version{0};
   const TrustedNetworks trusted;
   const router::Classifier classifier;
   const router::PolicyConfig policy;
@@ -173,6 +180,7 @@ class Session {
   asio::awaitable<bool> mirror_query(std::string_view whole, const router::Classification& unit,
                                      std::string& pending);
   std::string pin_unit(std::string_view whole, const router::Classification& unit);
+  std::pair<std::string, std::string> pinned_instants();
   void note_unpinned(uint64_t fingerprint, const std::string& calls);
   asio::awaitable<bool> mirror_batch(std::string_view batch, const router::BatchPlan& plan,
                                      std::string& pending);
@@ -207,6 +215,22 @@ class Session {
                                                const HeldAnswer* old_answer);
   asio::awaitable<MirrorOutcome> end_mirror_transaction(bool commit);
   asio::awaitable<bool> send_ready(char status);
+
+  // session_defaults.cpp: column defaults that differ per server, pinned for mirrored INSERTs.
+  struct TableDefaults {
+    std::vector<router::TableColumn> columns;
+    std::vector<router::DefaultKind> kinds;
+    std::vector<bool> differs;
+  };
+  asio::awaitable<const TableDefaults*> table_defaults(const router::InsertShape& shape);
+  asio::awaitable<std::string> pin_defaults(std::string_view sql,
+                                            const router::Classification& unit);
+  asio::awaitable<bool> evaluate_on_old(
+      const std::string& evaluations, const std::vector<size_t>& evaluated,
+      const std::vector<const std::vector<router::TableColumn>*>& tables,
+      std::vector<router::FilledSlot>& filled);
+  std::string pin_expression(const std::string& expression);
+  asio::awaitable<std::optional<HeldAnswer>> query_own_on_old(std::string_view sql);
 
   // session_journal.cpp: the journal's side of mirroring.
   // Why a journaled transaction's units do not go to new (compared by address).
@@ -303,6 +327,10 @@ class Session {
   uint64_t mirror_txn_fingerprint_ = 0;
   uint64_t new_transaction_id_ = 0;  // new's id for its open transaction, once asked (0: unknown)
   std::string pinned_transaction_time_;  // what now() is in this transaction, once pinned
+  // INSERT targets' columns, by quoted name, as of ProxyContext::schema_version.
+  std::unordered_map<std::string, TableDefaults> defaults_cache_;
+  uint64_t defaults_schema_version_ = 0;
+  bool schema_changed_ = false;  // DDL ran in the open transaction: a new version at its end
   // The client pump waits for old's answer to a mirrored unit: pump_backend() wakes it once
   // old owes nothing and the bytes went out to the client.
   bool awaiting_old_ = false;

@@ -35,6 +35,12 @@ void append_query(std::string& out, std::string_view sql) {
   protocol::encode(protocol::Query{.sql = std::string(sql)}, out);
 }
 
+// The SQL of a whole Query message.
+std::string_view query_text(std::string_view whole) {
+  const std::string_view sql = whole.substr(5);  // type and length
+  return sql.substr(0, sql.find('\0'));
+}
+
 }  // namespace
 
 bool Session::mirrors(const router::Classification& unit) const {
@@ -58,9 +64,17 @@ asio::awaitable<bool> Session::mirror_query(std::string_view whole,
   --pending_replies_;  // counted when the client sent it; run_on_old() counts what goes out
   if (!co_await wait_for_old()) co_return false;
   if (transaction_status_ == 'I') pinned_transaction_time_.clear();
-  mirror_unpinned_ = false;  // pin_unit() says otherwise
-  const std::string pinned = unit.nondeterministic ? pin_unit(whole, unit) : std::string();
+  mirror_unpinned_ = false;  // pin_unit() and pin_defaults() say otherwise
+  std::string pinned = unit.nondeterministic ? pin_unit(whole, unit) : std::string();
   if (!pinned.empty()) whole = pinned;  // both sides run the pinned text
+  if (unit.inserts) {
+    const std::string filled = co_await pin_defaults(query_text(whole), unit);
+    if (!filled.empty()) {
+      pinned.clear();
+      append_query(pinned, filled);
+      whole = pinned;
+    }
+  }
   co_return co_await mirror_unit({}, whole, whole, whole, unit);
 }
 
@@ -291,22 +305,27 @@ asio::awaitable<bool> Session::mirror_after_old(const HeldAnswer& held, bool wra
 // (statement_timestamp(): per statement), so old and new store the same values; empty when
 // there is nothing to pin. What cannot be pinned is logged with the fingerprint.
 std::string Session::pin_unit(std::string_view whole, const router::Classification& unit) {
-  std::string_view sql = whole.substr(5);  // type and length
-  sql = sql.substr(0, sql.find('\0'));
+  const std::string_view sql = query_text(whole);
   auto found = router::find_nondeterminism(sql);
   mirror_unpinned_ = !found || !found->unpinnable.empty();
   if (mirror_unpinned_) {
     note_unpinned(unit.fingerprint, found ? log::joined(found->unpinnable) : "unparsed");
   }
   if (!found || found->time_calls.empty()) return {};
+  auto [transaction, statement] = pinned_instants();
+  std::string out;
+  append_query(out, router::pin_time(sql, found->time_calls, transaction, statement));
+  return out;
+}
+
+// cutover's clock as the instants now() (fixed for the transaction) and statement_timestamp()
+// stand for.
+std::pair<std::string, std::string> Session::pinned_instants() {
   const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::system_clock::now().time_since_epoch());
   std::string statement_time = router::timestamp_literal(now.count());
   if (pinned_transaction_time_.empty()) pinned_transaction_time_ = statement_time;
-  std::string out;
-  append_query(out,
-               router::pin_time(sql, found->time_calls, pinned_transaction_time_, statement_time));
-  return out;
+  return {pinned_transaction_time_, std::move(statement_time)};
 }
 
 // Logs a statement whose values cutover could not pin, once per session and fingerprint (a

@@ -164,6 +164,11 @@ void Session::note_unit(const router::Classification& unit) {
     view_.last_write = Clock::now();
   }
   if (unit.creates_temporary) view_.has_temporary = true;
+  if (unit.kind == Kind::kDdl) {
+    ++context_.schema_version;
+    schema_changed_ = true;
+  }
+  if (unit.kind == Kind::kSession) defaults_cache_.clear();  // search_path may have changed
   if (unit.kind == Kind::kTransaction && unit.read_only_transaction) {
     view_.read_only_transaction = true;
   }

@@ -125,6 +125,7 @@ struct Classifier::Walk {
       return std::max(Kind::kRead, scan(node));
     }
     if (type == "VacuumStmt") result.refuses_transaction_block = true;
+    if (type == "InsertStmt") result.inserts = true;
     if (type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" ||
         type == "MergeStmt" || type == "TruncateStmt" || type == "DoStmt" || type == "CallStmt" ||
         type == "LockStmt" || type == "NotifyStmt" || type == "VacuumStmt" ||
@@ -209,6 +210,7 @@ struct Classifier::Walk {
       bool locks = key == "lockingClause" && child.is_array() && !child.get_array().empty();
       if (modifies || locks) {
         found = Kind::kWrite;
+        result.inserts |= key == "InsertStmt";
       } else if (key == "FuncCall" && child.is_object()) {
         found = std::max(found, function(child.get_object()));
       } else if (key == "SQLValueFunction") {

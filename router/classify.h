@@ -47,6 +47,8 @@ struct Classification {
   // Calls something that gives each server its own value (now(), CURRENT_DATE, random(), ...;
   // see pinning.h, which finds where).
   bool nondeterministic = false;
+  // Has an INSERT, whose target's column defaults may differ per server (insert_defaults.h).
+  bool inserts = false;
   // Tables the unit names, as written ("name" or "schema.name"), for per-table overrides.
   std::vector<std::string> tables{};
   std::string error{};  // the parser's message when kind is kUnknown because parsing failed

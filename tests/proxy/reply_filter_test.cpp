@@ -25,8 +25,9 @@ const std::string kRow = message('D', std::string(40, 'x'));
 const std::string kError = message('E', std::string("SERROR\0C42P01\0\0", 15));
 
 // Relays `stream` through a scanner and the filter in chunks cut at `splits`.
-std::string relay(ReplyFilter& filter, std::string_view stream, const std::vector<size_t>& splits) {
-  protocol::FrameScanner scanner("ZCE", 1 << 20);
+std::string relay(ReplyFilter& filter, std::string_view stream, const std::vector<size_t>& splits,
+                  const char* capture = "ZCE") {
+  protocol::FrameScanner scanner(capture, 1 << 20);
   std::string out;
   size_t at = 0;
   auto cuts = splits;
@@ -120,6 +121,26 @@ TEST(ReplyFilter, AHeldAnswerKeepsItsErrorForTheClientAndReportsItsSqlstate) {
   EXPECT_EQ(answer.status, 'E');
   EXPECT_TRUE(answer.tags.empty());
   EXPECT_EQ(answer.sqlstate, "42P01");
+}
+
+TEST(ReplyFilter, AKeptAnswerGoesNowhereButReportsItsRowsAndTag) {
+  // cutover's own query (two rows), then the client's next answer, which passes untouched.
+  const std::string first = message('D', "first");
+  const std::string second = message('D', "second");
+  const std::string own = first + second + message('C', std::string("SELECT 2\0", 9)) + kReady;
+  const std::string next = kRow + kReady;
+  for (size_t split = 0; split <= own.size() + next.size(); ++split) {
+    ReplyFilter filter;
+    filter.keep_answer(0);
+    // Rows captured, as run_on_old() asks.
+    const std::string out = relay(filter, own + next, {split}, "ZCED");
+    EXPECT_EQ(out, next) << "split at " << split;
+    ASSERT_TRUE(filter.has_held()) << "split at " << split;
+    HeldAnswer answer = filter.take_held();
+    EXPECT_EQ(answer.data_rows, (std::vector<std::string>{"first", "second"}));
+    EXPECT_EQ(answer.tags, std::vector<std::string>{"SELECT 2"});
+    EXPECT_EQ(answer.status, 'I');
+  }
 }
 
 }  // namespace

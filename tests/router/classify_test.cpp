@@ -82,6 +82,12 @@ TEST(ClassifyTest, WhatMirroringNeedsIsFlagged) {
   EXPECT_TRUE(classifier.classify("INSERT INTO t VALUES (1); COMMIT").controls_transaction);
   EXPECT_TRUE(classifier.classify("BEGIN").controls_transaction);
   EXPECT_FALSE(classifier.classify("INSERT INTO t VALUES (1)").controls_transaction);
+  EXPECT_TRUE(classifier.classify("INSERT INTO t VALUES (1)").inserts);
+  EXPECT_TRUE(classifier
+                  .classify("WITH x AS (INSERT INTO t DEFAULT VALUES RETURNING id) "
+                            "SELECT * FROM x")
+                  .inserts);
+  EXPECT_FALSE(classifier.classify("UPDATE t SET v = 1").inserts);
   EXPECT_TRUE(classifier.classify("VACUUM t").refuses_transaction_block);
   EXPECT_FALSE(classifier.classify("DELETE FROM t").refuses_transaction_block);
 }

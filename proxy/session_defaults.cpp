@@ -1,0 +1,155 @@
+// Column defaults that differ per server (serial and identity keys, gen_random_uuid(), now()
+// in a DEFAULT), pinned for mirrored INSERTs (simple protocol): cutover learns the target's
+// columns from old's catalog (cached per session, dropped when DDL passes through any session
+// or the session changes its settings), evaluates the differing defaults on old in one query
+// of its own (time-only defaults need no query: they get the transaction's pinned instant),
+// and rewrites the INSERT to name every value (router/insert_defaults.h). Old and new then
+// run the same explicit row. What cannot be pinned is logged (mirror_nondeterministic) and
+// the pair is marked for the comparator, never silently accepted.
+#include "proxy/log.h"
+#include "proxy/session.h"
+#include "router/pinning.h"
+
+namespace cutover::proxy {
+namespace {
+
+// Old's catalog facts about a relation named as `literal` (a quoted SQL string holding the
+// quoted name), in column order. Identity columns report the nextval() their sequence gives.
+std::string columns_query(const std::string& literal) {
+  return "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attidentity::text, "
+         "(a.attgenerated <> '')::text, CASE WHEN a.attidentity <> '' THEN "
+         "format('nextval(%L::regclass)', pg_get_serial_sequence(a.attrelid::regclass::text, "
+         "a.attname)) ELSE pg_get_expr(d.adbin, d.adrelid) END "
+         "FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d "
+         "ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+         "WHERE a.attrelid = pg_catalog.to_regclass(" +
+         literal + ") AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
+}
+
+std::optional<protocol::DataRow> decode_row(const std::string& body) {
+  auto decoded = protocol::decode_backend('D', body);
+  if (!decoded) return std::nullopt;
+  return std::get<protocol::DataRow>(std::move(*decoded));
+}
+
+}  // namespace
+
+// The columns of an INSERT's target, from the cache or old's catalog; null when old does not
+// know the relation (the INSERT will fail there) or did not answer.
+asio::awaitable<const Session::TableDefaults*> Session::table_defaults(
+    const router::InsertShape& shape) {
+  const uint64_t version = context_.schema_version.load();
+  if (version != defaults_schema_version_) {
+    defaults_cache_.clear();
+    defaults_schema_version_ = version;
+  }
+  std::string name = router::quote_identifier(shape.relation);
+  if (!shape.schema.empty()) name = router::quote_identifier(shape.schema) + "." + name;
+  if (auto it = defaults_cache_.find(name); it != defaults_cache_.end()) co_return &it->second;
+  auto answer = co_await query_own_on_old(columns_query(router::quote_literal(name)));
+  if (!answer || !answer->sqlstate.empty() || answer->data_rows.empty()) co_return nullptr;
+  TableDefaults table;
+  for (const std::string& body : answer->data_rows) {
+    auto row = decode_row(body);
+    if (!row || row->columns.size() != 5 || !row->columns[0] || !row->columns[1]) {
+      co_return nullptr;
+    }
+    router::TableColumn& column = table.columns.emplace_back();
+    column.name = *row->columns[0];
+    column.type = *row->columns[1];
+    column.identity = row->columns[2] && !row->columns[2]->empty() ? (*row->columns[2])[0] : 0;
+    column.generated = row->columns[3] == "true";
+    column.default_expression = row->columns[4].value_or("");
+    table.kinds.push_back(router::classify_default(column.default_expression));
+    table.differs.push_back(table.kinds.back().differs);
+  }
+  constexpr size_t kMaxTables = 256;  // a session writing to more tables looks them up again
+  if (defaults_cache_.size() >= kMaxTables) defaults_cache_.clear();
+  co_return &defaults_cache_.emplace(std::move(name), std::move(table)).first->second;
+}
+
+// `sql` (a mirrored Query's text) with every value a differing default would give named
+// explicitly; empty when there is nothing to pin or it cannot be pinned.
+asio::awaitable<std::string> Session::pin_defaults(std::string_view sql,
+                                                   const router::Classification& unit) {
+  if (transaction_status_ == 'E' || nonstandard_strings_) co_return std::string();
+  auto shapes = router::find_inserts(sql);
+  if (!shapes || shapes->empty()) co_return std::string();
+  std::vector<const std::vector<router::TableColumn>*> tables;
+  std::vector<router::FilledSlot> filled;
+  std::vector<size_t> evaluated;  // indexes into `filled` whose value old must give
+  std::string evaluations;
+  for (size_t i = 0; i < shapes->size(); ++i) {
+    const TableDefaults* table = co_await table_defaults((*shapes)[i]);
+    if (table == nullptr) co_return std::string();  // old refuses the INSERT itself
+    tables.push_back(&table->columns);
+    auto slots = router::default_slots(i, (*shapes)[i], table->columns, table->differs);
+    if (!slots) {
+      mirror_unpinned_ = true;
+      note_unpinned(unit.fingerprint, "defaults of " + (*shapes)[i].relation);
+      continue;
+    }
+    for (const router::DefaultSlot& slot : *slots) {
+      const router::TableColumn& column = table->columns[slot.column];
+      std::string value = "(";
+      value.append(pin_expression(column.default_expression)).append(")");
+      if (!table->kinds[slot.column].time_only) {
+        if (!evaluations.empty()) evaluations.append(", ");
+        evaluations.append(value).append("::text");
+        evaluated.push_back(filled.size());
+      }
+      filled.push_back({slot, std::move(value)});
+    }
+  }
+  if (filled.empty()) co_return std::string();
+  if (!evaluated.empty() && !co_await evaluate_on_old(evaluations, evaluated, tables, filled)) {
+    mirror_unpinned_ = true;
+    note_unpinned(unit.fingerprint, "defaults: old did not evaluate them");
+    co_return std::string();
+  }
+  co_return router::fill_defaults(sql, *shapes, tables, filled);
+}
+
+// Runs the evaluations (in one array, so old computes each exactly once and in order) and
+// puts each value, as a literal of its column's type, into its slot.
+asio::awaitable<bool> Session::evaluate_on_old(
+    const std::string& evaluations, const std::vector<size_t>& evaluated,
+    const std::vector<const std::vector<router::TableColumn>*>& tables,
+    std::vector<router::FilledSlot>& filled) {
+  auto answer =
+      co_await query_own_on_old("SELECT v FROM pg_catalog.unnest(ARRAY[" + evaluations +
+                                "]::text[]) WITH ORDINALITY AS cutover_defaults(v, n) ORDER BY n");
+  if (!answer || !answer->sqlstate.empty() || answer->data_rows.size() != evaluated.size()) {
+    co_return false;
+  }
+  for (size_t i = 0; i < evaluated.size(); ++i) {
+    auto row = decode_row(answer->data_rows[i]);
+    if (!row || row->columns.size() != 1) co_return false;
+    router::FilledSlot& slot = filled[evaluated[i]];
+    const router::TableColumn& column = (*tables[slot.slot.insert])[slot.slot.column];
+    slot.value = row->columns[0] ? "CAST(" + router::quote_literal(*row->columns[0]) + " AS " +
+                                       column.type + ")"
+                                 : "NULL";
+  }
+  co_return true;
+}
+
+// A default expression with its time functions replaced by the transaction's pinned instant.
+std::string Session::pin_expression(const std::string& expression) {
+  const std::string select = "SELECT " + expression;
+  auto found = router::find_nondeterminism(select);
+  if (!found || found->time_calls.empty()) return expression;
+  auto [transaction, statement] = pinned_instants();
+  return router::pin_time(select, found->time_calls, transaction, statement).substr(7);
+}
+
+// Runs a statement of cutover's own on old and returns its answer, rows and all; nothing of
+// it reaches the client.
+asio::awaitable<std::optional<HeldAnswer>> Session::query_own_on_old(std::string_view sql) {
+  std::string message;
+  protocol::encode(protocol::Query{.sql = std::string(sql)}, message);
+  old_filter_.keep_answer(0);
+  co_return co_await run_on_old(message, 1);
+}
+
+}  // namespace cutover::proxy
