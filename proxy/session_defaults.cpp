@@ -57,7 +57,7 @@ asio::awaitable<const Session::TableDefaults*> Session::table_defaults(
     router::TableColumn& column = table.columns.emplace_back();
     column.name = *row->columns[0];
     column.type = *row->columns[1];
-    column.identity = row->columns[2] && !row->columns[2]->empty() ? (*row->columns[2])[0] : 0;
+    column.identity = row->columns[2] && !row->columns[2]->empty() ? (*row->columns[2])[0] : '\0';
     column.generated = row->columns[3] == "true";
     column.default_expression = row->columns[4].value_or("");
     table.kinds.push_back(router::classify_default(column.default_expression));

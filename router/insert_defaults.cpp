@@ -58,7 +58,7 @@ InsertShape shape_of(const json::object& insert, size_t& relation_at) {
   const std::string override = text_at(insert, "override");
   shape.overriding = override == "OVERRIDING_SYSTEM_VALUE" ? 's'
                      : override == "OVERRIDING_USER_VALUE" ? 'u'
-                                                           : 0;
+                                                           : '\0';
   const json::object* select = object_at(insert, "selectStmt");
   if (select == nullptr) {
     shape.default_values = true;
@@ -181,6 +181,7 @@ std::optional<std::vector<InsertShape>> find_inserts(std::string_view sql) {
   std::sort(found.begin(), found.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<InsertShape> shapes;
+  shapes.reserve(found.size());
   for (auto& [at, shape] : found) shapes.push_back(std::move(shape));
   return shapes;
 }
@@ -274,10 +275,11 @@ std::string fill_defaults(std::string_view sql, const std::vector<InsertShape>& 
     if (!shape.columns.empty()) {
       edits.push_back({shape.columns_end, 0, ", " + names});
     } else {
-      std::string list;
+      std::string list = "(";
       const size_t width = shape.default_items.front().size();
-      for (size_t c = 0; c < width; ++c) list += quote_identifier(table[c].name) + ", ";
-      edits.push_back({shape.values_at, 0, "(" + list + names + ") "});
+      for (size_t c = 0; c < width; ++c) list.append(quote_identifier(table[c].name)).append(", ");
+      list.append(names).append(") ");
+      edits.push_back({shape.values_at, 0, std::move(list)});
     }
   }
   for (const auto& [insert, needed] : needs_override) {

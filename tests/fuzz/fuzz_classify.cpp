@@ -2,12 +2,15 @@
 // the libpg_query-based classifier never crash or hang; normalising is idempotent (a key never
 // normalises further, so two texts cannot meet on a second pass); and the cache gives the same
 // kind as a direct parse for the text it was asked about. Pinning the time functions of a text
-// that parses gives a text that still parses, of the same kind.
+// that parses gives a text that still parses, of the same kind; so does filling the defaults
+// of its INSERTs (router/insert_defaults.h) against a table whose every column differs.
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "router/classify.h"
+#include "router/insert_defaults.h"
 #include "router/normalize.h"
 #include "router/pinning.h"
 
@@ -15,6 +18,26 @@ namespace {
 
 void check(bool ok) {
   if (!ok) __builtin_trap();
+}
+
+// Every INSERT's differing defaults filled with a constant, as cutover would with old's values.
+std::string fill_every_default(const std::string& sql,
+                               const std::vector<cutover::router::InsertShape>& shapes) {
+  using namespace cutover::router;
+  static const std::vector<TableColumn> table = {
+      {.name = "id", .type = "integer", .default_expression = "nextval('s')", .identity = 'a'},
+      {.name = "v", .type = "text", .default_expression = "now()"},
+      {.name = "w", .type = "uuid", .default_expression = "gen_random_uuid()"}};
+  const std::vector<bool> differs(table.size(), true);
+  std::vector<const std::vector<TableColumn>*> tables;
+  std::vector<FilledSlot> filled;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    tables.push_back(&table);
+    auto slots = default_slots(i, shapes[i], table, differs);
+    if (!slots) continue;
+    for (const auto& slot : *slots) filled.push_back({slot, "CAST('1' AS integer)"});
+  }
+  return fill_defaults(sql, shapes, tables, filled);
 }
 
 }  // namespace
@@ -34,6 +57,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string pinned = cutover::router::pin_time(
         sql, found->time_calls, "2026-01-01 00:00:00.000000+00", "2026-01-01 00:00:01.000000+00");
     const cutover::router::Classification after = classifier.classify(pinned);
+    check(after.error.empty() && after.kind == direct.kind);
+  }
+  if (auto shapes = cutover::router::find_inserts(sql); shapes && !shapes->empty()) {
+    const cutover::router::Classification after =
+        classifier.classify(fill_every_default(sql, *shapes));
     check(after.error.empty() && after.kind == direct.kind);
   }
   return 0;
