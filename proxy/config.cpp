@@ -265,6 +265,8 @@ void read_migration(Section& s, MigrationConfig& m) {
     mirror.enumeration("ordering", m.mirror.ordering, mirror_ordering_names);
     mirror.millis("timeout_ms", m.mirror.timeout);
     mirror.millis("handover_timeout_ms", m.mirror.handover_timeout);
+    mirror.integer("sequence_margin", m.mirror.sequence_margin, 1, int64_t{1} << 40);
+    mirror.millis("sequence_sync_ms", m.mirror.sequence_sync, 0);
   });
   s.with("overrides", [&](const YAML::Node& n, const std::string& p) {
     if (!n.IsSequence())
@@ -458,7 +460,9 @@ std::string to_yaml(const Config& c) {
   key("mirror") << YAML::BeginMap;
   key("ordering") << name_of(c.migration.mirror.ordering, mirror_ordering_names);
   key("timeout_ms") << c.migration.mirror.timeout.count();
-  key("handover_timeout_ms") << c.migration.mirror.handover_timeout.count() << YAML::EndMap;
+  key("handover_timeout_ms") << c.migration.mirror.handover_timeout.count();
+  key("sequence_margin") << c.migration.mirror.sequence_margin;
+  key("sequence_sync_ms") << c.migration.mirror.sequence_sync.count() << YAML::EndMap;
   key("overrides") << YAML::BeginSeq;
   for (const auto& o : c.migration.overrides) {
     out << YAML::Flow << YAML::BeginMap;

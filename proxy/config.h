@@ -110,6 +110,11 @@ struct MirrorConfig {
   // How long the hand-over from journal replay back to live mirroring may hold transactions
   // that start meanwhile (proxy/mirror_journal.h) before it is called off and tried later.
   std::chrono::milliseconds handover_timeout{2000};
+  // The mirror's sequences are moved to the source of truth's last value + sequence_margin
+  // whenever they are less than half the margin ahead, checked every sequence_sync_ms (0: not
+  // kept; proxy/sequence_keeper.h).
+  int64_t sequence_margin = 1000;
+  std::chrono::milliseconds sequence_sync{1000};
 };
 
 // Keeps reads on old for one table ("name" or "schema.name") or one user.

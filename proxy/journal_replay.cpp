@@ -12,11 +12,10 @@
 namespace cutover::proxy {
 namespace {
 
-using namespace asio::experimental::awaitable_operators;
 using Outcome = verify::JournalRecord::Outcome;
 using What = verify::JournalReport::What;
 
-constexpr size_t kMaxAnswerBody = size_t{1} << 30;
+constexpr size_t kMaxRecordMessage = size_t{1} << 30;  // bounds the parse of a record's bytes
 // How long a transaction new still runs may keep replay waiting before it is reported.
 constexpr int64_t kInProgressPatienceMs = 60'000;
 
@@ -32,7 +31,7 @@ int64_t unix_ms_now() {
 std::vector<std::string_view> pieces_of(std::string_view unit) {
   std::vector<std::pair<char, size_t>> frames;  // type, offset just past the message
   for (size_t at = 0; at < unit.size();) {
-    auto frame = protocol::next_frame(unit.substr(at), kMaxAnswerBody);
+    auto frame = protocol::next_frame(unit.substr(at), kMaxRecordMessage);
     if (frame.status != protocol::FrameStatus::kFrame) return {};  // not whole messages
     at += frame.consumed;
     frames.emplace_back(frame.type, at);
@@ -56,7 +55,7 @@ std::vector<std::string_view> pieces_of(std::string_view unit) {
 std::vector<std::string> tables_of(std::string_view unit, const router::Classifier& classifier) {
   std::set<std::string> tables;
   for (size_t at = 0; at < unit.size();) {
-    auto frame = protocol::next_frame(unit.substr(at), kMaxAnswerBody);
+    auto frame = protocol::next_frame(unit.substr(at), kMaxRecordMessage);
     if (frame.status != protocol::FrameStatus::kFrame) break;
     at += frame.consumed;
     std::string_view sql;
@@ -113,7 +112,7 @@ asio::awaitable<ReplayProgress> JournalReplayer::replay(std::shared_ptr<const Se
 }
 
 void JournalReplayer::disconnect() {
-  for (auto& [key, connection] : connections_) connection->stream.close();
+  for (auto& [key, connection] : connections_) connection->close();
   connections_.clear();
 }
 
@@ -151,12 +150,12 @@ asio::awaitable<bool> JournalReplayer::replay_record(const verify::JournalRecord
     advance(record.sequence, 0);
     co_return true;
   }
-  Connection* connection = co_await connection_for(record, secrets);
+  OwnConnection* connection = co_await connection_for(record, secrets);
   if (connection == nullptr) co_return false;
   // Everything up to the commit (the last piece) first: a failure there commits nothing.
   const std::string_view last = pieces.back();
   const std::string_view before(record.unit.data(), record.unit.size() - last.size());
-  Answer answer = co_await exchange(*connection, before, static_cast<int>(pieces.size()) - 1);
+  auto answer = co_await exchange(*connection, before, static_cast<int>(pieces.size()) - 1);
   if (!answer.answered) {
     // Lost, or no answer within mirror.timeout_ms (say a lock a client holds on new): later.
     log::warn("journal_replay_interrupted",
@@ -190,20 +189,21 @@ asio::awaitable<bool> JournalReplayer::replay_record(const verify::JournalRecord
 asio::awaitable<std::optional<std::string>> JournalReplayer::commit_status(
     const verify::JournalRecord& record, const Secrets& secrets) {
   if (record.mirror_transaction_id == 0) co_return "unknown";
-  Connection* connection = co_await connection_for(record, secrets);
+  OwnConnection* connection = co_await connection_for(record, secrets);
   if (connection == nullptr) co_return std::nullopt;
   std::string query;
   append_query(query, "SELECT txid_status(" + std::to_string(record.mirror_transaction_id) + ")");
-  const Answer answer = co_await exchange(*connection, query, 1);
+  const auto answer = co_await exchange(*connection, query, 1);
   if (!answer.answered) co_return std::nullopt;
-  if (!answer.error.empty() || !answer.value) co_return "unknown";
-  co_return *answer.value;
+  const bool valued = answer.error.empty() && !answer.rows.empty() &&
+                      !answer.rows[0].columns.empty() && answer.rows[0].columns[0];
+  co_return valued ? *answer.rows[0].columns[0] : "unknown";
 }
 
 // new's connection for the record's database and user (cutover's configured ones where set),
 // logged in on first use; null when new cannot be reached.
-asio::awaitable<JournalReplayer::Connection*> JournalReplayer::connection_for(
-    const verify::JournalRecord& record, const Secrets& secrets) {
+asio::awaitable<OwnConnection*> JournalReplayer::connection_for(const verify::JournalRecord& record,
+                                                                const Secrets& secrets) {
   const BackendConfig& new_db = config_.backends.new_db;
   LoginIdentity identity;
   identity.user = new_db.user.empty() ? record.user : new_db.user;
@@ -213,67 +213,34 @@ asio::awaitable<JournalReplayer::Connection*> JournalReplayer::connection_for(
   if (auto found = connections_.find(key); found != connections_.end()) {
     co_return found->second.get();
   }
-  const auto executor = co_await asio::this_coro::executor;
-  auto connection = std::make_unique<Connection>(Connection{.stream = Stream(executor)});
   const BackendTarget target{"new", new_db, secrets.new_db};
-  auto login = co_await (
-      login_backend(connection->stream, target, identity, config_.timeouts.backend_connect) ||
-      sleep_for(config_.migration.mirror.timeout));
-  if (login.index() == 1 || !std::get<0>(login).ok) {
+  std::string error;
+  auto connection = co_await OwnConnection::open(target, identity, config_.timeouts.backend_connect,
+                                                 config_.migration.mirror.timeout, error);
+  if (connection == nullptr) {
     log::warn("journal_replay_login_failed",
-              {{"database", identity.database},
-               {"user", identity.user},
-               {"error", login.index() == 1 ? "timed out" : failure_message(std::get<0>(login))}});
+              {{"database", identity.database}, {"user", identity.user}, {"error", error}});
     co_return nullptr;
   }
-  connection->buffer = std::move(std::get<0>(login).leftover);
   co_return connections_.emplace(key, std::move(connection)).first->second.get();
 }
 
 // Sends `messages` and reads their answers (up to `ready_expected` ReadyForQuery), all within
-// mirror.timeout_ms; a connection that fails or times out is closed and forgotten.
-asio::awaitable<JournalReplayer::Answer> JournalReplayer::exchange(Connection& connection,
-                                                                   std::string_view messages,
-                                                                   int ready_expected) {
-  auto done = co_await (send_and_read(connection, messages, ready_expected) ||
-                        sleep_for(config_.migration.mirror.timeout));
-  Answer answer = done.index() == 0 ? std::get<0>(done) : Answer{};
+// mirror.timeout_ms; a connection that fails or times out is forgotten.
+asio::awaitable<OwnConnection::Answer> JournalReplayer::exchange(OwnConnection& connection,
+                                                                 std::string_view messages,
+                                                                 int ready_expected) {
+  auto answer = co_await connection.exchange(messages, ready_expected);
   if (!answer.answered) {
-    for (auto it = connections_.begin(); it != connections_.end(); ++it) {
-      if (it->second.get() == &connection) {
-        connection.stream.close();
-        connections_.erase(it);
-        break;
-      }
-    }
+    std::erase_if(connections_,
+                  [&](const auto& entry) { return entry.second.get() == &connection; });
   }
-  co_return answer;
-}
-
-asio::awaitable<JournalReplayer::Answer> JournalReplayer::send_and_read(Connection& connection,
-                                                                        std::string_view messages,
-                                                                        int ready_expected) {
-  Answer answer;
-  if (co_await connection.stream.write(messages)) co_return answer;
-  protocol::ProtocolError error{};
-  while (ready_expected > 0) {
-    auto message =
-        co_await read_message(connection.stream, connection.buffer, false, kMaxAnswerBody, error);
-    if (!message) co_return Answer{};
-    if (message->type == 'E' && answer.error.empty()) answer.error = error_message(*message);
-    if (message->type == 'D' && !answer.value) answer.value = first_column(message->body);
-    if (message->type == 'Z') {
-      answer.status = message->body.empty() ? 'I' : message->body[0];
-      --ready_expected;
-    }
-  }
-  answer.answered = true;
   co_return answer;
 }
 
 // Leaves the connection as a fresh one for the next record: no transaction, no settings, no
 // prepared statements (the next record prepares its own).
-asio::awaitable<void> JournalReplayer::clean_up(Connection& connection, char status) {
+asio::awaitable<void> JournalReplayer::clean_up(OwnConnection& connection, char status) {
   std::string messages;
   if (status != 'I') append_query(messages, "ROLLBACK");
   append_query(messages, "DISCARD ALL");

@@ -18,7 +18,7 @@
 #include "proxy/asio.h"
 #include "proxy/config.h"
 #include "proxy/credentials.h"
-#include "proxy/stream.h"
+#include "proxy/own_connection.h"
 #include "router/classify.h"
 #include "verify/comparator.h"
 #include "verify/journal.h"
@@ -47,28 +47,15 @@ class JournalReplayer {
   void disconnect();
 
  private:
-  struct Answer {
-    bool answered = false;               // false: the connection failed or timed out
-    std::string error{};                 // new's first ErrorResponse, "SQLSTATE: message"
-    char status = 'I';                   // transaction status from the last ReadyForQuery
-    std::optional<std::string> value{};  // the first column of the first row, unless NULL
-  };
-  struct Connection {
-    Stream stream;
-    std::string buffer{};
-  };
-
   asio::awaitable<bool> replay_record(const verify::JournalRecord& record, const Secrets& secrets,
                                       ReplayProgress& progress);
   asio::awaitable<std::optional<std::string>> commit_status(const verify::JournalRecord& record,
                                                             const Secrets& secrets);
-  asio::awaitable<Connection*> connection_for(const verify::JournalRecord& record,
-                                              const Secrets& secrets);
-  asio::awaitable<Answer> exchange(Connection& connection, std::string_view messages,
-                                   int ready_expected);
-  asio::awaitable<Answer> send_and_read(Connection& connection, std::string_view messages,
-                                        int ready_expected);
-  asio::awaitable<void> clean_up(Connection& connection, char status);
+  asio::awaitable<OwnConnection*> connection_for(const verify::JournalRecord& record,
+                                                 const Secrets& secrets);
+  asio::awaitable<OwnConnection::Answer> exchange(OwnConnection& connection,
+                                                  std::string_view messages, int ready_expected);
+  asio::awaitable<void> clean_up(OwnConnection& connection, char status);
   void advance(uint64_t through, uint64_t in_doubt);
   void report(verify::JournalReport::What what, const verify::JournalRecord& record,
               std::string detail);
@@ -77,7 +64,7 @@ class JournalReplayer {
   const Config& config_;
   const router::Classifier classifier_;
   verify::ReplayCheckpoint checkpoint_;
-  std::map<std::pair<std::string, std::string>, std::unique_ptr<Connection>> connections_;
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<OwnConnection>> connections_;
   std::set<std::pair<std::string, uint64_t>> reported_problems_;  // segment, offset
 };
 

@@ -82,6 +82,10 @@ int Server::run() {
     asio::co_spawn(workers_[0]->io,
                    context_.journal->run_replay([this] { return context_.secrets(); }), log_escape);
   }
+  if (context_.sequences != nullptr) {
+    asio::co_spawn(workers_[0]->io, context_.sequences->run([this] { return context_.secrets(); }),
+                   log_escape);
+  }
   for (size_t i = 1; i < workers_.size(); ++i) {
     workers_[i]->thread = std::thread([w = workers_[i].get()] { w->io.run(); });
   }
@@ -181,6 +185,7 @@ void Server::finish_shutdown_when_idle() {
   if (!stopping_ || open_sessions_.load() != 0) return;
   // The last session is gone: stop waiting for the deadline and for a second signal.
   if (context_.journal != nullptr) context_.journal->stop();
+  if (context_.sequences != nullptr) context_.sequences->stop();
   asio::post(workers_[0]->io, [this] {
     shutdown_deadline_.cancel();
     signals_.cancel();

@@ -91,6 +91,9 @@ ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secre
     constexpr size_t kComparatorQueue = 100'000;
     comparator =
         std::make_unique<verify::Comparator>(c.verify.mismatch_log, kComparatorQueue, log_mismatch);
+    if (c.migration.mirror.sequence_sync.count() > 0) {
+      sequences = std::make_unique<SequenceKeeper>(c);
+    }
   }
 }
 

@@ -25,6 +25,7 @@
 #include "proxy/credentials.h"
 #include "proxy/mirror_journal.h"
 #include "proxy/reply_filter.h"
+#include "proxy/sequence_keeper.h"
 #include "proxy/stream.h"
 #include "router/circuit_breaker.h"
 #include "router/classify.h"
@@ -60,6 +61,7 @@ class ProxyContext {
   // (dual_write only; null otherwise).
   std::unique_ptr<MirrorJournal> journal;
   std::unique_ptr<verify::Comparator> comparator;
+  std::unique_ptr<SequenceKeeper> sequences;  // dual_write, unless sequence_sync_ms is 0
   // Keys the fake SCRAM salts of unknown users, so they stay the same for a name within a
   // process and do not reveal that the user does not exist.
   const protocol::scram::Key mock_key;
@@ -230,6 +232,7 @@ class Session {
       const std::vector<const std::vector<router::TableColumn>*>& tables,
       std::vector<router::FilledSlot>& filled);
   std::string pin_expression(const std::string& expression);
+  void forget_table_defaults();
   asio::awaitable<std::optional<HeldAnswer>> query_own_on_old(std::string_view sql);
 
   // session_journal.cpp: the journal's side of mirroring.
@@ -330,6 +333,7 @@ class Session {
   // INSERT targets' columns, by quoted name, as of ProxyContext::schema_version.
   std::unordered_map<std::string, TableDefaults> defaults_cache_;
   uint64_t defaults_schema_version_ = 0;
+  std::unordered_set<uint64_t> defaults_unneeded_;  // fingerprints of INSERTs with none to pin
   bool schema_changed_ = false;  // DDL ran in the open transaction: a new version at its end
   // The client pump waits for old's answer to a mirrored unit: pump_backend() wakes it once
   // old owes nothing and the bytes went out to the client.

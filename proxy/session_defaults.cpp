@@ -35,14 +35,9 @@ std::optional<protocol::DataRow> decode_row(const std::string& body) {
 }  // namespace
 
 // The columns of an INSERT's target, from the cache or old's catalog; null when old does not
-// know the relation (the INSERT will fail there) or did not answer.
+// know the relation or did not answer.
 asio::awaitable<const Session::TableDefaults*> Session::table_defaults(
     const router::InsertShape& shape) {
-  const uint64_t version = context_.schema_version.load();
-  if (version != defaults_schema_version_) {
-    defaults_cache_.clear();
-    defaults_schema_version_ = version;
-  }
   std::string name = router::quote_identifier(shape.relation);
   if (!shape.schema.empty()) name = router::quote_identifier(shape.schema) + "." + name;
   if (auto it = defaults_cache_.find(name); it != defaults_cache_.end()) co_return &it->second;
@@ -73,17 +68,27 @@ asio::awaitable<const Session::TableDefaults*> Session::table_defaults(
 asio::awaitable<std::string> Session::pin_defaults(std::string_view sql,
                                                    const router::Classification& unit) {
   if (transaction_status_ == 'E' || nonstandard_strings_) co_return std::string();
+  if (const uint64_t version = context_.schema_version.load();
+      version != defaults_schema_version_) {
+    forget_table_defaults();
+    defaults_schema_version_ = version;
+  }
+  if (defaults_unneeded_.contains(unit.fingerprint)) co_return std::string();
   auto shapes = router::find_inserts(sql);
   if (!shapes || shapes->empty()) co_return std::string();
   std::vector<const std::vector<router::TableColumn>*> tables;
   std::vector<router::FilledSlot> filled;
   std::vector<size_t> evaluated;  // indexes into `filled` whose value old must give
   std::string evaluations;
+  static const std::vector<router::TableColumn> no_columns;
   for (size_t i = 0; i < shapes->size(); ++i) {
     const TableDefaults* table = co_await table_defaults((*shapes)[i]);
-    if (table == nullptr) co_return std::string();  // old refuses the INSERT itself
-    tables.push_back(&table->columns);
-    auto slots = router::default_slots(i, (*shapes)[i], table->columns, table->differs);
+    // Unknown to old (so far: an earlier statement of the same Query may create it), or a
+    // shape that cannot be filled: its defaults, if any differ, go unpinned.
+    auto slots = table == nullptr
+                     ? std::nullopt
+                     : router::default_slots(i, (*shapes)[i], table->columns, table->differs);
+    tables.push_back(table == nullptr ? &no_columns : &table->columns);
     if (!slots) {
       mirror_unpinned_ = true;
       note_unpinned(unit.fingerprint, "defaults of " + (*shapes)[i].relation);
@@ -101,7 +106,14 @@ asio::awaitable<std::string> Session::pin_defaults(std::string_view sql,
       filled.push_back({slot, std::move(value)});
     }
   }
-  if (filled.empty()) co_return std::string();
+  if (filled.empty()) {
+    // Its targets' defaults give every server the same value: skip the parse next time.
+    constexpr size_t kMaxRemembered = 1024;
+    if (!mirror_unpinned_ && defaults_unneeded_.size() < kMaxRemembered) {
+      defaults_unneeded_.insert(unit.fingerprint);
+    }
+    co_return std::string();
+  }
   if (!evaluated.empty() && !co_await evaluate_on_old(evaluations, evaluated, tables, filled)) {
     mirror_unpinned_ = true;
     note_unpinned(unit.fingerprint, "defaults: old did not evaluate them");
@@ -132,6 +144,13 @@ asio::awaitable<bool> Session::evaluate_on_old(
                                  : "NULL";
   }
   co_return true;
+}
+
+// What the session learnt of tables' columns is stale: DDL ran, or a setting such as
+// search_path changed what a name means.
+void Session::forget_table_defaults() {
+  defaults_cache_.clear();
+  defaults_unneeded_.clear();
 }
 
 // A default expression with its time functions replaced by the transaction's pinned instant.

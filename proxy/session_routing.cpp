@@ -168,7 +168,7 @@ void Session::note_unit(const router::Classification& unit) {
     ++context_.schema_version;
     schema_changed_ = true;
   }
-  if (unit.kind == Kind::kSession) defaults_cache_.clear();  // search_path may have changed
+  if (unit.kind == Kind::kSession) forget_table_defaults();  // search_path may have changed
   if (unit.kind == Kind::kTransaction && unit.read_only_transaction) {
     view_.read_only_transaction = true;
   }

@@ -49,6 +49,7 @@ asio::awaitable<bool> Session::startup() {
   if (!routing()) co_return co_await login_to_old(identity);
   // Both logins at once: a session in dual_write should not take twice as long to open.
   bool old_ok = co_await (login_to_old(identity) && login_to_new(identity, *startup));
+  if (old_ok && context_.sequences != nullptr) context_.sequences->note_login(database_, user_);
   if (old_ok && new_ready_ && new_key_ && client_key_) {
     // Logged in concurrently: old's client key may have come after new's login.
     const BackendConfig& new_db = config_.backends.new_db;

@@ -124,7 +124,7 @@ migration:
   sticky_key: application_name
   read_your_writes_ms: 0
   shadow_reads_percent: 0.5
-  mirror: { timeout_ms: 700, handover_timeout_ms: 900 }
+  mirror: { timeout_ms: 700, handover_timeout_ms: 900, sequence_margin: 50, sequence_sync_ms: 0 }
   fallback: { timeout_ms: 250, sqlstates: ["08*", 42P01], error_rate: 0.25, cooldown_s: 5, budget_per_second: 7 }
   overrides:
     - { table: payments, reads: old }
@@ -138,6 +138,8 @@ migration:
   EXPECT_EQ(c.migration.shadow_reads, 50u);
   EXPECT_EQ(c.migration.mirror.timeout.count(), 700);
   EXPECT_EQ(c.migration.mirror.handover_timeout.count(), 900);
+  EXPECT_EQ(c.migration.mirror.sequence_margin, 50);
+  EXPECT_EQ(c.migration.mirror.sequence_sync.count(), 0);
   EXPECT_EQ(c.migration.fallback.timeout.count(), 250);
   EXPECT_EQ(c.migration.fallback.sqlstates, (std::vector<std::string>{"08*", "42P01"}));
   EXPECT_EQ(c.migration.fallback.error_rate, 0.25);

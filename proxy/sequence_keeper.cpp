@@ -1,0 +1,166 @@
+#include "proxy/sequence_keeper.h"
+
+#include <charconv>
+#include <limits>
+#include <optional>
+
+#include "protocol/frontend.h"
+#include "proxy/log.h"
+#include "router/insert_defaults.h"
+
+namespace cutover::proxy {
+namespace {
+
+// Checked this often for stop() while waiting for the next pass.
+constexpr auto kStopPoll = std::chrono::milliseconds(100);
+constexpr size_t kMaxSequences = 100'000;  // per database; past it the rest wait a pass
+// Each ascending sequence's name (quoted for use in SQL), last value (NULL before its first
+// nextval) and maximum.
+constexpr std::string_view kSequences =
+    "SELECT pg_catalog.format('%I.%I', schemaname, sequencename), last_value, max_value "
+    "FROM pg_catalog.pg_sequences WHERE increment_by > 0 ORDER BY 1";
+
+std::optional<int64_t> integer(const std::optional<std::string>& text) {
+  int64_t value = 0;
+  if (!text) return std::nullopt;
+  const std::string_view digits = *text;
+  auto [end, ec] = std::from_chars(digits.begin(), digits.end(), value);
+  if (ec != std::errc() || end != digits.end()) return std::nullopt;
+  return value;
+}
+
+struct Sequence {
+  std::optional<int64_t> last;
+  int64_t max = std::numeric_limits<int64_t>::max();
+};
+
+std::map<std::string, Sequence> sequences_of(const OwnConnection::Answer& answer) {
+  std::map<std::string, Sequence> out;
+  for (const auto& row : answer.rows) {
+    if (row.columns.size() != 3 || !row.columns[0]) continue;
+    out[*row.columns[0]] = {integer(row.columns[1]),
+                            integer(row.columns[2]).value_or(std::numeric_limits<int64_t>::max())};
+  }
+  return out;
+}
+
+LoginIdentity identity_for(const BackendConfig& db, const BackendSecrets& secrets,
+                           const std::pair<std::string, std::string>& key) {
+  LoginIdentity identity;
+  identity.database = db.database.empty() ? key.first : db.database;
+  identity.user = db.user.empty() ? key.second : db.user;
+  identity.password = secrets.password;
+  return identity;
+}
+
+}  // namespace
+
+void SequenceKeeper::note_login(const std::string& database, const std::string& user) {
+  std::lock_guard lock(mutex_);
+  logins_.emplace(database, user);
+}
+
+asio::awaitable<void> SequenceKeeper::run(std::function<std::shared_ptr<const Secrets>()> secrets) {
+  auto next_pass = std::chrono::steady_clock::now();
+  while (!stopping_.load()) {
+    if (std::chrono::steady_clock::now() < next_pass) {
+      co_await sleep_for(kStopPoll);
+      continue;
+    }
+    next_pass = std::chrono::steady_clock::now() + config_.migration.mirror.sequence_sync;
+    std::set<Key> logins;
+    {
+      std::lock_guard lock(mutex_);
+      logins = logins_;
+    }
+    const auto current = secrets();
+    for (const Key& key : logins) {
+      if (stopping_.load()) break;
+      co_await keep(key, pairs_[key], *current);
+    }
+  }
+  for (auto& [key, pair] : pairs_) {
+    if (pair.old_side) pair.old_side->close();
+    if (pair.new_side) pair.new_side->close();
+  }
+}
+
+asio::awaitable<void> SequenceKeeper::keep(const Key& key, Pair& pair, const Secrets& secrets) {
+  // Each co_await's result named first: GCC 12 miscompiled the shorter form (SIGILL).
+  const bool connected = co_await connect(key, pair, secrets);
+  if (!connected) co_return;
+  const bool advanced = co_await advance(key, pair);
+  if (advanced) pair.failing = false;
+}
+
+// Both sides' connections, opened where they are not; false when one cannot be. (Two calls,
+// not a loop over a braced list: GCC 12 mishandles such temporaries across a co_await.)
+asio::awaitable<bool> SequenceKeeper::connect(const Key& key, Pair& pair, const Secrets& secrets) {
+  const BackendTarget old_target{"old", config_.backends.old_db, secrets.old_db};
+  const BackendTarget new_target{"new", config_.backends.new_db, secrets.new_db};
+  const bool old_open = co_await open_side(key, pair, pair.old_side, old_target);
+  if (!old_open) co_return false;
+  const bool new_open = co_await open_side(key, pair, pair.new_side, new_target);
+  co_return new_open;
+}
+
+asio::awaitable<bool> SequenceKeeper::open_side(const Key& key, Pair& pair,
+                                                std::unique_ptr<OwnConnection>& side,
+                                                const BackendTarget& target) {
+  if (side != nullptr && side->is_open()) co_return true;
+  std::string error;
+  side = co_await OwnConnection::open(target, identity_for(target.config, target.secrets, key),
+                                      config_.timeouts.backend_connect,
+                                      config_.migration.mirror.timeout, error);
+  if (side == nullptr) fail(key, pair, target.name + ": " + error);
+  co_return side != nullptr;
+}
+
+// One pass over the database's sequences; false when a side failed.
+asio::awaitable<bool> SequenceKeeper::advance(const Key& key, Pair& pair) {
+  const auto on_old = co_await pair.old_side->query(kSequences, kMaxSequences);
+  const auto on_new = co_await pair.new_side->query(kSequences, kMaxSequences);
+  for (const auto* answer : {&on_old, &on_new}) {
+    if (!answer->answered || !answer->error.empty()) {
+      fail(key, pair,
+           std::string(answer == &on_old ? "old: " : "new: ") +
+               (answer->answered ? answer->error : "no answer"));
+      co_return false;
+    }
+  }
+  const int64_t margin = config_.migration.mirror.sequence_margin;
+  const auto mirror = sequences_of(on_new);
+  std::string setvals;
+  uint64_t moved = 0;
+  for (const auto& [name, source] : sequences_of(on_old)) {
+    auto it = mirror.find(name);
+    if (!source.last || it == mirror.end()) continue;  // never used on old, or not on new
+    const Sequence& target = it->second;
+    const int64_t wanted = *source.last > target.max - margin ? target.max : *source.last + margin;
+    const bool close_behind = !target.last || *target.last < *source.last + margin / 2;
+    if (!close_behind || (target.last && *target.last >= wanted)) continue;
+    setvals += "SELECT pg_catalog.setval(" + router::quote_literal(name) + ", " +
+               std::to_string(wanted) + ");";
+    ++moved;
+  }
+  if (moved == 0) co_return true;
+  const auto done = co_await pair.new_side->query(setvals, 0);
+  if (!done.answered || !done.error.empty()) {
+    fail(key, pair, "new: " + (done.answered ? done.error : std::string("no answer")));
+    co_return false;
+  }
+  log::info("sequences_advanced", {{"database", key.first}, {"sequences", moved}});
+  co_return true;
+}
+
+// Logged once per run of failures, and again after a pass succeeded.
+void SequenceKeeper::fail(const Key& key, Pair& pair, const std::string& error) {
+  if (pair.failing) return;
+  pair.failing = true;
+  log::warn("sequence_sync_failed", {{"database", key.first},
+                                     {"user", key.second},
+                                     {"error", error},
+                                     {"effect", "tried again next pass"}});
+}
+
+}  // namespace cutover::proxy
