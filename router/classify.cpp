@@ -1,18 +1,15 @@
 #include "router/classify.h"
 
-#include <pg_query.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <array>
+#include <boost/json.hpp>
 #include <cctype>
 #include <optional>
-// Boost.JSON compiled into this file (header-only mode): libpg_query returns its parse tree as
-// JSON, and its protobuf form would need protobuf-c, which Debian does not ship with it.
-#include <xxhash.h>
-
-#include <boost/json/src.hpp>
 
 #include "router/normalize.h"
+#include "router/parse_tree.h"
 #include "router/pinning.h"
 
 namespace cutover::router {
@@ -269,21 +266,13 @@ uint64_t fingerprint(std::string_view sql) {
 Classification Classifier::classify(std::string_view sql) const {
   Classification result;
   result.fingerprint = fingerprint(sql);
-  std::string text(sql);  // libpg_query wants a NUL-terminated string
-  PgQueryParseResult parsed = pg_query_parse(text.c_str());
-  if (parsed.error != nullptr) {
-    result.error = parsed.error->message != nullptr ? parsed.error->message : "parse error";
-    pg_query_free_parse_result(parsed);
-    return result;
-  }
-  boost::system::error_code ec;
-  json::value tree = json::parse(parsed.parse_tree, ec);
-  pg_query_free_parse_result(parsed);
+  const auto tree = parse_tree(sql, &result.error);
+  if (!tree) return result;  // unknown
   const json::value* statements =
-      ec || !tree.is_object() ? nullptr : tree.get_object().if_contains("stmts");
+      tree->is_object() ? tree->get_object().if_contains("stmts") : nullptr;
   if (statements == nullptr) {
     // An empty query (only whitespace, comments or semicolons) has no statements.
-    result.kind = ec ? Kind::kUnknown : Kind::kRead;
+    result.kind = Kind::kRead;
     return result;
   }
   Walk walk{*this, result};

@@ -1,12 +1,11 @@
 #include "router/insert_defaults.h"
 
-#include <pg_query.h>
-
 #include <algorithm>
-#include <boost/json.hpp>  // compiled in classify.cpp
+#include <boost/json.hpp>  // compiled in parse_tree.cpp
 #include <map>
 #include <tuple>
 
+#include "router/parse_tree.h"
 #include "router/pinning.h"
 #include "router/sql_tokens.h"
 
@@ -156,16 +155,9 @@ void collect(const json::value& value, std::vector<const json::object*>& inserts
 }  // namespace
 
 std::optional<std::vector<InsertShape>> find_inserts(std::string_view sql) {
-  std::string text(sql);  // libpg_query wants a NUL-terminated string
-  PgQueryParseResult parsed = pg_query_parse(text.c_str());
-  if (parsed.error != nullptr) {
-    pg_query_free_parse_result(parsed);
-    return std::nullopt;
-  }
-  boost::system::error_code ec;
-  json::value tree = json::parse(parsed.parse_tree, ec);
-  pg_query_free_parse_result(parsed);
-  if (ec) return std::nullopt;
+  const auto parsed = parse_tree(sql);
+  if (!parsed) return std::nullopt;
+  const json::value& tree = *parsed;
   std::vector<const json::object*> nodes;
   collect(tree, nodes);
   std::vector<std::pair<size_t, InsertShape>> found;

@@ -1,12 +1,12 @@
 #include "router/pinning.h"
 
-#include <pg_query.h>
-
 #include <algorithm>
-#include <boost/json.hpp>  // compiled in classify.cpp
+#include <boost/json.hpp>  // compiled in parse_tree.cpp
 #include <cctype>
 #include <cstdio>
 #include <ctime>
+
+#include "router/parse_tree.h"
 
 namespace cutover::router {
 namespace {
@@ -183,16 +183,9 @@ bool nondeterministic_function(std::string_view name) {
 }
 
 std::optional<NonDeterminism> find_nondeterminism(std::string_view sql) {
-  std::string text(sql);  // libpg_query wants a NUL-terminated string
-  PgQueryParseResult parsed = pg_query_parse(text.c_str());
-  if (parsed.error != nullptr) {
-    pg_query_free_parse_result(parsed);
-    return std::nullopt;
-  }
-  boost::system::error_code ec;
-  json::value tree = json::parse(parsed.parse_tree, ec);
-  pg_query_free_parse_result(parsed);
-  if (ec) return std::nullopt;
+  const auto parsed = parse_tree(sql);
+  if (!parsed) return std::nullopt;
+  const json::value& tree = *parsed;
   Finder finder{sql, {}};
   const json::value* statements =
       tree.is_object() ? tree.get_object().if_contains("stmts") : nullptr;

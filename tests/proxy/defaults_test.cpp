@@ -5,7 +5,6 @@
 // which pinned keys leave standing, are kept ahead of old's so that inserting on new after a
 // switch meets no duplicate key.
 #include <algorithm>
-#include <fstream>
 #include <thread>
 #include <vector>
 
@@ -42,17 +41,9 @@ class DefaultsTest : public RoutingTest {
         "insert into sentinel values (1)");
     TwoClusters::new_db().query("drop table if exists sentinel; create table sentinel(id int)");
     connect_proxy().exec("update sentinel set id = 2");  // UPDATE 1 on old, UPDATE 0 on new
-    const auto path = proxy_->dir() / "cutover-data" / "mismatches.jsonl";
-    std::vector<std::string> lines;
-    wait_until(
-        [&] {
-          lines.clear();
-          std::ifstream in(path);
-          for (std::string line; std::getline(in, line);) lines.push_back(line);
-          return !lines.empty() && lines.back().find("UPDATE 0") != std::string::npos;
-        },
-        std::chrono::seconds(5));
-    return lines;
+    return mismatch_lines_until(*proxy_, [](const std::string& last) {
+      return last.find("UPDATE 0") != std::string::npos;
+    });
   }
 };
 

@@ -84,22 +84,12 @@ TEST_F(MirrorTest, AWriteOldRefusesNeverReachesNew) {
   EXPECT_EQ(rows(TwoClusters::new_db()), "2\tnext");
 }
 
-// The mismatch log's lines once `fingerprint_sql`'s mismatch is in (the comparator works off
-// the client's path, in order: lines before it are in too).
+// The mismatch log's lines once `fingerprint_sql`'s mismatch is in.
 std::vector<std::string> mismatches_through(const CutoverProcess& proxy,
                                             const std::string& fingerprint_sql) {
   const std::string needle = "\"fingerprint\":\"" + proxy_log_hex(fingerprint_sql) + "\"";
-  const auto path = proxy.dir() / "cutover-data" / "mismatches.jsonl";
-  std::vector<std::string> lines;
-  wait_until(
-      [&] {
-        lines.clear();
-        std::ifstream in(path);
-        for (std::string line; std::getline(in, line);) lines.push_back(line);
-        return !lines.empty() && lines.back().find(needle) != std::string::npos;
-      },
-      std::chrono::seconds(5));
-  return lines;
+  return mismatch_lines_until(
+      proxy, [&](const std::string& last) { return last.find(needle) != std::string::npos; });
 }
 
 TEST_F(MirrorTest, ADifferentResultOnNewIsReportedWithTheFingerprint) {

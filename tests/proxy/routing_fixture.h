@@ -3,14 +3,34 @@
 // own port, so counts are the servers', not cutover's).
 #pragma once
 
+#include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "tests/proxy/proxy_fixture.h"
 
 namespace cutover::testing {
 
 inline constexpr char kWhichServer[] = "select current_setting('port')";
+
+// The mismatch log's lines once its last line satisfies `done` (the comparator works off the
+// client's path, in order: lines before it are in too); what is there after 5 s otherwise.
+inline std::vector<std::string> mismatch_lines_until(
+    const CutoverProcess& proxy, const std::function<bool(const std::string&)>& done) {
+  const auto path = proxy.dir() / "cutover-data" / "mismatches.jsonl";
+  std::vector<std::string> lines;
+  wait_until(
+      [&] {
+        lines.clear();
+        std::ifstream in(path);
+        for (std::string line; std::getline(in, line);) lines.push_back(line);
+        return !lines.empty() && done(lines.back());
+      },
+      std::chrono::seconds(5));
+  return lines;
+}
 
 class RoutingTest : public ProxyTest {
  protected:
