@@ -225,12 +225,19 @@ class Session {
     std::vector<bool> differs;
   };
   asio::awaitable<const TableDefaults*> table_defaults(const router::InsertShape& shape);
+  struct DefaultsPlan {
+    std::vector<router::InsertShape> shapes;
+    std::vector<const std::vector<router::TableColumn>*> tables;  // one per shape
+    std::vector<router::FilledSlot> filled;  // every slot, its value a pinned expression
+    std::vector<size_t> evaluated;  // the slots whose value old must compute instead
+    std::string evaluations;        // their expressions, as text, comma-separated
+  };
   asio::awaitable<std::string> pin_defaults(std::string_view sql,
                                             const router::Classification& unit);
-  asio::awaitable<bool> evaluate_on_old(
-      const std::string& evaluations, const std::vector<size_t>& evaluated,
-      const std::vector<const std::vector<router::TableColumn>*>& tables,
-      std::vector<router::FilledSlot>& filled);
+  asio::awaitable<void> check_extended_defaults(const router::BatchPlan& batch);
+  asio::awaitable<std::optional<DefaultsPlan>> plan_defaults(std::string_view sql,
+                                                             uint64_t fingerprint);
+  asio::awaitable<bool> evaluate_on_old(DefaultsPlan& plan);
   std::string pin_expression(const std::string& expression);
   void forget_table_defaults();
   asio::awaitable<std::optional<HeldAnswer>> query_own_on_old(std::string_view sql);

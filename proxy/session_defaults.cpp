@@ -67,31 +67,58 @@ asio::awaitable<const Session::TableDefaults*> Session::table_defaults(
 // explicitly; empty when there is nothing to pin or it cannot be pinned.
 asio::awaitable<std::string> Session::pin_defaults(std::string_view sql,
                                                    const router::Classification& unit) {
-  if (transaction_status_ == 'E' || nonstandard_strings_) co_return std::string();
+  auto plan = co_await plan_defaults(sql, unit.fingerprint);
+  if (!plan) co_return std::string();
+  if (!plan->evaluated.empty() && !co_await evaluate_on_old(*plan)) {
+    mirror_unpinned_ = true;
+    note_unpinned(unit.fingerprint, "defaults: old did not evaluate them");
+    co_return std::string();
+  }
+  co_return router::fill_defaults(sql, plan->shapes, plan->tables, plan->filled);
+}
+
+// Extended-protocol INSERTs are not rewritten (a prepared statement is parsed once and run
+// many times with other values): one that leaves a differing default to the servers is
+// reported, and its pair marked for the comparator.
+asio::awaitable<void> Session::check_extended_defaults(const router::BatchPlan& batch) {
+  for (const std::string& sql : batch.inserts) {
+    const uint64_t fingerprint = router::fingerprint(sql);
+    auto plan = co_await plan_defaults(sql, fingerprint);
+    if (!plan) continue;
+    mirror_unpinned_ = true;
+    note_unpinned(fingerprint, "extended protocol: defaults of " + plan->shapes.front().relation);
+  }
+}
+
+// Which values of `sql`'s INSERTs differing defaults would give, and how each is to be had:
+// a pinned expression, or (listed in `evaluated`) a value old must compute. nullopt when
+// there is none (or none that can be pinned: then reported under `fingerprint`).
+asio::awaitable<std::optional<Session::DefaultsPlan>> Session::plan_defaults(
+    std::string_view sql, uint64_t fingerprint) {
+  if (transaction_status_ == 'E' || nonstandard_strings_) co_return std::nullopt;
   if (const uint64_t version = context_.schema_version.load();
       version != defaults_schema_version_) {
     forget_table_defaults();
     defaults_schema_version_ = version;
   }
-  if (defaults_unneeded_.contains(unit.fingerprint)) co_return std::string();
+  if (defaults_unneeded_.contains(fingerprint)) co_return std::nullopt;
   auto shapes = router::find_inserts(sql);
-  if (!shapes || shapes->empty()) co_return std::string();
-  std::vector<const std::vector<router::TableColumn>*> tables;
-  std::vector<router::FilledSlot> filled;
-  std::vector<size_t> evaluated;  // indexes into `filled` whose value old must give
-  std::string evaluations;
+  if (!shapes || shapes->empty()) co_return std::nullopt;
+  DefaultsPlan plan;
+  plan.shapes = std::move(*shapes);
+  bool unpinned = false;
   static const std::vector<router::TableColumn> no_columns;
-  for (size_t i = 0; i < shapes->size(); ++i) {
-    const TableDefaults* table = co_await table_defaults((*shapes)[i]);
+  for (size_t i = 0; i < plan.shapes.size(); ++i) {
+    const TableDefaults* table = co_await table_defaults(plan.shapes[i]);
     // Unknown to old (so far: an earlier statement of the same Query may create it), or a
     // shape that cannot be filled: its defaults, if any differ, go unpinned.
     auto slots = table == nullptr
                      ? std::nullopt
-                     : router::default_slots(i, (*shapes)[i], table->columns, table->differs);
-    tables.push_back(table == nullptr ? &no_columns : &table->columns);
+                     : router::default_slots(i, plan.shapes[i], table->columns, table->differs);
+    plan.tables.push_back(table == nullptr ? &no_columns : &table->columns);
     if (!slots) {
-      mirror_unpinned_ = true;
-      note_unpinned(unit.fingerprint, "defaults of " + (*shapes)[i].relation);
+      unpinned = mirror_unpinned_ = true;
+      note_unpinned(fingerprint, "defaults of " + plan.shapes[i].relation);
       continue;
     }
     for (const router::DefaultSlot& slot : *slots) {
@@ -99,46 +126,38 @@ asio::awaitable<std::string> Session::pin_defaults(std::string_view sql,
       std::string value = "(";
       value.append(pin_expression(column.default_expression)).append(")");
       if (!table->kinds[slot.column].time_only) {
-        if (!evaluations.empty()) evaluations.append(", ");
-        evaluations.append(value).append("::text");
-        evaluated.push_back(filled.size());
+        if (!plan.evaluations.empty()) plan.evaluations.append(", ");
+        plan.evaluations.append(value).append("::text");
+        plan.evaluated.push_back(plan.filled.size());
       }
-      filled.push_back({slot, std::move(value)});
+      plan.filled.push_back({slot, std::move(value)});
     }
   }
-  if (filled.empty()) {
+  if (plan.filled.empty()) {
     // Its targets' defaults give every server the same value: skip the parse next time.
     constexpr size_t kMaxRemembered = 1024;
-    if (!mirror_unpinned_ && defaults_unneeded_.size() < kMaxRemembered) {
-      defaults_unneeded_.insert(unit.fingerprint);
+    if (!unpinned && defaults_unneeded_.size() < kMaxRemembered) {
+      defaults_unneeded_.insert(fingerprint);
     }
-    co_return std::string();
+    co_return std::nullopt;
   }
-  if (!evaluated.empty() && !co_await evaluate_on_old(evaluations, evaluated, tables, filled)) {
-    mirror_unpinned_ = true;
-    note_unpinned(unit.fingerprint, "defaults: old did not evaluate them");
-    co_return std::string();
-  }
-  co_return router::fill_defaults(sql, *shapes, tables, filled);
+  co_return plan;
 }
 
 // Runs the evaluations (in one array, so old computes each exactly once and in order) and
 // puts each value, as a literal of its column's type, into its slot.
-asio::awaitable<bool> Session::evaluate_on_old(
-    const std::string& evaluations, const std::vector<size_t>& evaluated,
-    const std::vector<const std::vector<router::TableColumn>*>& tables,
-    std::vector<router::FilledSlot>& filled) {
+asio::awaitable<bool> Session::evaluate_on_old(DefaultsPlan& plan) {
   auto answer =
-      co_await query_own_on_old("SELECT v FROM pg_catalog.unnest(ARRAY[" + evaluations +
+      co_await query_own_on_old("SELECT v FROM pg_catalog.unnest(ARRAY[" + plan.evaluations +
                                 "]::text[]) WITH ORDINALITY AS cutover_defaults(v, n) ORDER BY n");
-  if (!answer || !answer->sqlstate.empty() || answer->data_rows.size() != evaluated.size()) {
+  if (!answer || !answer->sqlstate.empty() || answer->data_rows.size() != plan.evaluated.size()) {
     co_return false;
   }
-  for (size_t i = 0; i < evaluated.size(); ++i) {
+  for (size_t i = 0; i < plan.evaluated.size(); ++i) {
     auto row = decode_row(answer->data_rows[i]);
     if (!row || row->columns.size() != 1) co_return false;
-    router::FilledSlot& slot = filled[evaluated[i]];
-    const router::TableColumn& column = (*tables[slot.slot.insert])[slot.slot.column];
+    router::FilledSlot& slot = plan.filled[plan.evaluated[i]];
+    const router::TableColumn& column = (*plan.tables[slot.slot.insert])[slot.slot.column];
     slot.value = row->columns[0] ? "CAST(" + router::quote_literal(*row->columns[0]) + " AS " +
                                        column.type + ")"
                                  : "NULL";

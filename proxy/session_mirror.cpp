@@ -88,6 +88,7 @@ asio::awaitable<bool> Session::mirror_batch(std::string_view batch, const router
   if (!co_await wait_for_old()) co_return false;
   mirror_unpinned_ = plan.unit.nondeterministic;
   if (mirror_unpinned_) note_unpinned(plan.unit.fingerprint, "extended protocol: not pinned");
+  if (plan.unit.inserts) co_await check_extended_defaults(plan);
   // A statement cutover cannot give new (ambiguous, or past the tracking bound): the batch and
   // the rest of its transaction are not applied there.
   if (!plan.new_can_run) mirror_broken_ = "statement unknown to cutover";

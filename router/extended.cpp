@@ -69,6 +69,7 @@ void merge(Classification& into, const Classification& unit) {
   into.controls_transaction |= unit.controls_transaction;
   into.refuses_transaction_block |= unit.refuses_transaction_block;
   into.nondeterministic |= unit.nondeterministic;
+  into.inserts |= unit.inserts;
   into.deallocates.insert(into.deallocates.end(), unit.deallocates.begin(), unit.deallocates.end());
   into.tables.insert(into.tables.end(), unit.tables.begin(), unit.tables.end());
   if (into.fingerprint == 0) into.fingerprint = unit.fingerprint;
@@ -77,26 +78,31 @@ void merge(Classification& into, const Classification& unit) {
 BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& classify,
                                    bool new_is_empty) const {
   BatchPlan plan;
+  // What a statement or portal runs: its classification and its text.
+  struct Runs {
+    const Classification* unit;
+    std::string_view sql;
+  };
   // Statements parsed and portals bound earlier in this batch, latest last.
-  std::vector<std::pair<std::string_view, const Classification*>> parsed_here;
-  std::vector<std::pair<std::string_view, const Classification*>> portals;
+  std::vector<std::pair<std::string_view, Runs>> parsed_here;
+  std::vector<std::pair<std::string_view, Runs>> portals;
   // Reserved whole, so the pointers above into `parsed` stay valid.
   size_t parses = 0;
   for_each_message(batch,
                    [&](char type, std::string_view, std::string_view) { parses += type == 'P'; });
   plan.parsed.reserve(parses);
-  auto latest = [](const auto& list, std::string_view name) -> const Classification* {
+  auto latest = [](const auto& list, std::string_view name) -> const Runs* {
     auto it = std::find_if(list.rbegin(), list.rend(), [&](auto& e) { return e.first == name; });
-    return it == list.rend() ? nullptr : it->second;
+    return it == list.rend() ? nullptr : &it->second;
   };
   // The statement `name` as this batch sees it; on the way, what each side must be given.
-  auto statement = [&](std::string_view name) -> const Classification& {
-    if (const Classification* here = latest(parsed_here, name)) return *here;
+  auto statement = [&](std::string_view name) -> Runs {
+    if (const Runs* here = latest(parsed_here, name)) return *here;
     const Statement* known = find(name);
     if (known == nullptr || known->ambiguous) {
       plan.movable = false;
       plan.new_can_run = false;
-      return unknown();
+      return {&unknown(), {}};
     }
     if ((new_is_empty || !known->on_new) &&
         std::find(plan.prepared_on_new.begin(), plan.prepared_on_new.end(), name) ==
@@ -110,7 +116,7 @@ BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& class
       ++plan.new_prefix_replies;
     }
     if (name.empty() && !known->on_old) plan.old_prefix = known->parse;
-    return known->unit;
+    return {&known->unit, names('P', std::string_view(known->parse).substr(5)).second};
   };
   for_each_message(batch, [&](char type, std::string_view body, std::string_view) {
     Names n = names(type, body);
@@ -118,15 +124,16 @@ BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& class
       case 'P':
         plan.parsed.push_back(classify(n.second));
         if (!n.first.empty()) plan.movable = false;
-        parsed_here.emplace_back(n.first, &plan.parsed.back());
+        parsed_here.emplace_back(n.first, Runs{&plan.parsed.back(), n.second});
         break;
       case 'B':
-        portals.emplace_back(n.first, &statement(n.second));
+        portals.emplace_back(n.first, statement(n.second));
         break;
       case 'E': {
-        const Classification* portal = latest(portals, n.first);
+        const Runs* portal = latest(portals, n.first);
         if (portal == nullptr) plan.movable = plan.new_can_run = false;
-        merge(plan.unit, portal != nullptr ? *portal : unknown());
+        merge(plan.unit, portal != nullptr ? *portal->unit : unknown());
+        if (portal != nullptr && portal->unit->inserts) plan.inserts.emplace_back(portal->sql);
         plan.executes = true;
         break;
       }

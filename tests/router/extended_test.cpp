@@ -204,5 +204,23 @@ TEST_F(ExtendedTest, MergeAddsTablesAndKeepsTheFirstFingerprint) {
   EXPECT_EQ(into.fingerprint, 1u);
 }
 
+TEST_F(ExtendedTest, TheTextOfEveryInsertExecutedIsKeptForTheDefaultsCheck) {
+  // Parsed in this batch, and executed later from a named statement parsed earlier.
+  BatchPlan here = run(batch(Parse{.query = "insert into t (v) values ($1)"},
+                             Bind{.parameters = {"1"}}, Execute{}, Sync{}),
+                       Backend::kOld);
+  EXPECT_EQ(here.inserts, std::vector<std::string>{"insert into t (v) values ($1)"});
+  EXPECT_TRUE(here.unit.inserts);
+  run(parse_message("ins", "insert into u default values") + batch(Sync{}), Backend::kOld);
+  BatchPlan later =
+      plan(batch(Bind{.statement = "ins"}, Execute{}, Bind{.statement = "ins"}, Execute{}, Sync{}));
+  EXPECT_EQ(later.inserts, (std::vector<std::string>{"insert into u default values",
+                                                     "insert into u default values"}));
+  // Not an INSERT: nothing kept.
+  EXPECT_TRUE(plan(batch(Parse{.query = "update t set v = $1"}, Bind{.parameters = {"1"}},
+                         Execute{}, Sync{}))
+                  .inserts.empty());
+}
+
 }  // namespace
 }  // namespace cutover::router
