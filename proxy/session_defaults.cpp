@@ -93,8 +93,8 @@ asio::awaitable<void> Session::check_extended_defaults(const router::BatchPlan& 
 // Which values of `sql`'s INSERTs differing defaults would give, and how each is to be had:
 // a pinned expression, or (listed in `evaluated`) a value old must compute. nullopt when
 // there is none (or none that can be pinned: then reported under `fingerprint`).
-asio::awaitable<std::optional<Session::DefaultsPlan>> Session::plan_defaults(
-    std::string_view sql, uint64_t fingerprint) {
+asio::awaitable<std::optional<Session::DefaultsPlan>> Session::plan_defaults(std::string_view sql,
+                                                                             uint64_t fingerprint) {
   if (transaction_status_ == 'E' || nonstandard_strings_) co_return std::nullopt;
   if (const uint64_t version = context_.schema_version.load();
       version != defaults_schema_version_) {
