@@ -229,8 +229,8 @@ class Session {
     std::vector<router::InsertShape> shapes;
     std::vector<const std::vector<router::TableColumn>*> tables;  // one per shape
     std::vector<router::FilledSlot> filled;  // every slot, its value a pinned expression
-    std::vector<size_t> evaluated;  // the slots whose value old must compute instead
-    std::string evaluations;        // their expressions, as text, comma-separated
+    std::vector<size_t> evaluated;           // the slots whose value old must compute instead
+    std::string evaluations;                 // their expressions, as text, comma-separated
   };
   asio::awaitable<std::string> pin_defaults(std::string_view sql,
                                             const router::Classification& unit);
