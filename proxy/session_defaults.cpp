@@ -16,10 +16,11 @@ namespace {
 // Old's catalog facts about a relation named as `literal` (a quoted SQL string holding the
 // quoted name), in column order. Identity columns report the nextval() their sequence gives.
 std::string columns_query(const std::string& literal) {
-  return "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attidentity::text, "
-         "(a.attgenerated <> '')::text, CASE WHEN a.attidentity <> '' THEN "
-         "format('nextval(%L::regclass)', pg_get_serial_sequence(a.attrelid::regclass::text, "
-         "a.attname)) ELSE pg_get_expr(d.adbin, d.adrelid) END "
+  return "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), "
+         "a.attidentity::text, (a.attgenerated <> '')::text, CASE WHEN a.attidentity <> '' "
+         "THEN pg_catalog.format('nextval(%L::regclass)', pg_catalog.pg_get_serial_sequence("
+         "a.attrelid::regclass::text, a.attname)) ELSE pg_catalog.pg_get_expr(d.adbin, "
+         "d.adrelid) END "
          "FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d "
          "ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
          "WHERE a.attrelid = pg_catalog.to_regclass(" +
@@ -58,8 +59,6 @@ asio::awaitable<const Session::TableDefaults*> Session::table_defaults(
     table.kinds.push_back(router::classify_default(column.default_expression));
     table.differs.push_back(table.kinds.back().differs);
   }
-  constexpr size_t kMaxTables = 256;  // a session writing to more tables looks them up again
-  if (defaults_cache_.size() >= kMaxTables) defaults_cache_.clear();
   co_return &defaults_cache_.emplace(std::move(name), std::move(table)).first->second;
 }
 
@@ -96,8 +95,11 @@ asio::awaitable<void> Session::check_extended_defaults(const router::BatchPlan& 
 asio::awaitable<std::optional<Session::DefaultsPlan>> Session::plan_defaults(std::string_view sql,
                                                                              uint64_t fingerprint) {
   if (transaction_status_ == 'E' || nonstandard_strings_) co_return std::nullopt;
+  // Forgotten here, never while a plan holds pointers into the cache. A session writing to
+  // more than kMaxTables tables looks them up again.
+  constexpr size_t kMaxTables = 256;
   if (const uint64_t version = context_.schema_version.load();
-      version != defaults_schema_version_) {
+      version != defaults_schema_version_ || defaults_cache_.size() >= kMaxTables) {
     forget_table_defaults();
     defaults_schema_version_ = version;
   }
