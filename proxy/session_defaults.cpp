@@ -15,12 +15,18 @@ namespace {
 
 // Old's catalog facts about a relation named as `literal` (a quoted SQL string holding the
 // quoted name), in column order. Identity columns report the nextval() their sequence gives.
+// The last column says whether the default calls a volatile function of the user's (found
+// through pg_depend, which records those but not built-ins, which classify_default() knows).
 std::string columns_query(const std::string& literal) {
   return "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), "
          "a.attidentity::text, (a.attgenerated <> '')::text, CASE WHEN a.attidentity <> '' "
          "THEN pg_catalog.format('nextval(%L::regclass)', pg_catalog.pg_get_serial_sequence("
          "a.attrelid::regclass::text, a.attname)) ELSE pg_catalog.pg_get_expr(d.adbin, "
-         "d.adrelid) END "
+         "d.adrelid) END, EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep "
+         "JOIN pg_catalog.pg_proc p ON p.oid = dep.refobjid "
+         "WHERE dep.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND dep.objid = d.oid "
+         "AND dep.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass "
+         "AND p.provolatile = 'v')::text "
          "FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d "
          "ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
          "WHERE a.attrelid = pg_catalog.to_regclass(" +
@@ -47,7 +53,7 @@ asio::awaitable<const Session::TableDefaults*> Session::table_defaults(
   TableDefaults table;
   for (const std::string& body : answer->data_rows) {
     auto row = decode_row(body);
-    if (!row || row->columns.size() != 5 || !row->columns[0] || !row->columns[1]) {
+    if (!row || row->columns.size() != 6 || !row->columns[0] || !row->columns[1]) {
       co_return nullptr;
     }
     router::TableColumn& column = table.columns.emplace_back();
@@ -56,8 +62,10 @@ asio::awaitable<const Session::TableDefaults*> Session::table_defaults(
     column.identity = row->columns[2] && !row->columns[2]->empty() ? (*row->columns[2])[0] : '\0';
     column.generated = row->columns[3] == "true";
     column.default_expression = row->columns[4].value_or("");
-    table.kinds.push_back(router::classify_default(column.default_expression));
-    table.differs.push_back(table.kinds.back().differs);
+    router::DefaultKind kind = router::classify_default(column.default_expression);
+    if (row->columns[5] == "true") kind = {.differs = true, .time_only = false};
+    table.kinds.push_back(kind);
+    table.differs.push_back(kind.differs);
   }
   co_return &defaults_cache_.emplace(std::move(name), std::move(table)).first->second;
 }

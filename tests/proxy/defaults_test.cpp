@@ -1,9 +1,9 @@
 // Column defaults that differ per server, pinned by cutover for mirrored INSERTs: serial,
-// identity (BY DEFAULT and ALWAYS), gen_random_uuid(), now() and clock_timestamp() defaults
-// end up identical on old and new, from one client and from 16 at once, also after DDL adds
-// such a column; what cannot be pinned (INSERT ... SELECT) is reported; and new's sequences,
-// which pinned keys leave standing, are kept ahead of old's so that inserting on new after a
-// switch meets no duplicate key.
+// identity (BY DEFAULT and ALWAYS), gen_random_uuid(), now(), clock_timestamp() and a volatile
+// function of the user's end up identical on old and new, from one client and from 16 at
+// once, also after DDL adds such a column; what cannot be pinned (INSERT ... SELECT, the
+// extended protocol) is reported; and new's sequences, which pinned keys leave standing, are
+// kept ahead of old's so that inserting on new after a switch meets no duplicate key.
 #include <libpq-fe.h>
 
 #include <algorithm>
@@ -126,6 +126,18 @@ TEST_F(DefaultsTest, AColumnAddedByDdlIsPinnedFromTheNextInsertOn) {
   c.exec("insert into gen (v) values ('after')");
   EXPECT_EQ(TwoClusters::new_db().query(kAllRows), old_db().query(kAllRows));
   EXPECT_EQ(old_db().query("select count(distinct w) from gen"), "2");
+}
+
+TEST_F(DefaultsTest, AVolatileFunctionOfTheUsersInADefaultIsEvaluatedOnOld) {
+  Connection c = connect_proxy();
+  c.exec(
+      "create or replace function token() returns text volatile language sql "
+      "as $$ select md5(random()::text) $$; "
+      "drop table if exists tokens; create table tokens(id int, t text default token())");
+  c.exec("insert into tokens (id) values (1), (2)");
+  EXPECT_EQ(TwoClusters::new_db().query("select id, t from tokens order by id"),
+            old_db().query("select id, t from tokens order by id"));
+  EXPECT_EQ(old_db().query("select count(distinct t) from tokens"), "2");
 }
 
 TEST_F(DefaultsTest, WhatCannotBePinnedIsReported) {
