@@ -222,7 +222,6 @@ class Session {
   struct TableDefaults {
     std::vector<router::TableColumn> columns;
     std::vector<router::DefaultKind> kinds;
-    std::vector<bool> differs;
   };
   asio::awaitable<const TableDefaults*> table_defaults(const router::InsertShape& shape);
   struct DefaultsPlan {
@@ -238,7 +237,6 @@ class Session {
   asio::awaitable<std::optional<DefaultsPlan>> plan_defaults(std::string_view sql,
                                                              uint64_t fingerprint);
   asio::awaitable<bool> evaluate_on_old(DefaultsPlan& plan);
-  std::string pin_expression(const std::string& expression);
   void forget_table_defaults();
   asio::awaitable<std::optional<HeldAnswer>> query_own_on_old(std::string_view sql);
 

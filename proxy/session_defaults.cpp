@@ -63,9 +63,11 @@ asio::awaitable<const Session::TableDefaults*> Session::table_defaults(
     column.generated = row->columns[3] == "true";
     column.default_expression = row->columns[4].value_or("");
     router::DefaultKind kind = router::classify_default(column.default_expression);
-    if (row->columns[5] == "true") kind = {.differs = true, .time_only = false};
-    table.kinds.push_back(kind);
-    table.differs.push_back(kind.differs);
+    if (row->columns[5] == "true") {  // a volatile function of the user's: old must compute it
+      kind.differs = true;
+      kind.time_only = false;
+    }
+    table.kinds.push_back(std::move(kind));
   }
   co_return &defaults_cache_.emplace(std::move(name), std::move(table)).first->second;
 }
@@ -88,12 +90,12 @@ asio::awaitable<std::string> Session::pin_defaults(std::string_view sql,
 // many times with other values): one that leaves a differing default to the servers is
 // reported, and its pair marked for the comparator.
 asio::awaitable<void> Session::check_extended_defaults(const router::BatchPlan& batch) {
-  for (const std::string& sql : batch.inserts) {
-    const uint64_t fingerprint = router::fingerprint(sql);
-    auto plan = co_await plan_defaults(sql, fingerprint);
+  for (const auto& insert : batch.inserts) {
+    auto plan = co_await plan_defaults(insert.sql, insert.fingerprint);
     if (!plan) continue;
     mirror_unpinned_ = true;
-    note_unpinned(fingerprint, "extended protocol: defaults of " + plan->shapes.front().relation);
+    note_unpinned(insert.fingerprint,
+                  "extended protocol: defaults of " + plan->shapes.front().relation);
   }
 }
 
@@ -117,6 +119,7 @@ asio::awaitable<std::optional<Session::DefaultsPlan>> Session::plan_defaults(std
   DefaultsPlan plan;
   plan.shapes = std::move(*shapes);
   bool unpinned = false;
+  std::pair<std::string, std::string> instants;  // now() and statement_timestamp(), once needed
   static const std::vector<router::TableColumn> no_columns;
   for (size_t i = 0; i < plan.shapes.size(); ++i) {
     const TableDefaults* table = co_await table_defaults(plan.shapes[i]);
@@ -124,7 +127,7 @@ asio::awaitable<std::optional<Session::DefaultsPlan>> Session::plan_defaults(std
     // shape that cannot be filled: its defaults, if any differ, go unpinned.
     auto slots = table == nullptr
                      ? std::nullopt
-                     : router::default_slots(i, plan.shapes[i], table->columns, table->differs);
+                     : router::default_slots(i, plan.shapes[i], table->columns, table->kinds);
     plan.tables.push_back(table == nullptr ? &no_columns : &table->columns);
     if (!slots) {
       unpinned = mirror_unpinned_ = true;
@@ -133,9 +136,14 @@ asio::awaitable<std::optional<Session::DefaultsPlan>> Session::plan_defaults(std
     }
     for (const router::DefaultSlot& slot : *slots) {
       const router::TableColumn& column = table->columns[slot.column];
+      const router::DefaultKind& kind = table->kinds[slot.column];
+      if (!kind.time_calls.empty() && instants.first.empty()) instants = pinned_instants();
       std::string value = "(";
-      value.append(pin_expression(column.default_expression)).append(")");
-      if (!table->kinds[slot.column].time_only) {
+      value
+          .append(router::pin_time(column.default_expression, kind.time_calls, instants.first,
+                                   instants.second))
+          .append(")");
+      if (!kind.time_only) {
         if (!plan.evaluations.empty()) plan.evaluations.append(", ");
         plan.evaluations.append(value).append("::text");
         plan.evaluated.push_back(plan.filled.size());
@@ -180,15 +188,6 @@ asio::awaitable<bool> Session::evaluate_on_old(DefaultsPlan& plan) {
 void Session::forget_table_defaults() {
   defaults_cache_.clear();
   defaults_unneeded_.clear();
-}
-
-// A default expression with its time functions replaced by the transaction's pinned instant.
-std::string Session::pin_expression(const std::string& expression) {
-  const std::string select = "SELECT " + expression;
-  auto found = router::find_nondeterminism(select);
-  if (!found || found->time_calls.empty()) return expression;
-  auto [transaction, statement] = pinned_instants();
-  return router::pin_time(select, found->time_calls, transaction, statement).substr(7);
 }
 
 // Runs a statement of cutover's own on old and returns its answer, rows and all; nothing of

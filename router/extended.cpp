@@ -133,7 +133,9 @@ BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& class
         const Runs* portal = latest(portals, n.first);
         if (portal == nullptr) plan.movable = plan.new_can_run = false;
         merge(plan.unit, portal != nullptr ? *portal->unit : unknown());
-        if (portal != nullptr && portal->unit->inserts) plan.inserts.emplace_back(portal->sql);
+        if (portal != nullptr && portal->unit->inserts) {
+          plan.inserts.push_back({portal->unit->fingerprint, std::string(portal->sql)});
+        }
         plan.executes = true;
         break;
       }

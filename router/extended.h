@@ -34,7 +34,11 @@ struct BatchPlan {
   std::string old_prefix;      // Parse of the unnamed statement when old's copy is not the current
   std::vector<std::string> prepared_on_new{};  // statements the prefix prepares on new
   std::vector<Classification> parsed{};        // one per Parse in the batch, in order
-  std::vector<std::string> inserts{};          // the text of each INSERT statement it executes
+  struct Insert {
+    uint64_t fingerprint;  // Classification::fingerprint of the statement
+    std::string sql;
+  };
+  std::vector<Insert> inserts{};  // the text of each INSERT statement it executes
 };
 
 // The prepared statements of one client session, and where each one exists.

@@ -6,7 +6,6 @@
 #include <tuple>
 
 #include "router/parse_tree.h"
-#include "router/pinning.h"
 #include "router/sql_tokens.h"
 
 namespace cutover::router {
@@ -179,17 +178,24 @@ std::optional<std::vector<InsertShape>> find_inserts(std::string_view sql) {
 }
 
 DefaultKind classify_default(std::string_view expression) {
+  constexpr std::string_view kSelect = "SELECT ";
   if (expression.empty()) return {};
-  auto found = find_nondeterminism("SELECT " + std::string(expression));
+  auto found = find_nondeterminism(std::string(kSelect) + std::string(expression));
   if (!found) return {};
   const bool differs = !found->time_calls.empty() || !found->unpinnable.empty();
-  return {.differs = differs, .time_only = differs && found->unpinnable.empty()};
+  for (TimeCall& call : found->time_calls) {  // offsets into the expression itself
+    call.begin -= kSelect.size();
+    call.end -= kSelect.size();
+  }
+  return {.differs = differs,
+          .time_only = differs && found->unpinnable.empty(),
+          .time_calls = std::move(found->time_calls)};
 }
 
 std::optional<std::vector<DefaultSlot>> default_slots(size_t insert, const InsertShape& shape,
                                                       const std::vector<TableColumn>& table,
-                                                      const std::vector<bool>& differs) {
-  auto counts = [&](size_t c) { return differs[c] && !table[c].generated; };
+                                                      const std::vector<DefaultKind>& kinds) {
+  auto counts = [&](size_t c) { return kinds[c].differs && !table[c].generated; };
   // The table's columns each row names, in item order.
   std::vector<size_t> named;
   for (const std::string& name : shape.columns) {

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "router/pinning.h"
+
 namespace cutover::router {
 
 // One INSERT of a statement text.
@@ -49,10 +51,12 @@ struct TableColumn {
 
 // Whether a default gives each server its own value: it calls a time function or one of the
 // functions pinning.h knows to differ. `time_only`: only time functions, which the caller can
-// pin without asking old.
+// pin without asking old. `time_calls`: where they stand in the expression, for pin_time()
+// (found once, so pinning the default again costs no parse).
 struct DefaultKind {
   bool differs = false;
   bool time_only = false;
+  std::vector<TimeCall> time_calls{};
 };
 DefaultKind classify_default(std::string_view expression);
 
@@ -66,13 +70,13 @@ struct DefaultSlot {
   size_t item_at = std::string_view::npos;
 };
 
-// The slots of one INSERT, in row order (then column order); `differs[i]` for the table's
+// The slots of one INSERT, in row order (then column order); `kinds[i]` for the table's
 // column i. nullopt when the INSERT cannot be rewritten but leaves such a value to a default
 // (INSERT ... SELECT, OVERRIDING USER VALUE, a column list naming unknown columns, more items
 // than columns).
 std::optional<std::vector<DefaultSlot>> default_slots(size_t insert, const InsertShape& shape,
                                                       const std::vector<TableColumn>& table,
-                                                      const std::vector<bool>& differs);
+                                                      const std::vector<DefaultKind>& kinds);
 
 // `sql` with every slot given its value (SQL text: a literal or a pinned expression). Slots of
 // all the text's INSERTs at once, each with the columns of its INSERT's table.

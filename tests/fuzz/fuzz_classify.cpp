@@ -28,12 +28,12 @@ std::string fill_every_default(const std::string& sql,
       {.name = "id", .type = "integer", .default_expression = "nextval('s')", .identity = 'a'},
       {.name = "v", .type = "text", .default_expression = "now()"},
       {.name = "w", .type = "uuid", .default_expression = "gen_random_uuid()"}};
-  const std::vector<bool> differs(table.size(), true);
+  const std::vector<DefaultKind> kinds(table.size(), DefaultKind{.differs = true});
   std::vector<const std::vector<TableColumn>*> tables;
   std::vector<FilledSlot> filled;
   for (size_t i = 0; i < shapes.size(); ++i) {
     tables.push_back(&table);
-    auto slots = default_slots(i, shapes[i], table, differs);
+    auto slots = default_slots(i, shapes[i], table, kinds);
     if (!slots) continue;
     for (const auto& slot : *slots) filled.push_back({slot, "CAST('1' AS integer)"});
   }

@@ -209,13 +209,16 @@ TEST_F(ExtendedTest, TheTextOfEveryInsertExecutedIsKeptForTheDefaultsCheck) {
   BatchPlan here = run(batch(Parse{.query = "insert into t (v) values ($1)"},
                              Bind{.parameters = {"1"}}, Execute{}, Sync{}),
                        Backend::kOld);
-  EXPECT_EQ(here.inserts, std::vector<std::string>{"insert into t (v) values ($1)"});
+  ASSERT_EQ(here.inserts.size(), 1u);
+  EXPECT_EQ(here.inserts[0].sql, "insert into t (v) values ($1)");
+  EXPECT_EQ(here.inserts[0].fingerprint, fingerprint("insert into t (v) values ($1)"));
   EXPECT_TRUE(here.unit.inserts);
   run(parse_message("ins", "insert into u default values") + batch(Sync{}), Backend::kOld);
   BatchPlan later =
       plan(batch(Bind{.statement = "ins"}, Execute{}, Bind{.statement = "ins"}, Execute{}, Sync{}));
-  EXPECT_EQ(later.inserts, (std::vector<std::string>{"insert into u default values",
-                                                     "insert into u default values"}));
+  ASSERT_EQ(later.inserts.size(), 2u);
+  EXPECT_EQ(later.inserts[0].sql, "insert into u default values");
+  EXPECT_EQ(later.inserts[1].sql, "insert into u default values");
   // Not an INSERT: nothing kept.
   EXPECT_TRUE(plan(batch(Parse{.query = "update t set v = $1"}, Bind{.parameters = {"1"}},
                          Execute{}, Sync{}))

@@ -16,10 +16,9 @@ const std::vector<TableColumn> kTable = {
     {.name = "n", .type = "integer", .default_expression = "0"},
 };
 
-std::vector<bool> differing(const std::vector<TableColumn>& table) {
-  std::vector<bool> out;
-  for (const auto& column : table)
-    out.push_back(classify_default(column.default_expression).differs);
+std::vector<DefaultKind> differing(const std::vector<TableColumn>& table) {
+  std::vector<DefaultKind> out;
+  for (const auto& column : table) out.push_back(classify_default(column.default_expression));
   return out;
 }
 
@@ -53,6 +52,11 @@ TEST(InsertDefaultsTest, DefaultsThatDifferAreClassifiedByWhatTheyCall) {
   EXPECT_FALSE(classify_default("0").differs);
   EXPECT_FALSE(classify_default("'x'::text").differs);
   EXPECT_FALSE(classify_default("").differs);
+  // Where the time calls stand is kept, relative to the expression, for pinning it again.
+  const std::string expression = "(now() + '1 day'::interval)";
+  EXPECT_EQ(pin_time(expression, classify_default(expression).time_calls, "2026-11-27 10:00:00+00",
+                     "2026-11-27 10:00:01+00"),
+            "(CAST('2026-11-27 10:00:00+00' AS timestamptz) + '1 day'::interval)");
 }
 
 TEST(InsertDefaultsTest, MissingColumnsAreAppendedToTheListAndEveryRow) {
