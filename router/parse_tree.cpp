@@ -17,8 +17,13 @@ std::optional<boost::json::value> parse_tree(std::string_view sql, std::string* 
     pg_query_free_parse_result(parsed);
     return std::nullopt;
   }
+  // Boost.JSON refuses nesting past 32 by default, which an expression such as `+ + ... 1`
+  // (each operator two levels deeper) reaches quickly: such a read came out "unknown". The
+  // parser's own stack check bounds the depth; this bound only keeps it finite.
+  boost::json::parse_options options;
+  options.max_depth = 10'000;
   boost::system::error_code ec;
-  boost::json::value tree = boost::json::parse(parsed.parse_tree, ec);
+  boost::json::value tree = boost::json::parse(parsed.parse_tree, ec, {}, options);
   pg_query_free_parse_result(parsed);
   if (ec) return std::nullopt;
   return tree;

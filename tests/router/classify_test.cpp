@@ -121,6 +121,15 @@ TEST(ClassifyTest, TablesAreNamedAsWritten) {
             std::vector<std::string>{"t"});
 }
 
+TEST(ClassifyTest, DeeplyNestedExpressionsAreStillClassified) {
+  // 40 prefix operators nest 80 levels deep in the parse tree's JSON (was "unknown": the JSON
+  // reader's default limit is 32), as found by fuzz_classify.
+  Classifier classifier;
+  EXPECT_EQ(classifier.classify("SELECT " + std::string(40, '+') + "1").kind, Kind::kRead);
+  EXPECT_EQ(classifier.classify("INSERT INTO t VALUES (" + std::string(40, '+') + "now())").kind,
+            Kind::kWrite);
+}
+
 TEST(ClassifyTest, ParseErrorsAreUnknownWithTheParsersMessage) {
   Classifier classifier;
   auto c = classifier.classify("SELEC 1");
