@@ -22,8 +22,8 @@ std::string field_of(char type, std::string_view body, char code) {
 
 }  // namespace
 
-void ReplyFilter::drop_parse_complete(int units_before, int parses_before) {
-  expected_.push_back({Edit::kParseComplete, units_before, parses_before, {}});
+void ReplyFilter::drop_parse_complete(int units_before, int parses_before, uint64_t* taken_out) {
+  expected_.push_back({Edit::kParseComplete, units_before, parses_before, {}, {}, taken_out});
 }
 
 void ReplyFilter::drop_answer(int units_before) {
@@ -80,7 +80,11 @@ bool ReplyFilter::edits(Expected& e, char type, std::string_view body) {
 
 void ReplyFilter::on_message(char type, std::string_view body, size_t end) {
   bool cut = false;
-  for (auto& e : expected_) cut |= e.units_before >= 0 && edits(e, type, body);
+  for (auto& e : expected_) {
+    if (e.units_before < 0 || !edits(e, type, body)) continue;
+    cut = true;
+    if (e.taken_out != nullptr) ++*e.taken_out;
+  }
   if (cut) cuts_.push_back({ended_ ? last_end_ : kFromHeld, end});
   last_end_ = end;
   ended_ = true;

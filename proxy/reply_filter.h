@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <string>
 #include <string_view>
@@ -36,8 +37,8 @@ class ReplyFilter {
 
   // Takes out the ParseComplete answering a Parse cutover sent, after `parses_before` Parse
   // messages of its own unit; nothing when an ErrorResponse or ReadyForQuery of that unit
-  // comes first (the server then skipped it).
-  void drop_parse_complete(int units_before, int parses_before);
+  // comes first (the server then skipped it). Counts it in `*taken_out` when given.
+  void drop_parse_complete(int units_before, int parses_before, uint64_t* taken_out = nullptr);
   // Takes out that unit's whole answer (a statement cutover sent on its own behalf).
   void drop_answer(int units_before);
   // The same, reporting the answer through take_held(), rows and all (a statement cutover
@@ -68,6 +69,7 @@ class ReplyFilter {
     int parses_before;
     HeldAnswer answer;
     verify::RowSetHasher rows{};
+    uint64_t* taken_out = nullptr;
   };
   struct Cut {
     size_t start;  // kFromHeld: the first message of the chunk, which began in held bytes

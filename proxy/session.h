@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -170,6 +171,7 @@ class Session {
   asio::awaitable<bool> drain_new();
   asio::awaitable<bool> stream_from_new(Message first);
   void note_unit(const router::Classification& unit);
+  void forget_prepared(const router::Classification& unit);
   void note_parameter_status(std::string_view body);
   asio::awaitable<void> wait_for_client_writes();
   asio::awaitable<void> hold_client_writes();
@@ -181,14 +183,12 @@ class Session {
   bool wraps(const router::Classification& unit) const;
   asio::awaitable<bool> mirror_query(std::string_view whole, const router::Classification& unit,
                                      std::string& pending);
-  std::string pin_unit(std::string_view whole, const router::Classification& unit);
-  std::pair<std::string, std::string> pinned_instants();
-  void note_unpinned(uint64_t fingerprint, const std::string& calls);
   asio::awaitable<bool> mirror_batch(std::string_view batch, const router::BatchPlan& plan,
                                      std::string& pending);
   asio::awaitable<bool> mirror_unit(std::string_view old_prefix, std::string_view for_old,
                                     std::string_view for_new, std::string_view for_journal,
-                                    const router::Classification& unit);
+                                    const router::Classification& unit,
+                                    const std::vector<int>& own_parses = {});
   asio::awaitable<bool> mirror_after_old(const HeldAnswer& held, bool wrap,
                                          std::string_view for_new, std::string_view for_journal,
                                          const router::Classification& unit);
@@ -199,7 +199,7 @@ class Session {
                                     std::string& pending);
   asio::awaitable<bool> mirror_copy_data(char type, std::string_view whole, std::string& pending);
   void end_mirrored_copy();
-  asio::awaitable<bool> run_own_on_old(std::string_view sql);
+  asio::awaitable<bool> run_own_on_old(std::string_view messages);
   asio::awaitable<std::optional<HeldAnswer>> run_on_old(std::string_view messages, int units);
   asio::awaitable<bool> wait_for_old();
   enum class MirrorOutcome { kApplied, kNotApplied, kUncertain };
@@ -228,17 +228,76 @@ class Session {
     std::vector<router::InsertShape> shapes;
     std::vector<const std::vector<router::TableColumn>*> tables;  // one per shape
     std::vector<router::FilledSlot> filled;  // every slot, its value a pinned expression
-    std::vector<size_t> evaluated;           // the slots whose value old must compute instead
-    std::string evaluations;                 // their expressions, as text, comma-separated
+    struct Evaluation {  // a slot whose value old must compute; its value left empty
+      size_t slot;       // in filled
+      const router::TableColumn* column;
+      const router::DefaultKind* kind;
+    };
+    std::vector<Evaluation> evaluated;
+    std::string unpinned;  // the targets whose differing defaults cannot be pinned
   };
   asio::awaitable<std::string> pin_defaults(std::string_view sql,
                                             const router::Classification& unit);
-  asio::awaitable<void> check_extended_defaults(const router::BatchPlan& batch);
   asio::awaitable<std::optional<DefaultsPlan>> plan_defaults(std::string_view sql,
-                                                             uint64_t fingerprint);
-  asio::awaitable<bool> evaluate_on_old(DefaultsPlan& plan);
+                                                             uint64_t fingerprint,
+                                                             std::string_view transaction,
+                                                             std::string_view statement);
+  asio::awaitable<std::optional<std::vector<std::optional<std::string>>>> evaluate_on_old(
+      const std::vector<std::string>& expressions);
   void forget_table_defaults();
   asio::awaitable<std::optional<HeldAnswer>> query_own_on_old(std::string_view sql);
+
+  // session_pinning.cpp: time functions pinned in a Query's text; in the extended protocol,
+  // time functions and column defaults pinned through cutover's own statements.
+  std::string pin_unit(std::string_view sql, const router::Classification& unit);
+  std::pair<std::string, std::string> pinned_instants();
+  void note_unpinned(uint64_t fingerprint, const std::string& calls);
+  struct BoundPinning {   // what cutover prepares in the place of one client statement
+    std::string name{};   // empty: nothing to pin
+    std::string parse{};  // its Parse message, whole
+    size_t params = 0;    // the client's parameters; then two instants, then `evaluated`
+    struct Evaluated {    // a default old computes for each Bind
+      std::string expression;
+      std::vector<router::TimeCall> time_calls;
+    };
+    std::vector<Evaluated> evaluated{};
+    std::string unpinned{};  // what the statement leaves unpinned: reported
+    bool on_old = false;
+    bool on_new = false;
+    // Values of `evaluated` asked of old ahead, for batches sent in pieces (prefetch_pinnings())
+    std::deque<std::vector<std::optional<std::string>>> prefetched{};
+  };
+  struct PinnedUse {
+    const router::BatchPlan::Binding* binding;
+    BoundPinning* pin;
+  };
+  struct PinnedBatch {
+    std::string for_old{};
+    std::string for_new{};
+    std::string for_journal{};
+    std::vector<int> own_parses{};               // where cutover's Parses stand among old's
+    std::vector<BoundPinning*> parsed_on_old{};  // in that order
+    std::vector<BoundPinning*> used{};
+  };
+  asio::awaitable<std::optional<PinnedBatch>> pin_batch(std::string_view batch,
+                                                        const router::BatchPlan& plan);
+  PinnedBatch rebind_batch(std::string_view batch, const std::vector<PinnedUse>& uses,
+                           const std::vector<std::optional<std::string>>& values,
+                           const std::string& transaction, const std::string& statement);
+  void note_pinned_batch(const PinnedBatch& pinned, uint64_t parse_completes);
+  asio::awaitable<bool> refresh_pinnings();
+  asio::awaitable<bool> prefetch_pinnings(std::string_view piece, const router::BatchPlan& plan,
+                                          std::string& pending);
+  static bool pinned_kind(router::Kind kind);
+  struct PinnedPiece {
+    std::string for_old;
+    std::vector<int> own_parses;  // where cutover's Parses stand among the piece's
+  };
+  std::optional<PinnedPiece> pin_piece(std::string_view piece, const router::BatchPlan& plan);
+  void settle_streamed_pinnings(uint64_t parse_completes);
+  asio::awaitable<BoundPinning*> bound_pinning(const router::BatchPlan::Binding& binding);
+  void forget_bound_pinnings();
+  void pinnings_lost(bool on_old);
 
   // session_journal.cpp: the journal's side of mirroring.
   // Why a journaled transaction's units do not go to new (compared by address).
@@ -253,6 +312,8 @@ class Session {
   asio::awaitable<bool> run_batch(std::string& pending);
   asio::awaitable<bool> commit_batch_to_old(std::string& pending);
   asio::awaitable<bool> send_batch_to_old(std::string_view batch, const router::BatchPlan& plan,
+                                          std::string& pending);
+  asio::awaitable<bool> send_piece_to_old(std::string_view piece, const router::BatchPlan& plan,
                                           std::string& pending);
   asio::awaitable<bool> copy_batch_to_new(std::string_view batch, const router::BatchPlan& plan);
   router::BatchPlan plan_batch(std::string_view batch, bool new_is_empty = false);
@@ -340,6 +401,20 @@ class Session {
   uint64_t defaults_schema_version_ = 0;
   std::unordered_set<uint64_t> defaults_unneeded_;  // fingerprints of INSERTs with none to pin
   bool schema_changed_ = false;  // DDL ran in the open transaction: a new version at its end
+  // cutover's statements for the extended protocol, by the client's Parse message (whole), as
+  // of ProxyContext::schema_version; and those forgotten that a server still has.
+  std::unordered_map<std::string, BoundPinning> bound_pinnings_;
+  uint64_t pinnings_schema_version_ = 0;
+  uint64_t pinned_names_ = 0;  // names given so far: each statement gets a fresh one
+  std::vector<std::string> pinned_to_close_on_old_;
+  std::vector<std::string> pinned_to_close_on_new_;
+  // Of the batch going to old in pieces: cutover's statements it prepared on old, and whether
+  // it binds a statement cutover could not pin.
+  std::vector<BoundPinning*> streamed_pinnings_;
+  bool partial_unpinned_ = false;
+  // ParseCompletes of cutover's statements taken out of old's answer to the current batch:
+  // the first that many of them are on old now (after an error, old parses nothing more).
+  uint64_t own_parses_taken_out_ = 0;
   // The client pump waits for old's answer to a mirrored unit: pump_backend() wakes it once
   // old owes nothing and the bytes went out to the client.
   bool awaiting_old_ = false;

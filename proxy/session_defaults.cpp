@@ -76,34 +76,45 @@ asio::awaitable<const Session::TableDefaults*> Session::table_defaults(
 // explicitly; empty when there is nothing to pin or it cannot be pinned.
 asio::awaitable<std::string> Session::pin_defaults(std::string_view sql,
                                                    const router::Classification& unit) {
-  auto plan = co_await plan_defaults(sql, unit.fingerprint);
+  const auto [transaction, statement] = pinned_instants();
+  const std::string at_transaction = router::quote_literal(transaction);
+  const std::string at_statement = router::quote_literal(statement);
+  auto plan = co_await plan_defaults(sql, unit.fingerprint, at_transaction, at_statement);
   if (!plan) co_return std::string();
-  if (!plan->evaluated.empty() && !co_await evaluate_on_old(*plan)) {
+  if (!plan->unpinned.empty()) {
+    mirror_unpinned_ = true;
+    note_unpinned(unit.fingerprint, plan->unpinned);
+  }
+  if (plan->filled.empty()) co_return std::string();
+  std::vector<std::string> expressions;
+  for (const auto& evaluation : plan->evaluated) {
+    expressions.push_back(router::pin_time(evaluation.column->default_expression,
+                                           evaluation.kind->time_calls, at_transaction,
+                                           at_statement));
+  }
+  auto values = co_await evaluate_on_old(expressions);
+  if (!values) {
     mirror_unpinned_ = true;
     note_unpinned(unit.fingerprint, "defaults: old did not evaluate them");
     co_return std::string();
   }
+  for (size_t i = 0; i < values->size(); ++i) {
+    const std::optional<std::string>& value = (*values)[i];
+    plan->filled[plan->evaluated[i].slot].value = value ? "CAST(" + router::quote_literal(*value) +
+                                                              " AS " +
+                                                              plan->evaluated[i].column->type + ")"
+                                                        : "NULL";
+  }
   co_return router::fill_defaults(sql, plan->shapes, plan->tables, plan->filled);
 }
 
-// Extended-protocol INSERTs are not rewritten (a prepared statement is parsed once and run
-// many times with other values): one that leaves a differing default to the servers is
-// reported, and its pair marked for the comparator.
-asio::awaitable<void> Session::check_extended_defaults(const router::BatchPlan& batch) {
-  for (const auto& insert : batch.inserts) {
-    auto plan = co_await plan_defaults(insert.sql, insert.fingerprint);
-    if (!plan) continue;
-    mirror_unpinned_ = true;
-    note_unpinned(insert.fingerprint,
-                  "extended protocol: defaults of " + plan->shapes.front().relation);
-  }
-}
-
 // Which values of `sql`'s INSERTs differing defaults would give, and how each is to be had:
-// a pinned expression, or (listed in `evaluated`) a value old must compute. nullopt when
-// there is none (or none that can be pinned: then reported under `fingerprint`).
-asio::awaitable<std::optional<Session::DefaultsPlan>> Session::plan_defaults(std::string_view sql,
-                                                                             uint64_t fingerprint) {
+// an expression pinned to the instants `transaction` and `statement` (SQL expressions, see
+// router::pin_time()), or (listed in `evaluated`, its value left for the caller) a value old
+// must compute. nullopt when there is none.
+asio::awaitable<std::optional<Session::DefaultsPlan>> Session::plan_defaults(
+    std::string_view sql, uint64_t fingerprint, std::string_view transaction,
+    std::string_view statement) {
   if (transaction_status_ == 'E' || nonstandard_strings_) co_return std::nullopt;
   // Forgotten here, never while a plan holds pointers into the cache. A session writing to
   // more than kMaxTables tables looks them up again.
@@ -118,8 +129,6 @@ asio::awaitable<std::optional<Session::DefaultsPlan>> Session::plan_defaults(std
   if (!shapes || shapes->empty()) co_return std::nullopt;
   DefaultsPlan plan;
   plan.shapes = std::move(*shapes);
-  bool unpinned = false;
-  std::pair<std::string, std::string> instants;  // now() and statement_timestamp(), once needed
   static const std::vector<router::TableColumn> no_columns;
   for (size_t i = 0; i < plan.shapes.size(); ++i) {
     const TableDefaults* table = co_await table_defaults(plan.shapes[i]);
@@ -130,57 +139,57 @@ asio::awaitable<std::optional<Session::DefaultsPlan>> Session::plan_defaults(std
                      : router::default_slots(i, plan.shapes[i], table->columns, table->kinds);
     plan.tables.push_back(table == nullptr ? &no_columns : &table->columns);
     if (!slots) {
-      unpinned = mirror_unpinned_ = true;
-      note_unpinned(fingerprint, "defaults of " + plan.shapes[i].relation);
+      if (!plan.unpinned.empty()) plan.unpinned += ", ";
+      plan.unpinned += "defaults of " + plan.shapes[i].relation;
       continue;
     }
     for (const router::DefaultSlot& slot : *slots) {
       const router::TableColumn& column = table->columns[slot.column];
       const router::DefaultKind& kind = table->kinds[slot.column];
-      if (!kind.time_calls.empty() && instants.first.empty()) instants = pinned_instants();
-      std::string value = "(";
-      value
-          .append(router::pin_time(column.default_expression, kind.time_calls, instants.first,
-                                   instants.second))
-          .append(")");
-      if (!kind.time_only) {
-        if (!plan.evaluations.empty()) plan.evaluations.append(", ");
-        plan.evaluations.append(value).append("::text");
-        plan.evaluated.push_back(plan.filled.size());
+      std::string value;
+      if (kind.time_only) {
+        value.append("(")
+            .append(router::pin_time(column.default_expression, kind.time_calls, transaction,
+                                     statement))
+            .append(")");
+      } else {
+        plan.evaluated.push_back({plan.filled.size(), &column, &kind});
       }
       plan.filled.push_back({slot, std::move(value)});
     }
   }
-  if (plan.filled.empty()) {
+  if (plan.filled.empty() && plan.unpinned.empty()) {
     // Its targets' defaults give every server the same value: skip the parse next time.
     constexpr size_t kMaxRemembered = 1024;
-    if (!unpinned && defaults_unneeded_.size() < kMaxRemembered) {
-      defaults_unneeded_.insert(fingerprint);
-    }
+    if (defaults_unneeded_.size() < kMaxRemembered) defaults_unneeded_.insert(fingerprint);
     co_return std::nullopt;
   }
   co_return plan;
 }
 
-// Runs the evaluations (in one array, so old computes each exactly once and in order) and
-// puts each value, as a literal of its column's type, into its slot.
-asio::awaitable<bool> Session::evaluate_on_old(DefaultsPlan& plan) {
+// Has old compute `expressions` (in one array, so each exactly once and in order); their
+// values as text (nullopt: NULL), or nullopt when old did not answer them.
+asio::awaitable<std::optional<std::vector<std::optional<std::string>>>> Session::evaluate_on_old(
+    const std::vector<std::string>& expressions) {
+  std::vector<std::optional<std::string>> values;
+  if (expressions.empty()) co_return values;
+  std::string array;
+  for (const std::string& expression : expressions) {
+    if (!array.empty()) array += ", ";
+    array.append("(").append(expression).append(")::text");
+  }
   auto answer =
-      co_await query_own_on_old("SELECT v FROM pg_catalog.unnest(ARRAY[" + plan.evaluations +
+      co_await query_own_on_old("SELECT v FROM pg_catalog.unnest(ARRAY[" + array +
                                 "]::text[]) WITH ORDINALITY AS cutover_defaults(v, n) ORDER BY n");
-  if (!answer || !answer->sqlstate.empty() || answer->data_rows.size() != plan.evaluated.size()) {
-    co_return false;
+  if (!answer || !answer->sqlstate.empty() || answer->data_rows.size() != expressions.size()) {
+    co_return std::nullopt;
   }
-  for (size_t i = 0; i < plan.evaluated.size(); ++i) {
-    auto row = decode_row(answer->data_rows[i]);
-    if (!row || row->columns.size() != 1) co_return false;
-    router::FilledSlot& slot = plan.filled[plan.evaluated[i]];
-    const router::TableColumn& column = (*plan.tables[slot.slot.insert])[slot.slot.column];
-    slot.value = row->columns[0] ? "CAST(" + router::quote_literal(*row->columns[0]) + " AS " +
-                                       column.type + ")"
-                                 : "NULL";
+  for (const std::string& body : answer->data_rows) {
+    auto row = decode_row(body);
+    if (!row || row->columns.size() != 1) co_return std::nullopt;
+    values.push_back(std::move(row->columns[0]));
   }
-  co_return true;
+  co_return values;
 }
 
 // What the session learnt of tables' columns is stale: DDL ran, or a setting such as

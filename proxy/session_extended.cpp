@@ -18,8 +18,7 @@ asio::awaitable<bool> Session::route_extended(char type, std::string_view whole,
                                               std::string& pending) {
   if (batch_to_old_) {
     if (type == 'S') co_return co_await mirror_partial_batch(whole, pending);
-    partial_batch_.append(whole);
-    const bool ok = co_await send_batch_to_old(whole, plan_batch(whole), pending);
+    const bool ok = co_await send_piece_to_old(whole, plan_batch(whole), pending);
     if (type == 'S') {
       batch_to_old_ = false;
       batch_parses_on_old_ = 0;
@@ -67,9 +66,30 @@ asio::awaitable<bool> Session::commit_batch_to_old(std::string& pending) {
   const std::string batch = std::move(batch_);
   batch_.clear();
   batch_to_old_ = true;
-  partial_batch_ = {};
-  partial_batch_.append(batch);  // mirrored whole at its Sync (past the bound: not at all)
-  co_return co_await send_batch_to_old(batch, plan_batch(batch), pending);
+  partial_batch_ = {};  // mirrored whole at its Sync (past the bound: not at all)
+  own_parses_taken_out_ = 0;
+  const router::BatchPlan plan = plan_batch(batch);
+  const bool prefetched = co_await prefetch_pinnings(batch, plan, pending);
+  if (!prefetched) co_return false;
+  co_return co_await send_piece_to_old(batch, plan, pending);
+}
+
+// A piece of a batch going to old in pieces: kept for new, and sent to old with what
+// pinning changes (session_pinning.cpp).
+asio::awaitable<bool> Session::send_piece_to_old(std::string_view piece,
+                                                 const router::BatchPlan& plan,
+                                                 std::string& pending) {
+  auto pinned = plan.old_prefix.empty() ? pin_piece(piece, plan) : std::nullopt;
+  if (!pinned) {
+    partial_batch_.append(piece);
+    co_return co_await send_batch_to_old(piece, plan, pending);
+  }
+  const int units_before = pending_replies_ - static_cast<int>(piece.ends_with(kSync));
+  for (const int parses_before : pinned->own_parses) {
+    old_filter_.drop_parse_complete(units_before, batch_parses_on_old_ + parses_before,
+                                    &own_parses_taken_out_);
+  }
+  co_return co_await send_batch_to_old(pinned->for_old, plan_batch(pinned->for_old), pending);
 }
 
 // Queues `batch` (a whole batch or part of one) for old, with the unnamed statement in front
@@ -124,7 +144,7 @@ router::BatchPlan Session::plan_batch(std::string_view batch, bool new_is_empty)
 void Session::note_batch(const router::BatchPlan& plan) {
   if (!plan.executes) return;
   note_unit(plan.unit);
-  statements_.forget(plan.unit);
+  forget_prepared(plan.unit);
 }
 
 }  // namespace cutover::proxy

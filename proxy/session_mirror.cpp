@@ -65,8 +65,14 @@ asio::awaitable<bool> Session::mirror_query(std::string_view whole,
   if (!co_await wait_for_old()) co_return false;
   if (transaction_status_ == 'I') pinned_transaction_time_.clear();
   mirror_unpinned_ = false;  // pin_unit() and pin_defaults() say otherwise
-  std::string pinned = unit.nondeterministic ? pin_unit(whole, unit) : std::string();
-  if (!pinned.empty()) whole = pinned;  // both sides run the pinned text
+  std::string pinned;        // both sides run the pinned text
+  if (unit.nondeterministic) {
+    const std::string sql = pin_unit(query_text(whole), unit);
+    if (!sql.empty()) {
+      append_query(pinned, sql);
+      whole = pinned;
+    }
+  }
   if (unit.inserts) {
     const std::string filled = co_await pin_defaults(query_text(whole), unit);
     if (!filled.empty()) {
@@ -79,26 +85,36 @@ asio::awaitable<bool> Session::mirror_query(std::string_view whole,
 }
 
 // An extended-protocol batch that writes: old gets it (after the unnamed statement, when old's
-// is stale), new gets it after the statements it lacks. Time functions in its statements are
-// not pinned (a named statement is prepared once and executed many times): reported instead.
+// is stale), new gets it after the statements it lacks; what its statements compute per
+// server is pinned (session_pinning.cpp).
 asio::awaitable<bool> Session::mirror_batch(std::string_view batch, const router::BatchPlan& plan,
                                             std::string& pending) {
   if (!co_await forward_to_old(pending)) co_return false;
   --pending_replies_;  // its Sync, counted when the client sent it
   if (!co_await wait_for_old()) co_return false;
-  mirror_unpinned_ = plan.unit.nondeterministic;
+  if (transaction_status_ == 'I') pinned_transaction_time_.clear();
+  // Binds of statements the batch does not parse or bind itself go unpinned.
+  mirror_unpinned_ = plan.unit.nondeterministic && plan.pinnable.empty();
   if (mirror_unpinned_) note_unpinned(plan.unit.fingerprint, "extended protocol: not pinned");
-  if (plan.unit.inserts) co_await check_extended_defaults(plan);
+  const std::optional<PinnedBatch> pinned = co_await pin_batch(batch, plan);
   // A statement cutover cannot give new (ambiguous, or past the tracking bound): the batch and
   // the rest of its transaction are not applied there.
   if (!plan.new_can_run) mirror_broken_ = "statement unknown to cutover";
-  const std::string for_new = plan.new_prefix + std::string(batch);
+  const std::string_view to_old = pinned ? std::string_view(pinned->for_old) : batch;
+  const std::string for_new =
+      plan.new_prefix + std::string(pinned ? std::string_view(pinned->for_new) : batch);
   // For the journal: every statement it uses prepared first, as on a fresh connection.
-  const std::string for_journal = plan_batch(batch, true).new_prefix + std::string(batch);
+  const std::string for_journal =
+      plan_batch(batch, true).new_prefix +
+      std::string(pinned ? std::string_view(pinned->for_journal) : batch);
   mirror_applied_ = false;
-  if (!co_await mirror_unit(plan.old_prefix, batch, for_new, for_journal, plan.unit)) {
+  own_parses_taken_out_ = 0;
+  static const std::vector<int> no_parses;
+  const std::vector<int>& own_parses = pinned ? pinned->own_parses : no_parses;
+  if (!co_await mirror_unit(plan.old_prefix, to_old, for_new, for_journal, plan.unit, own_parses)) {
     co_return false;
   }
+  if (pinned) note_pinned_batch(*pinned, own_parses_taken_out_);
   batch_parses_on_old_ = 0;
   statements_.apply(batch, plan, true, mirror_applied_);
   note_batch(plan);
@@ -116,8 +132,9 @@ asio::awaitable<bool> Session::mirror_partial_batch(std::string_view sync, std::
   const std::string batch = kept.bytes() + std::string(sync);
   const bool too_large = kept.overflowed();
   const router::BatchPlan plan = plan_batch(batch);
-  mirror_unpinned_ = plan.unit.nondeterministic;
+  mirror_unpinned_ = partial_unpinned_;  // its Binds were pinned as they came (pin_piece())
   if (!plan.executes || !mirrors(plan.unit)) {
+    settle_streamed_pinnings(0);  // whether old has them is not known until its answer
     note_batch(plan);
     pending.append(sync);
     co_return true;
@@ -130,6 +147,7 @@ asio::awaitable<bool> Session::mirror_partial_batch(std::string_view sync, std::
   --pending_replies_;  // the Sync, counted when the client sent it; run_on_old() counts it
   auto answer = co_await run_on_old(sync, 1);
   if (!answer) co_return false;
+  settle_streamed_pinnings(own_parses_taken_out_);
   if (too_large || !plan.new_can_run) mirror_broken_ = "batch not kept whole for new";
   const std::string for_new = plan.new_prefix + batch;
   const std::string for_journal = plan_batch(batch, true).new_prefix + batch;
@@ -216,14 +234,16 @@ asio::awaitable<bool> Session::shadow_read(std::string_view whole,
   co_return co_await send_ready(answer->status);
 }
 
-// Runs one unit on old (after `old_prefix`, whose ParseComplete is taken out), then on new as
+// Runs one unit on old (after `old_prefix`, whose ParseComplete is taken out, as are those of
+// cutover's Parses `own_parses` Parses into the unit, for pinning), then on new as
 // `for_new`, with cutover's BEGIN/COMMIT around an autocommit write (see the top). The
 // transaction's units are kept as `for_journal` (self-contained) until it ends: if new missed
 // any of them and old committed, the whole transaction goes to the journal before the client
 // hears of the commit.
 asio::awaitable<bool> Session::mirror_unit(std::string_view old_prefix, std::string_view for_old,
                                            std::string_view for_new, std::string_view for_journal,
-                                           const router::Classification& unit) {
+                                           const router::Classification& unit,
+                                           const std::vector<int>& own_parses) {
   const bool wrap = wraps(unit);  // old owes nothing now: its status is the session's
   co_await join_mirror_transaction(unit);
   reserve_journal_place(!wrap && (unit.controls_transaction || transaction_status_ == 'I'));
@@ -233,6 +253,10 @@ asio::awaitable<bool> Session::mirror_unit(std::string_view old_prefix, std::str
     old_filter_.drop_answer(0);
   }
   if (!old_prefix.empty()) old_filter_.drop_parse_complete(wrap ? 1 : 0, 0);
+  for (const int parses_before : own_parses) {  // cutover's statements for pinning
+    old_filter_.drop_parse_complete(wrap ? 1 : 0, parses_before + (old_prefix.empty() ? 0 : 1),
+                                    &own_parses_taken_out_);
+  }
   old_filter_.hold_ready(wrap ? 1 : 0, false);
   to_old.append(old_prefix);
   to_old.append(for_old);
@@ -252,7 +276,11 @@ asio::awaitable<bool> Session::mirror_after_old(const HeldAnswer& held, bool wra
   if (!held.sqlstate.empty()) {
     // Old refused it: nothing of it reaches new. A wrapped write is rolled back on old; a
     // transaction old ended with the error ends on new too.
-    if (wrap && !co_await run_own_on_old("ROLLBACK")) co_return false;
+    if (wrap) {
+      append_query(to_old, "ROLLBACK");
+      const bool rolled_back = co_await run_own_on_old(to_old);
+      if (!rolled_back) co_return false;
+    }
     const char status = wrap ? 'I' : held.status;
     if (status != 'I' && mirror_txn_ != nullptr) mirror_txn_->release();
     if (status == 'I') {
@@ -302,53 +330,17 @@ asio::awaitable<bool> Session::mirror_after_old(const HeldAnswer& held, bool wra
   co_return co_await send_ready(status);
 }
 
-// The unit with its time functions replaced by cutover's clock, one instant per transaction
-// (statement_timestamp(): per statement), so old and new store the same values; empty when
-// there is nothing to pin. What cannot be pinned is logged with the fingerprint.
-std::string Session::pin_unit(std::string_view whole, const router::Classification& unit) {
-  const std::string_view sql = query_text(whole);
-  auto found = router::find_nondeterminism(sql);
-  mirror_unpinned_ = !found || !found->unpinnable.empty();
-  if (mirror_unpinned_) {
-    note_unpinned(unit.fingerprint, found ? log::joined(found->unpinnable) : "unparsed");
-  }
-  if (!found || found->time_calls.empty()) return {};
-  auto [transaction, statement] = pinned_instants();
-  std::string out;
-  append_query(out, router::pin_time(sql, found->time_calls, transaction, statement));
-  return out;
-}
-
-// cutover's clock as the instants now() (fixed for the transaction) and statement_timestamp()
-// stand for.
-std::pair<std::string, std::string> Session::pinned_instants() {
-  const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
-      std::chrono::system_clock::now().time_since_epoch());
-  std::string statement_time = router::timestamp_literal(now.count());
-  if (pinned_transaction_time_.empty()) pinned_transaction_time_ = statement_time;
-  return {pinned_transaction_time_, std::move(statement_time)};
-}
-
-// Logs a statement whose values cutover could not pin, once per session and fingerprint (a
-// prepared statement runs thousands of times a second; the comparator still marks each pair).
-void Session::note_unpinned(uint64_t fingerprint, const std::string& calls) {
-  constexpr size_t kMaxRemembered = 1024;  // past it, nothing more is logged for the session
-  if (unpinned_reported_.size() >= kMaxRemembered) return;
-  if (!unpinned_reported_.insert(fingerprint).second) return;
-  log::warn("mirror_nondeterministic",
-            {{"conn", id_}, {"fingerprint", log::hex(fingerprint)}, {"calls", calls}});
-}
-
-// Runs a statement of cutover's own on old, its answer taken out of the client's stream.
-asio::awaitable<bool> Session::run_own_on_old(std::string_view sql) {
-  std::string message;
-  append_query(message, sql);
+// Runs a unit of cutover's own on old (whole messages ending with a Query or a Sync), its
+// answer taken out of the client's stream.
+asio::awaitable<bool> Session::run_own_on_old(std::string_view messages) {
   old_filter_.drop_answer(0);
   pending_replies_ += 1;
   backend_write_whole_ = false;
-  if (co_await write_all(backend_, message)) co_return false;
+  const ErrorCode ec = co_await write_all(backend_, messages);
+  if (ec) co_return false;
   backend_write_whole_ = true;
-  co_return co_await wait_for_old();
+  const bool answered = co_await wait_for_old();
+  co_return answered;
 }
 
 // Sends cutover's messages (`units` units, their edits already registered) to old and waits

@@ -59,6 +59,7 @@ asio::awaitable<bool> Session::connect_new() {
   new_in_ = std::move(result.leftover);
   new_replies_to_discard_ = 0;
   statements_.new_lost();
+  pinnings_lost(false);
   new_key_ = result.key;
   if (new_key_ && client_key_) {
     const BackendConfig& new_db = config_.backends.new_db;

@@ -105,7 +105,7 @@ asio::awaitable<bool> Session::route_query(std::string_view body, std::string_vi
   const router::Classification unit = classify(body.substr(0, body.find('\0')));
   if (transaction_status_ == 'I') view_.read_only_transaction = false;
   note_unit(unit);
-  statements_.forget(unit);
+  forget_prepared(unit);
   if (!co_await forward_to_old(pending)) co_return false;
   statements_.new_lost_unnamed();  // any Query may reach new, and destroys it there
   if (mirrors(unit)) co_return co_await mirror_query(whole, unit, pending);
@@ -157,6 +157,12 @@ router::Decision Session::decide(const router::Classification& unit) {
 
 // Keeps what the policy needs to know: writes (read-your-writes), READ ONLY transactions, and
 // session state that new must share.
+// `unit` (DEALLOCATE, DISCARD ALL) removes prepared statements, maybe cutover's too.
+void Session::forget_prepared(const router::Classification& unit) {
+  statements_.forget(unit);
+  if (unit.forgets_prepared) pinnings_lost(true);
+}
+
 void Session::note_unit(const router::Classification& unit) {
   using router::Kind;
   if (unit.kind == Kind::kWrite || unit.kind == Kind::kDdl || unit.kind == Kind::kUnknown) {
@@ -168,7 +174,10 @@ void Session::note_unit(const router::Classification& unit) {
     ++context_.schema_version;
     schema_changed_ = true;
   }
-  if (unit.kind == Kind::kSession) forget_table_defaults();  // search_path may have changed
+  if (unit.kind == Kind::kSession) {  // search_path may have changed what names mean
+    forget_table_defaults();
+    forget_bound_pinnings();
+  }
   if (unit.kind == Kind::kTransaction && unit.read_only_transaction) {
     view_.read_only_transaction = true;
   }

@@ -81,7 +81,7 @@ BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& class
   // What a statement or portal runs: its classification and its text.
   struct Runs {
     const Classification* unit;
-    std::string_view sql;
+    std::string_view parse;  // the whole Parse message; empty when unknown
   };
   // Statements parsed and portals bound earlier in this batch, latest last.
   std::vector<std::pair<std::string_view, Runs>> parsed_here;
@@ -116,26 +116,29 @@ BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& class
       ++plan.new_prefix_replies;
     }
     if (name.empty() && !known->on_old) plan.old_prefix = known->parse;
-    return {&known->unit, names('P', std::string_view(known->parse).substr(5)).second};
+    return {&known->unit, known->parse};
   };
-  for_each_message(batch, [&](char type, std::string_view body, std::string_view) {
+  size_t message = 0;
+  for_each_message(batch, [&](char type, std::string_view body, std::string_view whole) {
     Names n = names(type, body);
     switch (type) {
       case 'P':
         plan.parsed.push_back(classify(n.second));
         if (!n.first.empty()) plan.movable = false;
-        parsed_here.emplace_back(n.first, Runs{&plan.parsed.back(), n.second});
+        parsed_here.emplace_back(n.first, Runs{&plan.parsed.back(), whole});
         break;
-      case 'B':
-        portals.emplace_back(n.first, statement(n.second));
+      case 'B': {
+        const Runs& bound = portals.emplace_back(n.first, statement(n.second)).second;
+        if (bound.unit->nondeterministic || bound.unit->inserts) {
+          plan.pinnable.push_back(
+              {message, std::string(bound.parse), bound.unit->fingerprint, bound.unit->kind});
+        }
         break;
+      }
       case 'E': {
         const Runs* portal = latest(portals, n.first);
         if (portal == nullptr) plan.movable = plan.new_can_run = false;
         merge(plan.unit, portal != nullptr ? *portal->unit : unknown());
-        if (portal != nullptr && portal->unit->inserts) {
-          plan.inserts.push_back({portal->unit->fingerprint, std::string(portal->sql)});
-        }
         plan.executes = true;
         break;
       }
@@ -157,6 +160,7 @@ BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& class
         plan.movable = plan.new_can_run = false;
         break;
     }
+    ++message;
   });
   return plan;
 }

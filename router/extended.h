@@ -34,11 +34,15 @@ struct BatchPlan {
   std::string old_prefix;      // Parse of the unnamed statement when old's copy is not the current
   std::vector<std::string> prepared_on_new{};  // statements the prefix prepares on new
   std::vector<Classification> parsed{};        // one per Parse in the batch, in order
-  struct Insert {
-    uint64_t fingerprint;  // Classification::fingerprint of the statement
-    std::string sql;
+  // Each Bind of a statement whose values may need pinning (an INSERT, or a call of now() or
+  // the like), with what its statement is.
+  struct Binding {
+    size_t message = 0;          // the Bind's place in the batch, counting messages from 0
+    std::string parse{};         // the statement's Parse message, whole
+    uint64_t fingerprint = 0;    // Classification::fingerprint of the statement
+    Kind kind = Kind::kUnknown;  // the statement's
   };
-  std::vector<Insert> inserts{};  // the text of each INSERT statement it executes
+  std::vector<Binding> pinnable{};
 };
 
 // The prepared statements of one client session, and where each one exists.

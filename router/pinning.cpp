@@ -216,7 +216,7 @@ std::string pin_time(std::string_view sql, const std::vector<TimeCall>& calls,
   for (const auto& call : calls) {
     out.append(sql.substr(at, call.begin - at));
     std::string instant =
-        "CAST('" + std::string(call.per_statement ? statement : transaction) + "' AS timestamptz)";
+        "CAST(" + std::string(call.per_statement ? statement : transaction) + " AS timestamptz)";
     // A precision or another type is applied to the instant the way PostgreSQL would.
     out += call.type == "timestamptz" ? instant : "CAST(" + instant + " AS " + call.type + ")";
     at = call.end;

@@ -38,13 +38,14 @@ bool nondeterministic_function(std::string_view name);
 // materialized views) are left alone. nullopt when it does not parse.
 std::optional<NonDeterminism> find_nondeterminism(std::string_view sql);
 
-// `sql` with each call replaced by a constant of its type made from the instants given as
-// PostgreSQL timestamptz literals in UTC ("2026-11-27 17:01:32.123456+00"): `transaction`
+// `sql` with each call replaced by a value of its type made from the instants given as SQL
+// expressions whose text reads as a timestamptz: a quoted literal of timestamp_literal()'s
+// ('2026-11-27 17:01:32.123456+00'), or a parameter ($3) of type text. `transaction` stands
 // for now() and its kin, `statement` for statement_timestamp().
 std::string pin_time(std::string_view sql, const std::vector<TimeCall>& calls,
                      std::string_view transaction, std::string_view statement);
 
-// An instant as such a literal.
+// An instant as PostgreSQL timestamptz text in UTC, "2026-11-27 17:01:32.123456+00" (unquoted).
 std::string timestamp_literal(int64_t unix_microseconds);
 
 }  // namespace cutover::router

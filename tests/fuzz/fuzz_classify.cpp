@@ -54,8 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check(cache.classify(sql).kind == direct.kind);
   auto found = cutover::router::find_nondeterminism(sql);
   if (found && !found->time_calls.empty()) {
-    const std::string pinned = cutover::router::pin_time(
-        sql, found->time_calls, "2026-01-01 00:00:00.000000+00", "2026-01-01 00:00:01.000000+00");
+    const std::string pinned =
+        cutover::router::pin_time(sql, found->time_calls, "'2026-01-01 00:00:00.000000+00'", "$1");
     const cutover::router::Classification after = classifier.classify(pinned);
     check(after.error.empty() && after.kind == direct.kind);
   }

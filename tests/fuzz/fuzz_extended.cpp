@@ -3,13 +3,18 @@
 // the fuzzer reaches the batch logic instead of failing framing. Planning and recording never
 // crash; a plan's prefixes are whole messages; a batch planned again right after it was
 // recorded on both sides needs no prefix for new. The same bytes, read as old's answers and
-// relayed through ReplyFilter with one edit, lose only whole messages and gain none.
+// relayed through ReplyFilter with one edit, lose only whole messages and gain none. Binds
+// turned into Binds of cutover's pinning statements stay well-formed.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "protocol/framing.h"
+#include "protocol/frontend.h"
 #include "proxy/reply_filter.h"
+#include "router/bound_pinning.h"
 #include "router/extended.h"
 
 namespace {
@@ -36,6 +41,36 @@ bool whole_messages(std::string_view bytes) {
   return true;
 }
 
+// Every Bind turned into a Bind of cutover's statement (router/bound_pinning.h) decodes to
+// the client's values plus the extra ones, whose format is text; the batch with
+// those Binds replaced is still whole messages.
+void check_rebinding(std::string_view batch) {
+  const std::vector<std::optional<std::string>> extra{"2026-01-01 00:00:00+00", std::nullopt};
+  std::vector<cutover::router::Replacement> replacements;
+  std::string_view rest = batch;
+  for (size_t message = 0;; ++message) {
+    auto frame = cutover::protocol::next_frame(rest, size_t{1} << 20);
+    if (frame.status != cutover::protocol::FrameStatus::kFrame) break;
+    rest.remove_prefix(frame.consumed);
+    if (frame.type != 'B') continue;
+    auto client = cutover::protocol::decode_frontend('B', frame.body);
+    if (!client) continue;
+    const size_t params = std::get<cutover::protocol::Bind>(*client).parameters.size();
+    auto bind = cutover::router::extended_bind(frame.body, "pin", params, extra);
+    if (!bind) continue;
+    auto decoded = cutover::protocol::decode_frontend('B', std::string_view(*bind).substr(5));
+    check(decoded.has_value());
+    const auto& pinned = std::get<cutover::protocol::Bind>(*decoded);
+    check(pinned.statement == "pin" && pinned.parameters.size() == params + extra.size());
+    // No code, one text code for all, or one code per value, the extra ones text.
+    const auto& formats = pinned.parameter_formats;
+    check(formats.empty() || (formats.size() == 1 && formats[0] == 0) ||
+          (formats.size() == params + extra.size() && formats.back() == 0));
+    replacements.push_back({message, *bind});
+  }
+  check(whole_messages(cutover::router::replace_messages(batch, replacements)));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -57,6 +92,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check(whole_messages(plan.new_prefix) && whole_messages(plan.old_prefix));
   statements.apply(batch, plan, true, true);
   if (plan.movable) check(statements.plan(batch, classify).new_prefix.empty());
+
+  check_rebinding(batch);
 
   cutover::proxy::ReplyFilter filter;
   const int units_before = data[0] % 3;

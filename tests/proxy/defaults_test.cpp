@@ -1,9 +1,11 @@
 // Column defaults that differ per server, pinned by cutover for mirrored INSERTs: serial,
 // identity (BY DEFAULT and ALWAYS), gen_random_uuid(), now(), clock_timestamp() and a volatile
 // function of the user's end up identical on old and new, from one client and from 16 at
-// once, also after DDL adds such a column; what cannot be pinned (INSERT ... SELECT, the
-// extended protocol) is reported; and new's sequences, which pinned keys leave standing, are
+// once, also after DDL adds such a column, and through the extended protocol (unnamed and
+// named statements, text and binary parameters); what cannot be pinned (INSERT ... SELECT,
+// random()) is reported; and new's sequences, which pinned keys leave standing, are
 // kept ahead of old's so that inserting on new after a switch meets no duplicate key.
+#include <arpa/inet.h>
 #include <libpq-fe.h>
 
 #include <algorithm>
@@ -152,27 +154,175 @@ TEST_F(DefaultsTest, WhatCannotBePinnedIsReported) {
             old_db().query("select id from gen"));
 }
 
-TEST_F(DefaultsTest, AnExtendedProtocolInsertLeavingADefaultToTheServersIsReported) {
+// One statement through libpq's extended protocol: unnamed (PQexecParams) or, with `name`,
+// prepared once by the caller. Text parameters, or `binary` ones (int4 only here). Returns
+// the first value of the first row, if any.
+std::string run_extended(Connection& c, const std::string& sql, std::vector<std::string> values,
+                         const char* name = nullptr, bool binary = false) {
+  std::vector<const char*> pointers;
+  std::vector<int> lengths;
+  std::vector<int> formats;
+  std::vector<Oid> types;
+  std::vector<std::string> encoded;
+  for (const std::string& v : values) {
+    if (binary) {
+      const uint32_t n = htonl(static_cast<uint32_t>(std::stoi(v)));
+      encoded.emplace_back(reinterpret_cast<const char*>(&n), 4);
+    } else {
+      encoded.push_back(v);
+    }
+  }
+  for (const std::string& v : encoded) {
+    pointers.push_back(v.c_str());
+    lengths.push_back(static_cast<int>(v.size()));
+    formats.push_back(binary ? 1 : 0);
+    types.push_back(binary ? 23 : 0);
+  }
+  const int n = static_cast<int>(values.size());
+  PGresult* result =
+      name != nullptr
+          ? PQexecPrepared(c.get(), name, n, pointers.data(), lengths.data(), formats.data(), 0)
+          : PQexecParams(c.get(), sql.c_str(), n, types.data(), pointers.data(), lengths.data(),
+                         formats.data(), 0);
+  const ExecStatusType status = PQresultStatus(result);
+  EXPECT_TRUE(status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+      << sql << ": " << PQresultErrorMessage(result);
+  std::string first = PQntuples(result) > 0 ? PQgetvalue(result, 0, 0) : "";
+  PQclear(result);
+  return first;
+}
+
+void prepare(Connection& c, const char* name, const char* sql) {
+  PGresult* result = PQprepare(c.get(), name, sql, 0, nullptr);
+  EXPECT_EQ(PQresultStatus(result), PGRES_COMMAND_OK) << PQresultErrorMessage(result);
+  PQclear(result);
+}
+
+TEST_F(DefaultsTest, ExtendedProtocolDefaultsAndTimeFunctionsArePinned) {
   connect_proxy().exec(
       "drop table if exists plain; create table plain(id int, v text default 'x')");
   Connection c = connect_proxy();
-  auto insert = [&](const char* sql) {
-    const char* values[] = {"extended"};
-    PGresult* result = PQexecParams(c.get(), sql, 1, nullptr, values, nullptr, nullptr, 0);
-    EXPECT_EQ(PQresultStatus(result), PGRES_COMMAND_OK) << PQresultErrorMessage(result);
-    PQclear(result);
-  };
-  insert("insert into plain (id) values (length($1))");  // its default is the same everywhere
+  run_extended(c, "insert into plain (id) values (length($1))", {"same everywhere"});
+  run_extended(c, "insert into gen (v) values ($1)", {"unnamed"});
+  run_extended(c, "insert into gen (n, v) values ($1, 'binary')", {"42"}, nullptr, true);
+  run_extended(c, "insert into gen (v, at) values ($1, now())", {"now() in the text"});
+  prepare(c, "ins", "insert into gen (v) values ($1) returning id");
+  prepare(c, "touch", "update gen set updated_at = statement_timestamp() where v = $1");
+  for (int i = 0; i < 3; ++i) {
+    const std::string tag = "named " + std::to_string(i);
+    // The client sees old's key, the one new stored too.
+    const std::string returned = run_extended(c, "", {tag}, "ins");
+    EXPECT_EQ(returned, old_db().query("select id from gen where v = '" + tag + "'"));
+    run_extended(c, "", {tag}, "touch");
+  }
+  c.exec("begin");
+  run_extended(c, "", {"in a transaction"}, "ins");
+  run_extended(c, "", {"in a transaction"}, "touch");
+  c.exec("commit");
+  // DISCARD ALL takes cutover's statements away with the client's: prepared again.
+  c.exec("discard all");
+  prepare(c, "ins", "insert into gen (v) values ($1) returning id");
+  run_extended(c, "", {"after discard all"}, "ins");
+  const std::string on_old = old_db().query(kAllRows);
+  EXPECT_EQ(old_db().query("select count(*) from gen"), "8");
+  EXPECT_EQ(TwoClusters::new_db().query(kAllRows), on_old);
+  EXPECT_EQ(old_db().query("select string_agg(id::text, ',' order by id) from gen"),
+            "1,2,3,4,5,6,7,8");
+  EXPECT_EQ(old_db().query("select count(*) from gen where updated_at is not null"), "4");
+  EXPECT_EQ(TwoClusters::new_db().query("select * from plain"), "15\tx");
   EXPECT_EQ(proxy_->log().find("mirror_nondeterministic"), std::string::npos) << proxy_->log();
-  // Prepared once, run with other values: not rewritten, so reported (once) instead.
-  insert("insert into gen (v) values ($1)");
-  insert("insert into gen (v) values ($1)");
+  EXPECT_EQ(mismatches_after_sentinel().size(), 1u);
+}
+
+TEST_F(DefaultsTest, AfterDdlAPreparedInsertIsPinnedAnewAndTheStaleStatementClosed) {
+  constexpr char kCutoversStatements[] =
+      "select coalesce(string_agg(name, ',' order by name), '') from pg_prepared_statements "
+      "where name like 'cutover%'";
+  Connection c = connect_proxy();
+  prepare(c, "ins", "insert into gen (v) values ($1)");
+  run_extended(c, "", {"before"}, "ins");
+  EXPECT_EQ(c.query_value(kCutoversStatements), "cutover_pin_1");  // a read: old answers
+  c.exec("alter table gen add column k bigserial");
+  TwoClusters::new_db().query("select setval('gen_k_seq', 100)");  // new's own keys differ
+  run_extended(c, "", {"after"}, "ins");
+  EXPECT_EQ(c.query_value(kCutoversStatements), "cutover_pin_2");
+  EXPECT_EQ(old_db().query("select k from gen where v = 'after'"), "2");
+  EXPECT_EQ(TwoClusters::new_db().query(kAllRows), old_db().query(kAllRows));
+}
+
+// The result libpq reports next in pipeline mode, checked to have `status`.
+void expect_result(PGconn* conn, ExecStatusType status) {
+  PGresult* result = PQgetResult(conn);
+  EXPECT_EQ(PQresultStatus(result), status) << PQresultErrorMessage(result);
+  PQclear(result);
+}
+
+TEST_F(DefaultsTest, ABatchSentInPiecesIsPinnedToo) {
+  // Prepared with a Flush, then bound in the same batch (as asyncpg does): cutover asks old
+  // for the defaults' values before the first piece goes out.
+  Connection c = connect_proxy();
+  PGconn* conn = c.get();
+  ASSERT_EQ(PQenterPipelineMode(conn), 1);
+  for (int i = 0; i < 3; ++i) {
+    const std::string name = "piece" + std::to_string(i);
+    const std::string tag = "in pieces " + std::to_string(i);
+    ASSERT_EQ(PQsendPrepare(conn, name.c_str(), "insert into gen (v) values ($1) returning id", 1,
+                            nullptr),
+              1);
+    ASSERT_EQ(PQsendFlushRequest(conn), 1);
+    ASSERT_EQ(PQflush(conn), 0);
+    expect_result(conn, PGRES_COMMAND_OK);  // the prepare, answered before the batch ends
+    EXPECT_EQ(PQgetResult(conn), nullptr);
+    const char* values[] = {tag.c_str()};
+    ASSERT_EQ(PQsendQueryPrepared(conn, name.c_str(), 1, values, nullptr, nullptr, 0), 1);
+    ASSERT_EQ(PQpipelineSync(conn), 1);
+    expect_result(conn, PGRES_TUPLES_OK);
+    EXPECT_EQ(PQgetResult(conn), nullptr);
+    expect_result(conn, PGRES_PIPELINE_SYNC);
+  }
+  ASSERT_EQ(PQexitPipelineMode(conn), 1);
+  EXPECT_EQ(old_db().query("select string_agg(id::text, ',' order by id) from gen"), "1,2,3");
+  EXPECT_EQ(TwoClusters::new_db().query(kAllRows), old_db().query(kAllRows));
+  EXPECT_EQ(proxy_->log().find("mirror_nondeterministic"), std::string::npos) << proxy_->log();
+}
+
+TEST_F(DefaultsTest, EightClientsOnPreparedStatementsLeaveBothIdentical) {
+  constexpr int kClients = 8;
+  constexpr int kRounds = 30;
+  auto run_client = [&](int i) {
+    Connection c = connect_proxy();
+    prepare(c, "ins", "insert into gen (v) values ($1)");
+    prepare(c, "touch", "update gen set updated_at = now() where v = $1");
+    for (int k = 0; k < kRounds; ++k) {
+      const std::string tag = std::to_string(i) + "-" + std::to_string(k);
+      run_extended(c, "", {tag}, "ins");
+      run_extended(c, "", {tag}, "touch");
+    }
+  };
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      try {
+        run_client(i);
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "client " << i << ": " << e.what();
+      }
+    });
+  }
+  for (auto& client : clients) client.join();
+  EXPECT_EQ(old_db().query("select count(*) from gen where updated_at is not null"),
+            std::to_string(kClients * kRounds));
+  EXPECT_TRUE(TwoClusters::new_db().query(kAllRows) == old_db().query(kAllRows));
+  EXPECT_EQ(mismatches_after_sentinel().size(), 1u);
+}
+
+TEST_F(DefaultsTest, WhatTheExtendedProtocolCannotPinIsReported) {
+  Connection c = connect_proxy();
+  run_extended(c, "insert into gen (v) values (random()::text)", {});
+  run_extended(c, "insert into gen (v) select $1", {"insert ... select"});
   const std::string log = proxy_->log();
-  const std::string note = "\"calls\":\"extended protocol: defaults of gen\"";
-  const size_t first = log.find(note);
-  EXPECT_NE(first, std::string::npos) << log;
-  EXPECT_EQ(log.find(note, first + 1), std::string::npos) << log;
-  EXPECT_EQ(TwoClusters::new_db().query("select count(*) from plain"), "1");
+  EXPECT_NE(log.find("\"calls\":\"random\""), std::string::npos) << log;
+  EXPECT_NE(log.find("\"calls\":\"defaults of gen\""), std::string::npos) << log;
 }
 
 TEST_F(DefaultsTest, NewsSequencesAreKeptAheadSoInsertsThereMeetNoDuplicateKey) {

@@ -204,25 +204,28 @@ TEST_F(ExtendedTest, MergeAddsTablesAndKeepsTheFirstFingerprint) {
   EXPECT_EQ(into.fingerprint, 1u);
 }
 
-TEST_F(ExtendedTest, TheTextOfEveryInsertExecutedIsKeptForTheDefaultsCheck) {
+TEST_F(ExtendedTest, EveryBindOfAStatementWhoseValuesMayNeedPinningIsListed) {
   // Parsed in this batch, and executed later from a named statement parsed earlier.
-  BatchPlan here = run(batch(Parse{.query = "insert into t (v) values ($1)"},
-                             Bind{.parameters = {"1"}}, Execute{}, Sync{}),
-                       Backend::kOld);
-  ASSERT_EQ(here.inserts.size(), 1u);
-  EXPECT_EQ(here.inserts[0].sql, "insert into t (v) values ($1)");
-  EXPECT_EQ(here.inserts[0].fingerprint, fingerprint("insert into t (v) values ($1)"));
+  const std::string parse_insert = parse_message("", "insert into t (v) values ($1)");
+  BatchPlan here =
+      run(parse_insert + batch(Bind{.parameters = {"1"}}, Execute{}, Sync{}), Backend::kOld);
+  ASSERT_EQ(here.pinnable.size(), 1u);
+  EXPECT_EQ(here.pinnable[0].message, 1u);
+  EXPECT_EQ(here.pinnable[0].parse, parse_insert);
+  EXPECT_EQ(here.pinnable[0].fingerprint, fingerprint("insert into t (v) values ($1)"));
   EXPECT_TRUE(here.unit.inserts);
-  run(parse_message("ins", "insert into u default values") + batch(Sync{}), Backend::kOld);
+  const std::string parse_named = parse_message("ins", "update u set at = now()");
+  run(parse_named + batch(Sync{}), Backend::kOld);
   BatchPlan later =
       plan(batch(Bind{.statement = "ins"}, Execute{}, Bind{.statement = "ins"}, Execute{}, Sync{}));
-  ASSERT_EQ(later.inserts.size(), 2u);
-  EXPECT_EQ(later.inserts[0].sql, "insert into u default values");
-  EXPECT_EQ(later.inserts[1].sql, "insert into u default values");
-  // Not an INSERT: nothing kept.
+  ASSERT_EQ(later.pinnable.size(), 2u);
+  EXPECT_EQ(later.pinnable[0].message, 0u);
+  EXPECT_EQ(later.pinnable[1].message, 2u);
+  EXPECT_EQ(later.pinnable[1].parse, parse_named);
+  // Neither an INSERT nor a time function: nothing listed.
   EXPECT_TRUE(plan(batch(Parse{.query = "update t set v = $1"}, Bind{.parameters = {"1"}},
                          Execute{}, Sync{}))
-                  .inserts.empty());
+                  .pinnable.empty());
 }
 
 }  // namespace

@@ -54,8 +54,8 @@ TEST(InsertDefaultsTest, DefaultsThatDifferAreClassifiedByWhatTheyCall) {
   EXPECT_FALSE(classify_default("").differs);
   // Where the time calls stand is kept, relative to the expression, for pinning it again.
   const std::string expression = "(now() + '1 day'::interval)";
-  EXPECT_EQ(pin_time(expression, classify_default(expression).time_calls, "2026-11-27 10:00:00+00",
-                     "2026-11-27 10:00:01+00"),
+  EXPECT_EQ(pin_time(expression, classify_default(expression).time_calls,
+                     "'2026-11-27 10:00:00+00'", "'2026-11-27 10:00:01+00'"),
             "(CAST('2026-11-27 10:00:00+00' AS timestamptz) + '1 day'::interval)");
 }
 

@@ -9,8 +9,8 @@
 namespace cutover::router {
 namespace {
 
-constexpr char kTx[] = "2026-11-27 10:00:00.000001+00";
-constexpr char kSt[] = "2026-11-27 10:00:05.000002+00";
+constexpr char kTx[] = "'2026-11-27 10:00:00.000001+00'";
+constexpr char kSt[] = "'2026-11-27 10:00:05.000002+00'";
 
 std::string pin(std::string_view sql) {
   auto found = find_nondeterminism(sql);
