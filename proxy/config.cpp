@@ -369,9 +369,6 @@ void check_combinations(const Section& root, const Config& c) {
                                  std::string(router::to_string(c.migration.phase)) +
                                  " is not available yet (only passthrough and dual_write)");
   }
-  if (c.migration.mirror.ordering == MirrorOrdering::kParallel) {
-    root.reject("migration", "mirror.ordering parallel is not available yet (only strict)");
-  }
   // Checked even when the auth section is missing: clients must be authenticated somehow.
   if (c.auth.method != AuthMethod::kTrust && c.auth.users_file.empty() &&
       c.auth.auth_query.empty()) {

@@ -215,6 +215,18 @@ class Session {
   asio::awaitable<MirrorOutcome> run_on_mirror(std::string_view messages, MirrorFrame frame,
                                                const router::Classification& unit,
                                                const HeldAnswer* old_answer);
+  enum class MirrorSend { kSent, kSkipped, kLost };
+  asio::awaitable<MirrorSend> send_to_mirror(std::string_view messages,
+                                             const router::Classification& unit);
+  asio::awaitable<MirrorOutcome> await_mirror(MirrorSend sent, MirrorFrame frame,
+                                              const router::Classification& unit,
+                                              const HeldAnswer* old_answer);
+  // session_parallel.cpp: mirror.ordering parallel.
+  bool runs_parallel(const router::Classification& unit) const;
+  asio::awaitable<bool> mirror_unit_parallel(std::string_view old_prefix, std::string_view for_old,
+                                             std::string_view for_new, std::string_view for_journal,
+                                             const router::Classification& unit,
+                                             const std::vector<int>& own_parses);
   asio::awaitable<MirrorOutcome> end_mirror_transaction(bool commit);
   asio::awaitable<bool> send_ready(char status);
 

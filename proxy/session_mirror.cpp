@@ -14,6 +14,7 @@
 
 #include "proxy/log.h"
 #include "proxy/mirror_journal.h"
+#include "proxy/mirror_messages.h"
 #include "proxy/session.h"
 #include "router/pinning.h"
 
@@ -26,20 +27,6 @@ using Clock = std::chrono::steady_clock;
 // unit's answer is expected.
 constexpr std::string_view kCapture = "ZSCE";
 constexpr std::string_view kCaptureWithRows = "ZSCED";
-
-// Asked of new after a transaction's writes (see run_on_mirror()); txid_current_if_assigned()
-// exists from PostgreSQL 10 on, so the same query serves whichever database is the mirror.
-constexpr std::string_view kAskTransactionId = "SELECT txid_current_if_assigned()";
-
-void append_query(std::string& out, std::string_view sql) {
-  protocol::encode(protocol::Query{.sql = std::string(sql)}, out);
-}
-
-// The SQL of a whole Query message.
-std::string_view query_text(std::string_view whole) {
-  const std::string_view sql = whole.substr(5);  // type and length
-  return sql.substr(0, sql.find('\0'));
-}
 
 }  // namespace
 
@@ -244,6 +231,10 @@ asio::awaitable<bool> Session::mirror_unit(std::string_view old_prefix, std::str
                                            std::string_view for_new, std::string_view for_journal,
                                            const router::Classification& unit,
                                            const std::vector<int>& own_parses) {
+  if (runs_parallel(unit)) {
+    co_return co_await mirror_unit_parallel(old_prefix, for_old, for_new, for_journal, unit,
+                                            own_parses);
+  }
   const bool wrap = wraps(unit);  // old owes nothing now: its status is the session's
   co_await join_mirror_transaction(unit);
   reserve_journal_place(!wrap && (unit.controls_transaction || transaction_status_ == 'I'));
@@ -387,16 +378,35 @@ asio::awaitable<Session::MirrorOutcome> Session::run_on_mirror(std::string_view 
                                                                MirrorFrame frame,
                                                                const router::Classification& unit,
                                                                const HeldAnswer* old_answer) {
-  if (mirror_broken_.data() == kJournaledRoute.data()) co_return MirrorOutcome::kNotApplied;
-  if (!new_ready_ || !mirror_broken_.empty() || !co_await drain_new()) {
+  const MirrorSend sent = co_await send_to_mirror(messages, unit);
+  const MirrorOutcome outcome = co_await await_mirror(sent, frame, unit, old_answer);
+  co_return outcome;
+}
+
+// The first half of run_on_mirror(): the unit goes to new, unless new is down or its
+// transaction broke (skipped: logged, and the rest of the transaction is skipped too).
+asio::awaitable<Session::MirrorSend> Session::send_to_mirror(std::string_view messages,
+                                                             const router::Classification& unit) {
+  if (mirror_broken_.data() == kJournaledRoute.data()) co_return MirrorSend::kSkipped;
+  const bool ready = new_ready_ && mirror_broken_.empty() && co_await drain_new();
+  if (!ready) {
     log::warn("mirror_skipped", {{"conn", id_},
                                  {"fingerprint", log::hex(unit.fingerprint)},
                                  {"reason", mirror_broken_.empty() ? "new down" : mirror_broken_}});
     // The rest of the transaction must not reach new either, even once new is back: there it
     // would run without what came before (outside any transaction, after a skipped BEGIN).
     if (mirror_broken_.empty()) mirror_broken_ = "an earlier unit of the transaction was skipped";
-    co_return MirrorOutcome::kNotApplied;
+    co_return MirrorSend::kSkipped;
   }
+  const ErrorCode ec = co_await write_all(new_backend_, messages);
+  co_return ec ? MirrorSend::kLost : MirrorSend::kSent;
+}
+
+// The second half: new's answer to what send_to_mirror() sent, and its comparison.
+asio::awaitable<Session::MirrorOutcome> Session::await_mirror(MirrorSend sent, MirrorFrame frame,
+                                                              const router::Classification& unit,
+                                                              const HeldAnswer* old_answer) {
+  if (sent == MirrorSend::kSkipped) co_return MirrorOutcome::kNotApplied;
   new_read_started_ = Clock::now();
   new_wait_limit_ = config_.migration.mirror.timeout;
   new_read_timed_out_ = false;
@@ -404,7 +414,7 @@ asio::awaitable<Session::MirrorOutcome> Session::run_on_mirror(std::string_view 
   std::vector<std::string> tags;
   verify::RowSetHasher rows;
   std::string error;
-  bool lost = static_cast<bool>(co_await write_all(new_backend_, messages));
+  bool lost = sent == MirrorSend::kLost;
   protocol::ProtocolError frame_error{};
   const int replies = 1 + (frame.begin ? 1 : 0) + (frame.ask_transaction_id ? 1 : 0);
   int units = replies;

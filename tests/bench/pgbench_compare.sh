@@ -17,8 +17,9 @@
 # Environment: BENCH_ROUNDS (default 3), BENCH_SECONDS (default 10), BENCH_COMBOS (a subset,
 # e.g. "select-only/16/simple tpcb-like/1/prepared"), BENCH_TARGETS (default "direct cutover
 # pgbouncer"; also ramp0 and ramp50: cutover in dual_write with a second cluster as new, the
-# read ramp at 0 or 50 %, which mirrors every write to new; split: no proxy, half the clients
-# straight to each cluster at once, which is what ramp 50 costs the databases alone; and
+# read ramp at 0 or 50 %, which mirrors every write to new in strict ordering; parallel: ramp0
+# with mirror.ordering parallel; split: no proxy, half the clients straight to each cluster
+# at once, which is what ramp 50 costs the databases alone; and
 # pgpool: pgpool-II in native replication mode over the same two clusters, every write sent to
 # both, reads to the first, as ramp0 does), BENCH_KEEP=1 keeps the work directory (logs) after
 # a successful run; it is always kept after a failure.
@@ -33,7 +34,7 @@ seconds=${BENCH_SECONDS:-10}
 out_file=""
 PATH=$PATH:/usr/sbin  # Debian puts pgbouncer there
 
-usage() { sed -n '13,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '13,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "pgbench_compare: ERROR: $*" >&2; exit 1; }
 note() { echo "pgbench_compare: $*" >&2; }
 
@@ -56,7 +57,7 @@ done
 targets=(direct cutover pgbouncer)
 if [[ -n ${BENCH_TARGETS:-} ]]; then read -r -a targets <<<"$BENCH_TARGETS"; fi
 for target in "${targets[@]}"; do
-  [[ $target =~ ^(direct|cutover|pgbouncer|ramp0|ramp50|split|pgpool)$ ]] ||
+  [[ $target =~ ^(direct|cutover|pgbouncer|ramp0|ramp50|parallel|split|pgpool)$ ]] ||
     die "unknown target $target"
 done
 combos=({select-only,tpcb-like}/{1,16}/{simple,prepared})  # workload/clients/protocol
@@ -130,7 +131,7 @@ timeout 300 pgbench -i -s 10 -q -h 127.0.0.1 -p "$pg_port" -U postgres postgres 
 
 # ---- new, for the ramp targets: the same data, as replication would give it ----
 new_port=""
-if [[ " ${targets[*]} " =~ \ (ramp|split|pgpool) ]]; then
+if [[ " ${targets[*]} " =~ \ (ramp|parallel|split|pgpool) ]]; then
   new_started=1
   new_port=$("$pgcluster" start "$work/new" --name bench-new --conf 'shared_buffers = 256MB')
   note "new PostgreSQL on 127.0.0.1:$new_port; initialising pgbench scale 10"
@@ -166,6 +167,11 @@ for ramp in 0 50; do
     "migration: { phase: dual_write, read_ramp_percent: $ramp, read_your_writes_ms: 0 }"
   port_of[ramp$ramp]=$cutover_port
 done
+if [[ " ${targets[*]} " == *" parallel "* ]]; then
+  start_cutover parallel "migration: { phase: dual_write, read_ramp_percent: 0, \
+read_your_writes_ms: 0, mirror: { ordering: parallel } }"
+  port_of[parallel]=$cutover_port
+fi
 
 # ---- pgbouncer (refuses to run as root: -u drops to postgres) ----
 bouncer_port=$(pick_port)

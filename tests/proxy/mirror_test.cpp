@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <thread>
@@ -30,14 +31,26 @@ class MirrorTest : public RoutingTest {
     for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
       db->query("drop table if exists mirrored; create table mirrored(id int primary key, v text)");
     }
-    start_routing(0, "  read_your_writes_ms: 0\n");
+    start_routing(0, config());
   }
+  // The migration section's lines beyond the read ramp.
+  virtual std::string config() const { return "  read_your_writes_ms: 0\n"; }
   static std::string rows(const PgCluster& db) {
     return db.query("select id, v from mirrored order by id");
   }
 };
 
-TEST_F(MirrorTest, AnAutocommitWriteReachesBothAndTheClientSeesOldsAnswer) {
+// What holds in both mirror.ordering modes, strict and parallel.
+class BothOrderingsTest : public MirrorTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  std::string config() const override {
+    return MirrorTest::config() + "  mirror: { ordering: " + GetParam() + " }\n";
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Mirror, BothOrderingsTest, ::testing::Values("strict", "parallel"));
+
+TEST_P(BothOrderingsTest, AnAutocommitWriteReachesBothAndTheClientSeesOldsAnswer) {
   Connection c = connect_proxy();
   PGresult* result = PQexec(c.get(), "insert into mirrored values (1, 'a') returning id + 41");
   ASSERT_EQ(PQresultStatus(result), PGRES_TUPLES_OK) << PQresultErrorMessage(result);
@@ -49,7 +62,7 @@ TEST_F(MirrorTest, AnAutocommitWriteReachesBothAndTheClientSeesOldsAnswer) {
   EXPECT_EQ(rows(TwoClusters::new_db()), "1\ta");
 }
 
-TEST_F(MirrorTest, TransactionsEndTheSameWayOnBoth) {
+TEST_P(BothOrderingsTest, TransactionsEndTheSameWayOnBoth) {
   Connection c = connect_proxy();
   c.exec("begin");
   c.exec("insert into mirrored values (1, 'kept')");
@@ -70,7 +83,7 @@ TEST_F(MirrorTest, TransactionsEndTheSameWayOnBoth) {
   EXPECT_EQ(PQtransactionStatus(c.get()), PQTRANS_IDLE);
 }
 
-TEST_F(MirrorTest, AWriteOldRefusesNeverReachesNew) {
+TEST_P(BothOrderingsTest, AWriteOldRefusesNeverReachesNew) {
   old_db().query("insert into mirrored values (1, 'only on old')");
   Connection c = connect_proxy();
   try {
@@ -82,6 +95,54 @@ TEST_F(MirrorTest, AWriteOldRefusesNeverReachesNew) {
   EXPECT_EQ(rows(TwoClusters::new_db()), "");  // new would have taken it
   c.exec("insert into mirrored values (2, 'next')");
   EXPECT_EQ(rows(TwoClusters::new_db()), "2\tnext");
+}
+
+// A statement old refuses inside a transaction is never kept on new, even in parallel
+// ordering (new may have run it): the client goes on after ROLLBACK TO SAVEPOINT and commits,
+// and new ends with exactly old's rows (in parallel ordering through the journal).
+TEST_P(BothOrderingsTest, AStatementOldRefusesInATransactionIsNotKeptOnNew) {
+  old_db().query("insert into mirrored values (1, 'only on old')");
+  Connection c = connect_proxy();
+  c.exec("begin");
+  c.exec("insert into mirrored values (2, 'before')");
+  c.exec("savepoint s");
+  EXPECT_THROW(c.exec("insert into mirrored values (1, 'refused by old')"), QueryError);
+  c.exec("rollback to savepoint s");
+  c.exec("insert into mirrored values (3, 'after')");
+  c.exec("commit");
+  EXPECT_EQ(rows(old_db()), "1\tonly on old\n2\tbefore\n3\tafter");
+  ASSERT_TRUE(wait_until([] { return rows(TwoClusters::new_db()) == "2\tbefore\n3\tafter"; },
+                         std::chrono::seconds(10)))
+      << rows(TwoClusters::new_db()) << "\n"
+      << proxy_->log();
+}
+
+// Parallel ordering sends a write to both at once: old commits an autocommit write while new
+// is still blocked on a lock (in strict ordering old's COMMIT would wait for new). The client
+// is answered once new has run it too.
+TEST_F(MirrorTest, ParallelOrderingRunsAWriteOnBothAtOnce) {
+  old_db().query("insert into mirrored values (1, 'x')");
+  TwoClusters::new_db().query("insert into mirrored values (1, 'x')");
+  start_routing(0, config() + "  mirror: { ordering: parallel }\n");
+  Connection locker = TwoClusters::new_db().connect();
+  locker.exec("begin");
+  locker.exec("update mirrored set v = 'locked on new' where id = 1");
+  std::atomic<bool> answered = false;
+  std::thread client([&] {
+    try {
+      connect_proxy().exec("update mirrored set v = 'y' where id = 1");
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what();
+    }
+    answered = true;
+  });
+  const bool committed_on_old = wait_until(
+      [&] { return old_db().query("select v from mirrored") == "y"; }, std::chrono::seconds(10));
+  EXPECT_TRUE(committed_on_old);
+  EXPECT_FALSE(answered.load());  // new has not run it yet
+  locker.exec("rollback");
+  client.join();
+  EXPECT_EQ(rows(TwoClusters::new_db()), "1\ty");
 }
 
 // The mismatch log's lines once `fingerprint_sql`'s mismatch is in.
@@ -128,7 +189,7 @@ TEST_F(MirrorTest, ATriggerOnNewThatAltersAColumnIsReportedWithExactlyThatFinger
   EXPECT_EQ(TwoClusters::new_db().query("select v from mirrored"), "x (altered)");
 }
 
-TEST_F(MirrorTest, ExtendedProtocolWritesAreMirroredWithTheirStatements) {
+TEST_P(BothOrderingsTest, ExtendedProtocolWritesAreMirroredWithTheirStatements) {
   Connection c = connect_proxy();
   const char* first[] = {"1", "unnamed"};
   PGresult* r = PQexecParams(c.get(), "insert into mirrored values ($1, $2)", 2, nullptr, first,
@@ -152,7 +213,7 @@ TEST_F(MirrorTest, ExtendedProtocolWritesAreMirroredWithTheirStatements) {
   EXPECT_EQ(rows(TwoClusters::new_db()), rows(old_db()));
 }
 
-TEST_F(MirrorTest, TimeFunctionsArePinnedSoBothStoreTheSameValues) {
+TEST_P(BothOrderingsTest, TimeFunctionsArePinnedSoBothStoreTheSameValues) {
   for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
     db->query("drop table if exists timed; create table timed(id int, at timestamptz, d date)");
   }
@@ -189,10 +250,10 @@ TEST_F(MirrorTest, TimeFunctionsArePinnedSoBothStoreTheSameValues) {
 // new lacks the table: each write fails there, so each transaction old commits is journaled
 // whole; replay runs them on new, which refuses them again, so each is reported for repair in
 // the mismatch log, once per transaction (not per statement), and then mirroring is live again.
-TEST_F(MirrorTest, WritesNewRefusesAreJournaledPerTransactionAndReportedOnReplay) {
+TEST_P(BothOrderingsTest, WritesNewRefusesAreJournaledPerTransactionAndReportedOnReplay) {
   old_db().query("drop table if exists journaled; create table journaled(v int)");
   TwoClusters::new_db().query("drop table if exists journaled");
-  start_routing(0, "  read_your_writes_ms: 0\n");
+  start_routing(0, config());
   Connection c = connect_proxy();
   c.exec("insert into journaled values (1)");  // autocommit: acknowledged after the journal
   c.exec("begin");
