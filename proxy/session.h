@@ -217,7 +217,8 @@ class Session {
                                                const HeldAnswer* old_answer);
   enum class MirrorSend { kSent, kSkipped, kLost };
   asio::awaitable<MirrorSend> send_to_mirror(std::string_view messages,
-                                             const router::Classification& unit);
+                                             const router::Classification& unit,
+                                             bool pipelined = false);
   asio::awaitable<MirrorOutcome> await_mirror(MirrorSend sent, MirrorFrame frame,
                                               const router::Classification& unit,
                                               const HeldAnswer* old_answer);
@@ -227,6 +228,14 @@ class Session {
                                              std::string_view for_new, std::string_view for_journal,
                                              const router::Classification& unit,
                                              const std::vector<int>& own_parses);
+  asio::awaitable<void> settle_pending_mirror();
+  struct PendingMirror {  // a write new was sent and has not answered yet
+    MirrorSend sent;
+    MirrorFrame frame;
+    router::Classification unit;
+    HeldAnswer old_answer;
+    bool unpinned;
+  };
   asio::awaitable<MirrorOutcome> end_mirror_transaction(bool commit);
   asio::awaitable<bool> send_ready(char status);
 
@@ -398,6 +407,7 @@ class Session {
   std::string_view mirror_broken_{};  // why; empty while new's transaction is whole
   bool mirror_applied_ = false;       // the last unit sent to new ran there without an error
   bool mirror_unpinned_ = false;      // the unit calls what cutover could not pin (random(), ...)
+  std::deque<PendingMirror> mirror_pending_;        // parallel ordering: new's answers still owed
   std::unordered_set<uint64_t> unpinned_reported_;  // fingerprints logged as such already
   // The current transaction's mirrored units (self-contained), and whether new missed any:
   // journaled when old commits (settle_mirror_transaction()). mirror_txn_ is its place in

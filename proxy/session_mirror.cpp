@@ -127,6 +127,7 @@ asio::awaitable<bool> Session::mirror_partial_batch(std::string_view sync, std::
     co_return true;
   }
   if (!co_await forward_to_old(pending)) co_return false;
+  co_await settle_pending_mirror();  // before its Sync lets old end the transaction
   co_await join_mirror_transaction(plan.unit);
   reserve_journal_place(transaction_status_ == 'I' || plan.unit.controls_transaction);
   // Its ReadyForQuery comes after those of the units still owed before this Sync.
@@ -182,6 +183,7 @@ asio::awaitable<bool> Session::mirror_copy_data(char type, std::string_view whol
   const KeptMessages kept = std::exchange(copy_kept_, {});
   const router::Classification unit = std::exchange(copy_unit_, {});
   if (!co_await forward_to_old(pending)) co_return false;
+  co_await settle_pending_mirror();                     // before old may end the transaction
   old_filter_.hold_ready(pending_replies_ - 1, false);  // the COPY's, after those owed before
   --pending_replies_;  // the COPY's Query, counted when the client sent it
   reserve_journal_place(transaction_status_ == 'I');
@@ -235,7 +237,8 @@ asio::awaitable<bool> Session::mirror_unit(std::string_view old_prefix, std::str
     co_return co_await mirror_unit_parallel(old_prefix, for_old, for_new, for_journal, unit,
                                             own_parses);
   }
-  const bool wrap = wraps(unit);  // old owes nothing now: its status is the session's
+  co_await settle_pending_mirror();  // before old may end the transaction
+  const bool wrap = wraps(unit);     // old owes nothing now: its status is the session's
   co_await join_mirror_transaction(unit);
   reserve_journal_place(!wrap && (unit.controls_transaction || transaction_status_ == 'I'));
   std::string to_old;
@@ -386,9 +389,12 @@ asio::awaitable<Session::MirrorOutcome> Session::run_on_mirror(std::string_view 
 // The first half of run_on_mirror(): the unit goes to new, unless new is down or its
 // transaction broke (skipped: logged, and the rest of the transaction is skipped too).
 asio::awaitable<Session::MirrorSend> Session::send_to_mirror(std::string_view messages,
-                                                             const router::Classification& unit) {
+                                                             const router::Classification& unit,
+                                                             bool pipelined) {
   if (mirror_broken_.data() == kJournaledRoute.data()) co_return MirrorSend::kSkipped;
-  const bool ready = new_ready_ && mirror_broken_.empty() && co_await drain_new();
+  // Pipelined (parallel ordering): what new owes for earlier writes is read later.
+  const bool drained = pipelined && new_replies_to_discard_ == 0;
+  const bool ready = new_ready_ && mirror_broken_.empty() && (drained || co_await drain_new());
   if (!ready) {
     log::warn("mirror_skipped", {{"conn", id_},
                                  {"fingerprint", log::hex(unit.fingerprint)},

@@ -173,6 +173,8 @@ void Session::drop_new(std::string_view reason) {
   if (!new_ready_) return;
   new_ready_ = false;
   new_backend_.close();
+  // What new owed for writes sent ahead (parallel ordering) went with the connection.
+  for (PendingMirror& pending : mirror_pending_) pending.sent = MirrorSend::kLost;
   new_down_signal_.cancel();  // wakes maintain_new()
   log::warn("new_dropped", {{"conn", id_}, {"reason", reason}});
 }

@@ -358,8 +358,10 @@ asio::awaitable<void> Session::wait_for_client_writes() {
   co_await client_writes_signal_.async_wait();
 }
 
-// Reads and drops new's answers to session state copied there, so the next read starts clean.
+// Reads new's answers to writes sent ahead (parallel ordering), then reads and drops its
+// answers to session state copied there, so the next use of new starts clean.
 asio::awaitable<bool> Session::drain_new() {
+  co_await settle_pending_mirror();  // parallel ordering: what new owes for writes comes first
   protocol::ProtocolError error{};
   while (new_replies_to_discard_ > 0) {
     auto message = co_await next_from_new(error);

@@ -117,31 +117,38 @@ TEST_P(BothOrderingsTest, AStatementOldRefusesInATransactionIsNotKeptOnNew) {
       << proxy_->log();
 }
 
-// Parallel ordering sends a write to both at once: old commits an autocommit write while new
-// is still blocked on a lock (in strict ordering old's COMMIT would wait for new). The client
-// is answered once new has run it too.
-TEST_F(MirrorTest, ParallelOrderingRunsAWriteOnBothAtOnce) {
+// Parallel ordering: inside a transaction the client is answered by old while new still runs
+// the write (here: blocked behind a lock on new); the COMMIT waits for new, so old commits
+// only once new has executed the transaction, as in strict ordering.
+TEST_F(MirrorTest, ParallelOrderingAnswersAWriteBeforeNewRunsItAndCommitsAfter) {
   old_db().query("insert into mirrored values (1, 'x')");
   TwoClusters::new_db().query("insert into mirrored values (1, 'x')");
   start_routing(0, config() + "  mirror: { ordering: parallel }\n");
   Connection locker = TwoClusters::new_db().connect();
   locker.exec("begin");
   locker.exec("update mirrored set v = 'locked on new' where id = 1");
-  std::atomic<bool> answered = false;
-  std::thread client([&] {
+  Connection c = connect_proxy();
+  c.exec("begin");
+  c.exec("update mirrored set v = 'y' where id = 1");  // answered: new's lock wait is not ours
+  std::atomic<bool> committed = false;
+  std::thread commit([&] {
     try {
-      connect_proxy().exec("update mirrored set v = 'y' where id = 1");
+      c.exec("commit");
     } catch (const std::exception& e) {
       ADD_FAILURE() << e.what();
     }
-    answered = true;
+    committed = true;
   });
-  const bool committed_on_old = wait_until(
-      [&] { return old_db().query("select v from mirrored") == "y"; }, std::chrono::seconds(10));
-  EXPECT_TRUE(committed_on_old);
-  EXPECT_FALSE(answered.load());  // new has not run it yet
+  const std::string waiting_on_new =
+      "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and "
+      "query like 'update mirrored%'";
+  EXPECT_TRUE(wait_until([&] { return TwoClusters::new_db().query(waiting_on_new) == "1"; },
+                         std::chrono::seconds(10)));
+  EXPECT_FALSE(committed.load());
+  EXPECT_EQ(old_db().query("select v from mirrored"), "x");  // old's COMMIT waits for new
   locker.exec("rollback");
-  client.join();
+  commit.join();
+  EXPECT_EQ(rows(old_db()), "1\ty");
   EXPECT_EQ(rows(TwoClusters::new_db()), "1\ty");
 }
 
@@ -349,9 +356,9 @@ TEST_F(MirrorTest, ShadowReadsCompareWhatOldAndNewReturn) {
 }
 
 // 16 clients overwrite the same 4 rows with their own values, half of them in autocommit and
-// half in two-statement transactions. Without strict ordering the last writer of a row can
-// differ between old and new; with it both end the same.
-TEST_F(MirrorTest, ConflictingWritesFromSixteenClientsLeaveBothIdentical) {
+// half in two-statement transactions. Were each write sent to both at once, the last writer
+// of a row could differ between old and new; in either ordering both end the same.
+TEST_P(BothOrderingsTest, ConflictingWritesFromSixteenClientsLeaveBothIdentical) {
   Connection setup = connect_proxy();
   setup.exec("insert into mirrored select g, 'start' from generate_series(1, 4) g");
   constexpr int kClients = 16;
