@@ -9,6 +9,7 @@ if(NOT TARGET yaml-cpp::yaml-cpp)
   add_library(yaml-cpp::yaml-cpp ALIAS yaml-cpp)
 endif()
 find_package(Threads REQUIRED)
+find_package(prometheus-cpp REQUIRED CONFIG)  # core only: the admin port serves /metrics itself
 
 # xxHash is used header-only (XXH_INLINE_ALL): libpg_query exports its own older copy of the
 # XXH* symbols, and inlining keeps our calls away from it.

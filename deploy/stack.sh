@@ -9,6 +9,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 port=${CUTOVER_PORT:-6432}
+admin_port=${CUTOVER_ADMIN_PORT:-9187}
 
 bash "$root/deploy/build.sh" cutover
 
@@ -44,6 +45,7 @@ new_port=$(cluster new)
 (umask 077 && printf '%s\n' "$password" >"$state/backend.password")
 verifier=$(printf '%s\n' "$password" | "$root/build/cutover" scram-verifier)
 (umask 077 && printf '"postgres" "%s"\n' "$verifier" >"$state/users.txt")
+(umask 077 && head -c 24 /dev/urandom | base64 >"$state/admin.token")
 
 cat >"$state/cutover.yaml" <<YAML
 listen: { address: 127.0.0.1, port: $port }
@@ -56,6 +58,8 @@ backends:
          sslmode: verify-full, sslrootcert: $certs/ca.crt }
 migration: { phase: dual_write, read_ramp_percent: 0 }
 verify: { journal_dir: $state/journal, mismatch_log: $state/mismatches.jsonl }
+admin: { port: $admin_port, token_file: $state/admin.token, audit_log: $state/audit.jsonl }
+control: { store: "file:$state/state.json" }
 log: { level: info, format: text }
 YAML
 "$root/build/cutover" check-backends --config "$state/cutover.yaml"
@@ -78,6 +82,8 @@ cutover is up.  Connect with:
   old database: host=127.0.0.1 port=$old_port   new database: host=127.0.0.1 port=$new_port
   Writes through cutover reach both (dual_write); reads stay on old (read_ramp_percent 0).
   config: $state/cutover.yaml   mismatches: $state/mismatches.jsonl
+  Operate it:  $root/build/cutover ctl --admin http://127.0.0.1:$admin_port --token-file $state/admin.token status
+               (ramp 25, rollback, resume, readiness ...)
   Ctrl-C stops cutover and removes both databases.
 
 MSG

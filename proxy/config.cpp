@@ -349,6 +349,21 @@ void read_config(Section& root, Config& c) {
     s.string("journal_dir", c.verify.journal_dir);
     s.string("mismatch_log", c.verify.mismatch_log);
   });
+  root.section("admin", [&](Section& s) {
+    s.string("address", c.admin.address);
+    s.integer("port", c.admin.port, 0, 65535);
+    s.string("token_file", c.admin.token_file);
+    s.string("audit_log", c.admin.audit_log);
+  });
+  root.section("control", [&](Section& s) {
+    s.string("store", c.control.store);
+    if (!c.control.store.starts_with("file:") || c.control.store.size() == 5) {
+      s.reject("store", "expected file:PATH (a control database is not available yet)");
+    }
+    int64_t window = c.control.promotion_window.count();
+    s.integer("promotion_window_s", window, 0, int64_t{30} * 86400);
+    c.control.promotion_window = std::chrono::seconds(window);
+  });
   root.section("log", [&](Section& s) {
     s.choice("level", c.log.level, {"debug", "info", "warn", "error"});
     std::string format = c.log.format == LogFormat::kJson ? "json" : "text";
@@ -479,6 +494,14 @@ std::string to_yaml(const Config& c) {
   key("verify") << YAML::BeginMap;
   key("journal_dir") << c.verify.journal_dir;
   key("mismatch_log") << c.verify.mismatch_log << YAML::EndMap;
+  key("admin") << YAML::BeginMap;
+  key("address") << c.admin.address;
+  key("port") << c.admin.port;
+  key("token_file") << c.admin.token_file;
+  key("audit_log") << c.admin.audit_log << YAML::EndMap;
+  key("control") << YAML::BeginMap;
+  key("store") << c.control.store;
+  key("promotion_window_s") << c.control.promotion_window.count() << YAML::EndMap;
   key("log") << YAML::BeginMap;
   key("level") << c.log.level;
   key("format") << (c.log.format == LogFormat::kJson ? "json" : "text") << YAML::EndMap;

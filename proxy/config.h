@@ -151,6 +151,21 @@ struct VerifyConfig {
   std::string mismatch_log = "./cutover-data/mismatches.jsonl";
 };
 
+// The admin HTTP port (proxy/admin_server.h).
+struct AdminConfig {
+  std::string address = "127.0.0.1";
+  uint16_t port = 9187;    // 0: no admin port
+  std::string token_file;  // holds the bearer token mutations need; empty: none allowed
+  std::string audit_log = "./cutover-data/audit.jsonl";  // one JSON line per mutation
+};
+
+// Where the migration's live state is kept (proxy/control_state.h).
+struct ControlConfig {
+  std::string store = "file:./cutover-data/state.json";  // file:PATH
+  // Promotion needs the comparator to have found no mismatch for this long.
+  std::chrono::seconds promotion_window{600};
+};
+
 struct Config {
   ListenConfig listen;
   unsigned threads = 0;  // 0 = one per core
@@ -161,6 +176,8 @@ struct Config {
   TimeoutsConfig timeouts;
   LimitsConfig limits;
   VerifyConfig verify;
+  AdminConfig admin;
+  ControlConfig control;
   LogConfig log;
 };
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "protocol/scram.h"
+#include "proxy/admin_client.h"
 #include "proxy/check_backends.h"
 #include "proxy/config.h"
 #include "proxy/credentials.h"
@@ -43,6 +44,11 @@ Usage:
                                  replay the journal into new while cutover is stopped (a
                                  running cutover replays by itself); what needs repair goes to
                                  the mismatch log (exit 1 if anything does, or new is down)
+  cutover ctl [--admin http://HOST:PORT] [--token-file FILE] COMMAND
+                                 talk to a running cutover's admin port (default
+                                 http://127.0.0.1:9187): status | readiness | ramp PERCENT |
+                                 ramp +STEP | ramp -STEP | rollback | resume | promote
+                                 [--force] | decommission (changes need the token file)
   cutover --help                 show this help
   cutover --version              show the version
 
@@ -189,6 +195,9 @@ int main(int argc, char** argv) {
   if (command == "scram-verifier") return scram_verifier(args);
   if (command == "check-backends") return check_backends(args);
   if (command == "journal") return journal(args);
+  if (command == "ctl") {
+    return cutover::proxy::run_ctl({args.begin() + 1, args.end()}, std::cout, std::cerr);
+  }
   if (command == "check-config") {
     if (args.size() != 2) return usage_error("check-config takes exactly one FILE");
     return check_config(args[1]);

@@ -61,6 +61,7 @@ MirrorJournal::MirrorJournal(const Config& config)
       lock_fd_(lock_directory(config.verify.journal_dir)),
       writer_(config.verify.journal_dir, {}),
       replayer_(config) {
+  replayed_through_ = replayer_.replayed_through();
   if (writer_.durable_sequence() > replayer_.replayed_through()) {
     set_mode(Mode::kBehind, "journal_not_replayed", "records found at start");
   }
@@ -113,6 +114,13 @@ asio::awaitable<uint64_t> MirrorJournal::write(verify::JournalRecord record, uin
   co_return durable ? sequence : 0;
 }
 
+uint64_t MirrorJournal::records_behind() const {
+  if (!holds_records()) return 0;
+  const uint64_t durable = writer_.durable_sequence();
+  const uint64_t replayed = replayed_through_.load();
+  return durable > replayed ? durable - replayed : 0;
+}
+
 asio::awaitable<bool> MirrorJournal::commit(uint64_t sequence) {
   try {
     writer_.commit(sequence);
@@ -148,6 +156,7 @@ asio::awaitable<void> MirrorJournal::run_replay(
     try {
       auto progress = co_await replayer_.replay(secrets(), writer_.durable_sequence(), &stopping_);
       replayed_total_ += progress.replayed;
+      replayed_through_ = replayer_.replayed_through();
       pause = progress.new_unreachable;
     } catch (const std::exception& e) {  // the checkpoint or the mismatch log: the disk
       log::error("journal_replay_failed", {{"error", e.what()}});
@@ -186,6 +195,7 @@ asio::awaitable<bool> MirrorJournal::hand_over(const std::shared_ptr<const Secre
   try {
     auto progress = co_await replayer_.replay(secrets, last, nullptr);
     replayed_total_ += progress.replayed;
+    replayed_through_ = replayer_.replayed_through();
     finished = !progress.new_unreachable && replayer_.replayed_through() >= last &&
                writer_.retire_through(last);
   } catch (const std::exception& e) {

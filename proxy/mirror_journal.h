@@ -75,6 +75,8 @@ class MirrorJournal {
 
   // new lacks writes old has: no read may go there. A relaxed load: asked before every read.
   bool holds_records() const { return mode_.load(std::memory_order_relaxed) != Mode::kLive; }
+  // Records written and not yet replayed into new (0 while live). Thread-safe.
+  uint64_t records_behind() const;
 
   // Replays and hands over whenever new is behind, until stop().
   asio::awaitable<void> run_replay(std::function<std::shared_ptr<const Secrets>()> secrets);
@@ -101,6 +103,7 @@ class MirrorJournal {
   int open_live_ = 0;       // live transactions not yet ended (under mutex_)
   int open_journaled_ = 0;  // journaled transactions not yet written (under mutex_)
   uint64_t replayed_total_ = 0;
+  std::atomic<uint64_t> replayed_through_{0};  // replayer_'s, for records_behind()
   asio::thread_pool disk_{1};
 };
 

@@ -41,6 +41,18 @@ Server::Server(const Config& config)
       reload_signals_(workers_[0]->io, SIGHUP),
       shutdown_deadline_(workers_[0]->io) {
   for (auto& w : workers_) keep_alive_.push_back(asio::make_work_guard(w->io));
+  const ControlState::Snapshot state = context_.control.snapshot();
+  log::info(context_.control.restored() ? "state_restored" : "state_initial",
+            {{"phase", router::to_string(state.phase)},
+             {"read_ramp_percent", state.read_ramp / 100.0},
+             {"version", state.version},
+             {"file", context_.control.path()}});
+  if (config.admin.port != 0 || !config.admin.token_file.empty()) {
+    admin_ = std::make_unique<AdminServer>(
+        config, context_.control, context_,
+        AdminView{.clients = [this] { return admitted_clients_.load(); },
+                  .draining = [this] { return stopping_.load(); }});
+  }
 }
 
 Server::~Server() = default;
@@ -64,6 +76,7 @@ void Server::listen() {
   fail_if("listen on");
   acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   fail_if("listen on");
+  if (admin_ != nullptr && config_.admin.port != 0) admin_->listen();
   log::info("listening", {{"address", where.address},
                           {"port", acceptor_.local_endpoint().port()},
                           {"threads", workers_.size()},
@@ -89,10 +102,12 @@ int Server::run() {
   for (size_t i = 1; i < workers_.size(); ++i) {
     workers_[i]->thread = std::thread([w = workers_[i].get()] { w->io.run(); });
   }
+  if (admin_ != nullptr && admin_->port() != 0) admin_->start();
   workers_[0]->io.run();
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }
+  if (admin_ != nullptr) admin_->stop();
   log::info("stopped");
   return 0;
 }

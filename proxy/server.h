@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "proxy/admin_server.h"
 #include "proxy/asio.h"
 #include "proxy/config.h"
 #include "proxy/session.h"
@@ -53,6 +54,7 @@ class Server {
   std::atomic<int64_t> admitted_clients_{0};
   std::atomic<int64_t> open_sessions_{0};
   std::atomic<bool> stopping_{false};
+  std::unique_ptr<AdminServer> admin_;  // null when admin.port is 0
 };
 
 }  // namespace cutover::proxy

@@ -18,7 +18,6 @@ constexpr auto kFinalWriteTimeout = std::chrono::seconds(1);
 
 router::PolicyConfig policy_config(const MigrationConfig& m) {
   router::PolicyConfig policy;
-  policy.read_ramp = m.read_ramp;
   policy.read_your_writes = m.read_your_writes;
   for (const auto& o : m.overrides) {
     (o.table.empty() ? policy.old_only_users : policy.old_only_tables)
@@ -78,6 +77,10 @@ asio::awaitable<void> sleep_for(Clock::duration duration) {
 
 ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secrets)
     : config(c),
+      control(c.control.store.substr(std::string_view("file:").size()), c.migration.phase,
+              c.migration.read_ramp),
+      mirroring(control.phase() == router::Phase::kDualWrite ||
+                control.phase() == router::Phase::kRolledBack),
       trusted(c.auth.trust_addresses),
       classifier(c.migration.safe_functions),
       policy(policy_config(c.migration)),
@@ -86,7 +89,7 @@ ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secre
                .fallbacks_per_second = c.migration.fallback.budget_per_second}),
       mock_key(random_key()),
       secrets_(std::move(secrets)) {
-  if (c.migration.phase == router::Phase::kDualWrite) {
+  if (mirroring) {
     journal = std::make_unique<MirrorJournal>(c);
     constexpr size_t kComparatorQueue = 100'000;
     comparator =

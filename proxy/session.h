@@ -23,6 +23,7 @@
 #include "proxy/backend_login.h"
 #include "proxy/cancel_registry.h"
 #include "proxy/config.h"
+#include "proxy/control_state.h"
 #include "proxy/credentials.h"
 #include "proxy/mirror_journal.h"
 #include "proxy/reply_filter.h"
@@ -49,6 +50,11 @@ class ProxyContext {
   ~ProxyContext();
 
   const Config& config;
+  // The migration's phase and read ramp as they are now (the admin port changes them), and
+  // whether this process mirrors writes to new (dual_write or rolled_back when it started:
+  // a running process does not switch between passthrough and mirroring).
+  ControlState control;
+  const bool mirroring;
   CancelRegistry cancels;
   std::atomic<uint64_t> next_connection_id{1};
   // Moves on with every DDL unit and at the end of each transaction that ran DDL: sessions

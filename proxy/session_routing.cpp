@@ -36,7 +36,7 @@ std::string sqlstate_of(const Message& error) {
 
 }  // namespace
 
-bool Session::routing() const { return config_.migration.phase == router::Phase::kDualWrite; }
+bool Session::routing() const { return context_.mirroring; }
 
 // One classification cache per worker thread: sessions on a thread share it without locks.
 const router::Classification& Session::classify(std::string_view sql) {
@@ -152,7 +152,8 @@ asio::awaitable<bool> Session::try_new(std::string_view message, const router::C
 
 router::Decision Session::decide(const router::Classification& unit) {
   view_.in_transaction = transaction_status_ != 'I';
-  return router::route(config_.migration.phase, context_.policy, view_, unit, Clock::now());
+  return router::route(context_.control.phase(), context_.control.read_ramp(), context_.policy,
+                       view_, unit, Clock::now());
 }
 
 // Keeps what the policy needs to know: writes (read-your-writes), READ ONLY transactions, and

@@ -26,8 +26,9 @@ bool ramp_selects_new(uint64_t hash, uint32_t ramp) {
   return hash % kRampScale < std::min(ramp, kRampScale);
 }
 
-Decision route(Phase phase, const PolicyConfig& config, const SessionView& session,
-               const Classification& unit, std::chrono::steady_clock::time_point now) {
+Decision route(Phase phase, uint32_t read_ramp, const PolicyConfig& config,
+               const SessionView& session, const Classification& unit,
+               std::chrono::steady_clock::time_point now) {
   const Backend truth = source_of_truth(phase);
   if (unit.kind != Kind::kRead) return {truth, kind_name(unit.kind), false};
   if (phase != Phase::kDualWrite) return {truth, "phase", true};
@@ -46,7 +47,7 @@ Decision route(Phase phase, const PolicyConfig& config, const SessionView& sessi
           config.old_only_users.end()) {
     return {Backend::kOld, "override", true};
   }
-  if (ramp_selects_new(session.sticky_hash, config.read_ramp)) {
+  if (ramp_selects_new(session.sticky_hash, read_ramp)) {
     return {Backend::kNew, "ramp_new", true};
   }
   return {Backend::kOld, "ramp_old", true};

@@ -18,7 +18,6 @@ namespace cutover::router {
 inline constexpr uint32_t kRampScale = 10000;  // the ramp in basis points: 0.01 % resolution
 
 struct PolicyConfig {
-  uint32_t read_ramp = 0;  // reads to new, in 1/kRampScale; only in dual_write
   // After a session writes, its reads stay on the source of truth this long.
   std::chrono::milliseconds read_your_writes{1000};
   std::vector<std::string>
@@ -54,7 +53,9 @@ uint64_t sticky_hash(std::string_view key);
 // from old to new.
 bool ramp_selects_new(uint64_t hash, uint32_t ramp);
 
-Decision route(Phase phase, const PolicyConfig& config, const SessionView& session,
-               const Classification& unit, std::chrono::steady_clock::time_point now);
+// `read_ramp`: reads to new, in 1/kRampScale; only in dual_write.
+Decision route(Phase phase, uint32_t read_ramp, const PolicyConfig& config,
+               const SessionView& session, const Classification& unit,
+               std::chrono::steady_clock::time_point now);
 
 }  // namespace cutover::router

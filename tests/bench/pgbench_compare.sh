@@ -152,6 +152,8 @@ backends:
   new: { host: 127.0.0.1, port: ${new_port:-1} }
 log: { level: warn, format: text }
 verify: { journal_dir: $work/$name-journal, mismatch_log: $work/$name-mismatches.jsonl }
+admin: { port: 0 }
+control: { store: "file:$work/$name-state.json" }
 $migration
 EOF
   "$cutover_bin" run --config "$work/$name.yaml" 2>"$work/$name.log" &

@@ -41,6 +41,8 @@ auth: { method: trust, trust_addresses: [127.0.0.1/32] }
 backends: { old: { host: 127.0.0.1, port: $OLD_PORT }, new: { host: 127.0.0.1, port: $NEW_PORT } }
 log: { level: warn, format: text }
 verify: { journal_dir: $STACK_DIR/journal, mismatch_log: $STACK_DIR/mismatches.jsonl }
+admin: { port: 0 }
+control: { store: "file:$STACK_DIR/state.json" }
 YAML
   if [[ -n "${STACK_MIGRATION:-}" ]]; then
     printf 'migration:\n%s\n' "$STACK_MIGRATION" >>"$STACK_DIR/cutover.yaml"

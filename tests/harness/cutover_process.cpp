@@ -59,6 +59,11 @@ CutoverProcess::CutoverProcess(std::string binary, const std::string& config_yam
   {
     std::ofstream config(config_path_);
     config << config_yaml;
+    // No admin port unless the test asks for one: the default, 9187, would be shared by every
+    // test process (and any cutover running on the machine).
+    const bool admin =
+        config_yaml.starts_with("admin:") || config_yaml.find("\nadmin:") != std::string::npos;
+    if (!admin) config << "\nadmin: { port: 0 }\n";
     if (!config) {
       cleanup();
       throw std::runtime_error("cannot write " + config_path_.string());

@@ -17,13 +17,13 @@ namespace cutover::testing {
 class CutoverProcess {
  public:
   // Writes config_yaml to a temp file (the caller puts the listen port, built with free_port(),
-  // and everything else inside), starts `binary run --config FILE [extra_args...]` in that
-  // file's temp directory with stdin
-  // from /dev/null and stdout+stderr to a log file, and waits until it listens on listen_port
-  // (a LISTEN socket on 127.0.0.1/0.0.0.0/:: that port; up to 10 s). Waiting watches
-  // /proc/net/tcp instead of connecting, so readiness never shows up as a client connection in
-  // the proxy's metrics or logs. Throws std::runtime_error with the log if the child exits
-  // first or the wait times out (the child is then killed and nothing is left behind).
+  // and everything else inside; without an admin section, the admin port is turned off), starts
+  // `binary run --config FILE [extra_args...]` in that file's temp directory with stdin from
+  // /dev/null and stdout+stderr to a log file, and waits until it listens on listen_port (a LISTEN
+  // socket on 127.0.0.1/0.0.0.0/:: that port; up to 10 s). Waiting watches /proc/net/tcp instead of
+  // connecting, so readiness never shows up as a client connection in the proxy's metrics or logs.
+  // Throws std::runtime_error with the log if the child exits first or the wait times out (the
+  // child is then killed and nothing is left behind).
   CutoverProcess(std::string binary, const std::string& config_yaml, uint16_t listen_port,
                  std::vector<std::string> extra_args = {});
   // SIGKILL if still running, reap it, remove the temp files. If the running test has failed,

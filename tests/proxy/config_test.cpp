@@ -186,6 +186,32 @@ TEST(ConfigTest, MigrationMistakesAreNamed) {
       "config: line 4: migration.overrides.reads: expected one of old, got 'new'");
 }
 
+TEST(ConfigTest, AdminAndControlSections) {
+  Config defaults = parse_config(kAuth);
+  EXPECT_EQ(defaults.admin.address, "127.0.0.1");
+  EXPECT_EQ(defaults.admin.port, 9187);
+  EXPECT_EQ(defaults.admin.token_file, "");
+  EXPECT_EQ(defaults.admin.audit_log, "./cutover-data/audit.jsonl");
+  EXPECT_EQ(defaults.control.store, "file:./cutover-data/state.json");
+  EXPECT_EQ(defaults.control.promotion_window.count(), 600);
+  Config c = parse_config(std::string(kAuth) +
+                          "admin: { address: 0.0.0.0, port: 0, token_file: t, audit_log: a }\n"
+                          "control: { store: \"file:/var/lib/cutover/state.json\", "
+                          "promotion_window_s: 30 }\n");
+  EXPECT_EQ(c.admin.port, 0);
+  EXPECT_EQ(c.admin.token_file, "t");
+  EXPECT_EQ(c.control.store, "file:/var/lib/cutover/state.json");
+  EXPECT_EQ(c.control.promotion_window.count(), 30);
+  Config again = parse_config(to_yaml(c));
+  EXPECT_EQ(again.admin.audit_log, "a");
+  EXPECT_EQ(again.control.promotion_window.count(), 30);
+  EXPECT_EQ(error_of(std::string(kAuth) + "control:\n  store: postgresql://db/control\n"),
+            "config: line 3: control.store: expected file:PATH (a control database is not "
+            "available yet)");
+  EXPECT_EQ(error_of(std::string(kAuth) + "admin:\n  port: 70000\n"),
+            "config: line 3: admin.port: expected an integer in 0..65535, got '70000'");
+}
+
 TEST(ConfigTest, SyntaxErrorNamesLine) {
   EXPECT_EQ(error_of("listen: {port: 1\nthreads: 2\n").rfind("config: line ", 0), 0u);
 }

@@ -30,25 +30,30 @@ SessionView session_in_bucket(uint32_t bucket) {
 }
 
 TEST(PolicyTest, OnlyDualWriteRampsReadsEveryOtherPhaseReadsTheSourceOfTruth) {
-  PolicyConfig config{.read_ramp = kRampScale};
+  const uint32_t ramp = kRampScale;
+  PolicyConfig config;
   auto now = Clock::now();
   SessionView s = session_in_bucket(0);
-  EXPECT_EQ(route(Phase::kDualWrite, config, s, unit(Kind::kRead), now).target, Backend::kNew);
-  EXPECT_EQ(route(Phase::kPassthrough, config, s, unit(Kind::kRead), now).target, Backend::kOld);
-  EXPECT_EQ(route(Phase::kRolledBack, config, s, unit(Kind::kRead), now).target, Backend::kOld);
-  EXPECT_EQ(route(Phase::kPromoted, config, s, unit(Kind::kRead), now).target, Backend::kNew);
-  EXPECT_EQ(route(Phase::kDecommissioned, config, s, unit(Kind::kRead), now).reason, "phase");
+  EXPECT_EQ(route(Phase::kDualWrite, ramp, config, s, unit(Kind::kRead), now).target,
+            Backend::kNew);
+  EXPECT_EQ(route(Phase::kPassthrough, ramp, config, s, unit(Kind::kRead), now).target,
+            Backend::kOld);
+  EXPECT_EQ(route(Phase::kRolledBack, ramp, config, s, unit(Kind::kRead), now).target,
+            Backend::kOld);
+  EXPECT_EQ(route(Phase::kPromoted, ramp, config, s, unit(Kind::kRead), now).target, Backend::kNew);
+  EXPECT_EQ(route(Phase::kDecommissioned, ramp, config, s, unit(Kind::kRead), now).reason, "phase");
 }
 
 TEST(PolicyTest, EverythingButReadsGoesToTheSourceOfTruth) {
-  PolicyConfig config{.read_ramp = kRampScale};
+  const uint32_t ramp = kRampScale;
+  PolicyConfig config;
   auto now = Clock::now();
   for (Kind kind : {Kind::kWrite, Kind::kDdl, Kind::kSession, Kind::kTransaction, Kind::kUnknown}) {
-    Decision d = route(Phase::kDualWrite, config, session_in_bucket(0), unit(kind), now);
+    Decision d = route(Phase::kDualWrite, ramp, config, session_in_bucket(0), unit(kind), now);
     EXPECT_EQ(d.target, Backend::kOld) << kind_name(kind);
     EXPECT_EQ(d.reason, kind_name(kind));
     EXPECT_FALSE(d.is_read);
-    EXPECT_EQ(route(Phase::kPromoted, config, session_in_bucket(0), unit(kind), now).target,
+    EXPECT_EQ(route(Phase::kPromoted, ramp, config, session_in_bucket(0), unit(kind), now).target,
               Backend::kNew);
   }
 }
@@ -79,64 +84,72 @@ TEST(PolicyTest, RampHasBasisPointResolutionAndOnlyEverMovesKeysToNew) {
 }
 
 TEST(PolicyTest, SameKeySameSideAtAFixedRamp) {
-  PolicyConfig config{.read_ramp = 5000};
+  const uint32_t ramp = 5000;
+  PolicyConfig config;
   auto now = Clock::now();
   SessionView s{.sticky_hash = sticky_hash("app-42")};
-  Backend first = route(Phase::kDualWrite, config, s, unit(Kind::kRead), now).target;
+  Backend first = route(Phase::kDualWrite, ramp, config, s, unit(Kind::kRead), now).target;
   for (int i = 0; i < 100; ++i) {
-    EXPECT_EQ(route(Phase::kDualWrite, config, s, unit(Kind::kRead), now).target, first);
+    EXPECT_EQ(route(Phase::kDualWrite, ramp, config, s, unit(Kind::kRead), now).target, first);
   }
   EXPECT_EQ(sticky_hash("app-42"), sticky_hash(std::string("app-") + "42"));
 }
 
 TEST(PolicyTest, ReadsInAWriteTransactionStayOnTheSourceOfTruthReadOnlyOnesRamp) {
-  PolicyConfig config{.read_ramp = kRampScale};
+  const uint32_t ramp = kRampScale;
+  PolicyConfig config;
   auto now = Clock::now();
   SessionView s = session_in_bucket(0);
   s.in_transaction = true;
-  Decision d = route(Phase::kDualWrite, config, s, unit(Kind::kRead), now);
+  Decision d = route(Phase::kDualWrite, ramp, config, s, unit(Kind::kRead), now);
   EXPECT_EQ(d.target, Backend::kOld);
   EXPECT_EQ(d.reason, "transaction");
   EXPECT_TRUE(d.is_read);
   s.read_only_transaction = true;
-  EXPECT_EQ(route(Phase::kDualWrite, config, s, unit(Kind::kRead), now).target, Backend::kNew);
+  EXPECT_EQ(route(Phase::kDualWrite, ramp, config, s, unit(Kind::kRead), now).target,
+            Backend::kNew);
 }
 
 TEST(PolicyTest, ReadYourWritesHoldsReadsForTheWindowOnly) {
-  PolicyConfig config{.read_ramp = kRampScale, .read_your_writes = 1000ms};
+  const uint32_t ramp = kRampScale;
+  PolicyConfig config{.read_your_writes = 1000ms};
   auto now = Clock::now();
   SessionView s = session_in_bucket(0);
   s.has_written = true;
   s.last_write = now - 999ms;
-  EXPECT_EQ(route(Phase::kDualWrite, config, s, unit(Kind::kRead), now).reason, "read_your_writes");
+  EXPECT_EQ(route(Phase::kDualWrite, ramp, config, s, unit(Kind::kRead), now).reason,
+            "read_your_writes");
   s.last_write = now - 1000ms;
-  EXPECT_EQ(route(Phase::kDualWrite, config, s, unit(Kind::kRead), now).target, Backend::kNew);
+  EXPECT_EQ(route(Phase::kDualWrite, ramp, config, s, unit(Kind::kRead), now).target,
+            Backend::kNew);
 }
 
 TEST(PolicyTest, SessionsWithTemporaryTablesReadFromTheSourceOfTruth) {
-  PolicyConfig config{.read_ramp = kRampScale};
+  const uint32_t ramp = kRampScale;
+  PolicyConfig config;
   SessionView s = session_in_bucket(0);
   s.has_temporary = true;
-  Decision d = route(Phase::kDualWrite, config, s, unit(Kind::kRead), Clock::now());
+  Decision d = route(Phase::kDualWrite, ramp, config, s, unit(Kind::kRead), Clock::now());
   EXPECT_EQ(d.target, Backend::kOld);
   EXPECT_EQ(d.reason, "temporary");
 }
 
 TEST(PolicyTest, TableAndUserOverridesKeepReadsOnOld) {
-  PolicyConfig config{.read_ramp = kRampScale,
-                      .old_only_tables = {"payments", "audit.log"},
+  const uint32_t ramp = kRampScale;
+  PolicyConfig config{.old_only_tables = {"payments", "audit.log"},
                       .old_only_users = {"reporting"}};
   auto now = Clock::now();
   SessionView s = session_in_bucket(0);
   EXPECT_EQ(
-      route(Phase::kDualWrite, config, s, unit(Kind::kRead, {"orders", "payments"}), now).reason,
+      route(Phase::kDualWrite, ramp, config, s, unit(Kind::kRead, {"orders", "payments"}), now)
+          .reason,
       "override");
-  EXPECT_EQ(route(Phase::kDualWrite, config, s, unit(Kind::kRead, {"audit.log"}), now).target,
+  EXPECT_EQ(route(Phase::kDualWrite, ramp, config, s, unit(Kind::kRead, {"audit.log"}), now).target,
             Backend::kOld);
-  EXPECT_EQ(route(Phase::kDualWrite, config, s, unit(Kind::kRead, {"log"}), now).target,
+  EXPECT_EQ(route(Phase::kDualWrite, ramp, config, s, unit(Kind::kRead, {"log"}), now).target,
             Backend::kNew);
   s.user = "reporting";
-  EXPECT_EQ(route(Phase::kDualWrite, config, s, unit(Kind::kRead, {"orders"}), now).target,
+  EXPECT_EQ(route(Phase::kDualWrite, ramp, config, s, unit(Kind::kRead, {"orders"}), now).target,
             Backend::kOld);
 }
 

@@ -1,0 +1,147 @@
+// The admin port's HTTP transport (Boost.Beast, HTTP/1.1 with keep-alive) and its thread;
+// what it answers is in admin_api.cpp.
+#include "proxy/admin_server.h"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "proxy/log.h"
+#include "proxy/session.h"
+
+namespace cutover::proxy {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+constexpr size_t kMaxBody = size_t{64} * 1024;  // an admin request is a few bytes of JSON
+constexpr auto kRequestTimeout = std::chrono::seconds(30);
+constexpr auto kSampleEvery = std::chrono::seconds(5);  // of the comparator's mismatch count
+
+std::string read_token(const std::string& path) {
+  if (path.empty()) return "";
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("admin.token_file: cannot read " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string token = text.str();
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+    token.pop_back();
+  }
+  if (token.empty()) throw std::runtime_error("admin.token_file: " + path + " is empty");
+  return token;
+}
+
+}  // namespace
+
+AdminServer::AdminServer(const Config& config, ControlState& control, ProxyContext& context,
+                         AdminView view)
+    : config_(config),
+      control_(control),
+      context_(context),
+      view_(std::move(view)),
+      token_(read_token(config.admin.token_file)) {}
+
+AdminServer::~AdminServer() { stop(); }
+
+void AdminServer::listen() {
+  ErrorCode ec;
+  const auto address = asio::ip::make_address(config_.admin.address, ec);
+  const std::string where = config_.admin.address + ":" + std::to_string(config_.admin.port);
+  if (ec) throw std::runtime_error("admin.address: not an address: " + config_.admin.address);
+  const tcp::endpoint endpoint(address, config_.admin.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("admin port: cannot listen on " + where + ": " + ec.message());
+  port_ = acceptor_.local_endpoint().port();
+  log::info("admin_listening", {{"address", config_.admin.address}, {"port", port_}});
+}
+
+void AdminServer::start() {
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  asio::co_spawn(io_, sample_mismatches(), asio::detached);
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+void AdminServer::stop() {
+  if (!thread_.joinable()) return;
+  io_.stop();
+  thread_.join();
+}
+
+asio::awaitable<void> AdminServer::accept_loop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) continue;  // a connection that went away before it was accepted
+    asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
+  ErrorCode ignored;
+  const auto peer = socket.remote_endpoint(ignored);
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (;;) {
+    stream.expires_after(kRequestTimeout);
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(kMaxBody);
+    auto [read_error, bytes] =
+        co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    if (read_error) break;
+    const auto& request = parser.get();
+    const AdminResponse answer =
+        handle({.method = std::string(request.method_string()),
+                .target = std::string(request.target()),
+                .authorization = std::string(request[http::field::authorization]),
+                .operator_name = std::string(request["X-Cutover-Operator"]),
+                .remote = peer.address().to_string(),
+                .body = request.body()});
+    http::response<http::string_body> response{static_cast<http::status>(answer.status),
+                                               request.version()};
+    response.set(http::field::server, "cutover");
+    response.set(http::field::content_type, answer.content_type);
+    response.keep_alive(request.keep_alive());
+    response.body() = answer.body;
+    response.prepare_payload();
+    auto [write_error, written] =
+        co_await http::async_write(stream, response, asio::as_tuple(asio::use_awaitable));
+    if (write_error || !response.keep_alive()) break;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+// Keeps (time, mismatches so far) over the promotion window, so readiness can tell how many
+// mismatches the window holds.
+asio::awaitable<void> AdminServer::sample_mismatches() {
+  asio::steady_timer timer(io_);
+  for (;;) {
+    {
+      const auto now = std::chrono::steady_clock::now();
+      const uint64_t total = context_.comparator != nullptr ? context_.comparator->mismatches() : 0;
+      std::lock_guard lock(samples_mutex_);
+      samples_.emplace_back(now, total);
+      while (samples_.size() > 1 && now - samples_[1].first >= config_.control.promotion_window) {
+        samples_.pop_front();
+      }
+    }
+    timer.expires_after(kSampleEvery);
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+  }
+}
+
+// Mismatches since the oldest sample still in the window (since start, in a younger process).
+uint64_t AdminServer::mismatches_in_window() const {
+  const uint64_t total = context_.comparator != nullptr ? context_.comparator->mismatches() : 0;
+  std::lock_guard lock(samples_mutex_);
+  return samples_.empty() ? total : total - samples_.front().second;
+}
+
+}  // namespace cutover::proxy

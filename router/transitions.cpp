@@ -1,0 +1,86 @@
+#include "router/transitions.h"
+
+#include <array>
+#include <utility>
+
+namespace cutover::router {
+namespace {
+
+constexpr std::array<std::pair<Action, std::string_view>, 5> kActionNames{{
+    {Action::kDualWrite, "dual_write"},
+    {Action::kPromote, "promote"},
+    {Action::kRollback, "rollback"},
+    {Action::kResume, "resume"},
+    {Action::kDecommission, "decommission"},
+}};
+
+// The phases each action starts from, and where it leads.
+struct Rule {
+  Action action;
+  std::array<std::optional<Phase>, 2> from;
+  Phase to;
+};
+constexpr std::array<Rule, 5> kRules{{
+    {Action::kDualWrite, {Phase::kPassthrough, std::nullopt}, Phase::kDualWrite},
+    {Action::kPromote, {Phase::kDualWrite, std::nullopt}, Phase::kPromoted},
+    {Action::kRollback, {Phase::kDualWrite, Phase::kPromoted}, Phase::kRolledBack},
+    {Action::kResume, {Phase::kRolledBack, std::nullopt}, Phase::kDualWrite},
+    {Action::kDecommission, {Phase::kPromoted, std::nullopt}, Phase::kDecommissioned},
+}};
+
+std::string percent(uint32_t basis_points) {
+  std::string text = std::to_string(basis_points / 100);
+  if (const uint32_t cents = basis_points % 100; cents != 0) {
+    text += (cents < 10 ? ".0" : ".") + std::to_string(cents);
+  }
+  return text;
+}
+
+}  // namespace
+
+std::optional<Action> parse_action(std::string_view name) {
+  for (const auto& [action, n] : kActionNames) {
+    if (n == name) return action;
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(Action action) {
+  for (const auto& [a, name] : kActionNames) {
+    if (a == action) return name;
+  }
+  return "unknown";
+}
+
+std::vector<Gate> promotion_gates(const PromotionFacts& facts) {
+  return {
+      {"read_ramp_percent", percent(facts.read_ramp), "100", facts.read_ramp == 10000},
+      {"mirror_healthy", facts.mirror_healthy ? "true" : "false", "true", facts.mirror_healthy},
+      {"journal_records", std::to_string(facts.journal_records), "0", facts.journal_records == 0},
+      {"mismatches_in_window", std::to_string(facts.mismatches_in_window),
+       "0 in " + std::to_string(facts.window_seconds) + " s", facts.mismatches_in_window == 0},
+  };
+}
+
+Transition next_phase(Phase from, Action action, const PromotionFacts& facts, bool force) {
+  for (const Rule& rule : kRules) {
+    if (rule.action != action) continue;
+    if (rule.from[0] != from && rule.from[1] != from) {
+      return {.refused = std::string(to_string(action)) + " is not possible in phase " +
+                         std::string(to_string(from))};
+    }
+    Transition transition{.to = rule.to};
+    if (action != Action::kPromote) return transition;
+    for (const Gate& gate : promotion_gates(facts)) {
+      if (gate.pass) continue;
+      if (!force) {
+        return {.refused = "gate " + gate.name + " is " + gate.value + ", needs " + gate.threshold};
+      }
+      transition.forced = true;
+    }
+    return transition;
+  }
+  return {.refused = "unknown action"};
+}
+
+}  // namespace cutover::router

@@ -1,0 +1,229 @@
+// The admin port against a real cutover in dual_write in front of the real old and new
+// clusters: status, health, readiness and metrics; ramp changes that move reads at once and
+// survive a kill -9; rollback and resume; bad tokens (401), bad bodies (400), refused
+// transitions (409 naming the rule or gate); the audit log; and `cutover ctl`.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/proxy/routing_fixture.h"
+
+namespace cutover::testing {
+namespace {
+
+constexpr char kToken[] = "s3cret-token";
+
+struct HttpReply {
+  int status = 0;
+  std::string body;
+};
+
+// One request on its own connection (Connection: close), read to the end.
+HttpReply http(uint16_t port, const std::string& method, const std::string& path,
+               const std::string& body = "", const std::string& token = kToken) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    ADD_FAILURE() << "cannot connect to the admin port " << port;
+    return {};
+  }
+  std::string request = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  if (!token.empty()) request += "Authorization: Bearer " + token + "\r\n";
+  request += "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+  request += body;
+  EXPECT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  std::string response;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) response.append(buffer, n);
+  ::close(fd);
+  HttpReply reply;
+  if (response.size() > 12) reply.status = std::stoi(response.substr(9, 3));
+  const size_t header_end = response.find("\r\n\r\n");
+  if (header_end != std::string::npos) reply.body = response.substr(header_end + 4);
+  return reply;
+}
+
+class AdminTest : public RoutingTest {
+ protected:
+  void SetUp() override {
+    dir_ = make_temp_dir("cutover-admin-");
+    std::ofstream(dir_ / "token") << kToken << "\n";
+    start_admin(0);
+  }
+  void TearDown() override {
+    proxy_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  // cutover with its admin port, state file and audit log in dir_ (kept across restarts).
+  void start_admin(double ramp) {
+    admin_port_ = free_port();
+    start_routing(ramp, "  read_your_writes_ms: 0\nadmin: { port: " + std::to_string(admin_port_) +
+                            ", token_file: " + (dir_ / "token").string() +
+                            ", audit_log: " + (dir_ / "audit.jsonl").string() +
+                            " }\ncontrol: { store: \"file:" + (dir_ / "state.json").string() +
+                            "\", promotion_window_s: 60 }\n");
+  }
+  HttpReply get(const std::string& path) { return http(admin_port_, "GET", path); }
+  HttpReply post(const std::string& path, const std::string& body,
+                 const std::string& token = kToken) {
+    return http(admin_port_, "POST", path, body, token);
+  }
+  CommandResult ctl(std::vector<std::string> args) {
+    std::vector<std::string> argv{CUTOVER_BINARY, "ctl",
+                                  "--admin",      "http://127.0.0.1:" + std::to_string(admin_port_),
+                                  "--token-file", (dir_ / "token").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv);
+  }
+  std::string which_server() { return connect_proxy().query_value(kWhichServer); }
+
+  std::filesystem::path dir_;
+  uint16_t admin_port_ = 0;
+};
+
+TEST_F(AdminTest, StatusHealthReadinessAndMetricsDescribeTheMigration) {
+  Connection client = connect_proxy();
+  HttpReply status = get("/status");
+  EXPECT_EQ(status.status, 200);
+  EXPECT_EQ(status.body,
+            "{\"phase\":\"dual_write\",\"read_ramp_percent\":0,\"version\":0,"
+            "\"source_of_truth\":\"old\",\"mirror\":{\"healthy\":true,\"journal_records\":0},"
+            "\"mismatches\":{\"total\":0},\"clients\":1,\"build\":{\"version\":\"0.1.0\"}}\n");
+  EXPECT_EQ(get("/healthz").status, 200);
+  EXPECT_EQ(get("/readyz").status, 200);
+  HttpReply readiness = get("/readiness");
+  EXPECT_EQ(readiness.status, 200);
+  EXPECT_NE(readiness.body.find("\"ready\":false"), std::string::npos) << readiness.body;
+  EXPECT_NE(readiness.body.find("{\"name\":\"read_ramp_percent\",\"value\":\"0\",\"threshold\":"
+                                "\"100\",\"pass\":false}"),
+            std::string::npos)
+      << readiness.body;
+  EXPECT_NE(readiness.body.find("{\"name\":\"mismatches_in_window\",\"value\":\"0\","
+                                "\"threshold\":\"0 in 60 s\",\"pass\":true}"),
+            std::string::npos)
+      << readiness.body;
+  HttpReply metrics = get("/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  for (const char* line :
+       {"cutover_phase{phase=\"dual_write\"} 1\n", "cutover_phase{phase=\"passthrough\"} 0\n",
+        "cutover_read_ramp_ratio 0\n", "cutover_client_connections 1\n",
+        "cutover_journal_records 0\n", "# TYPE cutover_comparator_pairs_total counter\n"}) {
+    EXPECT_NE(metrics.body.find(line), std::string::npos) << line << metrics.body;
+  }
+  EXPECT_EQ(get("/nothing").status, 404);
+}
+
+TEST_F(AdminTest, ARampChangeMovesReadsAtOnceAndSurvivesKill9) {
+  EXPECT_EQ(which_server(), old_port());
+  HttpReply changed = post("/ramp", "{\"percent\": 100}");
+  EXPECT_EQ(changed.status, 200);
+  EXPECT_NE(changed.body.find("\"read_ramp_percent\":100,\"version\":1"), std::string::npos)
+      << changed.body;
+  EXPECT_EQ(which_server(), new_port());
+  EXPECT_EQ(post("/ramp", "{\"step\": -25}").status, 200);
+  EXPECT_NE(get("/status").body.find("\"read_ramp_percent\":75,\"version\":2"), std::string::npos);
+  // kill -9 (start_admin kills the running process first), then back at 75 %, version 2,
+  // whatever the configuration says.
+  start_admin(0);
+  EXPECT_NE(get("/status").body.find("\"read_ramp_percent\":75,\"version\":2"), std::string::npos)
+      << get("/status").body;
+  EXPECT_NE(proxy_->log().find("\"event\":\"state_restored\""), std::string::npos);
+  // Every change is in the audit log: from where, old and new.
+  const std::string audit = read_file(dir_ / "audit.jsonl");
+  EXPECT_NE(
+      audit.find("\"remote\":\"127.0.0.1\",\"change\":\"ramp\",\"forced\":false,"
+                 "\"old\":{\"phase\":\"dual_write\",\"read_ramp_percent\":0,\"version\":0},"
+                 "\"new\":{\"phase\":\"dual_write\",\"read_ramp_percent\":100,\"version\":1}}"),
+      std::string::npos)
+      << audit;
+  EXPECT_EQ(std::count(audit.begin(), audit.end(), '\n'), 2);
+}
+
+TEST_F(AdminTest, BadTokensBadBodiesAndRefusedTransitionsAreAnsweredPrecisely) {
+  EXPECT_EQ(post("/ramp", "{\"percent\": 50}", "").status, 401);
+  EXPECT_EQ(post("/ramp", "{\"percent\": 50}", "wrong").status, 401);
+  HttpReply not_json = post("/ramp", "fifty");
+  EXPECT_EQ(not_json.status, 400);
+  EXPECT_EQ(not_json.body, "{\"error\":\"the body must be a JSON object\"}\n");
+  EXPECT_EQ(post("/ramp", "{\"percent\": 101}").body,
+            "{\"error\":\"the read ramp must stay within 0..100\"}\n");
+  EXPECT_EQ(post("/ramp", "{\"percent\": 12.345}").status, 400);
+  EXPECT_EQ(post("/ramp", "{\"percent\": 1, \"step\": 1}").status, 400);
+  EXPECT_EQ(post("/phase", "{\"action\": \"promoted\"}").body,
+            "{\"error\":\"unknown action 'promoted'\"}\n");
+  HttpReply promote = post("/phase", "{\"action\": \"promote\"}");
+  EXPECT_EQ(promote.status, 409);
+  EXPECT_EQ(promote.body, "{\"error\":\"gate read_ramp_percent is 0, needs 100\"}\n");
+  EXPECT_EQ(post("/phase", "{\"action\": \"resume\"}").body,
+            "{\"error\":\"resume is not possible in phase dual_write\"}\n");
+  EXPECT_EQ(get("/status").body.find("\"version\":0,") != std::string::npos, true);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "audit.jsonl"));  // nothing changed
+}
+
+TEST_F(AdminTest, RollbackSendsReadsToOldAtOnceAndResumeBringsThemBack) {
+  ASSERT_EQ(post("/ramp", "{\"percent\": 100}").status, 200);
+  EXPECT_EQ(which_server(), new_port());
+  HttpReply rolled_back = post("/phase", "{\"action\": \"rollback\"}");
+  EXPECT_EQ(rolled_back.status, 200);
+  EXPECT_NE(rolled_back.body.find("\"phase\":\"rolled_back\""), std::string::npos);
+  EXPECT_EQ(which_server(), old_port());
+  Connection c = connect_proxy();  // writes are still mirrored to new
+  c.exec("drop table if exists after_rollback; create table after_rollback(v int)");
+  c.exec("insert into after_rollback values (1)");
+  EXPECT_EQ(TwoClusters::new_db().query("select v from after_rollback"), "1");
+  EXPECT_EQ(post("/ramp", "{\"percent\": 50}").status, 409);
+  EXPECT_EQ(post("/phase", "{\"action\": \"resume\"}").status, 200);
+  EXPECT_EQ(which_server(), new_port());
+}
+
+TEST_F(AdminTest, ACorruptStateFileStopsTheStartWithItsName) {
+  proxy_.reset();
+  std::ofstream(dir_ / "state.json") << "{\"phase\": \"dual_write\", \"read_ramp_bas";
+  const auto config = dir_ / "cutover.yaml";
+  std::ofstream(config) << "listen: { port: " << free_port() << " }\n"
+                        << "auth: { method: trust, trust_addresses: [127.0.0.1/32] }\n"
+                        << "admin: { port: 0 }\ncontrol: { store: \"file:"
+                        << (dir_ / "state.json").string() << "\" }\n";
+  CommandResult run = run_command({CUTOVER_BINARY, "run", "--config", config.string()});
+  EXPECT_EQ(run.status, 1);
+  EXPECT_NE(run.err.find("state file " + (dir_ / "state.json").string() + ": not a JSON object"),
+            std::string::npos)
+      << run.err;
+}
+
+TEST_F(AdminTest, CtlSpeaksToTheAdminPortReadably) {
+  CommandResult ramp = ctl({"ramp", "25"});
+  EXPECT_EQ(ramp.status, 0) << ramp.err;
+  EXPECT_NE(ramp.out.find("phase        dual_write (source of truth: old)\n"), std::string::npos)
+      << ramp.out;
+  EXPECT_NE(ramp.out.find("read ramp    25 %\n"), std::string::npos) << ramp.out;
+  EXPECT_EQ(ctl({"ramp", "+5"}).status, 0);
+  CommandResult status = ctl({"status"});
+  EXPECT_NE(status.out.find("read ramp    30 %\nversion      2\n"), std::string::npos)
+      << status.out;
+  CommandResult promote = ctl({"promote"});
+  EXPECT_EQ(promote.status, 1);
+  EXPECT_EQ(promote.err, "cutover ctl: 409: gate read_ramp_percent is 30, needs 100\n");
+  CommandResult readiness = ctl({"readiness"});
+  EXPECT_EQ(readiness.status, 0);
+  EXPECT_NE(readiness.out.find("ready to promote: no\n  FAIL  read_ramp_percent = 30 (needs 100)"),
+            std::string::npos)
+      << readiness.out;
+  EXPECT_EQ(ctl({"ramp"}).status, 2);
+  CommandResult unreachable =
+      run_command({CUTOVER_BINARY, "ctl", "--admin",
+                   "http://127.0.0.1:" + std::to_string(free_port()), "status"});
+  EXPECT_EQ(unreachable.status, 1);
+  EXPECT_NE(unreachable.err.find("cannot reach the admin port"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cutover::testing
