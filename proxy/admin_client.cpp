@@ -1,5 +1,8 @@
 #include "proxy/admin_client.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
@@ -71,7 +74,13 @@ Reply request(const Options& options, http::verb verb, const std::string& target
   req.set(http::field::host, options.host);
   req.set(http::field::user_agent, "cutover-ctl");
   if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-  if (const char* user = std::getenv("USER")) req.set("X-Cutover-Operator", user);
+  // Who, for the audit log: $USER, else the account's name.
+  const char* user = std::getenv("USER");
+  if (user == nullptr) {
+    const passwd* account = ::getpwuid(::getuid());
+    user = account != nullptr ? account->pw_name : nullptr;
+  }
+  if (user != nullptr) req.set("X-Cutover-Operator", user);
   if (verb == http::verb::post) {
     req.set(http::field::content_type, "application/json");
     req.body() = body;
