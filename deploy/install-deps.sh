@@ -16,6 +16,8 @@ packages=(
   postgresql-15 postgresql-client-15 pgbouncer pgpool2 openssl procps util-linux iproute2
   # client drivers for tests/clients/drivers_routing_test.sh (run with /usr/bin/python3)
   python3-psycopg2 python3-psycopg python3-asyncpg
+  # the Prometheus text-format parser AdminTest checks /metrics with
+  python3-prometheus-client
 )
 # The machine's Node.js brings npm; only where there is none, Debian's. (Debian's node-pg
 # conflicts with the machine's Node.js, hence npm's pg below.)

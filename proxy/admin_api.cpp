@@ -86,8 +86,12 @@ AdminResponse AdminServer::handle(const AdminRequest& request) {
 }
 
 std::optional<AdminResponse> AdminServer::refuse_unauthorized(const AdminRequest& request) const {
-  if (token_.empty()) return error(403, "mutations are disabled: admin.token_file is not set");
-  const std::string expected = "Bearer " + token_;
+  std::string expected;
+  {
+    std::lock_guard lock(token_mutex_);
+    if (token_.empty()) return error(403, "mutations are disabled: admin.token_file is not set");
+    expected = "Bearer " + token_;
+  }
   // Compared in constant time: the answer must not tell how much of a guess was right.
   if (request.authorization.size() != expected.size() ||
       CRYPTO_memcmp(request.authorization.data(), expected.data(), expected.size()) != 0) {
@@ -161,20 +165,25 @@ AdminResponse AdminServer::metrics() const {
   const MirrorJournal* journal = context_.journal.get();
   gauge("cutover_journal_records", "Mirror-failure journal records not yet replayed into new",
         journal != nullptr ? static_cast<double>(journal->records_behind()) : 0);
+  gauge("cutover_circuit_breaker_open", "1 while the circuit breaker keeps reads off new",
+        context_.breaker.state(std::chrono::steady_clock::now()) == router::BreakerState::kClosed
+            ? 0
+            : 1);
   if (const verify::Comparator* comparator = context_.comparator.get()) {
-    // Totals since start, exposed as counters: the registry is built afresh per scrape.
+    // Totals the comparator keeps, exposed as counters of a registry built afresh per scrape.
     auto counter = [&](const std::string& name, const std::string& help, uint64_t value) {
       prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({}).Increment(
           static_cast<double>(value));
     };
     counter("cutover_comparator_pairs_total", "Mirrored write pairs compared", comparator->pairs());
-    counter("cutover_comparator_mismatches_total", "Pairs whose answers differed",
-            comparator->mismatches());
     counter("cutover_comparator_dropped_total", "Pairs not compared: the queue was full",
             comparator->dropped());
   }
+  // What sessions count as it happens (proxy/metrics.h), then these.
+  std::vector<prometheus::MetricFamily> families = context_.metrics.registry().Collect();
+  for (auto& family : registry.Collect()) families.push_back(std::move(family));
   return {.content_type = "text/plain; version=0.0.4",
-          .body = prometheus::TextSerializer().Serialize(registry.Collect())};
+          .body = prometheus::TextSerializer().Serialize(families)};
 }
 
 AdminResponse AdminServer::change_ramp(const AdminRequest& request) {
@@ -229,7 +238,10 @@ AdminResponse AdminServer::apply(const AdminRequest& request, const std::string&
                                  router::Phase phase, uint32_t ramp, uint64_t version,
                                  bool forced) {
   const ControlState::Snapshot before = control_.snapshot();
-  if (auto failed = control_.update(phase, ramp, version)) return error(409, *failed);
+  if (auto failed = control_.update(phase, ramp, version)) {
+    log::error("control_change_failed", {{"change", what}, {"error", *failed}});
+    return error(500, "nothing changed: " + *failed);
+  }
   const ControlState::Snapshot after = control_.snapshot();
   json::object entry{{"time_unix_ms", after.changed_unix_ms},
                      {"operator", request.operator_name},

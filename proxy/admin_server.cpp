@@ -47,6 +47,12 @@ AdminServer::AdminServer(const Config& config, ControlState& control, ProxyConte
 
 AdminServer::~AdminServer() { stop(); }
 
+void AdminServer::reload_token() {
+  std::string token = read_token(config_.admin.token_file);
+  std::lock_guard lock(token_mutex_);
+  token_ = std::move(token);
+}
+
 void AdminServer::listen() {
   ErrorCode ec;
   const auto address = asio::ip::make_address(config_.admin.address, ec);

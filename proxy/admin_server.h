@@ -11,6 +11,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -58,6 +59,9 @@ class AdminServer {
   uint16_t port() const { return port_; }
   void start();  // serves on its own thread until stop()
   void stop();
+  // Reads admin.token_file again (SIGHUP); throws std::runtime_error, keeping the token in
+  // use, when it cannot.
+  void reload_token();
 
   // The API itself, without the HTTP transport (also what the tests drive).
   AdminResponse handle(const AdminRequest& request);
@@ -82,6 +86,7 @@ class AdminServer {
   ControlState& control_;
   ProxyContext& context_;
   AdminView view_;
+  mutable std::mutex token_mutex_;  // the token is replaced on SIGHUP, from another thread
   std::string token_;
   asio::io_context io_{1};
   tcp::acceptor acceptor_{io_};

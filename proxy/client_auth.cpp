@@ -180,6 +180,7 @@ asio::awaitable<std::optional<std::string>> Session::read_auth_response() {
 }
 
 asio::awaitable<void> Session::reject_password(std::string_view reason) {
+  context_.metrics.auth_failure();
   log::warn("client_auth_failed",
             {{"conn", id_}, {"user", user_}, {"client", client_address_}, {"reason", reason}});
   co_await send_fatal("28P01", "password authentication failed for user \"" + user_ + "\"");

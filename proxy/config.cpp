@@ -357,8 +357,10 @@ void read_config(Section& root, Config& c) {
   });
   root.section("control", [&](Section& s) {
     s.string("store", c.control.store);
-    if (!c.control.store.starts_with("file:") || c.control.store.size() == 5) {
-      s.reject("store", "expected file:PATH (a control database is not available yet)");
+    const std::string& store = c.control.store;
+    if (!(store.starts_with("file:") && store.size() > 5) && !store.starts_with("postgresql://") &&
+        !store.starts_with("postgres://")) {
+      s.reject("store", "expected file:PATH or a postgresql:// connection URI");
     }
     int64_t window = c.control.promotion_window.count();
     s.integer("promotion_window_s", window, 0, int64_t{30} * 86400);

@@ -46,7 +46,7 @@ Server::Server(const Config& config)
             {{"phase", router::to_string(state.phase)},
              {"read_ramp_percent", state.read_ramp / 100.0},
              {"version", state.version},
-             {"file", context_.control.path()}});
+             {"store", context_.control.store()}});
   if (config.admin.port != 0 || !config.admin.token_file.empty()) {
     admin_ = std::make_unique<AdminServer>(
         config, context_.control, context_,
@@ -173,8 +173,10 @@ asio::awaitable<void> Server::watch_reload() {
     try {
       auto secrets = load_secrets(config_);
       size_t users = secrets->users.size();
+      if (admin_ != nullptr) admin_->reload_token();  // throws, changing nothing, when unreadable
       context_.replace_secrets(std::move(secrets));
-      log::info("reloaded", {{"users", users}});
+      log::info("reloaded",
+                {{"users", users}, {"admin_token", admin_ != nullptr ? "reloaded" : "none"}});
     } catch (const std::exception& e) {
       log::error("reload_failed", {{"error", e.what()}});
     }

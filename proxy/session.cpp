@@ -77,8 +77,7 @@ asio::awaitable<void> sleep_for(Clock::duration duration) {
 
 ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secrets)
     : config(c),
-      control(c.control.store.substr(std::string_view("file:").size()), c.migration.phase,
-              c.migration.read_ramp),
+      control(make_control_store(c.control.store), c.migration.phase, c.migration.read_ramp),
       mirroring(control.phase() == router::Phase::kDualWrite ||
                 control.phase() == router::Phase::kRolledBack),
       trusted(c.auth.trust_addresses),
@@ -92,8 +91,12 @@ ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secre
   if (mirroring) {
     journal = std::make_unique<MirrorJournal>(c);
     constexpr size_t kComparatorQueue = 100'000;
-    comparator =
-        std::make_unique<verify::Comparator>(c.verify.mismatch_log, kComparatorQueue, log_mismatch);
+    comparator = std::make_unique<verify::Comparator>(
+        c.verify.mismatch_log, kComparatorQueue,
+        [this](const verify::WritePair& pair, verify::MismatchKind kind) {
+          metrics.mismatch(kind);
+          log_mismatch(pair, kind);
+        });
     if (c.migration.mirror.sequence_sync.count() > 0) {
       sequences = std::make_unique<SequenceKeeper>(c);
     }

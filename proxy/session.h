@@ -25,6 +25,7 @@
 #include "proxy/config.h"
 #include "proxy/control_state.h"
 #include "proxy/credentials.h"
+#include "proxy/metrics.h"
 #include "proxy/mirror_journal.h"
 #include "proxy/reply_filter.h"
 #include "proxy/sequence_keeper.h"
@@ -55,6 +56,7 @@ class ProxyContext {
   // a running process does not switch between passthrough and mirroring).
   ControlState control;
   const bool mirroring;
+  Metrics metrics;
   CancelRegistry cancels;
   std::atomic<uint64_t> next_connection_id{1};
   // Moves on with every DDL unit and at the end of each transaction that ran DDL: sessions
@@ -217,6 +219,7 @@ class Session {
     bool ask_transaction_id = false;
     bool ends_transaction = false;
     bool shadow_read = false;  // a read run on new only for the comparator
+    bool own = false;          // cutover's COMMIT or ROLLBACK, not a client's unit (not counted)
   };
   asio::awaitable<MirrorOutcome> run_on_mirror(std::string_view messages, MirrorFrame frame,
                                                const router::Classification& unit,

@@ -119,6 +119,7 @@ asio::awaitable<bool> Session::mirror_partial_batch(std::string_view sync, std::
   const std::string batch = kept.bytes() + std::string(sync);
   const bool too_large = kept.overflowed();
   const router::BatchPlan plan = plan_batch(batch);
+  if (plan.executes) context_.metrics.unit_routed(plan.unit.kind, router::Backend::kOld);
   mirror_unpinned_ = partial_unpinned_;  // its Binds were pinned as they came (pin_piece())
   if (!plan.executes || !mirrors(plan.unit)) {
     settle_streamed_pinnings(0);  // whether old has them is not known until its answer
@@ -341,6 +342,7 @@ asio::awaitable<bool> Session::run_own_on_old(std::string_view messages) {
 // for the held answer; nullopt when old's connection failed (the session then ends).
 asio::awaitable<std::optional<HeldAnswer>> Session::run_on_old(std::string_view messages,
                                                                int units) {
+  const auto started = Clock::now();
   pending_replies_ += units;
   backend_write_whole_ = false;
   backend_scanner_.set_capture(kCaptureWithRows);  // the comparator hashes RETURNING rows
@@ -350,6 +352,8 @@ asio::awaitable<std::optional<HeldAnswer>> Session::run_on_old(std::string_view 
   const bool answered = co_await wait_for_old() && old_filter_.has_held();
   backend_scanner_.set_capture(kCapture);
   if (!answered) co_return std::nullopt;
+  context_.metrics.backend_duration(router::Backend::kOld,
+                                    std::chrono::duration<double>(Clock::now() - started).count());
   co_return old_filter_.take_held();
 }
 
@@ -412,7 +416,15 @@ asio::awaitable<Session::MirrorSend> Session::send_to_mirror(std::string_view me
 asio::awaitable<Session::MirrorOutcome> Session::await_mirror(MirrorSend sent, MirrorFrame frame,
                                                               const router::Classification& unit,
                                                               const HeldAnswer* old_answer) {
-  if (sent == MirrorSend::kSkipped) co_return MirrorOutcome::kNotApplied;
+  auto counted = [&](MirrorOutcome outcome) {
+    if (frame.shadow_read || frame.own) return outcome;
+    context_.metrics.mirror_write(
+        outcome == MirrorOutcome::kApplied     ? Metrics::MirrorResult::kApplied
+        : outcome == MirrorOutcome::kUncertain ? Metrics::MirrorResult::kUncertain
+                                               : Metrics::MirrorResult::kNotApplied);
+    return outcome;
+  };
+  if (sent == MirrorSend::kSkipped) co_return counted(MirrorOutcome::kNotApplied);
   new_read_started_ = Clock::now();
   new_wait_limit_ = config_.migration.mirror.timeout;
   new_read_timed_out_ = false;
@@ -453,10 +465,13 @@ asio::awaitable<Session::MirrorOutcome> Session::await_mirror(MirrorSend sent, M
                {"error", error}});
     if (reason != nullptr) drop_new(reason);
     if (new_status_ != 'I') mirror_broken_ = "an earlier write of the transaction failed on new";
-    co_return reason != nullptr&& frame.ends_transaction ? MirrorOutcome::kUncertain
-                                                         : MirrorOutcome::kNotApplied;
+    co_return counted(reason != nullptr && frame.ends_transaction ? MirrorOutcome::kUncertain
+                                                                  : MirrorOutcome::kNotApplied);
   }
   mirror_applied_ = true;
+  context_.metrics.backend_duration(
+      router::Backend::kNew,
+      std::chrono::duration<double>(Clock::now() - new_read_started_).count());
   if (old_answer != nullptr && context_.comparator != nullptr) {
     verify::WritePair pair{
         .fingerprint = unit.fingerprint,
@@ -470,7 +485,7 @@ asio::awaitable<Session::MirrorOutcome> Session::await_mirror(MirrorSend sent, M
         .new_side = {std::move(tags), rows.rows(), rows.digest()}};
     context_.comparator->submit(std::move(pair));  // a full queue counts a drop
   }
-  co_return MirrorOutcome::kApplied;
+  co_return counted(MirrorOutcome::kApplied);
 }
 
 // Ends new's transaction after old's ended outside a mirrored unit's normal path: COMMIT when
@@ -483,8 +498,8 @@ asio::awaitable<Session::MirrorOutcome> Session::end_mirror_transaction(bool com
   append_query(message, commit && !broken ? "COMMIT" : "ROLLBACK");
   router::Classification unit{.kind = router::Kind::kTransaction, .controls_transaction = true};
   unit.fingerprint = router::fingerprint(commit ? "COMMIT" : "ROLLBACK");
-  MirrorOutcome outcome =
-      co_await run_on_mirror(message, {.ends_transaction = commit && !broken}, unit, nullptr);
+  MirrorOutcome outcome = co_await run_on_mirror(
+      message, {.ends_transaction = commit && !broken, .own = true}, unit, nullptr);
   mirror_broken_ = {};
   co_return outcome;
 }

@@ -108,13 +108,17 @@ asio::awaitable<bool> Session::route_query(std::string_view body, std::string_vi
   forget_prepared(unit);
   if (!co_await forward_to_old(pending)) co_return false;
   statements_.new_lost_unnamed();  // any Query may reach new, and destroys it there
+  bool on_new = false;
+  if (!mirrors(unit) && !unit.copies_in && unit.kind != router::Kind::kSession) {
+    on_new = co_await try_new(whole, unit, 0);
+  }
+  context_.metrics.unit_routed(unit.kind, on_new ? router::Backend::kNew : router::Backend::kOld);
+  if (on_new) co_return true;
   if (mirrors(unit)) co_return co_await mirror_query(whole, unit, pending);
   if (unit.copies_in && context_.journal != nullptr) co_return co_await mirror_copy(whole, unit);
   if (unit.kind == router::Kind::kSession) {
     log_session_state(whole);
     if (new_ready_) co_await copy_to_new(whole);
-  } else if (co_await try_new(whole, unit, 0)) {
-    co_return true;
   } else if (shadows(unit)) {
     co_return co_await shadow_read(whole, unit, pending);
   }
@@ -222,9 +226,13 @@ asio::awaitable<bool> Session::run_on_new(std::string_view message,
       fallback_reason = "sqlstate " + sqlstate_of(*first);
       ++new_replies_to_discard_;  // its ReadyForQuery is still to come
     } else {
+      context_.metrics.backend_duration(
+          router::Backend::kNew,
+          std::chrono::duration<double>(Clock::now() - new_read_started_).count());
       co_return co_await stream_from_new(std::move(*first));
     }
   }
+  context_.metrics.read_fallback(fallback_reason);
   const auto waited =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - new_read_started_);
   log::warn("read_fallback", {{"conn", id_},

@@ -107,6 +107,7 @@ asio::awaitable<bool> Session::answer_encryption_request(bool ssl) {
   if (!co_await write_to_client(accept ? "S" : "N")) co_return false;
   if (!accept) co_return true;
   ErrorCode ec = co_await client_.accept_tls(secrets_->server_tls);
+  context_.metrics.tls_handshake(ec ? Metrics::Tls::kFailed : Metrics::Tls::kOk);
   if (ec) {
     // Nothing can be said to the client: the stream is neither plaintext nor working TLS.
     log::warn("client_tls_failed", {{"conn", id_}, {"error", ec.message()}});

@@ -7,8 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 
 #include "tests/proxy/routing_fixture.h"
 
@@ -121,6 +125,63 @@ TEST_F(AdminTest, StatusHealthReadinessAndMetricsDescribeTheMigration) {
   EXPECT_EQ(get("/nothing").status, 404);
 }
 
+// /metrics read by the Prometheus project's own text-format parser (python3-prometheus-client):
+// every sample as "name{label="value",...} value", labels sorted.
+std::map<std::string, double> parse_metrics(const std::filesystem::path& dir,
+                                            const std::string& text) {
+  std::ofstream(dir / "metrics.txt") << text;
+  CommandResult parsed = run_command(
+      {"/usr/bin/python3", "-c",
+       "import sys\n"
+       "from prometheus_client.parser import text_string_to_metric_families\n"
+       "for family in text_string_to_metric_families(open(sys.argv[1]).read()):\n"
+       "    for s in family.samples:\n"
+       "        labels = ','.join(f'{k}=\"{v}\"' for k, v in sorted(s.labels.items()))\n"
+       "        print(f'{s.name}{{{labels}}} {s.value}')\n",
+       (dir / "metrics.txt").string()});
+  EXPECT_EQ(parsed.status, 0) << parsed.err;
+  std::map<std::string, double> samples;
+  std::istringstream lines(parsed.out);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t space = line.rfind(' ');
+    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return samples;
+}
+
+TEST_F(AdminTest, MetricsParseAsPrometheusTextAndCountTheTraffic) {
+  auto before = parse_metrics(dir_, get("/metrics").body);
+  EXPECT_EQ(before["cutover_phase{phase=\"dual_write\"}"], 1);
+  EXPECT_EQ(before["cutover_read_ramp_ratio{}"], 0);
+  EXPECT_EQ(before["cutover_circuit_breaker_open{}"], 0);
+  Connection c = connect_proxy();
+  c.exec("drop table if exists counted; create table counted(v int)");
+  c.exec("insert into counted values (1)");
+  EXPECT_EQ(c.query_value(kWhichServer), old_port());
+  ASSERT_EQ(post("/ramp", "{\"percent\": 100}").status, 200);
+  EXPECT_EQ(c.query_value(kWhichServer), new_port());
+  std::map<std::string, double> after;
+  auto moved = [&](const std::string& sample) { return after[sample] - before[sample]; };
+  // The comparator counts a pair once its thread has compared it: awaited.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        after = parse_metrics(dir_, get("/metrics").body);
+        return moved("cutover_comparator_pairs_total{}") == 2;
+      },
+      std::chrono::seconds(5)));
+  EXPECT_EQ(moved("cutover_units_total{kind=\"ddl\",target=\"old\"}"), 1);
+  EXPECT_EQ(moved("cutover_units_total{kind=\"write\",target=\"old\"}"), 1);
+  EXPECT_EQ(moved("cutover_units_total{kind=\"read\",target=\"old\"}"), 1);
+  EXPECT_EQ(moved("cutover_units_total{kind=\"read\",target=\"new\"}"), 1);
+  EXPECT_EQ(moved("cutover_mirror_writes_total{result=\"applied\"}"), 2);  // DDL and INSERT
+  EXPECT_EQ(moved("cutover_mirror_writes_total{result=\"not_applied\"}"), 0);
+  EXPECT_GE(moved("cutover_backend_query_duration_seconds_count{backend=\"new\"}"), 3);
+  EXPECT_GE(moved("cutover_backend_query_duration_seconds_count{backend=\"old\"}"), 2);
+  EXPECT_EQ(after["cutover_read_ramp_ratio{}"], 1);
+  EXPECT_EQ(after["cutover_client_connections{}"], 1);
+  EXPECT_EQ(after["cutover_auth_failures_total{}"], 0);
+}
+
 TEST_F(AdminTest, ARampChangeMovesReadsAtOnceAndSurvivesKill9) {
   EXPECT_EQ(which_server(), old_port());
   HttpReply changed = post("/ramp", "{\"percent\": 100}");
@@ -184,6 +245,17 @@ TEST_F(AdminTest, RollbackSendsReadsToOldAtOnceAndResumeBringsThemBack) {
   EXPECT_EQ(which_server(), new_port());
 }
 
+TEST_F(AdminTest, SighupReadsTheTokenFileAgain) {
+  std::ofstream(dir_ / "token") << "the-next-token\n";
+  EXPECT_EQ(post("/ramp", "{\"percent\": 5}").status, 200);  // not read again yet
+  proxy_->signal(SIGHUP);
+  ASSERT_TRUE(wait_until(
+      [&] { return proxy_->log().find("\"admin_token\":\"reloaded\"") != std::string::npos; },
+      std::chrono::seconds(5)));
+  EXPECT_EQ(post("/ramp", "{\"percent\": 6}").status, 401);
+  EXPECT_EQ(post("/ramp", "{\"percent\": 6}", "the-next-token").status, 200);
+}
+
 TEST_F(AdminTest, ACorruptStateFileStopsTheStartWithItsName) {
   proxy_.reset();
   std::ofstream(dir_ / "state.json") << "{\"phase\": \"dual_write\", \"read_ramp_bas";
@@ -223,6 +295,71 @@ TEST_F(AdminTest, CtlSpeaksToTheAdminPortReadably) {
                    "http://127.0.0.1:" + std::to_string(free_port()), "status"});
   EXPECT_EQ(unreachable.status, 1);
   EXPECT_NE(unreachable.err.find("cannot reach the admin port"), std::string::npos);
+}
+
+// Three instances sharing a control database (a table on old's cluster): a change made
+// through any one's admin port reaches the others within a second (LISTEN/NOTIFY), rollback
+// included, and a restarted instance comes back in the shared state.
+class SharedControlTest : public RoutingTest {
+ protected:
+  void SetUp() override {
+    if (old_db().query("select count(*) from pg_database where datname = 'cutover_control'") ==
+        "0") {
+      old_db().query("create database cutover_control");
+    }
+    old_db().query("drop table if exists cutover_control", "cutover_control");
+    dir_ = make_temp_dir("cutover-shared-");
+    std::ofstream(dir_ / "token") << kToken << "\n";
+    for (size_t i = 0; i < instances_.size(); ++i) start_instance(i);
+  }
+  void TearDown() override {
+    for (auto& instance : instances_) instance.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void start_instance(size_t i) {
+    instances_[i].reset();
+    ports_[i] = free_port();
+    start_routing(0, "  read_your_writes_ms: 0\nadmin: { port: " + std::to_string(ports_[i]) +
+                         ", token_file: " + (dir_ / "token").string() +
+                         ", audit_log: " + (dir_ / ("audit" + std::to_string(i))).string() +
+                         " }\ncontrol: { store: \"postgresql://postgres@127.0.0.1:" + old_port() +
+                         "/cutover_control\" }\n");
+    instances_[i] = std::move(proxy_);
+  }
+  // Whether every instance's /status contains `text` within a second.
+  bool all_within_a_second(const std::string& text) {
+    return wait_until(
+        [&] {
+          for (uint16_t port : ports_) {
+            if (http(port, "GET", "/status").body.find(text) == std::string::npos) return false;
+          }
+          return true;
+        },
+        std::chrono::seconds(1));
+  }
+
+  std::filesystem::path dir_;
+  std::array<std::unique_ptr<CutoverProcess>, 3> instances_;
+  std::array<uint16_t, 3> ports_{};
+};
+
+TEST_F(SharedControlTest, AChangeThroughAnyInstanceReachesAllWithinASecond) {
+  ASSERT_EQ(http(ports_[0], "POST", "/ramp", "{\"percent\": 40}").status, 200);
+  EXPECT_TRUE(all_within_a_second("\"read_ramp_percent\":40,\"version\":1,"));
+  ASSERT_EQ(http(ports_[1], "POST", "/phase", "{\"action\": \"rollback\"}").status, 200);
+  EXPECT_TRUE(
+      all_within_a_second("\"phase\":\"rolled_back\",\"read_ramp_percent\":40,\"version\":2,"));
+  EXPECT_NE(instances_[2]->log().find("\"event\":\"control_changed_elsewhere\""),
+            std::string::npos);
+  EXPECT_EQ(old_db().query("select phase, version from cutover_control", "cutover_control"),
+            "rolled_back\t2");
+  // kill -9 and restart: back in the shared state.
+  start_instance(2);
+  EXPECT_NE(http(ports_[2], "GET", "/status").body.find("\"phase\":\"rolled_back\""),
+            std::string::npos);
+  ASSERT_EQ(http(ports_[2], "POST", "/phase", "{\"action\": \"resume\"}").status, 200);
+  EXPECT_TRUE(
+      all_within_a_second("\"phase\":\"dual_write\",\"read_ramp_percent\":40,\"version\":3,"));
 }
 
 }  // namespace

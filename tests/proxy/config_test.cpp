@@ -205,9 +205,11 @@ TEST(ConfigTest, AdminAndControlSections) {
   Config again = parse_config(to_yaml(c));
   EXPECT_EQ(again.admin.audit_log, "a");
   EXPECT_EQ(again.control.promotion_window.count(), 30);
-  EXPECT_EQ(error_of(std::string(kAuth) + "control:\n  store: postgresql://db/control\n"),
-            "config: line 3: control.store: expected file:PATH (a control database is not "
-            "available yet)");
+  EXPECT_EQ(parse_config(std::string(kAuth) + "control: { store: postgresql://db/control }\n")
+                .control.store,
+            "postgresql://db/control");
+  EXPECT_EQ(error_of(std::string(kAuth) + "control:\n  store: /var/lib/state.json\n"),
+            "config: line 3: control.store: expected file:PATH or a postgresql:// connection URI");
   EXPECT_EQ(error_of(std::string(kAuth) + "admin:\n  port: 70000\n"),
             "config: line 3: admin.port: expected an integer in 0..65535, got '70000'");
 }
