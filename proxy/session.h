@@ -201,10 +201,11 @@ class Session {
                                          std::string_view for_new, std::string_view for_journal,
                                          const router::Classification& unit);
   asio::awaitable<bool> mirror_partial_batch(std::string_view sync, std::string& pending);
-  asio::awaitable<bool> mirror_copy(std::string_view whole, const router::Classification& unit);
   bool shadows(const router::Classification& unit);
   asio::awaitable<bool> shadow_read(std::string_view whole, const router::Classification& unit,
                                     std::string& pending);
+  // session_copy.cpp: COPY FROM STDIN mirrored.
+  asio::awaitable<bool> mirror_copy(std::string_view whole, const router::Classification& unit);
   asio::awaitable<bool> mirror_copy_data(char type, std::string_view whole, std::string& pending);
   void end_mirrored_copy();
   asio::awaitable<bool> run_own_on_old(std::string_view messages);

@@ -1,0 +1,51 @@
+// COPY FROM STDIN mirrored in dual_write (the rest of mirroring: session_mirror.cpp).
+#include "proxy/session.h"
+
+namespace cutover::proxy {
+
+// COPY ... FROM STDIN in dual_write: old runs it as the data streams in from the client, and
+// the Query with every CopyData is kept (KeptMessages' bound); when the client's CopyDone (or
+// CopyFail) has reached old and old has answered, new runs the whole of it, like a batch that
+// went to old in pieces (see mirror_partial_batch()): not wrapped in cutover's transaction.
+asio::awaitable<bool> Session::mirror_copy(std::string_view whole,
+                                           const router::Classification& unit) {
+  co_await join_mirror_transaction(unit);
+  copy_mirrored_ = true;
+  copy_unit_ = unit;
+  copy_kept_ = {};
+  copy_kept_.append(whole);
+  std::string to_old(whole);  // the COPY itself; old's CopyInResponse reaches the client
+  co_return co_await forward_to_old(to_old);
+}
+
+// A mirrored COPY that old refused at once (no data follows): nothing to mirror.
+void Session::end_mirrored_copy() {
+  copy_mirrored_ = false;
+  copy_kept_ = {};
+  copy_unit_ = {};
+}
+
+// One CopyData (kept and sent on to old) or the end of the copy (CopyDone/CopyFail: old's
+// answer is held, then new runs the kept copy).
+asio::awaitable<bool> Session::mirror_copy_data(char type, std::string_view whole,
+                                                std::string& pending) {
+  copy_kept_.append(whole);
+  if (type == 'd') {
+    pending.append(whole);
+    co_return true;
+  }
+  copy_mirrored_ = false;
+  const KeptMessages kept = std::exchange(copy_kept_, {});
+  const router::Classification unit = std::exchange(copy_unit_, {});
+  if (!co_await forward_to_old(pending)) co_return false;
+  co_await settle_pending_mirror();                     // before old may end the transaction
+  old_filter_.hold_ready(pending_replies_ - 1, false);  // the COPY's, after those owed before
+  --pending_replies_;  // the COPY's Query, counted when the client sent it
+  reserve_journal_place(transaction_status_ == 'I');
+  auto answer = co_await run_on_old(whole, 1);
+  if (!answer) co_return false;
+  if (kept.overflowed()) mirror_broken_ = "COPY data larger than 64 MB not kept for new";
+  co_return co_await mirror_after_old(*answer, false, kept.bytes(), kept.bytes(), unit);
+}
+
+}  // namespace cutover::proxy
