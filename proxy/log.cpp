@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -9,7 +10,7 @@
 namespace cutover::proxy::log {
 namespace {
 
-Level g_level = Level::kInfo;
+std::atomic<Level> g_level{Level::kInfo};  // SIGHUP may change it while sessions log
 Format g_format = Format::kJson;
 
 std::string_view level_name(Level level) {
@@ -124,6 +125,8 @@ void configure(Level level, Format format) {
   g_format = format;
 }
 
+void set_level(Level level) { g_level = level; }
+
 Level parse_level(std::string_view name) {
   if (name == "debug") return Level::kDebug;
   if (name == "warn") return Level::kWarn;
@@ -131,7 +134,7 @@ Level parse_level(std::string_view name) {
   return Level::kInfo;
 }
 
-bool enabled(Level level) { return level >= g_level; }
+bool enabled(Level level) { return level >= g_level.load(std::memory_order_relaxed); }
 
 std::string format_line(Level level, std::string_view event, std::initializer_list<Field> fields) {
   std::string line;

@@ -16,6 +16,7 @@ enum class Format { kJson, kKeyValue };
 
 // Set once at start-up, before any thread logs.
 void configure(Level level, Format format);
+void set_level(Level level);               // thread-safe: the format stays
 Level parse_level(std::string_view name);  // "debug" | "info" | "warn" | "error"
 bool enabled(Level level);
 

@@ -74,7 +74,7 @@ int run_proxy(const std::string& config_path) {
                  config.log.format == cutover::proxy::LogFormat::kJson ? log::Format::kJson
                                                                        : log::Format::kKeyValue);
   try {
-    cutover::proxy::Server server(config);
+    cutover::proxy::Server server(config, config_path);
     server.listen();
     log::info("started", {{"version", CUTOVER_VERSION}, {"config", config_path}});
     return server.run();

@@ -26,8 +26,10 @@ void log_escaped_exception(std::string_view event, const std::exception_ptr& e) 
 
 }  // namespace
 
-Server::Server(const Config& config)
+Server::Server(const Config& config, std::string config_path)
     : config_(config),
+      config_path_(std::move(config_path)),
+      log_level_(config.log.level),
       context_(config, load_secrets(config)),
       workers_([&] {
         std::vector<std::unique_ptr<Worker>> workers;
@@ -180,6 +182,29 @@ asio::awaitable<void> Server::watch_reload() {
     } catch (const std::exception& e) {
       log::error("reload_failed", {{"error", e.what()}});
     }
+    reload_live_settings();
+  }
+}
+
+// The configuration file read again: the log level applies at once; any other change is
+// reported, to apply at the next start (sessions, pools and the journal were built from it).
+void Server::reload_live_settings() {
+  try {
+    Config fresh = load_config_file(config_path_);
+    if (fresh.log.level != log_level_) {
+      log::set_level(log::parse_level(fresh.log.level));
+      log::write(log::Level::kInfo, "log_level_changed",
+                 {{"from", log_level_}, {"to", fresh.log.level}});
+      log_level_ = fresh.log.level;
+    }
+    fresh.log.level = config_.log.level;
+    if (to_yaml(fresh) != to_yaml(config_)) {
+      log::warn("reload_needs_restart",
+                {{"reason", "settings other than log.level changed in " + config_path_ +
+                                ": they apply at the next start"}});
+    }
+  } catch (const std::exception& e) {
+    log::error("reload_failed", {{"error", e.what()}});
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -17,7 +18,8 @@ namespace cutover::proxy {
 
 class Server {
  public:
-  explicit Server(const Config& config);
+  // `config_path`: the file SIGHUP reads again for the settings that can change live.
+  Server(const Config& config, std::string config_path);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -38,11 +40,14 @@ class Server {
   asio::awaitable<void> watch_signals();
   asio::awaitable<void> watch_reload();
   void start_session(Worker& worker, Socket socket);
+  void reload_live_settings();
   void begin_shutdown();
   void finish_shutdown_when_idle();
   void for_each_session(void (Session::*action)());
 
   const Config& config_;
+  const std::string config_path_;
+  std::string log_level_;  // as the file last said (SIGHUP changes it live)
   ProxyContext context_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_alive_;

@@ -256,6 +256,34 @@ TEST_F(AdminTest, SighupReadsTheTokenFileAgain) {
   EXPECT_EQ(post("/ramp", "{\"percent\": 6}", "the-next-token").status, 200);
 }
 
+TEST_F(AdminTest, SighupChangesTheLogLevelLiveAndNamesWhatNeedsARestart) {
+  const auto config = proxy_->dir() / "cutover.yaml";
+  std::ofstream(config, std::ios::app) << "\nlog: { level: warn }\n";
+  proxy_->signal(SIGHUP);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return proxy_->log().find(
+                   "\"event\":\"log_level_changed\",\"from\":\"info\","
+                   "\"to\":\"warn\"") != std::string::npos;
+      },
+      std::chrono::seconds(5)));
+  auto count = [&](const std::string& needle) {
+    const std::string log = proxy_->log();
+    size_t n = 0;
+    for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) ++n;
+    return n;
+  };
+  const size_t connected = count("\"event\":\"client_connected\"");
+  EXPECT_EQ(connect_proxy().query_value("select 1"), "1");
+  EXPECT_EQ(count("\"event\":\"client_connected\""), connected);  // info: no longer written
+  EXPECT_EQ(proxy_->log().find("reload_needs_restart"), std::string::npos);
+  std::ofstream(config, std::ios::app) << "limits: { buffer_bytes: 8192 }\n";
+  proxy_->signal(SIGHUP);
+  EXPECT_TRUE(wait_until(
+      [&] { return proxy_->log().find("\"event\":\"reload_needs_restart\"") != std::string::npos; },
+      std::chrono::seconds(5)));
+}
+
 TEST_F(AdminTest, ACorruptStateFileStopsTheStartWithItsName) {
   proxy_.reset();
   std::ofstream(dir_ / "state.json") << "{\"phase\": \"dual_write\", \"read_ramp_bas";
