@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "router/policy.h"
+
 namespace cutover::proxy {
 namespace {
 
@@ -218,15 +220,6 @@ void percent_key(Section& s, const std::string& key, uint32_t& out) {
     }
     out = static_cast<uint32_t>(std::lround(basis_points));
   });
-}
-
-// 1234 basis points -> "12.34", without the binary rounding of a double.
-std::string ramp_text(uint32_t basis_points) {
-  std::string text = std::to_string(basis_points / 100);
-  if (uint32_t cents = basis_points % 100; cents != 0) {
-    text += (cents < 10 ? ".0" : ".") + std::to_string(cents % 10 == 0 ? cents / 10 : cents);
-  }
-  return text;
 }
 
 bool valid_sqlstate_pattern(const std::string& p) {
@@ -461,8 +454,8 @@ std::string to_yaml(const Config& c) {
   out << YAML::EndMap;
   key("migration") << YAML::BeginMap;
   key("phase") << std::string(router::to_string(c.migration.phase));
-  key("read_ramp_percent") << ramp_text(c.migration.read_ramp);
-  key("shadow_reads_percent") << ramp_text(c.migration.shadow_reads);
+  key("read_ramp_percent") << router::percent_text(c.migration.read_ramp);
+  key("shadow_reads_percent") << router::percent_text(c.migration.shadow_reads);
   key("sticky_key") << name_of(c.migration.sticky_key, sticky_key_names);
   key("read_your_writes_ms") << c.migration.read_your_writes.count();
   key("fallback") << YAML::BeginMap;

@@ -6,31 +6,27 @@
 // second, in case a notification was lost with a connection.
 #include "proxy/control_store.h"
 
-#include <fcntl.h>
 #include <libpq-fe.h>
 #include <poll.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <boost/json.hpp>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 #include "proxy/log.h"
+#include "verify/durable_file.h"
 
 namespace cutover::proxy {
 namespace {
 
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
-
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 class FileStore final : public ControlStore {
  public:
@@ -90,27 +86,15 @@ class FileStore final : public ControlStore {
 
   std::optional<std::string> replace_file(const std::string& text) const {
     const std::filesystem::path target(path_);
-    const std::filesystem::path temporary = target.string() + ".tmp";
     std::error_code created;
     if (target.has_parent_path())
       std::filesystem::create_directories(target.parent_path(), created);
     if (created) return "cannot create " + target.parent_path().string() + ": " + created.message();
-    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return errno_text("cannot open " + temporary.string());
-    const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    const bool synced = written && ::fsync(fd) == 0;
-    const std::string error = synced ? "" : errno_text("cannot write " + temporary.string());
-    ::close(fd);
-    if (!synced) return error;
-    if (::rename(temporary.c_str(), target.c_str()) != 0) {
-      return errno_text("cannot rename " + temporary.string());
+    try {
+      verify::replace_file(target, text);
+    } catch (const std::system_error& e) {
+      return e.what();
     }
-    const std::string dir = target.has_parent_path() ? target.parent_path().string() : ".";
-    const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd < 0) return errno_text("cannot open " + dir);
-    const bool dir_synced = ::fsync(dir_fd) == 0;
-    ::close(dir_fd);
-    if (!dir_synced) return errno_text("cannot fsync " + dir);
     return std::nullopt;
   }
 

@@ -22,6 +22,14 @@ uint64_t sticky_hash(std::string_view key) {
   return XXH3_64bits_withSeed(key.data(), key.size(), 0x6375746f76657221ULL);
 }
 
+std::string percent_text(uint32_t basis_points) {
+  std::string text = std::to_string(basis_points / 100);
+  if (uint32_t cents = basis_points % 100; cents != 0) {
+    text += (cents < 10 ? ".0" : ".") + std::to_string(cents % 10 == 0 ? cents / 10 : cents);
+  }
+  return text;
+}
+
 bool ramp_selects_new(uint64_t hash, uint32_t ramp) {
   return hash % kRampScale < std::min(ramp, kRampScale);
 }

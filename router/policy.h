@@ -17,6 +17,10 @@ namespace cutover::router {
 
 inline constexpr uint32_t kRampScale = 10000;  // the ramp in basis points: 0.01 % resolution
 
+// Basis points as a percentage, without the binary rounding of a double: 1234 -> "12.34",
+// 1250 -> "12.5", 5000 -> "50".
+std::string percent_text(uint32_t basis_points);
+
 struct PolicyConfig {
   // After a session writes, its reads stay on the source of truth this long.
   std::chrono::milliseconds read_your_writes{1000};

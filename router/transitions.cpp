@@ -3,6 +3,8 @@
 #include <array>
 #include <utility>
 
+#include "router/policy.h"
+
 namespace cutover::router {
 namespace {
 
@@ -28,14 +30,6 @@ constexpr std::array<Rule, 5> kRules{{
     {Action::kDecommission, {Phase::kPromoted, std::nullopt}, Phase::kDecommissioned},
 }};
 
-std::string percent(uint32_t basis_points) {
-  std::string text = std::to_string(basis_points / 100);
-  if (const uint32_t cents = basis_points % 100; cents != 0) {
-    text += (cents < 10 ? ".0" : ".") + std::to_string(cents);
-  }
-  return text;
-}
-
 }  // namespace
 
 std::optional<Action> parse_action(std::string_view name) {
@@ -54,7 +48,7 @@ std::string_view to_string(Action action) {
 
 std::vector<Gate> promotion_gates(const PromotionFacts& facts) {
   return {
-      {"read_ramp_percent", percent(facts.read_ramp), "100", facts.read_ramp == 10000},
+      {"read_ramp_percent", percent_text(facts.read_ramp), "100", facts.read_ramp == 10000},
       {"mirror_healthy", facts.mirror_healthy ? "true" : "false", "true", facts.mirror_healthy},
       {"journal_records", std::to_string(facts.journal_records), "0", facts.journal_records == 0},
       {"mismatches_in_window", std::to_string(facts.mismatches_in_window),

@@ -14,6 +14,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "verify/durable_file.h"
+
 namespace cutover::verify {
 namespace {
 
@@ -171,14 +173,6 @@ uint64_t first_sequence_of(const fs::path& segment) {
   throw std::system_error(errno, std::generic_category(), what);
 }
 
-void fsync_directory(const fs::path& dir) {
-  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) fail("journal: cannot open " + dir.string());
-  int synced = ::fsync(dir_fd);
-  ::close(dir_fd);
-  if (synced != 0) fail("journal: fsync of " + dir.string());
-}
-
 constexpr std::string_view kCheckpointFile = "replayed";
 
 }  // namespace
@@ -241,20 +235,9 @@ ReplayCheckpoint read_checkpoint(const fs::path& dir) {
 }
 
 void write_checkpoint(const fs::path& dir, const ReplayCheckpoint& checkpoint) {
-  const fs::path final_path = dir / kCheckpointFile;
-  const fs::path temp_path = dir / (std::string(kCheckpointFile) + ".tmp");
-  const std::string text = "through=" + std::to_string(checkpoint.through) +
-                           " in_doubt=" + std::to_string(checkpoint.in_doubt) + "\n";
-  int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) fail("journal: cannot create " + temp_path.string());
-  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  const bool synced = written && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced) fail("journal: cannot write " + temp_path.string());
-  if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
-    fail("journal: cannot replace " + final_path.string());
-  }
-  fsync_directory(dir);
+  replace_file(dir / kCheckpointFile, "through=" + std::to_string(checkpoint.through) +
+                                          " in_doubt=" + std::to_string(checkpoint.in_doubt) +
+                                          "\n");
 }
 
 JournalWriter::JournalWriter(fs::path dir, Options options)
