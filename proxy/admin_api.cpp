@@ -110,7 +110,8 @@ AdminResponse AdminServer::status() const {
                {"phase", router::to_string(state.phase)},
                {"read_ramp_percent", percent(state.read_ramp)},
                {"version", state.version},
-               {"source_of_truth", router::to_string(router::source_of_truth(state.phase))},
+               // Where writes go now: during a role switch, still the former source of truth.
+               {"source_of_truth", router::to_string(context_.roles.current().serving)},
                {"mirror", json::object{{"healthy", journal != nullptr && !journal->holds_records()},
                                        {"journal_records",
                                         journal != nullptr ? journal->records_behind() : 0}}},
@@ -224,13 +225,22 @@ AdminResponse AdminServer::change_phase(const AdminRequest& request) {
   const router::Transition transition =
       router::next_phase(state.phase, *action, promotion_facts(), forced);
   if (!transition.to) return error(409, transition.refused);
-  // The rules allow it; the data plane must be able to do it in a running process.
-  if (*action != router::Action::kRollback && *action != router::Action::kResume) {
-    return error(409, std::string(router::to_string(*action)) +
-                          " is not available in a running cutover yet (rollback and resume are)");
+  // The rules allow it; a process that started without a mirror holds no connections to new.
+  if (*action == router::Action::kDualWrite) {
+    return error(409,
+                 "dual_write needs a restart: this process started in passthrough and holds "
+                 "no connections to new");
   }
-  return apply(request, std::string(router::to_string(*action)), *transition.to, state.read_ramp,
-               state.version, transition.forced);
+  AdminResponse changed = apply(request, std::string(router::to_string(*action)), *transition.to,
+                                state.read_ramp, state.version, transition.forced);
+  // A change of roles is carried out by the role switch (role_switch.cpp): answer once it
+  // is, so `cutover ctl promote` returns with this instance serving from new.
+  const RoleSet wanted = roles_of(*transition.to);
+  if (changed.status == 200 && context_.mirroring && context_.roles.current() != wanted) {
+    context_.roles.wait_for(wanted, config_.control.switch_timeout + std::chrono::seconds(2));
+    changed = status();
+  }
+  return changed;
 }
 
 // Records the change in the state file and the audit log, then answers with the new status.

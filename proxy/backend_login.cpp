@@ -297,6 +297,11 @@ asio::awaitable<bool> send_cancel_request(BackendKey key, std::chrono::milliseco
   co_return sent.index() == 0 && !std::get<0>(sent);
 }
 
+BackendTarget backend_target(const Config& config, const Secrets& secrets, router::Backend db) {
+  if (db == router::Backend::kOld) return {"old", config.backends.old_db, secrets.old_db};
+  return {"new", config.backends.new_db, secrets.new_db};
+}
+
 asio::awaitable<LoginResult> login_backend(Stream& stream, const BackendTarget& target,
                                            const LoginIdentity& identity,
                                            std::chrono::milliseconds connect_timeout) {

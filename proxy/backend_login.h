@@ -16,6 +16,7 @@
 #include "proxy/config.h"
 #include "proxy/credentials.h"
 #include "proxy/stream.h"
+#include "router/phase.h"
 
 namespace cutover::proxy {
 
@@ -25,6 +26,9 @@ struct BackendTarget {
   const BackendConfig& config;
   const BackendSecrets& secrets;
 };
+
+// The database `db` stands for, as configured, with its secrets.
+BackendTarget backend_target(const Config& config, const Secrets& secrets, router::Backend db);
 
 // Who cutover logs in as.
 struct LoginIdentity {

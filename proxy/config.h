@@ -164,6 +164,9 @@ struct ControlConfig {
   std::string store = "file:./cutover-data/state.json";  // file:PATH
   // Promotion needs the comparator to have found no mismatch for this long.
   std::chrono::seconds promotion_window{600};
+  // A role switch (promote, decommission, rollback after promote) waits this long for every
+  // session to reach a transaction boundary; sessions still inside one are then ended.
+  std::chrono::milliseconds switch_timeout{5000};
 };
 
 struct Config {

@@ -204,16 +204,15 @@ asio::awaitable<std::optional<std::string>> JournalReplayer::commit_status(
 // logged in on first use; null when new cannot be reached.
 asio::awaitable<OwnConnection*> JournalReplayer::connection_for(const verify::JournalRecord& record,
                                                                 const Secrets& secrets) {
-  const BackendConfig& new_db = config_.backends.new_db;
+  const BackendTarget target = backend_target(config_, secrets, target_);
   LoginIdentity identity;
-  identity.user = new_db.user.empty() ? record.user : new_db.user;
-  identity.database = new_db.database.empty() ? record.database : new_db.database;
-  identity.password = secrets.new_db.password;
+  identity.user = target.config.user.empty() ? record.user : target.config.user;
+  identity.database = target.config.database.empty() ? record.database : target.config.database;
+  identity.password = target.secrets.password;
   auto key = std::make_pair(identity.database, identity.user);
   if (auto found = connections_.find(key); found != connections_.end()) {
     co_return found->second.get();
   }
-  const BackendTarget target{"new", new_db, secrets.new_db};
   std::string error;
   auto connection = co_await OwnConnection::open(target, identity, config_.timeouts.backend_connect,
                                                  config_.migration.mirror.timeout, error);

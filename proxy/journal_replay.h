@@ -20,6 +20,7 @@
 #include "proxy/credentials.h"
 #include "proxy/own_connection.h"
 #include "router/classify.h"
+#include "router/phase.h"
 #include "verify/comparator.h"
 #include "verify/journal.h"
 
@@ -45,6 +46,11 @@ class JournalReplayer {
   uint64_t replayed_through() const { return checkpoint_.through; }
   // Closes the connections to new (they are opened again when needed).
   void disconnect();
+  // Replays into `db` from now on (new unless a promotion made old the mirror).
+  void set_target(router::Backend db) {
+    if (db != target_) disconnect();
+    target_ = db;
+  }
 
  private:
   asio::awaitable<bool> replay_record(const verify::JournalRecord& record, const Secrets& secrets,
@@ -62,6 +68,7 @@ class JournalReplayer {
   uint64_t report_problems(const std::vector<verify::JournalProblem>& problems);
 
   const Config& config_;
+  router::Backend target_ = router::Backend::kNew;
   const router::Classifier classifier_;
   verify::ReplayCheckpoint checkpoint_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<OwnConnection>> connections_;

@@ -78,6 +78,10 @@ class MirrorJournal {
   // Records written and not yet replayed into new (0 while live). Thread-safe.
   uint64_t records_behind() const;
 
+  // Which database the records are for: the mirror, new unless a promotion made it old. Set
+  // only while no record waits (a role switch waits for that).
+  void set_mirror(router::Backend db) { replayer_.set_target(db); }
+
   // Replays and hands over whenever new is behind, until stop().
   asio::awaitable<void> run_replay(std::function<std::shared_ptr<const Secrets>()> secrets);
   // Ends run_replay() after the record it is replaying (thread-safe).

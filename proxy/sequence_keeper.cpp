@@ -68,21 +68,29 @@ asio::awaitable<void> SequenceKeeper::run(std::function<std::shared_ptr<const Se
       continue;
     }
     next_pass = std::chrono::steady_clock::now() + config_.migration.mirror.sequence_sync;
-    std::set<Key> logins;
-    {
-      std::lock_guard lock(mutex_);
-      logins = logins_;
-    }
     const auto current = secrets();
-    for (const Key& key : logins) {
-      if (stopping_.load()) break;
-      co_await keep(key, pairs_[key], *current);
-    }
+    co_await pass(*current);
   }
   for (auto& [key, pair] : pairs_) {
     if (pair.old_side) pair.old_side->close();
     if (pair.new_side) pair.new_side->close();
   }
+}
+
+asio::awaitable<void> SequenceKeeper::pass(const Secrets& secrets) {
+  while (passing_) co_await sleep_for(std::chrono::milliseconds(5));
+  if (!roles_.current().mirroring) co_return;  // decommissioned: no mirror to keep
+  passing_ = true;
+  std::set<Key> logins;
+  {
+    std::lock_guard lock(mutex_);
+    logins = logins_;
+  }
+  for (const Key& key : logins) {
+    if (stopping_.load()) break;
+    co_await keep(key, pairs_[key], secrets);
+  }
+  passing_ = false;
 }
 
 asio::awaitable<void> SequenceKeeper::keep(const Key& key, Pair& pair, const Secrets& secrets) {
@@ -116,25 +124,31 @@ asio::awaitable<bool> SequenceKeeper::open_side(const Key& key, Pair& pair,
   co_return side != nullptr;
 }
 
-// One pass over the database's sequences; false when a side failed.
+// One pass over the database's sequences, the mirror's moved ahead of the source of truth's;
+// false when a side failed.
 asio::awaitable<bool> SequenceKeeper::advance(const Key& key, Pair& pair) {
-  const auto on_old = co_await pair.old_side->query(kSequences, kMaxSequences);
-  const auto on_new = co_await pair.new_side->query(kSequences, kMaxSequences);
-  for (const auto* answer : {&on_old, &on_new}) {
+  const bool old_serves = roles_.current().serving == router::Backend::kOld;
+  OwnConnection& truth_side = old_serves ? *pair.old_side : *pair.new_side;
+  OwnConnection& mirror_side = old_serves ? *pair.new_side : *pair.old_side;
+  const std::string truth_name = old_serves ? "old: " : "new: ";
+  const std::string mirror_name = old_serves ? "new: " : "old: ";
+  const auto on_truth = co_await truth_side.query(kSequences, kMaxSequences);
+  const auto on_mirror = co_await mirror_side.query(kSequences, kMaxSequences);
+  for (const auto* answer : {&on_truth, &on_mirror}) {
     if (!answer->answered || !answer->error.empty()) {
       fail(key, pair,
-           std::string(answer == &on_old ? "old: " : "new: ") +
+           (answer == &on_truth ? truth_name : mirror_name) +
                (answer->answered ? answer->error : "no answer"));
       co_return false;
     }
   }
   const int64_t margin = config_.migration.mirror.sequence_margin;
-  const auto mirror = sequences_of(on_new);
+  const auto mirror = sequences_of(on_mirror);
   std::string setvals;
   uint64_t moved = 0;
-  for (const auto& [name, source] : sequences_of(on_old)) {
+  for (const auto& [name, source] : sequences_of(on_truth)) {
     auto it = mirror.find(name);
-    if (!source.last || it == mirror.end()) continue;  // never used on old, or not on new
+    if (!source.last || it == mirror.end()) continue;  // never used, or not on the mirror
     const Sequence& target = it->second;
     const int64_t wanted = *source.last > target.max - margin ? target.max : *source.last + margin;
     const bool close_behind = !target.last || *target.last < *source.last + margin / 2;
@@ -144,12 +158,13 @@ asio::awaitable<bool> SequenceKeeper::advance(const Key& key, Pair& pair) {
     ++moved;
   }
   if (moved == 0) co_return true;
-  const auto done = co_await pair.new_side->query(setvals, 0);
+  const auto done = co_await mirror_side.query(setvals, 0);
   if (!done.answered || !done.error.empty()) {
-    fail(key, pair, "new: " + (done.answered ? done.error : std::string("no answer")));
+    fail(key, pair, mirror_name + (done.answered ? done.error : std::string("no answer")));
     co_return false;
   }
-  log::info("sequences_advanced", {{"database", key.first}, {"sequences", moved}});
+  log::info("sequences_advanced",
+            {{"database", key.first}, {"on", mirror_name.substr(0, 3)}, {"sequences", moved}});
   co_return true;
 }
 

@@ -1,4 +1,5 @@
-// Keeps the mirror's sequences ahead of the source of truth's. Keys pinned from old reach new
+// Keeps the mirror's sequences ahead of the source of truth's (new's ahead of old's, and the
+// other way round once a promotion made new the source of truth). Keys pinned from old reach new
 // as explicit values (session_defaults.cpp), so new's own sequences stand still while its
 // tables fill; were new made the source of truth like that, its next nextval() would hand
 // out keys old already gave, and inserts would fail with duplicate keys. So every
@@ -7,7 +8,7 @@
 // of new's that is less than half of migration.mirror.sequence_margin ahead of it to old's
 // value + the margin (setval; never backwards). Between two passes old may hand out up to half
 // the margin before new is behind again, so the margin should exceed twice the values old
-// hands out per interval; the promotion (issue 6) is to run one last pass with writes held.
+// hands out per interval; a role switch runs one last pass with writes held (role_switch.cpp).
 // Runs on one connection per database to each side, with cutover's configured users and
 // passwords (as journal replay does).
 #pragma once
@@ -25,18 +26,21 @@
 #include "proxy/config.h"
 #include "proxy/credentials.h"
 #include "proxy/own_connection.h"
+#include "proxy/roles.h"
 
 namespace cutover::proxy {
 
 class SequenceKeeper {
  public:
-  explicit SequenceKeeper(const Config& config) : config_(config) {}
+  SequenceKeeper(const Config& config, const Roles& roles) : config_(config), roles_(roles) {}
 
   // A session logged in to this database as this user: its sequences are kept from now on
   // (thread-safe).
   void note_login(const std::string& database, const std::string& user);
   // Passes until stop() (thread-safe).
   asio::awaitable<void> run(std::function<std::shared_ptr<const Secrets>()> secrets);
+  // One pass now, after the one running (if any) ends; on run()'s executor.
+  asio::awaitable<void> pass(const Secrets& secrets);
   void stop() { stopping_.store(true); }
 
  private:
@@ -55,6 +59,8 @@ class SequenceKeeper {
   void fail(const Key& key, Pair& pair, const std::string& error);
 
   const Config& config_;
+  const Roles& roles_;
+  bool passing_ = false;  // on run()'s executor only
   std::mutex mutex_;
   std::set<Key> logins_;  // under mutex_
   std::map<Key, Pair> pairs_;

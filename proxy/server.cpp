@@ -101,6 +101,8 @@ int Server::run() {
     asio::co_spawn(workers_[0]->io, context_.sequences->run([this] { return context_.secrets(); }),
                    log_escape);
   }
+  // A process serving one database has no second one to switch to.
+  if (context_.mirroring) asio::co_spawn(workers_[0]->io, watch_roles(), log_escape);
   for (size_t i = 1; i < workers_.size(); ++i) {
     workers_[i]->thread = std::thread([w = workers_[i].get()] { w->io.run(); });
   }

@@ -39,6 +39,10 @@ class Server {
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> watch_signals();
   asio::awaitable<void> watch_reload();
+  // role_switch.cpp
+  asio::awaitable<void> watch_roles();
+  asio::awaitable<void> switch_roles(RoleSet wanted);
+  asio::awaitable<size_t> sessions_in_flight();
   void start_session(Worker& worker, Socket socket);
   void reload_live_settings();
   void begin_shutdown();

@@ -52,6 +52,11 @@ std::string_view end_name(auto end) {
       return "shutdown_drained";
     case End::kTerminated:
       return "shutdown_deadline";
+    case End::kSwitchRoles:
+    case End::kSwitchImpossible:
+      return "role_switch";
+    case End::kSwitchTimedOut:
+      return "role_switch_timeout";
   }
   return "unknown";
 }
@@ -78,8 +83,8 @@ asio::awaitable<void> sleep_for(Clock::duration duration) {
 ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secrets)
     : config(c),
       control(make_control_store(c.control.store), c.migration.phase, c.migration.read_ramp),
-      mirroring(control.phase() == router::Phase::kDualWrite ||
-                control.phase() == router::Phase::kRolledBack),
+      roles(roles_of(control.phase())),
+      mirroring(roles.current().mirroring),
       trusted(c.auth.trust_addresses),
       classifier(c.migration.safe_functions),
       policy(policy_config(c.migration)),
@@ -90,6 +95,7 @@ ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secre
       secrets_(std::move(secrets)) {
   if (mirroring) {
     journal = std::make_unique<MirrorJournal>(c);
+    journal->set_mirror(router::other(roles.current().serving));
     constexpr size_t kComparatorQueue = 100'000;
     comparator = std::make_unique<verify::Comparator>(
         c.verify.mismatch_log, kComparatorQueue,
@@ -98,7 +104,7 @@ ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secre
           log_mismatch(pair, kind);
         });
     if (c.migration.mirror.sequence_sync.count() > 0) {
-      sequences = std::make_unique<SequenceKeeper>(c);
+      sequences = std::make_unique<SequenceKeeper>(c, roles);
     }
   }
 }
@@ -124,6 +130,7 @@ Session::Session(Socket client, ProxyContext& context, SessionSet& siblings, boo
       secrets_(context.secrets()),
       admitted_(admitted),
       id_(context.next_connection_id.fetch_add(1, std::memory_order_relaxed)),
+      hold_signal_(client_.socket().get_executor()),
       new_backend_(client_.socket().get_executor()),
       new_down_signal_(client_.socket().get_executor()),
       new_read_timer_(client_.socket().get_executor()),
@@ -186,6 +193,17 @@ asio::awaitable<Session::End> Session::relay() {
   backend_buffer_ = std::make_unique_for_overwrite<char[]>(config_.limits.buffer_bytes);
   if (routing()) new_buffer_ = std::make_unique_for_overwrite<char[]>(config_.limits.buffer_bytes);
   last_activity_ = Clock::now();
+  for (;;) {
+    const End end = co_await relay_both_ways();
+    // The relay stopped at a transaction boundary for a role switch: no read is pending on
+    // either connection, so they can trade places before it starts again.
+    if (end != End::kSwitchRoles) co_return end;
+    const bool switched = co_await switch_roles();
+    if (!switched) co_return End::kSwitchImpossible;
+  }
+}
+
+asio::awaitable<Session::End> Session::relay_both_ways() {
   if (routing()) {
     if (config_.timeouts.client_idle.count() > 0) {
       auto r = co_await (pump_client_routed() || pump_backend() || watch_shutdown() ||
@@ -313,7 +331,7 @@ asio::awaitable<Session::End> Session::pump_backend() {
 
 asio::awaitable<Session::End> Session::watch_shutdown() {
   for (;;) {
-    if (terminating_) co_return End::kTerminated;
+    if (terminating_) co_return switch_timed_out_ ? End::kSwitchTimedOut : End::kTerminated;
     if (draining_ && idle()) co_return End::kDrained;
     shutdown_signal_.expires_at(Clock::time_point::max());
     co_await shutdown_signal_.async_wait();
@@ -425,6 +443,18 @@ asio::awaitable<void> Session::finish(End end) {
     case End::kDrained:
     case End::kTerminated:
       co_await send_fatal("57P01", "terminating connection due to administrator command");
+      break;
+    case End::kSwitchRoles:
+    case End::kSwitchImpossible:
+      co_await send_fatal("57P01",
+                          "terminating connection: the source of truth changed and this "
+                          "session cannot follow it (its connection there is down); reconnect");
+      break;
+    case End::kSwitchTimedOut:
+      co_await send_fatal("57P01",
+                          "terminating connection: the source of truth is changing and this "
+                          "session stayed inside a transaction longer than "
+                          "control.switch_timeout_ms; the transaction was rolled back");
       break;
     case End::kClientClosed:
     case End::kClientTerminate:

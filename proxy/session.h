@@ -28,6 +28,7 @@
 #include "proxy/metrics.h"
 #include "proxy/mirror_journal.h"
 #include "proxy/reply_filter.h"
+#include "proxy/roles.h"
 #include "proxy/sequence_keeper.h"
 #include "proxy/stream.h"
 #include "router/circuit_breaker.h"
@@ -51,10 +52,12 @@ class ProxyContext {
   ~ProxyContext();
 
   const Config& config;
-  // The migration's phase and read ramp as they are now (the admin port changes them), and
-  // whether this process mirrors writes to new (dual_write or rolled_back when it started:
-  // a running process does not switch between passthrough and mirroring).
+  // The migration's phase and read ramp as they are now (the admin port changes them); the
+  // roles sessions serve in (they follow the phase through a role switch); and whether this
+  // process holds connections to both databases (its phase had a mirror when it started: a
+  // running process does not switch between serving one database and mirroring).
   ControlState control;
+  Roles roles;
   const bool mirroring;
   Metrics metrics;
   CancelRegistry cancels;
@@ -121,6 +124,13 @@ class Session {
   void drain();
   void terminate();
 
+  // Role switches (session_roles.cpp), called on the session's executor: whether the session
+  // is between transactions with nothing in flight (where it can change roles); ending a
+  // session that is not, once the switch waited long enough; waking a session held for it.
+  bool at_switch_point() const;
+  void end_for_switch();
+  void release_hold();
+
  private:
   enum class End {
     kClientClosed,
@@ -131,14 +141,18 @@ class Session {
     kIdleTimeout,
     kDrained,
     kTerminated,
+    kSwitchRoles,       // at a transaction boundary, the roles changed: switch, then relay on
+    kSwitchImpossible,  // ... but this session cannot take the new roles
+    kSwitchTimedOut,    // still inside a transaction when the role switch stopped waiting
   };
 
   // session_startup.cpp
   asio::awaitable<bool> startup();
   asio::awaitable<std::optional<protocol::StartupMessage>> read_startup_message();
   asio::awaitable<bool> answer_encryption_request(bool ssl);
-  asio::awaitable<bool> login_to_old(const LoginIdentity& identity);
+  asio::awaitable<bool> login_to_primary(const LoginIdentity& identity);
   LoginIdentity backend_identity(const protocol::StartupMessage& startup) const;
+  LoginIdentity identity_on(router::Backend db, const LoginIdentity& base) const;
   asio::awaitable<void> forward_cancel(int32_t process_id, int32_t secret_key);
 
   // client_auth.cpp
@@ -151,8 +165,8 @@ class Session {
   asio::awaitable<void> reject_password(std::string_view reason);
 
   // session_new.cpp: new's connection (login, reconnect and replay, copies, read watchdog).
-  asio::awaitable<void> login_to_new(const LoginIdentity& identity,
-                                     const protocol::StartupMessage& startup);
+  asio::awaitable<void> login_to_secondary(const LoginIdentity& identity,
+                                           const protocol::StartupMessage& startup);
   std::string sticky_key() const;
   asio::awaitable<bool> connect_new();
   asio::awaitable<End> maintain_new();
@@ -350,8 +364,23 @@ class Session {
   router::BatchPlan plan_batch(std::string_view batch, bool new_is_empty = false);
   void note_batch(const router::BatchPlan& plan);
 
+  // session_roles.cpp: which database each connection serves, and switching them.
+  // Names in this class say "old" and "new" as in dual_write: backend_ (old's) is the source
+  // of truth's connection, whose answers the client gets, and new_backend_ the other
+  // database's. A promotion swaps the two, and from then on primary_ says backend_ is new.
+  router::Backend database_of(router::Backend side) const {
+    return primary_ == router::Backend::kOld ? side : router::other(side);
+  }
+  bool roles_changed() const;
+  asio::awaitable<void> wait_while_held();
+  asio::awaitable<bool> switch_roles();
+  asio::awaitable<bool> prepare_everything_on_new();
+  void swap_connections();
+  void retire_mirror();
+
   // session.cpp
   asio::awaitable<End> relay();
+  asio::awaitable<End> relay_both_ways();
   asio::awaitable<End> pump_client();
   asio::awaitable<End> pump_backend();
   asio::awaitable<End> watch_shutdown();
@@ -383,6 +412,12 @@ class Session {
   std::string user_;
   std::string database_;
   std::optional<ClientKey> client_key_;
+  router::Backend primary_ = router::Backend::kOld;  // the database backend_ is connected to
+  LoginIdentity primary_identity_;                   // who cutover logged in as there
+  std::optional<protocol::BackendKeyData> primary_key_;
+  bool mirror_retired_ = false;  // decommissioned: the other database gets nothing more
+  bool switch_timed_out_ = false;
+  Timer hold_signal_;  // cancelled by release_hold()
 
   // new's connection, in dual_write: used for the reads the policy sends there; session state
   // (SET, PREPARE, ...) is copied to it so reads see the same settings.

@@ -37,10 +37,10 @@ asio::awaitable<bool> Session::run_batch(std::string& pending) {
   batch_.clear();
   const router::BatchPlan plan = plan_batch(batch);
   if (plan.executes && mirrors(plan.unit)) {
-    context_.metrics.unit_routed(plan.unit.kind, router::Backend::kOld);
+    context_.metrics.unit_routed(plan.unit.kind, database_of(router::Backend::kOld));
     co_return co_await mirror_batch(batch, plan, pending);
   }
-  if (plan.executes && plan.unit.copies_in && context_.journal != nullptr) {
+  if (plan.executes && plan.unit.copies_in && context_.journal != nullptr && !mirror_retired_) {
     log::warn("mirror_unsupported",
               {{"conn", id_},
                {"fingerprint", log::hex(plan.unit.fingerprint)},
@@ -53,13 +53,14 @@ asio::awaitable<bool> Session::run_batch(std::string& pending) {
     const std::string for_new = plan.new_prefix + batch;
     const bool routed = co_await try_new(for_new, plan.unit, plan.new_prefix_replies);
     if (routed) {
-      context_.metrics.unit_routed(plan.unit.kind, router::Backend::kNew);
+      context_.metrics.unit_routed(plan.unit.kind, database_of(router::Backend::kNew));
       statements_.apply(batch, plan, false, true);
       note_batch(plan);
       co_return true;
     }
   }
-  if (plan.executes) context_.metrics.unit_routed(plan.unit.kind, router::Backend::kOld);
+  if (plan.executes)
+    context_.metrics.unit_routed(plan.unit.kind, database_of(router::Backend::kOld));
   const bool sent = co_await send_batch_to_old(batch, plan, pending);
   batch_parses_on_old_ = 0;
   co_return sent;

@@ -32,7 +32,8 @@ constexpr std::string_view kCaptureWithRows = "ZSCED";
 
 bool Session::mirrors(const router::Classification& unit) const {
   using router::Kind;
-  if (unit.copies_in) return false;  // COPY's data comes later from the client: mirror_copy()
+  // COPY's data comes later from the client (mirror_copy()); a decommissioned mirror gets none.
+  if (unit.copies_in || mirror_retired_) return false;
   return unit.kind == Kind::kWrite || unit.kind == Kind::kDdl || unit.kind == Kind::kUnknown ||
          unit.kind == Kind::kTransaction;
 }
@@ -119,7 +120,8 @@ asio::awaitable<bool> Session::mirror_partial_batch(std::string_view sync, std::
   const std::string batch = kept.bytes() + std::string(sync);
   const bool too_large = kept.overflowed();
   const router::BatchPlan plan = plan_batch(batch);
-  if (plan.executes) context_.metrics.unit_routed(plan.unit.kind, router::Backend::kOld);
+  if (plan.executes)
+    context_.metrics.unit_routed(plan.unit.kind, database_of(router::Backend::kOld));
   mirror_unpinned_ = partial_unpinned_;  // its Binds were pinned as they came (pin_piece())
   if (!plan.executes || !mirrors(plan.unit)) {
     settle_streamed_pinnings(0);  // whether old has them is not known until its answer
@@ -307,7 +309,7 @@ asio::awaitable<std::optional<HeldAnswer>> Session::run_on_old(std::string_view 
   const bool answered = co_await wait_for_old() && old_filter_.has_held();
   backend_scanner_.set_capture(kCapture);
   if (!answered) co_return std::nullopt;
-  context_.metrics.backend_duration(router::Backend::kOld,
+  context_.metrics.backend_duration(database_of(router::Backend::kOld),
                                     std::chrono::duration<double>(Clock::now() - started).count());
   co_return old_filter_.take_held();
 }
@@ -425,7 +427,7 @@ asio::awaitable<Session::MirrorOutcome> Session::await_mirror(MirrorSend sent, M
   }
   mirror_applied_ = true;
   context_.metrics.backend_duration(
-      router::Backend::kNew,
+      database_of(router::Backend::kNew),
       std::chrono::duration<double>(Clock::now() - new_read_started_).count());
   if (old_answer != nullptr && context_.comparator != nullptr) {
     verify::WritePair pair{
@@ -438,6 +440,7 @@ asio::awaitable<Session::MirrorOutcome> Session::await_mirror(MirrorSend sent, M
         .shadow_read = frame.shadow_read,
         .old_side = {old_answer->tags, old_answer->rows, old_answer->rows_digest},
         .new_side = {std::move(tags), rows.rows(), rows.digest()}};
+    if (primary_ == router::Backend::kNew) std::swap(pair.old_side, pair.new_side);
     context_.comparator->submit(std::move(pair));  // a full queue counts a drop
   }
   co_return counted(MirrorOutcome::kApplied);

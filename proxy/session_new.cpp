@@ -11,18 +11,15 @@ using Clock = std::chrono::steady_clock;
 
 }  // namespace
 
-asio::awaitable<void> Session::login_to_new(const LoginIdentity& old_identity,
-                                            const protocol::StartupMessage& startup) {
-  const BackendConfig& new_db = config_.backends.new_db;
-  new_identity_ = old_identity;
-  new_identity_.user = new_db.user.empty() ? user_ : new_db.user;
-  new_identity_.database = new_db.database.empty() ? database_ : new_db.database;
-  if (!new_identity_.client_key) new_identity_.password = secrets_->new_db.password;
+asio::awaitable<void> Session::login_to_secondary(const LoginIdentity& identity,
+                                                  const protocol::StartupMessage& startup) {
+  new_identity_ = identity_on(database_of(router::Backend::kNew), identity);
   application_name_ = std::string(startup.get("application_name").value_or(""));
   view_.sticky_hash = router::sticky_hash(sticky_key());
   view_.user = user_;
-  if (!co_await connect_new()) co_return;
-  new_ready_ = true;
+  // Named first: GCC 12 compiled `if (!co_await ...) co_return;` here to a trap (ud2).
+  const bool connected = co_await connect_new();
+  new_ready_ = connected;
 }
 
 std::string Session::sticky_key() const {
@@ -43,13 +40,15 @@ std::string Session::sticky_key() const {
 
 // A fresh login to new (not yet marked ready: the caller may have state to replay first).
 asio::awaitable<bool> Session::connect_new() {
-  const BackendTarget target{"new", config_.backends.new_db, secrets_->new_db};
+  const BackendTarget target =
+      backend_target(config_, *secrets_, database_of(router::Backend::kNew));
   Stream fresh(client_.socket().get_executor());
   auto result =
       co_await login_backend(fresh, target, new_identity_, config_.timeouts.backend_connect);
   if (!result.ok) {
     // The client is served by old alone meanwhile; maintain_new() tries again.
-    log::warn("new_login_failed", {{"conn", id_}, {"error", failure_message(result)}});
+    log::warn("new_login_failed",
+              {{"conn", id_}, {"backend", target.name}, {"error", failure_message(result)}});
     fresh.close();
     co_return false;
   }
@@ -62,10 +61,9 @@ asio::awaitable<bool> Session::connect_new() {
   pinnings_lost(false);
   new_key_ = result.key;
   if (new_key_ && client_key_) {
-    const BackendConfig& new_db = config_.backends.new_db;
     context_.cancels.add_secondary(
         client_key_->process_id,
-        {new_db.host, new_db.port, new_key_->process_id, new_key_->secret_key});
+        {target.config.host, target.config.port, new_key_->process_id, new_key_->secret_key});
   }
   co_return true;
 }

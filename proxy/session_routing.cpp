@@ -59,6 +59,12 @@ asio::awaitable<Session::End> Session::pump_client_routed() {
         co_return End::kClientProtocolError;
       }
       if (frame.status != protocol::FrameStatus::kFrame) break;
+      // Roles change between units, never inside one (session_roles.cpp).
+      if (frame.type != 'X' && pending.empty() && (context_.roles.holding() || roles_changed()) &&
+          at_switch_point()) {
+        co_await wait_while_held();
+        if (roles_changed()) co_return End::kSwitchRoles;
+      }
       std::string_view whole(client_in_.data(), frame.consumed);
       count_client_message(frame.type);
       bool sent = true;
@@ -112,10 +118,12 @@ asio::awaitable<bool> Session::route_query(std::string_view body, std::string_vi
   if (!mirrors(unit) && !unit.copies_in && unit.kind != router::Kind::kSession) {
     on_new = co_await try_new(whole, unit, 0);
   }
-  context_.metrics.unit_routed(unit.kind, on_new ? router::Backend::kNew : router::Backend::kOld);
+  context_.metrics.unit_routed(unit.kind,
+                               database_of(on_new ? router::Backend::kNew : router::Backend::kOld));
   if (on_new) co_return true;
   if (mirrors(unit)) co_return co_await mirror_query(whole, unit, pending);
-  if (unit.copies_in && context_.journal != nullptr) co_return co_await mirror_copy(whole, unit);
+  if (unit.copies_in && context_.journal != nullptr && !mirror_retired_)
+    co_return co_await mirror_copy(whole, unit);
   if (unit.kind == router::Kind::kSession) {
     log_session_state(whole);
     if (new_ready_) co_await copy_to_new(whole);
@@ -154,10 +162,17 @@ asio::awaitable<bool> Session::try_new(std::string_view message, const router::C
   co_return routed;
 }
 
+// The policy's decision, its target turned into this session's connection (database_of()).
+// Outside dual_write every unit belongs to the source of truth, whose connection is backend_
+// even while a role switch is still to reach this session.
 router::Decision Session::decide(const router::Classification& unit) {
   view_.in_transaction = transaction_status_ != 'I';
-  return router::route(context_.control.phase(), context_.control.read_ramp(), context_.policy,
-                       view_, unit, Clock::now());
+  const router::Phase phase = context_.control.phase();
+  router::Decision decision = router::route(phase, context_.control.read_ramp(), context_.policy,
+                                            view_, unit, Clock::now());
+  decision.target =
+      phase == router::Phase::kDualWrite ? database_of(decision.target) : router::Backend::kOld;
+  return decision;
 }
 
 // Keeps what the policy needs to know: writes (read-your-writes), READ ONLY transactions, and
@@ -227,7 +242,7 @@ asio::awaitable<bool> Session::run_on_new(std::string_view message,
       ++new_replies_to_discard_;  // its ReadyForQuery is still to come
     } else {
       context_.metrics.backend_duration(
-          router::Backend::kNew,
+          database_of(router::Backend::kNew),
           std::chrono::duration<double>(Clock::now() - new_read_started_).count());
       co_return co_await stream_from_new(std::move(*first));
     }
@@ -242,10 +257,11 @@ asio::awaitable<bool> Session::run_on_new(std::string_view message,
   if (fallback_reason == "timeout" && new_key_) {
     // Stop what new is still running for this read; without a cancel it would go on until it
     // next tried to write to the closed connection. Detached: the client must not wait on it.
-    const BackendConfig& new_db = config_.backends.new_db;
+    const BackendConfig& other =
+        backend_target(config_, *secrets_, database_of(router::Backend::kNew)).config;
     asio::co_spawn(
         client_.socket().get_executor(),
-        send_cancel_request({new_db.host, new_db.port, new_key_->process_id, new_key_->secret_key},
+        send_cancel_request({other.host, other.port, new_key_->process_id, new_key_->secret_key},
                             config_.timeouts.backend_connect),
         asio::detached);
   }

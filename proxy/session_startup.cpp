@@ -46,18 +46,20 @@ asio::awaitable<bool> Session::startup() {
     co_await send_fatal("3D000", "database \"" + database_ + "\" does not exist");
     co_return false;
   }
-  if (!routing()) co_return co_await login_to_old(identity);
-  // Both logins at once: a session in dual_write should not take twice as long to open.
-  bool old_ok = co_await (login_to_old(identity) && login_to_new(identity, *startup));
-  if (old_ok && context_.sequences != nullptr) context_.sequences->note_login(database_, user_);
-  if (old_ok && new_ready_ && new_key_ && client_key_) {
-    // Logged in concurrently: old's client key may have come after new's login.
-    const BackendConfig& new_db = config_.backends.new_db;
+  primary_ = context_.roles.current().serving;
+  if (!routing()) co_return co_await login_to_primary(identity);
+  // Both logins at once: a session that mirrors should not take twice as long to open.
+  bool primary_ok = co_await (login_to_primary(identity) && login_to_secondary(identity, *startup));
+  if (primary_ok && context_.sequences != nullptr) context_.sequences->note_login(database_, user_);
+  if (primary_ok && new_ready_ && new_key_ && client_key_) {
+    // Logged in concurrently: the primary's client key may have come after the other login.
+    const BackendConfig& other =
+        backend_target(config_, *secrets_, database_of(router::Backend::kNew)).config;
     context_.cancels.add_secondary(
         client_key_->process_id,
-        {new_db.host, new_db.port, new_key_->process_id, new_key_->secret_key});
+        {other.host, other.port, new_key_->process_id, new_key_->secret_key});
   }
-  co_return old_ok;
+  co_return primary_ok;
 }
 
 asio::awaitable<std::optional<protocol::StartupMessage>> Session::read_startup_message() {
@@ -120,26 +122,36 @@ asio::awaitable<bool> Session::answer_encryption_request(bool ssl) {
   co_return true;
 }
 
+// Who cutover logs in as to old (the client's authentication may add its SCRAM keys).
 LoginIdentity Session::backend_identity(const protocol::StartupMessage& startup) const {
-  const BackendConfig& old_db = config_.backends.old_db;
-  LoginIdentity identity;
-  identity.user = old_db.user.empty() ? user_ : old_db.user;
-  identity.database = old_db.database.empty() ? database_ : old_db.database;
-  identity.password = secrets_->old_db.password;
+  LoginIdentity identity = identity_on(router::Backend::kOld, {});
   for (const auto& [name, value] : startup.parameters) {
     if (!per_connection_parameter(name)) identity.parameters.emplace_back(name, value);
   }
   return identity;
 }
 
-asio::awaitable<bool> Session::login_to_old(const LoginIdentity& identity) {
-  BackendTarget target{"old", config_.backends.old_db, secrets_->old_db};
+// `identity` with `db`'s configured user, database and password in place of another's.
+// (`base` by reference: GCC 12 miscompiles a by-value class argument made in a coroutine.)
+LoginIdentity Session::identity_on(router::Backend db, const LoginIdentity& base) const {
+  const BackendTarget target = backend_target(config_, *secrets_, db);
+  LoginIdentity identity = base;
+  identity.user = target.config.user.empty() ? user_ : target.config.user;
+  identity.database = target.config.database.empty() ? database_ : target.config.database;
+  identity.password = target.secrets.password;
+  return identity;
+}
+
+// The source of truth's login, relayed to the client (its parameters, cutover's cancel key).
+asio::awaitable<bool> Session::login_to_primary(const LoginIdentity& identity) {
+  primary_identity_ = identity_on(primary_, identity);
+  const BackendTarget target = backend_target(config_, *secrets_, primary_);
   auto result =
-      co_await login_backend(backend_, target, identity, config_.timeouts.backend_connect);
+      co_await login_backend(backend_, target, primary_identity_, config_.timeouts.backend_connect);
   if (!result.ok) {
     log::error("backend_login_failed", {{"conn", id_},
-                                        {"backend", "old"},
-                                        {"user", identity.user},
+                                        {"backend", target.name},
+                                        {"user", primary_identity_.user},
                                         {"error", failure_message(result)}});
     if (result.server_error) {
       // The server's own words (3D000 unknown database, 53300 too many clients, ...).
@@ -156,10 +168,10 @@ asio::awaitable<bool> Session::login_to_old(const LoginIdentity& identity) {
   // The backend's messages end with ReadyForQuery (6 bytes); our BackendKeyData goes before it.
   std::string_view messages = result.messages;
   out.append(messages.substr(0, messages.size() - 6));
+  primary_key_ = result.key;
   if (result.key) {
-    const BackendConfig& target_config = config_.backends.old_db;
     client_key_ = context_.cancels.add(
-        {target_config.host, target_config.port, result.key->process_id, result.key->secret_key});
+        {target.config.host, target.config.port, result.key->process_id, result.key->secret_key});
     protocol::encode(protocol::BackendKeyData{client_key_->process_id, client_key_->secret_key},
                      out);
   }

@@ -233,4 +233,27 @@ void PreparedStatements::new_lost() {
   unnamed_.on_new = false;
 }
 
+std::string PreparedStatements::missing_on_new(size_t& ambiguous) const {
+  std::string parses;
+  ambiguous = 0;
+  auto add = [&](const Statement& s) {
+    if (s.ambiguous) ++ambiguous;
+    if (s.on_old && !s.on_new && !s.ambiguous) parses += s.parse;
+  };
+  for (const auto& [name, statement] : named_) add(statement);
+  if (has_unnamed_) add(unnamed_);
+  return parses;
+}
+
+void PreparedStatements::all_on_new() {
+  auto mark = [](Statement& s) { s.on_new = s.on_new || (s.on_old && !s.ambiguous); };
+  for (auto& [name, statement] : named_) mark(statement);
+  mark(unnamed_);
+}
+
+void PreparedStatements::swap_sides() {
+  for (auto& [name, statement] : named_) std::swap(statement.on_old, statement.on_new);
+  std::swap(unnamed_.on_old, unnamed_.on_new);
+}
+
 }  // namespace cutover::router

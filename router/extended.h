@@ -63,6 +63,13 @@ class PreparedStatements {
   // A simple Query ran on new (mirrored, or a routed read): like any Query it destroyed new's
   // unnamed statement.
   void new_lost_unnamed() { unnamed_.on_new = false; }
+  // For a promotion, which makes new the connection every statement must be on: the Parse of
+  // each statement old has and new lacks, whole; `ambiguous` counts those left out because
+  // which text old kept is unknown. all_on_new() records that new took them.
+  std::string missing_on_new(size_t& ambiguous) const;
+  void all_on_new();
+  // The two connections trade places: what was on old is on new, and back.
+  void swap_sides();
 
   size_t size() const { return named_.size(); }
 

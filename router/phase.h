@@ -12,6 +12,9 @@ enum class Backend { kOld, kNew };
 
 std::string_view to_string(Phase phase);
 std::string_view to_string(Backend backend);
+inline Backend other(Backend backend) {
+  return backend == Backend::kOld ? Backend::kNew : Backend::kOld;
+}
 std::optional<Phase> parse_phase(std::string_view name);
 
 // Where writes go and whose answers the client sees.

@@ -171,9 +171,9 @@ TEST(ConfigTest, MigrationMistakesAreNamed) {
             "rolled_back, decommissioned, got 'cutover'");
   EXPECT_EQ(error_of(std::string(kAuth) + "migration:\n  fallback: { error_rate: 0 }\n"),
             "config: line 3: migration.fallback.error_rate: expected a share in (0, 1], got '0'");
-  EXPECT_EQ(error_of(std::string(kAuth) + "migration:\n  phase: promoted\n"),
-            "config: line 3: migration: phase promoted is not available yet (only passthrough "
-            "and dual_write)");
+  EXPECT_EQ(error_of(std::string(kAuth) + "control:\n  switch_timeout_ms: 0\n"),
+            "config: line 3: control.switch_timeout_ms: expected an integer in 1..3600000, got "
+            "'0'");
   EXPECT_EQ(error_of(std::string(kAuth) + "migration:\n  fallback: { sqlstates: [8*] }\n"),
             "config: line 3: migration.fallback.sqlstates: '8*' is not a SQLSTATE (57P01) or "
             "class (08*)");
@@ -194,10 +194,11 @@ TEST(ConfigTest, AdminAndControlSections) {
   EXPECT_EQ(defaults.admin.audit_log, "./cutover-data/audit.jsonl");
   EXPECT_EQ(defaults.control.store, "file:./cutover-data/state.json");
   EXPECT_EQ(defaults.control.promotion_window.count(), 600);
+  EXPECT_EQ(defaults.control.switch_timeout.count(), 5000);
   Config c = parse_config(std::string(kAuth) +
                           "admin: { address: 0.0.0.0, port: 0, token_file: t, audit_log: a }\n"
                           "control: { store: \"file:/var/lib/cutover/state.json\", "
-                          "promotion_window_s: 30 }\n");
+                          "promotion_window_s: 30, switch_timeout_ms: 250 }\n");
   EXPECT_EQ(c.admin.port, 0);
   EXPECT_EQ(c.admin.token_file, "t");
   EXPECT_EQ(c.control.store, "file:/var/lib/cutover/state.json");
@@ -205,6 +206,7 @@ TEST(ConfigTest, AdminAndControlSections) {
   Config again = parse_config(to_yaml(c));
   EXPECT_EQ(again.admin.audit_log, "a");
   EXPECT_EQ(again.control.promotion_window.count(), 30);
+  EXPECT_EQ(again.control.switch_timeout.count(), 250);
   EXPECT_EQ(parse_config(std::string(kAuth) + "control: { store: postgresql://db/control }\n")
                 .control.store,
             "postgresql://db/control");
