@@ -123,11 +123,16 @@ AdminResponse AdminServer::status() const {
 
 router::PromotionFacts AdminServer::promotion_facts() const {
   const MirrorJournal* journal = context_.journal.get();
+  const Counts window = counts_in_window();
+  const SequenceKeeper* sequences = context_.sequences.get();
   return {.read_ramp = control_.read_ramp(),
           .mirror_healthy = journal != nullptr && !journal->holds_records(),
           .journal_records = journal != nullptr ? journal->records_behind() : 0,
-          .mismatches_in_window = mismatches_in_window(),
-          .window_seconds = static_cast<uint64_t>(config_.control.promotion_window.count())};
+          .mismatches_in_window = window.mismatches,
+          .fallbacks_in_window = window.fallbacks,
+          .window_seconds = static_cast<uint64_t>(config_.control.promotion_window.count()),
+          .sequences_kept = sequences != nullptr,
+          .sequence_headroom = sequences != nullptr ? sequences->headroom() : std::nullopt};
 }
 
 AdminResponse AdminServer::readiness() const {

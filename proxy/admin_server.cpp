@@ -70,7 +70,7 @@ void AdminServer::listen() {
 
 void AdminServer::start() {
   asio::co_spawn(io_, accept_loop(), asio::detached);
-  asio::co_spawn(io_, sample_mismatches(), asio::detached);
+  asio::co_spawn(io_, sample_counts(), asio::detached);
   thread_ = std::thread([this] { io_.run(); });
 }
 
@@ -123,16 +123,16 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-// Keeps (time, mismatches so far) over the promotion window, so readiness can tell how many
-// mismatches the window holds.
-asio::awaitable<void> AdminServer::sample_mismatches() {
+// Keeps (time, counts so far) over the promotion window, so readiness can tell how many
+// mismatches and fallbacks the window holds.
+asio::awaitable<void> AdminServer::sample_counts() {
   asio::steady_timer timer(io_);
   for (;;) {
     {
       const auto now = std::chrono::steady_clock::now();
-      const uint64_t total = context_.comparator != nullptr ? context_.comparator->mismatches() : 0;
+      const Counts counts = counts_now();
       std::lock_guard lock(samples_mutex_);
-      samples_.emplace_back(now, total);
+      samples_.emplace_back(now, counts);
       while (samples_.size() > 1 && now - samples_[1].first >= config_.control.promotion_window) {
         samples_.pop_front();
       }
@@ -143,11 +143,19 @@ asio::awaitable<void> AdminServer::sample_mismatches() {
   }
 }
 
-// Mismatches since the oldest sample still in the window (since start, in a younger process).
-uint64_t AdminServer::mismatches_in_window() const {
-  const uint64_t total = context_.comparator != nullptr ? context_.comparator->mismatches() : 0;
+AdminServer::Counts AdminServer::counts_now() const {
+  return {.mismatches = context_.comparator != nullptr ? context_.comparator->mismatches() : 0,
+          .fallbacks = context_.metrics.read_fallbacks()};
+}
+
+// The counts since the oldest sample still in the window (since start, in a younger process).
+AdminServer::Counts AdminServer::counts_in_window() const {
+  const Counts now = counts_now();
   std::lock_guard lock(samples_mutex_);
-  return samples_.empty() ? total : total - samples_.front().second;
+  if (samples_.empty()) return now;
+  const Counts& then = samples_.front().second;
+  return {.mismatches = now.mismatches - then.mismatches,
+          .fallbacks = now.fallbacks - then.fallbacks};
 }
 
 }  // namespace cutover::proxy

@@ -69,7 +69,7 @@ class AdminServer {
  private:
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> serve(tcp::socket socket);
-  asio::awaitable<void> sample_mismatches();
+  asio::awaitable<void> sample_counts();
 
   AdminResponse status() const;
   AdminResponse readiness() const;
@@ -80,7 +80,12 @@ class AdminServer {
   AdminResponse apply(const AdminRequest& request, const std::string& what, router::Phase phase,
                       uint32_t ramp, uint64_t version, bool forced);
   router::PromotionFacts promotion_facts() const;
-  uint64_t mismatches_in_window() const;
+  struct Counts {  // what the promotion gates count over the window
+    uint64_t mismatches = 0;
+    uint64_t fallbacks = 0;
+  };
+  Counts counts_now() const;
+  Counts counts_in_window() const;
 
   const Config& config_;
   ControlState& control_;
@@ -92,9 +97,9 @@ class AdminServer {
   tcp::acceptor acceptor_{io_};
   uint16_t port_ = 0;
   std::thread thread_;
-  // (when, comparator mismatches so far), sampled every few seconds over the promotion window
+  // (when, the counts so far), sampled every few seconds over the promotion window
   mutable std::mutex samples_mutex_;
-  std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> samples_;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, Counts>> samples_;
 };
 
 }  // namespace cutover::proxy

@@ -78,6 +78,12 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                         .Add({});
 }
 
+uint64_t Metrics::read_fallbacks() const {
+  double total = 0;
+  for (const prometheus::Counter* counter : fallbacks_) total += counter->Value();
+  return static_cast<uint64_t>(total);
+}
+
 void Metrics::read_fallback(std::string_view reason) {
   const std::string_view first = reason.substr(0, reason.find(' '));
   for (size_t i = 0; i + 1 < kFallbackReasons.size(); ++i) {

@@ -34,6 +34,7 @@ class Metrics {
   }
   // `reason` as read_fallback logs it ("sqlstate 42P01"): counted by its first word.
   void read_fallback(std::string_view reason);
+  uint64_t read_fallbacks() const;  // so far, every reason
   void mirror_write(MirrorResult result) {
     mirror_writes_[static_cast<size_t>(result)]->Increment();
   }

@@ -1,5 +1,6 @@
 #include "proxy/sequence_keeper.h"
 
+#include <algorithm>
 #include <charconv>
 #include <limits>
 #include <optional>
@@ -86,19 +87,26 @@ asio::awaitable<void> SequenceKeeper::pass(const Secrets& secrets) {
     std::lock_guard lock(mutex_);
     logins = logins_;
   }
+  int64_t least = std::numeric_limits<int64_t>::max();
+  bool complete = !stopping_.load();
   for (const Key& key : logins) {
     if (stopping_.load()) break;
-    co_await keep(key, pairs_[key], secrets);
+    const bool kept = co_await keep(key, pairs_[key], secrets, least);
+    complete = complete && kept;
   }
+  headroom_.store(least);
+  headroom_known_.store(complete);
   passing_ = false;
 }
 
-asio::awaitable<void> SequenceKeeper::keep(const Key& key, Pair& pair, const Secrets& secrets) {
+asio::awaitable<bool> SequenceKeeper::keep(const Key& key, Pair& pair, const Secrets& secrets,
+                                           int64_t& least) {
   // Each co_await's result named first: GCC 12 miscompiled the shorter form (SIGILL).
   const bool connected = co_await connect(key, pair, secrets);
-  if (!connected) co_return;
-  const bool advanced = co_await advance(key, pair);
+  if (!connected) co_return false;
+  const bool advanced = co_await advance(key, pair, least);
   if (advanced) pair.failing = false;
+  co_return advanced;
 }
 
 // Both sides' connections, opened where they are not; false when one cannot be. (Two calls,
@@ -125,8 +133,8 @@ asio::awaitable<bool> SequenceKeeper::open_side(const Key& key, Pair& pair,
 }
 
 // One pass over the database's sequences, the mirror's moved ahead of the source of truth's;
-// false when a side failed.
-asio::awaitable<bool> SequenceKeeper::advance(const Key& key, Pair& pair) {
+// false when a side failed. `least` keeps the smallest lead a mirror sequence is left with.
+asio::awaitable<bool> SequenceKeeper::advance(const Key& key, Pair& pair, int64_t& least) {
   const bool old_serves = roles_.current().serving == router::Backend::kOld;
   OwnConnection& truth_side = old_serves ? *pair.old_side : *pair.new_side;
   OwnConnection& mirror_side = old_serves ? *pair.new_side : *pair.old_side;
@@ -152,7 +160,11 @@ asio::awaitable<bool> SequenceKeeper::advance(const Key& key, Pair& pair) {
     const Sequence& target = it->second;
     const int64_t wanted = *source.last > target.max - margin ? target.max : *source.last + margin;
     const bool close_behind = !target.last || *target.last < *source.last + margin / 2;
-    if (!close_behind || (target.last && *target.last >= wanted)) continue;
+    if (!close_behind || (target.last && *target.last >= wanted)) {
+      least = std::min(least, *target.last - *source.last);
+      continue;
+    }
+    least = std::min(least, wanted - *source.last);
     setvals += "SELECT pg_catalog.setval(" + router::quote_literal(name) + ", " +
                std::to_string(wanted) + ");";
     ++moved;

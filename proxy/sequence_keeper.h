@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -41,6 +42,13 @@ class SequenceKeeper {
   asio::awaitable<void> run(std::function<std::shared_ptr<const Secrets>()> secrets);
   // One pass now, after the one running (if any) ends; on run()'s executor.
   asio::awaitable<void> pass(const Secrets& secrets);
+  // After the last complete pass, how far the mirror's sequences were ahead of the source of
+  // truth's at the least (max() when no sequence is in use); nullopt before the first complete
+  // pass and after a failed one (thread-safe).
+  std::optional<int64_t> headroom() const {
+    if (!headroom_known_.load()) return std::nullopt;
+    return headroom_.load();
+  }
   void stop() { stopping_.store(true); }
 
  private:
@@ -51,11 +59,11 @@ class SequenceKeeper {
     bool failing = false;  // the last pass failed and said so: the next failure is not logged
   };
 
-  asio::awaitable<void> keep(const Key& key, Pair& pair, const Secrets& secrets);
+  asio::awaitable<bool> keep(const Key& key, Pair& pair, const Secrets& secrets, int64_t& least);
   asio::awaitable<bool> connect(const Key& key, Pair& pair, const Secrets& secrets);
   asio::awaitable<bool> open_side(const Key& key, Pair& pair, std::unique_ptr<OwnConnection>& side,
                                   const BackendTarget& target);
-  asio::awaitable<bool> advance(const Key& key, Pair& pair);
+  asio::awaitable<bool> advance(const Key& key, Pair& pair, int64_t& least);
   void fail(const Key& key, Pair& pair, const std::string& error);
 
   const Config& config_;
@@ -65,6 +73,8 @@ class SequenceKeeper {
   std::set<Key> logins_;  // under mutex_
   std::map<Key, Pair> pairs_;
   std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> headroom_{0};
+  std::atomic<bool> headroom_known_{false};
 };
 
 }  // namespace cutover::proxy

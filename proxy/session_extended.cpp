@@ -52,8 +52,7 @@ asio::awaitable<bool> Session::run_batch(std::string& pending) {
     // Named: GCC 12 mishandles temporaries inside co_await expressions.
     const std::string for_new = plan.new_prefix + batch;
     const bool routed = co_await try_new(for_new, plan.unit, plan.new_prefix_replies);
-    if (routed) {
-      context_.metrics.unit_routed(plan.unit.kind, database_of(router::Backend::kNew));
+    if (routed) {  // counted by run_on_new()
       statements_.apply(batch, plan, false, true);
       note_batch(plan);
       co_return true;

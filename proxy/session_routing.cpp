@@ -118,9 +118,8 @@ asio::awaitable<bool> Session::route_query(std::string_view body, std::string_vi
   if (!mirrors(unit) && !unit.copies_in && unit.kind != router::Kind::kSession) {
     on_new = co_await try_new(whole, unit, 0);
   }
-  context_.metrics.unit_routed(unit.kind,
-                               database_of(on_new ? router::Backend::kNew : router::Backend::kOld));
-  if (on_new) co_return true;
+  if (on_new) co_return true;  // counted by run_on_new()
+  context_.metrics.unit_routed(unit.kind, database_of(router::Backend::kOld));
   if (mirrors(unit)) co_return co_await mirror_query(whole, unit, pending);
   if (unit.copies_in && context_.journal != nullptr && !mirror_retired_)
     co_return co_await mirror_copy(whole, unit);
@@ -244,6 +243,8 @@ asio::awaitable<bool> Session::run_on_new(std::string_view message,
       context_.metrics.backend_duration(
           database_of(router::Backend::kNew),
           std::chrono::duration<double>(Clock::now() - new_read_started_).count());
+      // Counted before the answer goes out, so whoever got it finds it counted.
+      context_.metrics.unit_routed(unit.kind, database_of(router::Backend::kNew));
       co_return co_await stream_from_new(std::move(*first));
     }
   }

@@ -46,13 +46,37 @@ std::string_view to_string(Action action) {
   return "unknown";
 }
 
+namespace {
+
+Gate headroom_gate(const PromotionFacts& facts) {
+  Gate gate{.name = "sequence_headroom", .threshold = ">= 0"};
+  if (!facts.sequences_kept) {
+    gate.value = "not kept (sequence_sync_ms is 0)";
+  } else if (!facts.sequence_headroom) {
+    gate.value = "unknown (no complete keeper pass)";
+  } else if (*facts.sequence_headroom == PromotionFacts::kNoSequences) {
+    gate.value = "no sequence in use";
+    gate.pass = true;
+  } else {
+    gate.value = std::to_string(*facts.sequence_headroom);
+    gate.pass = *facts.sequence_headroom >= 0;
+  }
+  return gate;
+}
+
+}  // namespace
+
 std::vector<Gate> promotion_gates(const PromotionFacts& facts) {
+  const std::string window = "0 in " + std::to_string(facts.window_seconds) + " s";
   return {
       {"read_ramp_percent", percent_text(facts.read_ramp), "100", facts.read_ramp == 10000},
       {"mirror_healthy", facts.mirror_healthy ? "true" : "false", "true", facts.mirror_healthy},
       {"journal_records", std::to_string(facts.journal_records), "0", facts.journal_records == 0},
-      {"mismatches_in_window", std::to_string(facts.mismatches_in_window),
-       "0 in " + std::to_string(facts.window_seconds) + " s", facts.mismatches_in_window == 0},
+      {"mismatches_in_window", std::to_string(facts.mismatches_in_window), window,
+       facts.mismatches_in_window == 0},
+      {"fallbacks_in_window", std::to_string(facts.fallbacks_in_window), window,
+       facts.fallbacks_in_window == 0},
+      headroom_gate(facts),
   };
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,7 +25,14 @@ struct PromotionFacts {
   bool mirror_healthy = false;        // new connected and the journal live
   uint64_t journal_records = 0;       // written and not yet replayed
   uint64_t mismatches_in_window = 0;  // comparator mismatches in the last `window_seconds`
+  uint64_t fallbacks_in_window = 0;   // reads new failed and old answered, in the same window
   uint64_t window_seconds = 0;
+  // How far the mirror's sequences were ahead of the source of truth's after the sequence
+  // keeper's last complete pass, at the least (kNoSequences when none is in use); nullopt when
+  // no pass completed, or the last one failed.
+  static constexpr int64_t kNoSequences = std::numeric_limits<int64_t>::max();
+  bool sequences_kept = false;  // the keeper runs (migration.mirror.sequence_sync_ms > 0)
+  std::optional<int64_t> sequence_headroom{};
 };
 
 struct Gate {

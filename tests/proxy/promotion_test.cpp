@@ -43,6 +43,14 @@ class PromotionTest : public AdminFixture {
   HttpReply act(const std::string& action) {
     return post("/phase", "{\"action\": \"" + action + "\"}");
   }
+  // Once every gate passes (the sequence keeper's first pass must have completed).
+  HttpReply promote() {
+    EXPECT_TRUE(wait_until(
+        [&] { return get("/readiness").body.find("\"ready\":true") != std::string::npos; },
+        std::chrono::seconds(5)))
+        << get("/readiness").body;
+    return act("promote");
+  }
 };
 
 TEST_F(PromotionTest, PromoteMovesRunningSessionsToNewAndRollbackBringsThemBack) {
@@ -61,7 +69,7 @@ TEST_F(PromotionTest, PromoteMovesRunningSessionsToNewAndRollbackBringsThemBack)
       wait_until([&] { return std::stoi(on_new("select last_value from promo_id_seq")) >= 501; },
                  std::chrono::seconds(5)));
 
-  HttpReply promoted = act("promote");
+  HttpReply promoted = promote();
   EXPECT_EQ(promoted.status, 200);
   EXPECT_NE(promoted.body.find("\"phase\":\"promoted\""), std::string::npos) << promoted.body;
   EXPECT_NE(promoted.body.find("\"source_of_truth\":\"new\""), std::string::npos) << promoted.body;
@@ -99,7 +107,7 @@ TEST_F(PromotionTest, PromoteMovesRunningSessionsToNewAndRollbackBringsThemBack)
 
 TEST_F(PromotionTest, ARestartedInstanceComesBackServingFromNew) {
   start();
-  ASSERT_EQ(act("promote").status, 200);
+  ASSERT_EQ(promote().status, 200);
   proxy_->signal(SIGKILL);
   start();
   Connection c = connect_proxy();
@@ -117,7 +125,7 @@ TEST_F(PromotionTest, ASwitchWaitsForAnOpenTransactionToEnd) {
   c.exec("drop table if exists promo_wait; create table promo_wait(id serial primary key, v text)");
   c.exec("begin");
   EXPECT_EQ(insert_returning_port(c, "promo_wait", "first"), old_port());
-  auto promoted = std::async(std::launch::async, [&] { return act("promote"); });
+  auto promoted = std::async(std::launch::async, [&] { return promote(); });
   ASSERT_TRUE(wait_until(
       [&] { return proxy_->log().find("\"event\":\"role_switch_started\"") != std::string::npos; },
       std::chrono::seconds(5)));
@@ -145,7 +153,7 @@ TEST_F(PromotionTest, ASessionStillInATransactionAfterTheSwitchTimeoutIsEnded) {
   PQsetNoticeProcessor(
       c.get(), [](void* out, const char* text) { *static_cast<std::string*>(out) += text; },
       &notices);
-  HttpReply reply = act("promote");
+  HttpReply reply = promote();
   EXPECT_EQ(reply.status, 200);
   EXPECT_NE(reply.body.find("\"source_of_truth\":\"new\""), std::string::npos) << reply.body;
   EXPECT_TRUE(wait_until(
@@ -172,7 +180,7 @@ TEST_F(PromotionTest, DecommissionStopsWritingToOld) {
   c.exec(
       "drop table if exists promo_decom; create table promo_decom(id serial primary key, v text)");
   c.exec("set application_name = 'decom-session'");
-  ASSERT_EQ(act("promote").status, 200);
+  ASSERT_EQ(promote().status, 200);
   EXPECT_EQ(insert_returning_port(c, "promo_decom", "mirrored"), new_port());
   HttpReply reply = act("decommission");
   EXPECT_EQ(reply.status, 200);
@@ -204,7 +212,7 @@ TEST_F(PromotionTest, PgbenchRunningThroughAPromotionSeesNoError) {
   ASSERT_TRUE(
       wait_until([&] { return std::stoi(on_old("select count(*) from pgbench_history")) >= 100; },
                  std::chrono::seconds(10)));
-  HttpReply reply = act("promote");
+  HttpReply reply = promote();
   EXPECT_EQ(reply.status, 200);
   EXPECT_NE(reply.body.find("\"source_of_truth\":\"new\""), std::string::npos) << reply.body;
   CommandResult result = bench.get();

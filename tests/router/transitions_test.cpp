@@ -8,7 +8,11 @@ namespace cutover::router {
 namespace {
 
 PromotionFacts ready() {
-  return {.read_ramp = 10000, .mirror_healthy = true, .window_seconds = 600};
+  return {.read_ramp = 10000,
+          .mirror_healthy = true,
+          .window_seconds = 600,
+          .sequences_kept = true,
+          .sequence_headroom = 1000};
 }
 
 TEST(TransitionsTest, EachActionLeadsFromItsPhasesOnly) {
@@ -60,8 +64,10 @@ TEST(TransitionsTest, GatesReportEveryValueAndThreshold) {
   facts.read_ramp = 2525;
   facts.mirror_healthy = false;
   facts.mismatches_in_window = 2;
+  facts.fallbacks_in_window = 1;
+  facts.sequence_headroom = -3;
   const auto gates = promotion_gates(facts);
-  ASSERT_EQ(gates.size(), 4u);
+  ASSERT_EQ(gates.size(), 6u);
   EXPECT_EQ(gates[0].value, "25.25");
   EXPECT_FALSE(gates[0].pass);
   EXPECT_EQ(gates[1].name, "mirror_healthy");
@@ -70,6 +76,31 @@ TEST(TransitionsTest, GatesReportEveryValueAndThreshold) {
   EXPECT_EQ(gates[3].value, "2");
   EXPECT_EQ(gates[3].threshold, "0 in 600 s");
   EXPECT_FALSE(gates[3].pass);
+  EXPECT_EQ(gates[4].name, "fallbacks_in_window");
+  EXPECT_EQ(gates[4].value, "1");
+  EXPECT_FALSE(gates[4].pass);
+  EXPECT_EQ(gates[5].name, "sequence_headroom");
+  EXPECT_EQ(gates[5].value, "-3");
+  EXPECT_EQ(gates[5].threshold, ">= 0");
+  EXPECT_FALSE(gates[5].pass);
+}
+
+TEST(TransitionsTest, SequenceHeadroomNeedsAKeeperAndACompletePass) {
+  auto headroom = [](PromotionFacts facts) { return promotion_gates(facts)[5]; };
+  PromotionFacts facts = ready();
+  EXPECT_TRUE(headroom(facts).pass);
+  EXPECT_EQ(headroom(facts).value, "1000");
+  facts.sequence_headroom = PromotionFacts::kNoSequences;
+  EXPECT_EQ(headroom(facts).value, "no sequence in use");
+  EXPECT_TRUE(headroom(facts).pass);
+  facts.sequence_headroom.reset();
+  EXPECT_EQ(headroom(facts).value, "unknown (no complete keeper pass)");
+  EXPECT_FALSE(headroom(facts).pass);
+  facts.sequences_kept = false;
+  EXPECT_EQ(headroom(facts).value, "not kept (sequence_sync_ms is 0)");
+  EXPECT_FALSE(headroom(facts).pass);
+  const Transition t = next_phase(Phase::kDualWrite, Action::kPromote, facts, false);
+  EXPECT_EQ(t.refused, "gate sequence_headroom is not kept (sequence_sync_ms is 0), needs >= 0");
 }
 
 TEST(TransitionsTest, ActionsHaveTheirInterfaceNames) {
