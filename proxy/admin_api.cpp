@@ -169,8 +169,32 @@ AdminResponse AdminServer::metrics() const {
   gauge("cutover_client_connections", "Client connections being served",
         static_cast<double>(view_.clients()));
   const MirrorJournal* journal = context_.journal.get();
-  gauge("cutover_journal_records", "Mirror-failure journal records not yet replayed into new",
+  gauge("cutover_journal_records", "Mirror-failure journal records not yet replayed",
         journal != nullptr ? static_cast<double>(journal->records_behind()) : 0);
+  gauge("cutover_journal_bytes", "Bytes of the mirror-failure journal on disk",
+        journal != nullptr ? static_cast<double>(journal->bytes_on_disk()) : 0);
+  gauge("cutover_mirror_lag_seconds",
+        "How long the mirror has been missing writes (journaled, not yet replayed); 0 while live",
+        journal != nullptr ? journal->lag_seconds() : 0);
+  const RoleSet roles = context_.roles.current();
+  auto& serving = prometheus::BuildGauge()
+                      .Name("cutover_serving")
+                      .Help("1 for the database sessions serve from now (the source of truth)")
+                      .Register(registry);
+  for (auto db : {router::Backend::kOld, router::Backend::kNew}) {
+    serving.Add({{"database", std::string(router::to_string(db))}})
+        .Set(db == roles.serving ? 1 : 0);
+  }
+  gauge("cutover_role_switch_holding", "1 while a role switch holds sessions at their boundary",
+        context_.roles.holding() ? 1 : 0);
+  if (const SequenceKeeper* sequences = context_.sequences.get()) {
+    if (auto headroom = sequences->headroom();
+        headroom && *headroom != router::PromotionFacts::kNoSequences) {
+      gauge("cutover_sequence_headroom",
+            "Smallest lead of a mirror sequence over the source of truth's after the last pass",
+            static_cast<double>(*headroom));
+    }
+  }
   gauge("cutover_circuit_breaker_open", "1 while the circuit breaker keeps reads off new",
         context_.breaker.state(std::chrono::steady_clock::now()) == router::BreakerState::kClosed
             ? 0

@@ -4,6 +4,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
@@ -11,7 +13,14 @@
 #include "proxy/log.h"
 
 namespace cutover::proxy {
+
 namespace {
+// Never 0 in practice (the clock has run since boot), so 0 can mean "not behind".
+int64_t steady_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -96,6 +105,11 @@ void MirrorJournal::fall_behind(std::string_view reason) {
 }
 
 void MirrorJournal::set_mode(Mode mode, std::string_view event, std::string_view reason) {
+  if (mode == Mode::kLive) {
+    behind_since_us_.store(0);
+  } else if (behind_since_us_.load() == 0) {
+    behind_since_us_.store(steady_us());
+  }
   mode_.store(mode);
   log::warn(event, {{"reason", reason},
                     {"effect", mode == Mode::kLive ? "writes mirrored live, reads may use new"
@@ -220,6 +234,20 @@ asio::awaitable<ReplayProgress> MirrorJournal::replay_all(std::shared_ptr<const 
     mode_.store(Mode::kLive);
   }
   co_return progress;
+}
+
+double MirrorJournal::lag_seconds() const {
+  const int64_t since = behind_since_us_.load();
+  return since == 0 ? 0.0 : static_cast<double>(steady_us() - since) / 1e6;
+}
+
+uint64_t MirrorJournal::bytes_on_disk() const {
+  uint64_t bytes = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(config_.verify.journal_dir, ec)) {
+    if (entry.is_regular_file(ec)) bytes += entry.file_size(ec);
+  }
+  return bytes;
 }
 
 }  // namespace cutover::proxy

@@ -77,6 +77,9 @@ class MirrorJournal {
   bool holds_records() const { return mode_.load(std::memory_order_relaxed) != Mode::kLive; }
   // Records written and not yet replayed into new (0 while live). Thread-safe.
   uint64_t records_behind() const;
+  // Since when new has been behind, in seconds (0 while live); the journal's size on disk.
+  double lag_seconds() const;
+  uint64_t bytes_on_disk() const;
 
   // Which database the records are for: the mirror, new unless a promotion made it old. Set
   // only while no record waits (a role switch waits for that).
@@ -102,6 +105,7 @@ class MirrorJournal {
   verify::JournalWriter writer_;
   JournalReplayer replayer_;
   std::atomic<Mode> mode_{Mode::kLive};
+  std::atomic<int64_t> behind_since_us_{0};  // steady clock; 0 while live
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;        // orders route decisions against the hand-over's close
   int open_live_ = 0;       // live transactions not yet ended (under mutex_)

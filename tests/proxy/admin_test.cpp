@@ -50,7 +50,9 @@ TEST_F(AdminTest, StatusHealthReadinessAndMetricsDescribeTheMigration) {
   for (const char* line :
        {"cutover_phase{phase=\"dual_write\"} 1\n", "cutover_phase{phase=\"passthrough\"} 0\n",
         "cutover_read_ramp_ratio 0\n", "cutover_client_connections 1\n",
-        "cutover_journal_records 0\n", "# TYPE cutover_comparator_pairs_total counter\n"}) {
+        "cutover_journal_records 0\n", "# TYPE cutover_comparator_pairs_total counter\n",
+        "cutover_serving{database=\"old\"} 1\n", "cutover_serving{database=\"new\"} 0\n",
+        "cutover_role_switch_holding 0\n", "cutover_mirror_lag_seconds 0\n"}) {
     EXPECT_NE(metrics.body.find(line), std::string::npos) << line << metrics.body;
   }
   EXPECT_EQ(get("/nothing").status, 404);

@@ -2,7 +2,8 @@
 // on old; once new is back cutover replays the journal in order and hands over to live
 // mirroring, so both databases end identical. Also: the journal survives kill -9 of cutover, a
 // corrupt record is reported and never replayed, and a commit new may or may not have applied is
-// reported for repair. new is a cluster of this suite's own, which the tests stop and start.
+// reported for repair; a promotion waits until new has every journaled write. new is a cluster
+// of this suite's own, which the tests stop and start.
 #include <libpq-fe.h>
 #include <signal.h>
 
@@ -12,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/proxy/routing_fixture.h"
+#include "tests/proxy/admin_fixture.h"
 
 namespace cutover::testing {
 namespace {
@@ -300,6 +301,45 @@ TEST_F(JournalReplayTest, ConflictingWritesAcrossAnOutageLeaveBothIdentical) {
   ASSERT_TRUE(wait_for_live()) << proxy_->log();
   EXPECT_GE(count_in_log("mirror_behind"), 1u);
   EXPECT_EQ(rows(*new_cluster_), rows(old_db()));
+}
+
+TEST_F(JournalReplayTest, APromotionWaitsUntilNewHasEveryJournaledWrite) {
+  const uint16_t admin_port = free_port();
+  std::ofstream(data_ / "token") << kToken << "\n";
+  start("admin: { port: " + std::to_string(admin_port) + ", token_file: " +
+        (data_ / "token").string() + ", audit_log: " + (data_ / "audit.jsonl").string() +
+        " }\ncontrol: { store: \"file:" + (data_ / "state.json").string() +
+        "\", switch_timeout_ms: 300 }\n");
+  Connection c = connect_proxy();
+  new_cluster_->stop();
+  c.exec("insert into replayed values (1, 'journaled')");
+  const std::string metrics = http(admin_port, "GET", "/metrics").body;
+  EXPECT_NE(metrics.find("cutover_journal_records 1\n"), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("cutover_mirror_lag_seconds 0\n"), std::string::npos) << metrics;
+  // Forced past the gates: still, new does not serve before it has the journaled write.
+  HttpReply promoted =
+      http(admin_port, "POST", "/phase", "{\"action\": \"promote\", \"force\": true}");
+  EXPECT_EQ(promoted.status, 200);
+  EXPECT_NE(promoted.body.find("\"phase\":\"promoted\",\"read_ramp_percent\":100,\"version\":1,"
+                               "\"source_of_truth\":\"old\""),
+            std::string::npos)
+      << promoted.body;
+  EXPECT_EQ(count_in_log("role_switch_waiting"), 1u) << proxy_->log();
+  EXPECT_EQ(count_in_log("role_switched"), 0u);
+  new_cluster_->start();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return http(admin_port, "GET", "/status").body.find("\"source_of_truth\":\"new\"") !=
+               std::string::npos;
+      },
+      30s))
+      << proxy_->log();
+  c.exec("begin");
+  c.exec("insert into replayed values (2, 'on new first')");
+  EXPECT_EQ(which_server(c), std::to_string(new_cluster_->port()));
+  c.exec("commit");
+  EXPECT_EQ(rows(*new_cluster_), "1\tjournaled\n2\ton new first");
+  EXPECT_EQ(rows(old_db()), rows(*new_cluster_));
 }
 
 }  // namespace

@@ -73,6 +73,9 @@ TEST_F(PromotionTest, PromoteMovesRunningSessionsToNewAndRollbackBringsThemBack)
   EXPECT_EQ(promoted.status, 200);
   EXPECT_NE(promoted.body.find("\"phase\":\"promoted\""), std::string::npos) << promoted.body;
   EXPECT_NE(promoted.body.find("\"source_of_truth\":\"new\""), std::string::npos) << promoted.body;
+  const std::string metrics = get("/metrics").body;
+  EXPECT_NE(metrics.find("cutover_serving{database=\"new\"} 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("cutover_phase{phase=\"promoted\"} 1\n"), std::string::npos);
 
   // The same connection now writes on new first, with new's keys, and keeps its state.
   EXPECT_EQ(insert_returning_port(c, "promo", "after"), new_port());
