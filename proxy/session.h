@@ -216,8 +216,8 @@ class Session {
                                          const router::Classification& unit);
   asio::awaitable<bool> mirror_partial_batch(std::string_view sync, std::string& pending);
   bool shadows(const router::Classification& unit);
-  asio::awaitable<bool> shadow_read(std::string_view whole, const router::Classification& unit,
-                                    std::string& pending);
+  asio::awaitable<bool> shadow_read(std::string_view for_old, std::string_view for_new,
+                                    const router::Classification& unit, std::string& pending);
   // session_copy.cpp: COPY FROM STDIN mirrored.
   asio::awaitable<bool> mirror_copy(std::string_view whole, const router::Classification& unit);
   asio::awaitable<bool> mirror_copy_data(char type, std::string_view whole, std::string& pending);

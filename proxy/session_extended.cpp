@@ -60,6 +60,13 @@ asio::awaitable<bool> Session::run_batch(std::string& pending) {
   }
   if (plan.executes)
     context_.metrics.unit_routed(plan.unit.kind, database_of(router::Backend::kOld));
+  if (plan.executes && plan.old_prefix.empty() && plan.new_can_run && shadows(plan.unit)) {
+    const std::string for_new = plan.new_prefix + batch;
+    const bool shadowed = co_await shadow_read(batch, for_new, plan.unit, pending);
+    statements_.apply(batch, plan, true, mirror_applied_);
+    note_batch(plan);
+    co_return shadowed;
+  }
   const bool sent = co_await send_batch_to_old(batch, plan, pending);
   batch_parses_on_old_ = 0;
   co_return sent;

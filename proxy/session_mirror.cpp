@@ -151,8 +151,9 @@ asio::awaitable<bool> Session::mirror_partial_batch(std::string_view sync, std::
   co_return true;
 }
 
-// Whether this read, which old is about to run, is sampled for a shadow read on new: simple
-// Query reads outside transactions, while new has every write and nothing else is in flight.
+// Whether this read, which old is about to run, is sampled for a shadow read on new: a Query
+// or a whole extended batch, outside transactions, while new has every write and nothing else
+// is in flight.
 bool Session::shadows(const router::Classification& unit) {
   if (config_.migration.shadow_reads == 0 || context_.comparator == nullptr) return false;
   if (unit.kind != router::Kind::kRead || transaction_status_ != 'I' || pending_replies_ != 1 ||
@@ -164,19 +165,21 @@ bool Session::shadows(const router::Classification& unit) {
 }
 
 // A sampled read: old runs it for the client (its ReadyForQuery held), then new runs the same
-// read and the comparator gets both answers. The client waits for new's answer too, so shadow
-// reads cost the sampled reads new's latency; a failure on new is only logged.
-asio::awaitable<bool> Session::shadow_read(std::string_view whole,
+// read (`for_new`: with what new must prepare first) and the comparator gets both answers. The
+// client waits for new's answer too, so shadow reads cost the sampled reads new's latency; a
+// failure on new is only logged.
+asio::awaitable<bool> Session::shadow_read(std::string_view for_old, std::string_view for_new,
                                            const router::Classification& unit,
                                            std::string& pending) {
   if (!co_await forward_to_old(pending)) co_return false;
   --pending_replies_;  // counted when the client sent it; run_on_old() counts it
   old_filter_.hold_ready(0, false);
-  auto answer = co_await run_on_old(whole, 1);
+  auto answer = co_await run_on_old(for_old, 1);
   if (!answer) co_return false;
+  mirror_applied_ = false;
   if (answer->sqlstate.empty()) {
     mirror_unpinned_ = unit.nondeterministic;  // now() and the like differ, of course
-    co_await run_on_mirror(whole, {.shadow_read = true}, unit, &*answer);
+    co_await run_on_mirror(for_new, {.shadow_read = true}, unit, &*answer);
   }
   co_return co_await send_ready(answer->status);
 }

@@ -127,7 +127,7 @@ asio::awaitable<bool> Session::route_query(std::string_view body, std::string_vi
     log_session_state(whole);
     if (new_ready_) co_await copy_to_new(whole);
   } else if (shadows(unit)) {
-    co_return co_await shadow_read(whole, unit, pending);
+    co_return co_await shadow_read(whole, whole, unit, pending);
   }
   pending.append(whole);
   co_return true;

@@ -17,6 +17,8 @@
 namespace cutover::testing {
 namespace {
 
+using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
+
 // How cutover's logs and mismatch log name a statement.
 std::string proxy_log_hex(const std::string& sql) {
   char text[17];
@@ -353,6 +355,34 @@ TEST_F(MirrorTest, ShadowReadsCompareWhatOldAndNewReturn) {
       << lines[0];
   EXPECT_NE(lines[0].find("\"kind\":\"rows\",\"shadow_read\":true"), std::string::npos) << lines[0];
   EXPECT_NE(proxy_->log().find("shadow_read_mismatch"), std::string::npos);
+}
+
+// The same through the extended protocol: an unnamed statement with a parameter, and a named
+// one prepared on old alone before, which new gets prepared ahead of the shadow read.
+TEST_F(MirrorTest, ShadowReadsInTheExtendedProtocolToo) {
+  start_routing(0, "  read_your_writes_ms: 0\n  shadow_reads_percent: 100\n");
+  old_db().query("insert into mirrored values (1, 'same'), (2, 'old')");
+  TwoClusters::new_db().query("insert into mirrored values (1, 'same'), (2, 'new drifted')");
+  Connection c = connect_proxy();
+  const std::string by_id = "select v from mirrored where id = $1";
+  auto read = [&](const char* id) {
+    ResultPtr r(PQexecParams(c.get(), by_id.c_str(), 1, nullptr, &id, nullptr, nullptr, 0),
+                &PQclear);
+    EXPECT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK) << PQerrorMessage(c.get());
+    return std::string(PQgetvalue(r.get(), 0, 0));
+  };
+  EXPECT_EQ(read("1"), "same");
+  EXPECT_EQ(read("2"), "old");
+  ResultPtr prepared(PQprepare(c.get(), "which", kWhichServer, 0, nullptr), &PQclear);
+  ASSERT_EQ(PQresultStatus(prepared.get()), PGRES_COMMAND_OK) << PQerrorMessage(c.get());
+  ResultPtr which(PQexecPrepared(c.get(), "which", 0, nullptr, nullptr, nullptr, 0), &PQclear);
+  ASSERT_EQ(PQresultStatus(which.get()), PGRES_TUPLES_OK) << PQerrorMessage(c.get());
+  EXPECT_EQ(PQgetvalue(which.get(), 0, 0), old_port());
+  const auto lines = mismatches_through(*proxy_, kWhichServer);
+  ASSERT_EQ(lines.size(), 2u);  // the read of row 1 matched
+  EXPECT_NE(lines[0].find("\"fingerprint\":\"" + proxy_log_hex(by_id) + "\""), std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[0].find("\"kind\":\"rows\",\"shadow_read\":true"), std::string::npos) << lines[0];
 }
 
 // 16 clients overwrite the same 4 rows with their own values, half of them in autocommit and
