@@ -34,6 +34,10 @@ void ReplyFilter::keep_answer(int units_before) {
   expected_.push_back({Edit::kKeptAnswer, units_before, 0, {}});
 }
 
+void ReplyFilter::compare_answer(int units_before) {
+  expected_.push_back({Edit::kComparedAnswer, units_before, 0, {}});
+}
+
 void ReplyFilter::hold_ready(int units_before, bool drop_tags) {
   expected_.push_back({drop_tags ? Edit::kReadyAndTags : Edit::kReady, units_before, 0, {}});
 }
@@ -59,6 +63,7 @@ bool ReplyFilter::edits(Expected& e, char type, std::string_view body) {
       if (type == 'Z') e.units_before = -1;
       return true;
     case Edit::kKeptAnswer:
+    case Edit::kComparedAnswer:
     case Edit::kReady:
     case Edit::kReadyAndTags:
       if (type == 'D' && e.edit == Edit::kKeptAnswer) e.answer.data_rows.emplace_back(body);
@@ -68,7 +73,7 @@ bool ReplyFilter::edits(Expected& e, char type, std::string_view body) {
       }
       if (type == 'E' && e.answer.sqlstate.empty()) e.answer.sqlstate = field_of(type, body, 'C');
       if (type == 'D') e.rows.add_data_row(body);
-      if (type != 'Z') return e.edit == Edit::kKeptAnswer;
+      if (type != 'Z') return e.edit == Edit::kKeptAnswer || e.edit == Edit::kComparedAnswer;
       e.answer.status = body.empty() ? 'I' : body[0];
       e.answer.rows = e.rows.rows();
       e.answer.rows_digest = e.rows.digest();

@@ -44,6 +44,9 @@ class ReplyFilter {
   // The same, reporting the answer through take_held(), rows and all (a statement cutover
   // sent to learn something from old).
   void keep_answer(int units_before);
+  // The same, reporting only its tags, error and rows digest (a read run on old to compare it
+  // with the answer new gave the client).
+  void compare_answer(int units_before);
   // Takes out that unit's ReadyForQuery (and with `drop_tags` its CommandCompletes) and
   // reports the answer through take_held(); the rest of it goes to the client as it comes.
   void hold_ready(int units_before, bool drop_tags);
@@ -62,7 +65,7 @@ class ReplyFilter {
   HeldAnswer take_held();
 
  private:
-  enum class Edit { kParseComplete, kAnswer, kKeptAnswer, kReady, kReadyAndTags };
+  enum class Edit { kParseComplete, kAnswer, kKeptAnswer, kComparedAnswer, kReady, kReadyAndTags };
   struct Expected {
     Edit edit;
     int units_before;

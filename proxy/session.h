@@ -184,14 +184,18 @@ class Session {
   asio::awaitable<bool> forward_to_old(std::string& pending);
   const router::Classification& classify(std::string_view sql);
   router::Decision decide(const router::Classification& unit);
+  // `shadow_for_old`: the read as old would run it, to compare old's answer when the read is
+  // sampled for a shadow read (empty: never).
   asio::awaitable<bool> try_new(std::string_view message, const router::Classification& unit,
-                                int prefix_replies);
+                                int prefix_replies, std::string_view shadow_for_old = {});
   asio::awaitable<bool> run_on_new(std::string_view message, const router::Classification& unit,
-                                   int prefix_replies);
+                                   int prefix_replies, std::string_view shadow_for_old);
+  asio::awaitable<void> shadow_on_old(std::string_view for_old, const router::Classification& unit,
+                                      const HeldAnswer& on_new);
   asio::awaitable<std::optional<Message>> first_answer_from_new(int prefix_replies,
                                                                 bool& prefix_failed);
   asio::awaitable<bool> drain_new();
-  asio::awaitable<bool> stream_from_new(Message first);
+  asio::awaitable<bool> stream_from_new(Message first, HeldAnswer* seen = nullptr);
   void note_unit(const router::Classification& unit);
   void forget_prepared(const router::Classification& unit);
   void note_parameter_status(std::string_view body);
@@ -216,6 +220,8 @@ class Session {
                                          const router::Classification& unit);
   asio::awaitable<bool> mirror_partial_batch(std::string_view sync, std::string& pending);
   bool shadows(const router::Classification& unit);
+  void compare(verify::WriteAnswer on_backend, verify::WriteAnswer on_other,
+               const router::Classification& unit, bool nondeterministic, bool shadow_read);
   asio::awaitable<bool> shadow_read(std::string_view for_old, std::string_view for_new,
                                     const router::Classification& unit, std::string& pending);
   // session_copy.cpp: COPY FROM STDIN mirrored.

@@ -51,7 +51,8 @@ asio::awaitable<bool> Session::run_batch(std::string& pending) {
     if (transaction_status_ == 'I') view_.read_only_transaction = false;
     // Named: GCC 12 mishandles temporaries inside co_await expressions.
     const std::string for_new = plan.new_prefix + batch;
-    const bool routed = co_await try_new(for_new, plan.unit, plan.new_prefix_replies);
+    const std::string_view for_old = plan.old_prefix.empty() ? std::string_view(batch) : "";
+    const bool routed = co_await try_new(for_new, plan.unit, plan.new_prefix_replies, for_old);
     if (routed) {  // counted by run_on_new()
       statements_.apply(batch, plan, false, true);
       note_batch(plan);

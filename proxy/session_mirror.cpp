@@ -433,18 +433,9 @@ asio::awaitable<Session::MirrorOutcome> Session::await_mirror(MirrorSend sent, M
       database_of(router::Backend::kNew),
       std::chrono::duration<double>(Clock::now() - new_read_started_).count());
   if (old_answer != nullptr && context_.comparator != nullptr) {
-    verify::WritePair pair{
-        .fingerprint = unit.fingerprint,
-        .connection_id = id_,
-        .unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count(),
-        .nondeterministic = mirror_unpinned_,
-        .shadow_read = frame.shadow_read,
-        .old_side = {old_answer->tags, old_answer->rows, old_answer->rows_digest},
-        .new_side = {std::move(tags), rows.rows(), rows.digest()}};
-    if (primary_ == router::Backend::kNew) std::swap(pair.old_side, pair.new_side);
-    context_.comparator->submit(std::move(pair));  // a full queue counts a drop
+    compare({old_answer->tags, old_answer->rows, old_answer->rows_digest},
+            {std::move(tags), rows.rows(), rows.digest()}, unit, mirror_unpinned_,
+            frame.shadow_read);
   }
   co_return counted(MirrorOutcome::kApplied);
 }
@@ -477,6 +468,23 @@ asio::awaitable<bool> Session::send_ready(char status) {
   if (!sent) co_return false;
   last_activity_ = Clock::now();
   co_return true;
+}
+
+// Hands both answers to the comparator (off the client's path; a full queue counts a drop).
+// `on_backend` is what backend_ answered, `on_other` new_backend_: named by database there.
+void Session::compare(verify::WriteAnswer on_backend, verify::WriteAnswer on_other,
+                      const router::Classification& unit, bool nondeterministic, bool shadow_read) {
+  verify::WritePair pair{.fingerprint = unit.fingerprint,
+                         .connection_id = id_,
+                         .unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count(),
+                         .nondeterministic = nondeterministic,
+                         .shadow_read = shadow_read,
+                         .old_side = std::move(on_backend),
+                         .new_side = std::move(on_other)};
+  if (primary_ == router::Backend::kNew) std::swap(pair.old_side, pair.new_side);
+  context_.comparator->submit(std::move(pair));
 }
 
 }  // namespace cutover::proxy

@@ -116,7 +116,7 @@ asio::awaitable<bool> Session::route_query(std::string_view body, std::string_vi
   statements_.new_lost_unnamed();  // any Query may reach new, and destroys it there
   bool on_new = false;
   if (!mirrors(unit) && !unit.copies_in && unit.kind != router::Kind::kSession) {
-    on_new = co_await try_new(whole, unit, 0);
+    on_new = co_await try_new(whole, unit, 0, whole);
   }
   if (on_new) co_return true;  // counted by run_on_new()
   context_.metrics.unit_routed(unit.kind, database_of(router::Backend::kOld));
@@ -145,15 +145,17 @@ asio::awaitable<bool> Session::forward_to_old(std::string& pending) {
 // Runs a unit on new when the policy and the breaker say so and nothing is in flight on old;
 // false when old must run it (not routed, or new failed before any answer went out).
 asio::awaitable<bool> Session::try_new(std::string_view message, const router::Classification& unit,
-                                       int prefix_replies) {
+                                       int prefix_replies, std::string_view shadow_for_old) {
   // A journal waiting for replay means new lacks writes: its answers could be stale.
   const bool new_behind = context_.journal != nullptr && context_.journal->holds_records();
   if (!new_ready_ || new_behind || nonstandard_strings_ || pending_replies_ != 1 ||
       decide(unit).target != router::Backend::kNew || !context_.breaker.allow(Clock::now())) {
     co_return false;
   }
+  const bool shadow = !shadow_for_old.empty() && shadows(unit);
   --pending_replies_;  // counted for old, answered by new
-  bool routed = co_await run_on_new(message, unit, prefix_replies);
+  bool routed = co_await run_on_new(message, unit, prefix_replies,
+                                    shadow ? shadow_for_old : std::string_view());
   if (!routed) ++pending_replies_;
   if (auto changed = context_.breaker.record(routed, Clock::now())) {
     log::warn("circuit_breaker", {{"conn", id_}, {"state", router::to_string(*changed)}});
@@ -214,7 +216,8 @@ void Session::note_parameter_status(std::string_view body) {
 // `message` starts with `prefix_replies` messages that prepare statements new lacks; their
 // answers are not the client's.
 asio::awaitable<bool> Session::run_on_new(std::string_view message,
-                                          const router::Classification& unit, int prefix_replies) {
+                                          const router::Classification& unit, int prefix_replies,
+                                          std::string_view shadow_for_old) {
   if (!co_await drain_new()) co_return false;
   std::string fallback_reason;
   new_read_started_ = Clock::now();
@@ -245,7 +248,11 @@ asio::awaitable<bool> Session::run_on_new(std::string_view message,
           std::chrono::duration<double>(Clock::now() - new_read_started_).count());
       // Counted before the answer goes out, so whoever got it finds it counted.
       context_.metrics.unit_routed(unit.kind, database_of(router::Backend::kNew));
-      co_return co_await stream_from_new(std::move(*first));
+      if (shadow_for_old.empty()) co_return co_await stream_from_new(std::move(*first));
+      HeldAnswer seen;
+      const bool streamed = co_await stream_from_new(std::move(*first), &seen);
+      if (streamed) co_await shadow_on_old(shadow_for_old, unit, seen);
+      co_return streamed;
     }
   }
   context_.metrics.read_fallback(fallback_reason);
@@ -318,8 +325,16 @@ asio::awaitable<std::optional<Message>> Session::next_from_new(protocol::Protoco
 // Relays new's answer to the client up to its ReadyForQuery, as the bytes came (whole
 // messages are found in place, not copied one by one). Once bytes went out a failure can no
 // longer be hidden: the client gets an error and a ReadyForQuery so the session goes on.
-asio::awaitable<bool> Session::stream_from_new(Message first) {
+asio::awaitable<bool> Session::stream_from_new(Message first, HeldAnswer* seen) {
   co_await hold_client_writes();
+  verify::RowSetHasher rows;
+  auto note = [&](char type, std::string_view body) {  // what a shadow read compares
+    if (seen == nullptr) return;
+    if (type == 'C') seen->tags.emplace_back(body.substr(0, body.find('\0')));
+    if (type == 'E') seen->sqlstate = "error";
+    if (type == 'D') rows.add_data_row(body);
+  };
+  note(first.type, first.body);
   std::string out;
   append_message(out, first.type, first.body);
   bool complete = first.type == 'Z';
@@ -331,6 +346,7 @@ asio::awaitable<bool> Session::stream_from_new(Message first) {
         (frame = protocol::next_frame(std::string_view(new_in_).substr(whole), kMaxBackendMessage))
             .status == protocol::FrameStatus::kFrame) {
       whole += frame.consumed;
+      note(frame.type, frame.body);
       if (frame.type == 'Z') {
         complete = true;
         break;
@@ -355,7 +371,24 @@ asio::awaitable<bool> Session::stream_from_new(Message first) {
   }
   if (!client_gone) co_await relay_to_client(out);
   release_client_writes();
+  if (seen != nullptr) {
+    seen->rows = rows.rows();
+    seen->rows_digest = rows.digest();
+  }
   co_return true;
+}
+
+// A read new answered, sampled for a shadow read: old runs it too, its answer taken out of the
+// client's stream, and the comparator gets both (the client has new's already).
+asio::awaitable<void> Session::shadow_on_old(std::string_view for_old,
+                                             const router::Classification& unit,
+                                             const HeldAnswer& on_new) {
+  if (!on_new.sqlstate.empty()) co_return;
+  old_filter_.compare_answer(0);
+  auto on_old = co_await run_on_old(for_old, 1);
+  if (!on_old || !on_old->sqlstate.empty()) co_return;
+  compare({on_old->tags, on_old->rows, on_old->rows_digest},
+          {on_new.tags, on_new.rows, on_new.rows_digest}, unit, unit.nondeterministic, true);
 }
 
 // Like write_to_client(), but without a trip through the scheduler when the client's socket

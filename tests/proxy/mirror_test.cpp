@@ -385,6 +385,34 @@ TEST_F(MirrorTest, ShadowReadsInTheExtendedProtocolToo) {
   EXPECT_NE(lines[0].find("\"kind\":\"rows\",\"shadow_read\":true"), std::string::npos) << lines[0];
 }
 
+// At ramp 100 reads are answered by new; sampled ones run on old too, whose answer the client
+// never sees, and the comparator gets both.
+TEST_F(MirrorTest, ReadsRoutedToNewAreShadowedOnOld) {
+  start_routing(100, "  read_your_writes_ms: 0\n  shadow_reads_percent: 100\n");
+  old_db().query("insert into mirrored values (1, 'same'), (2, 'old')");
+  TwoClusters::new_db().query("insert into mirrored values (1, 'same'), (2, 'new drifted')");
+  Connection c = connect_proxy();
+  EXPECT_EQ(c.query_value("select v from mirrored where id = 1"), "same");
+  const std::string differing = "select v from mirrored where id = 2";
+  EXPECT_EQ(c.query_value(differing), "new drifted");
+  const std::string by_id = "select v from mirrored where id = $1";
+  const char* id = "2";
+  ResultPtr r(PQexecParams(c.get(), by_id.c_str(), 1, nullptr, &id, nullptr, nullptr, 0), &PQclear);
+  ASSERT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK) << PQerrorMessage(c.get());
+  EXPECT_STREQ(PQgetvalue(r.get(), 0, 0), "new drifted");
+  EXPECT_EQ(c.query_value(kWhichServer), new_port());
+  const auto lines = mismatches_through(*proxy_, kWhichServer);
+  ASSERT_EQ(lines.size(), 3u);  // the read of row 1 matched
+  EXPECT_NE(lines[0].find("\"fingerprint\":\"" + proxy_log_hex(differing) + "\""),
+            std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[0].find("\"kind\":\"rows\",\"shadow_read\":true"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("\"fingerprint\":\"" + proxy_log_hex(by_id) + "\""), std::string::npos)
+      << lines[1];
+  // The session goes on normally: old owes it nothing.
+  EXPECT_EQ(c.query_value("select count(*) from mirrored"), "2");
+}
+
 // 16 clients overwrite the same 4 rows with their own values, half of them in autocommit and
 // half in two-statement transactions. Were each write sent to both at once, the last writer
 // of a row could differ between old and new; in either ordering both end the same.

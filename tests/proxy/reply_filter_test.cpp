@@ -143,5 +143,32 @@ TEST(ReplyFilter, AKeptAnswerGoesNowhereButReportsItsRowsAndTag) {
   }
 }
 
+TEST(ReplyFilter, AComparedAnswerGoesNowhereButReportsItsDigest) {
+  // A well-formed DataRow with one text column.
+  auto row = [](const std::string& value) {
+    std::string body("\0\1", 2);
+    body += std::string("\0\0\0", 3) + static_cast<char>(value.size()) + value;
+    return body;
+  };
+  const std::string read = message('D', row("a")) + message('D', row("b")) +
+                           message('C', std::string("SELECT 2\0", 9)) + kReady;
+  const std::string next = kRow + kReady;
+  verify::RowSetHasher expected;
+  expected.add_data_row(row("b"));  // a set digest: the order does not matter
+  expected.add_data_row(row("a"));
+  for (size_t split = 0; split <= read.size() + next.size(); ++split) {
+    ReplyFilter filter;
+    filter.compare_answer(0);
+    const std::string out = relay(filter, read + next, {split}, "ZCED");
+    EXPECT_EQ(out, next) << "split at " << split;
+    ASSERT_TRUE(filter.has_held()) << "split at " << split;
+    HeldAnswer answer = filter.take_held();
+    EXPECT_TRUE(answer.data_rows.empty());
+    EXPECT_EQ(answer.rows, 2u);
+    EXPECT_EQ(answer.rows_digest, expected.digest());
+    EXPECT_EQ(answer.tags, std::vector<std::string>{"SELECT 2"});
+  }
+}
+
 }  // namespace
 }  // namespace cutover::proxy
