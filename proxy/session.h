@@ -502,6 +502,7 @@ class Session {
   KeptMessages partial_batch_;   // what went to old of it, for mirroring at its Sync
   // A COPY FROM STDIN being mirrored (mirror_copy()): the Query and its data so far.
   bool copy_mirrored_ = false;
+  bool copy_refused_ = false;  // too large to mirror: old got a CopyFail, the rest is dropped
   router::Classification copy_unit_;
   KeptMessages copy_kept_;
   router::PreparedStatements statements_;

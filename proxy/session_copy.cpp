@@ -1,12 +1,24 @@
 // COPY FROM STDIN mirrored in dual_write (the rest of mirroring: session_mirror.cpp).
+#include "proxy/log.h"
 #include "proxy/session.h"
 
 namespace cutover::proxy {
+namespace {
+
+// What old's error says when cutover stops a COPY it cannot mirror.
+constexpr std::string_view kCopyTooLarge =
+    "cutover: COPY FROM STDIN of more than 64 MB cannot be mirrored to the new database yet; "
+    "send the data in smaller COPYs";
+
+}  // namespace
 
 // COPY ... FROM STDIN in dual_write: old runs it as the data streams in from the client, and
 // the Query with every CopyData is kept (KeptMessages' bound); when the client's CopyDone (or
 // CopyFail) has reached old and old has answered, new runs the whole of it, like a batch that
 // went to old in pieces (see mirror_partial_batch()): not wrapped in cutover's transaction.
+// A COPY whose data outgrows the bound could neither run on new nor be journaled, so it must
+// not stay on old alone: old gets a CopyFail as soon as the bound is passed (the client then
+// gets old's error, 57014 with cutover's reason), and the rest of the client's data is dropped.
 asio::awaitable<bool> Session::mirror_copy(std::string_view whole,
                                            const router::Classification& unit) {
   co_await join_mirror_transaction(unit);
@@ -21,6 +33,7 @@ asio::awaitable<bool> Session::mirror_copy(std::string_view whole,
 // A mirrored COPY that old refused at once (no data follows): nothing to mirror.
 void Session::end_mirrored_copy() {
   copy_mirrored_ = false;
+  copy_refused_ = false;
   copy_kept_ = {};
   copy_unit_ = {};
 }
@@ -29,7 +42,20 @@ void Session::end_mirrored_copy() {
 // answer is held, then new runs the kept copy).
 asio::awaitable<bool> Session::mirror_copy_data(char type, std::string_view whole,
                                                 std::string& pending) {
+  if (copy_refused_) {  // old ended the COPY with cutover's CopyFail: the rest goes nowhere
+    if (type != 'd') end_mirrored_copy();
+    co_return true;
+  }
   copy_kept_.append(whole);
+  if (copy_kept_.overflowed()) {
+    copy_refused_ = true;
+    log::error("mirror_copy_refused", {{"conn", id_},
+                                       {"fingerprint", log::hex(copy_unit_.fingerprint)},
+                                       {"reason", "COPY data larger than 64 MB"}});
+    protocol::encode(protocol::CopyFail{.message = std::string(kCopyTooLarge)}, pending);
+    if (type != 'd') end_mirrored_copy();
+    co_return true;
+  }
   if (type == 'd') {
     pending.append(whole);
     co_return true;
@@ -44,7 +70,6 @@ asio::awaitable<bool> Session::mirror_copy_data(char type, std::string_view whol
   reserve_journal_place(transaction_status_ == 'I');
   auto answer = co_await run_on_old(whole, 1);
   if (!answer) co_return false;
-  if (kept.overflowed()) mirror_broken_ = "COPY data larger than 64 MB not kept for new";
   co_return co_await mirror_after_old(*answer, false, kept.bytes(), kept.bytes(), unit);
 }
 

@@ -413,6 +413,34 @@ TEST_F(MirrorTest, ReadsRoutedToNewAreShadowedOnOld) {
   EXPECT_EQ(c.query_value("select count(*) from mirrored"), "2");
 }
 
+// A COPY larger than cutover keeps for new (64 MB) could neither run on new nor be journaled:
+// old is stopped too, the client gets the reason, and neither database has any of it.
+TEST_F(MirrorTest, ACopyTooLargeToMirrorIsStoppedOnOldToo) {
+  Connection c = connect_proxy();
+  std::string data;
+  const std::string padding(1000, 'x');
+  for (int id = 1; data.size() <= (size_t{66} << 20); ++id) {
+    data += std::to_string(id) + "\t" + padding + "\n";
+  }
+  EXPECT_EQ(c.copy_in("copy mirrored from stdin", data), "error 57014");
+  EXPECT_NE(std::string(PQerrorMessage(c.get()))
+                .find("COPY from stdin failed: cutover: COPY FROM STDIN of more than 64 MB "
+                      "cannot be mirrored to the new database yet; send the data in smaller COPYs"),
+            std::string::npos)
+      << PQerrorMessage(c.get());
+  c.exec("begin");
+  c.exec("insert into mirrored values (0, 'in the transaction')");
+  EXPECT_EQ(c.copy_in("copy mirrored from stdin", data), "error 57014");
+  EXPECT_EQ(PQtransactionStatus(c.get()), PQTRANS_INERROR);
+  c.exec("rollback");
+  for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
+    EXPECT_EQ(db->query("select count(*) from mirrored"), "0") << db->name();
+  }
+  EXPECT_NE(proxy_->log().find("\"event\":\"mirror_copy_refused\""), std::string::npos);
+  c.exec("insert into mirrored values (1, 'after')");  // the session goes on
+  EXPECT_EQ(TwoClusters::new_db().query("select v from mirrored"), "after");
+}
+
 // 16 clients overwrite the same 4 rows with their own values, half of them in autocommit and
 // half in two-statement transactions. Were each write sent to both at once, the last writer
 // of a row could differ between old and new; in either ordering both end the same.
