@@ -1,6 +1,7 @@
 #include "proxy/cancel_registry.h"
 
 #include <random>
+#include <utility>
 
 namespace cutover::proxy {
 namespace {
@@ -33,6 +34,13 @@ void CancelRegistry::add_secondary(int32_t client_process_id, const BackendKey& 
   std::lock_guard lock(mutex_);
   if (auto it = entries_.find(client_process_id); it != entries_.end()) {
     it->second.secondary = backend;
+  }
+}
+
+void CancelRegistry::swap_backends(int32_t client_process_id) {
+  std::lock_guard lock(mutex_);
+  if (auto it = entries_.find(client_process_id); it != entries_.end() && it->second.secondary) {
+    std::swap(it->second.backend, *it->second.secondary);
   }
 }
 

@@ -32,6 +32,9 @@ class CancelRegistry {
   ClientKey add(const BackendKey& backend);
   // A second backend working for the same client (new, in dual_write).
   void add_secondary(int32_t client_process_id, const BackendKey& backend);
+  // The two trade places (a promotion swapped the session's connections), so that a secondary
+  // logged in again replaces the right one.
+  void swap_backends(int32_t client_process_id);
   void remove(int32_t client_process_id);
   // The backend keys for a client's cancel request (the first one's, then the secondary's),
   // when both its id and secret match; empty otherwise.

@@ -105,6 +105,7 @@ void Session::swap_connections() {
   backend_in_ = std::exchange(new_in_, {});
   std::swap(primary_identity_, new_identity_);
   std::swap(primary_key_, new_key_);
+  if (client_key_) context_.cancels.swap_backends(client_key_->process_id);
   primary_ = router::other(primary_);
   statements_.swap_sides();
   for (auto& [parse, pin] : bound_pinnings_) std::swap(pin.on_old, pin.on_new);

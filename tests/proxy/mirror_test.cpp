@@ -40,6 +40,12 @@ class MirrorTest : public RoutingTest {
   static std::string rows(const PgCluster& db) {
     return db.query("select id, v from mirrored order by id");
   }
+  // cutover sampling every read for a shadow read, at `ramp`, and row 2 differing on new.
+  void start_shadowing_with_drift(double ramp) {
+    start_routing(ramp, "  read_your_writes_ms: 0\n  shadow_reads_percent: 100\n");
+    old_db().query("insert into mirrored values (1, 'same'), (2, 'old')");
+    TwoClusters::new_db().query("insert into mirrored values (1, 'same'), (2, 'new drifted')");
+  }
 };
 
 // What holds in both mirror.ordering modes, strict and parallel.
@@ -339,9 +345,7 @@ TEST_F(MirrorTest, CopyFromStdinIsMirrored) {
 // shadow_reads_percent: reads old answers also run on new, and the comparator reports a read
 // whose rows differ there (marked as a shadow read); the client sees old's rows only.
 TEST_F(MirrorTest, ShadowReadsCompareWhatOldAndNewReturn) {
-  start_routing(0, "  read_your_writes_ms: 0\n  shadow_reads_percent: 100\n");
-  old_db().query("insert into mirrored values (1, 'same'), (2, 'old')");
-  TwoClusters::new_db().query("insert into mirrored values (1, 'same'), (2, 'new drifted')");
+  start_shadowing_with_drift(0);
   Connection c = connect_proxy();
   EXPECT_EQ(c.query_value("select v from mirrored where id = 1"), "same");
   const std::string differing = "select v from mirrored where id = 2";
@@ -360,9 +364,7 @@ TEST_F(MirrorTest, ShadowReadsCompareWhatOldAndNewReturn) {
 // The same through the extended protocol: an unnamed statement with a parameter, and a named
 // one prepared on old alone before, which new gets prepared ahead of the shadow read.
 TEST_F(MirrorTest, ShadowReadsInTheExtendedProtocolToo) {
-  start_routing(0, "  read_your_writes_ms: 0\n  shadow_reads_percent: 100\n");
-  old_db().query("insert into mirrored values (1, 'same'), (2, 'old')");
-  TwoClusters::new_db().query("insert into mirrored values (1, 'same'), (2, 'new drifted')");
+  start_shadowing_with_drift(0);
   Connection c = connect_proxy();
   const std::string by_id = "select v from mirrored where id = $1";
   auto read = [&](const char* id) {
@@ -388,9 +390,7 @@ TEST_F(MirrorTest, ShadowReadsInTheExtendedProtocolToo) {
 // At ramp 100 reads are answered by new; sampled ones run on old too, whose answer the client
 // never sees, and the comparator gets both.
 TEST_F(MirrorTest, ReadsRoutedToNewAreShadowedOnOld) {
-  start_routing(100, "  read_your_writes_ms: 0\n  shadow_reads_percent: 100\n");
-  old_db().query("insert into mirrored values (1, 'same'), (2, 'old')");
-  TwoClusters::new_db().query("insert into mirrored values (1, 'same'), (2, 'new drifted')");
+  start_shadowing_with_drift(100);
   Connection c = connect_proxy();
   EXPECT_EQ(c.query_value("select v from mirrored where id = 1"), "same");
   const std::string differing = "select v from mirrored where id = 2";
