@@ -260,7 +260,7 @@ TEST_F(AdminTest, CtlSpeaksToTheAdminPortReadably) {
 
 // Three instances sharing a control database (a table on old's cluster): a change made
 // through any one's admin port reaches the others within a second (LISTEN/NOTIFY), rollback
-// included, and a restarted instance comes back in the shared state.
+// and promotion included, and a restarted instance comes back in the shared state.
 class SharedControlTest : public RoutingTest {
  protected:
   void SetUp() override {
@@ -321,6 +321,39 @@ TEST_F(SharedControlTest, AChangeThroughAnyInstanceReachesAllWithinASecond) {
   ASSERT_EQ(http(ports_[2], "POST", "/phase", "{\"action\": \"resume\"}").status, 200);
   EXPECT_TRUE(
       all_within_a_second("\"phase\":\"dual_write\",\"read_ramp_percent\":40,\"version\":3,"));
+}
+
+TEST_F(SharedControlTest, APromotionThroughOneInstanceSwitchesAllWithinASecond) {
+  ASSERT_EQ(http(ports_[0], "POST", "/ramp", "{\"percent\": 100}").status, 200);
+  ASSERT_TRUE(all_within_a_second("\"read_ramp_percent\":100,\"version\":1,"));
+  Connection c = connect(instances_[2]->conninfo());  // connected before the promotion
+  c.exec("drop table if exists shared_promo; create table shared_promo(v text)");
+  auto source_of_truth = [&] {
+    c.exec("begin");
+    c.exec("insert into shared_promo values ('x')");
+    const std::string port = c.query_value(kWhichServer);
+    c.exec("commit");
+    return port;
+  };
+  EXPECT_EQ(source_of_truth(), old_port());
+  ASSERT_TRUE(wait_until(  // the sequence keeper's first pass
+      [&] {
+        return http(ports_[1], "GET", "/readiness").body.find("\"ready\":true") !=
+               std::string::npos;
+      },
+      std::chrono::seconds(5)));
+  ASSERT_EQ(http(ports_[1], "POST", "/phase", "{\"action\": \"promote\"}").status, 200);
+  EXPECT_TRUE(
+      all_within_a_second("\"phase\":\"promoted\",\"read_ramp_percent\":100,\"version\":2,"
+                          "\"source_of_truth\":\"new\""));
+  EXPECT_EQ(source_of_truth(), new_port());
+  ASSERT_EQ(http(ports_[0], "POST", "/phase", "{\"action\": \"rollback\"}").status, 200);
+  EXPECT_TRUE(
+      all_within_a_second("\"phase\":\"rolled_back\",\"read_ramp_percent\":100,\"version\":3,"
+                          "\"source_of_truth\":\"old\""));
+  EXPECT_EQ(source_of_truth(), old_port());
+  EXPECT_EQ(old_db().query("select count(*) from shared_promo"), "3");
+  EXPECT_EQ(TwoClusters::new_db().query("select count(*) from shared_promo"), "3");
 }
 
 }  // namespace
