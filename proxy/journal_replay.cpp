@@ -8,6 +8,8 @@
 #include "protocol/frontend.h"
 #include "proxy/backend_login.h"
 #include "proxy/log.h"
+#include "router/insert_defaults.h"
+#include "router/row_keys.h"
 
 namespace cutover::proxy {
 namespace {
@@ -69,6 +71,43 @@ std::vector<std::string> tables_of(std::string_view unit, const router::Classifi
     for (const auto& table : classifier.classify(sql).tables) tables.insert(table);
   }
   return {tables.begin(), tables.end()};
+}
+
+// A Bind's parameters as text; nullopt for NULL and for binary ones.
+std::vector<std::optional<std::string>> text_parameters(const protocol::Bind& bind) {
+  std::vector<std::optional<std::string>> out;
+  for (size_t i = 0; i < bind.parameters.size(); ++i) {
+    const auto& formats = bind.parameter_formats;
+    const int16_t format = formats.empty() ? 0 : formats[formats.size() == 1 ? 0 : i];
+    out.push_back(format == 0 && i < bind.parameters.size() ? bind.parameters[i] : std::nullopt);
+  }
+  return out;
+}
+
+// The rows each statement of a record names by value: Query texts, and each Bind with the
+// text of the statement it binds (parsed earlier in the record).
+std::vector<router::NamedRows> rows_named_by(std::string_view unit) {
+  std::vector<router::NamedRows> out;
+  std::map<std::string, std::string, std::less<>> statements;  // name -> text
+  auto add = [&](std::vector<router::NamedRows> rows) {
+    for (auto& named : rows) out.push_back(std::move(named));
+  };
+  for (size_t at = 0; at < unit.size();) {
+    auto frame = protocol::next_frame(unit.substr(at), kMaxRecordMessage);
+    if (frame.status != protocol::FrameStatus::kFrame) break;
+    at += frame.consumed;
+    if (frame.type == 'Q') add(router::rows_named(frame.body.substr(0, frame.body.find('\0')), {}));
+    if (frame.type != 'P' && frame.type != 'B') continue;
+    auto decoded = protocol::decode_frontend(frame.type, frame.body);
+    if (!decoded) continue;
+    if (const auto* parse = std::get_if<protocol::Parse>(&*decoded)) {
+      statements[parse->statement] = parse->query;
+    } else if (const auto* bind = std::get_if<protocol::Bind>(&*decoded)) {
+      auto text = statements.find(bind->statement);
+      if (text != statements.end()) add(router::rows_named(text->second, text_parameters(*bind)));
+    }
+  }
+  return out;
 }
 
 void append_query(std::string& out, std::string_view sql) {
@@ -136,8 +175,10 @@ asio::awaitable<bool> JournalReplayer::replay_record(const verify::JournalRecord
       co_return false;
     }
     if (*status != "aborted") {  // unknown, or in progress for too long: someone must look
+      auto keys = co_await keys_of(record, secrets);
       report(What::kMayHaveApplied, record,
-             "new's connection failed or timed out at its commit; txid_status: " + *status);
+             "new's connection failed or timed out at its commit; txid_status: " + *status,
+             std::move(keys));
       ++progress.reported;
       advance(record.sequence, 0);
       co_return true;
@@ -166,7 +207,9 @@ asio::awaitable<bool> JournalReplayer::replay_record(const verify::JournalRecord
     advance(checkpoint_.through, record.sequence);  // the commit goes out: in doubt until seen
     answer = co_await exchange(*connection, last, 1);
     if (!answer.answered) {
-      report(What::kMayHaveApplied, record, "new's connection failed during replay of its commit");
+      auto keys = co_await keys_of(record, secrets);
+      report(What::kMayHaveApplied, record, "new's connection failed during replay of its commit",
+             std::move(keys));
       ++progress.reported;
       advance(record.sequence, 0);
       co_return false;
@@ -228,8 +271,9 @@ asio::awaitable<OwnConnection*> JournalReplayer::connection_for(const verify::Jo
 // mirror.timeout_ms; a connection that fails or times out is forgotten.
 asio::awaitable<OwnConnection::Answer> JournalReplayer::exchange(OwnConnection& connection,
                                                                  std::string_view messages,
-                                                                 int ready_expected) {
-  auto answer = co_await connection.exchange(messages, ready_expected);
+                                                                 int ready_expected,
+                                                                 size_t keep_rows) {
+  auto answer = co_await connection.exchange(messages, ready_expected, keep_rows);
   if (!answer.answered) {
     std::erase_if(connections_,
                   [&](const auto& entry) { return entry.second.get() == &connection; });
@@ -251,7 +295,38 @@ void JournalReplayer::advance(uint64_t through, uint64_t in_doubt) {
   verify::write_checkpoint(config_.verify.journal_dir, checkpoint_);
 }
 
-void JournalReplayer::report(What what, const verify::JournalRecord& record, std::string detail) {
+// The keys of the rows the record's statements name by value ("t(id)=(42)"), with each
+// table's primary key read from the mirror's catalog; empty where none is known (no key, the
+// mirror unreachable, rows not named by constants).
+asio::awaitable<std::vector<std::string>> JournalReplayer::keys_of(
+    const verify::JournalRecord& record, const Secrets& secrets) {
+  std::vector<std::string> keys;
+  const std::vector<router::NamedRows> named = rows_named_by(record.unit);
+  if (named.empty()) co_return keys;
+  OwnConnection* connection = co_await connection_for(record, secrets);
+  if (connection == nullptr) co_return keys;
+  for (const router::NamedRows& rows : named) {
+    std::string query;
+    append_query(query,
+                 "SELECT a.attname FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a "
+                 "ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) WHERE i.indisprimary "
+                 "AND i.indrelid = pg_catalog.to_regclass(" +
+                     router::quote_literal(rows.table) +
+                     ") ORDER BY pg_catalog.array_position(i.indkey::int2[], a.attnum)");
+    constexpr size_t kMaxKeyColumns = 32;  // PostgreSQL's INDEX_MAX_KEYS
+    const auto answer = co_await exchange(*connection, query, 1, kMaxKeyColumns);
+    if (!answer.answered) co_return keys;
+    std::vector<std::string> key;
+    for (const auto& row : answer.rows) {
+      if (!row.columns.empty() && row.columns[0]) key.push_back(*row.columns[0]);
+    }
+    for (std::string& text : router::key_texts(rows, key)) keys.push_back(std::move(text));
+  }
+  co_return keys;
+}
+
+void JournalReplayer::report(What what, const verify::JournalRecord& record, std::string detail,
+                             std::vector<std::string> keys) {
   verify::JournalReport report{.what = what,
                                .unix_ms = unix_ms_now(),
                                .sequence = record.sequence,
@@ -260,10 +335,12 @@ void JournalReplayer::report(What what, const verify::JournalRecord& record, std
                                .database = record.database,
                                .user = record.user,
                                .tables = tables_of(record.unit, classifier_),
+                               .keys = std::move(keys),
                                .detail = std::move(detail)};
   log::warn("journal_needs_repair", {{"sequence", record.sequence},
                                      {"fingerprint", log::hex(record.fingerprint)},
                                      {"tables", log::joined(report.tables)},
+                                     {"keys", log::joined(report.keys)},
                                      {"detail", report.detail}});
   verify::append_line(config_.verify.mismatch_log, verify::journal_report_line(report));
 }

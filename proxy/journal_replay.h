@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "proxy/asio.h"
 #include "proxy/config.h"
@@ -60,11 +61,14 @@ class JournalReplayer {
   asio::awaitable<OwnConnection*> connection_for(const verify::JournalRecord& record,
                                                  const Secrets& secrets);
   asio::awaitable<OwnConnection::Answer> exchange(OwnConnection& connection,
-                                                  std::string_view messages, int ready_expected);
+                                                  std::string_view messages, int ready_expected,
+                                                  size_t keep_rows = 1);
   asio::awaitable<void> clean_up(OwnConnection& connection, char status);
   void advance(uint64_t through, uint64_t in_doubt);
+  asio::awaitable<std::vector<std::string>> keys_of(const verify::JournalRecord& record,
+                                                    const Secrets& secrets);
   void report(verify::JournalReport::What what, const verify::JournalRecord& record,
-              std::string detail);
+              std::string detail, std::vector<std::string> keys = {});
   uint64_t report_problems(const std::vector<verify::JournalProblem>& problems);
 
   const Config& config_;

@@ -75,15 +75,18 @@ std::string journal_report_line(const JournalReport& report) {
                                                 "journal_corrupt"};
   char fingerprint[17];
   std::snprintf(fingerprint, sizeof fingerprint, "%016" PRIx64, report.fingerprint);
-  std::string tables = "[";
-  for (size_t i = 0; i < report.tables.size(); ++i)
-    tables += (i > 0 ? "," : "") + json_string(report.tables[i]);
+  auto array = [](const std::vector<std::string>& items) {
+    std::string out = "[";
+    for (size_t i = 0; i < items.size(); ++i) out += (i > 0 ? "," : "") + json_string(items[i]);
+    return out + "]";
+  };
   return "{\"unix_ms\":" + std::to_string(report.unix_ms) +
          ",\"conn\":" + std::to_string(report.connection_id) + ",\"fingerprint\":\"" + fingerprint +
          "\",\"kind\":\"" + std::string(kKinds[static_cast<size_t>(report.what)]) +
          "\",\"sequence\":" + std::to_string(report.sequence) +
          ",\"database\":" + json_string(report.database) + ",\"user\":" + json_string(report.user) +
-         ",\"tables\":" + tables + "],\"detail\":" + json_string(report.detail) + "}";
+         ",\"tables\":" + array(report.tables) + ",\"keys\":" + array(report.keys) +
+         ",\"detail\":" + json_string(report.detail) + "}";
 }
 
 void append_line(const std::filesystem::path& path, std::string_view line) {

@@ -71,6 +71,7 @@ struct JournalReport {
   std::string database{};
   std::string user{};
   std::vector<std::string> tables{};  // what the record writes, where it could be parsed
+  std::vector<std::string> keys{};    // rows it names by primary key: "t(id)=(42)", where known
   std::string detail{};               // the mirror's error, or where the corrupt bytes are
 };
 std::string journal_report_line(const JournalReport& report);

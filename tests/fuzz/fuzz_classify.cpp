@@ -3,7 +3,8 @@
 // normalises further, so two texts cannot meet on a second pass); and the cache gives the same
 // kind as a direct parse for the text it was asked about. Pinning the time functions of a text
 // that parses gives a text that still parses, of the same kind; so does filling the defaults
-// of its INSERTs (router/insert_defaults.h) against a table whose every column differs.
+// of its INSERTs (router/insert_defaults.h) against a table whose every column differs. The
+// rows a write names (router/row_keys.h) give at most one key text per row, naming its table.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -13,6 +14,7 @@
 #include "router/insert_defaults.h"
 #include "router/normalize.h"
 #include "router/pinning.h"
+#include "router/row_keys.h"
 
 namespace {
 
@@ -63,6 +65,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const cutover::router::Classification after =
         classifier.classify(fill_every_default(sql, *shapes));
     check(after.error.empty() && after.kind == direct.kind);
+  }
+  for (const auto& named : cutover::router::rows_named(sql, {"1", std::nullopt})) {
+    const auto keys = cutover::router::key_texts(named, named.columns);
+    check(keys.size() <= named.rows.size());
+    for (const auto& key : keys) check(key.starts_with(named.table + "("));
   }
   return 0;
 }
