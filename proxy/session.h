@@ -23,10 +23,10 @@
 #include "proxy/backend_login.h"
 #include "proxy/cancel_registry.h"
 #include "proxy/config.h"
-#include "proxy/control_state.h"
 #include "proxy/credentials.h"
 #include "proxy/metrics.h"
 #include "proxy/mirror_journal.h"
+#include "proxy/proxy_context.h"
 #include "proxy/reply_filter.h"
 #include "proxy/roles.h"
 #include "proxy/sequence_keeper.h"
@@ -42,49 +42,6 @@
 namespace cutover::proxy {
 
 class Session;
-
-// What every session of the process shares. The config never changes while sessions run; the
-// secrets (files it names) are replaced on SIGHUP, and a session keeps the set it started with.
-class ProxyContext {
- public:
-  // Opens the journal in dual_write; throws std::system_error when its directory is unusable.
-  ProxyContext(const Config& c, std::shared_ptr<const Secrets> secrets);
-  ~ProxyContext();
-
-  const Config& config;
-  // The migration's phase and read ramp as they are now (the admin port changes them); the
-  // roles sessions serve in (they follow the phase through a role switch); and whether this
-  // process holds connections to both databases (its phase had a mirror when it started: a
-  // running process does not switch between serving one database and mirroring).
-  ControlState control;
-  Roles roles;
-  const bool mirroring;
-  Metrics metrics;
-  CancelRegistry cancels;
-  std::atomic<uint64_t> next_connection_id{1};
-  // Moves on with every DDL unit and at the end of each transaction that ran DDL: sessions
-  // then forget what they learnt of tables' columns (session_defaults.cpp).
-  std::atomic<uint64_t> schema_version{0};
-  const TrustedNetworks trusted;
-  const router::Classifier classifier;
-  const router::PolicyConfig policy;
-  router::CircuitBreaker breaker;  // over every session's reads to new
-  // Writes new did not take, and the comparison of both answers to every mirrored write
-  // (dual_write only; null otherwise).
-  std::unique_ptr<MirrorJournal> journal;
-  std::unique_ptr<verify::Comparator> comparator;
-  std::unique_ptr<SequenceKeeper> sequences;  // dual_write, unless sequence_sync_ms is 0
-  // Keys the fake SCRAM salts of unknown users, so they stay the same for a name within a
-  // process and do not reveal that the user does not exist.
-  const protocol::scram::Key mock_key;
-
-  std::shared_ptr<const Secrets> secrets() const;
-  void replace_secrets(std::shared_ptr<const Secrets> secrets);
-
- private:
-  mutable std::mutex mutex_;
-  std::shared_ptr<const Secrets> secrets_;
-};
 
 // Messages kept for later (a transaction's mirrored units for the journal, a batch that went
 // to old in pieces), up to a bound: past it nothing more is kept and overflowed() says so.
