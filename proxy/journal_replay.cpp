@@ -76,10 +76,11 @@ std::vector<std::string> tables_of(std::string_view unit, const router::Classifi
 // A Bind's parameters as text; nullopt for NULL and for binary ones.
 std::vector<std::optional<std::string>> text_parameters(const protocol::Bind& bind) {
   std::vector<std::optional<std::string>> out;
+  const auto& formats = bind.parameter_formats;
   for (size_t i = 0; i < bind.parameters.size(); ++i) {
-    const auto& formats = bind.parameter_formats;
-    const int16_t format = formats.empty() ? 0 : formats[formats.size() == 1 ? 0 : i];
-    out.push_back(format == 0 && i < bind.parameters.size() ? bind.parameters[i] : std::nullopt);
+    const size_t at = formats.size() == 1 ? 0 : i;  // one code for all, or one each
+    const bool text = formats.empty() || (at < formats.size() && formats[at] == 0);
+    out.push_back(text ? bind.parameters[i] : std::nullopt);
   }
   return out;
 }

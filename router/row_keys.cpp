@@ -184,7 +184,10 @@ std::vector<std::string> key_texts(const NamedRows& named, const std::vector<std
       whole = whole && position < row.size() && row[position].has_value();
       if (whole) values += (values.empty() ? "" : ", ") + *row[position];
     }
-    if (whole) out.push_back(named.table + "(" + columns + ")=(" + values + ")");
+    if (!whole) continue;
+    std::string text = named.table;
+    text.append("(").append(columns).append(")=(").append(values).append(")");
+    out.push_back(std::move(text));
   }
   return out;
 }
