@@ -266,7 +266,7 @@ AdminResponse AdminServer::change_phase(const AdminRequest& request) {
   // is, so `cutover ctl promote` returns with this instance serving from new.
   const RoleSet wanted = roles_of(*transition.to);
   if (changed.status == 200 && context_.mirroring && context_.roles.current() != wanted) {
-    context_.roles.wait_for(wanted, config_.control.switch_timeout + std::chrono::seconds(2));
+    context_.roles.wait_for(wanted, context_.live.switch_timeout() + std::chrono::seconds(2));
     changed = status();
   }
   return changed;

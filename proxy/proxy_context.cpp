@@ -45,6 +45,7 @@ ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secre
       control(make_control_store(c.control.store), c.migration.phase, c.migration.read_ramp),
       roles(roles_of(control.phase())),
       mirroring(roles.current().mirroring),
+      live(c),
       trusted(c.auth.trust_addresses),
       classifier(c.migration.safe_functions),
       policy(policy_config(c.migration)),

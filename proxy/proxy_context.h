@@ -13,6 +13,7 @@
 #include "proxy/config.h"
 #include "proxy/control_state.h"
 #include "proxy/credentials.h"
+#include "proxy/live_settings.h"
 #include "proxy/metrics.h"
 #include "proxy/mirror_journal.h"
 #include "proxy/roles.h"
@@ -40,6 +41,7 @@ class ProxyContext {
   ControlState control;
   Roles roles;
   const bool mirroring;
+  LiveSettings live;  // what SIGHUP changes while sessions run
   Metrics metrics;
   CancelRegistry cancels;
   std::atomic<uint64_t> next_connection_id{1};

@@ -61,7 +61,7 @@ asio::awaitable<void> Server::switch_roles(RoleSet wanted) {
     const size_t in_flight = co_await sessions_in_flight();
     const bool journal_clear = !serving_changes || !context_.journal->holds_records();
     if (in_flight == 0 && journal_clear) break;
-    if (Clock::now() - started >= config_.control.switch_timeout) {
+    if (Clock::now() - started >= context_.live.switch_timeout()) {
       if (!journal_clear) {
         // Serving from a database that misses writes would lose them: go on as before, and
         // watch_roles() tries again once replay caught up.

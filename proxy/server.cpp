@@ -188,8 +188,8 @@ asio::awaitable<void> Server::watch_reload() {
   }
 }
 
-// The configuration file read again: the log level applies at once; any other change is
-// reported, to apply at the next start (sessions, pools and the journal were built from it).
+// The configuration file read again: the log level and the live settings (live_settings.h)
+// apply at once, each change logged; any other change is reported, to apply at the next start.
 void Server::reload_live_settings() {
   try {
     Config fresh = load_config_file(config_path_);
@@ -199,10 +199,12 @@ void Server::reload_live_settings() {
                  {{"from", log_level_}, {"to", fresh.log.level}});
       log_level_ = fresh.log.level;
     }
-    fresh.log.level = config_.log.level;
-    if (to_yaml(fresh) != to_yaml(config_)) {
+    for (const auto& change : context_.live.apply(fresh)) {
+      log::info("setting_changed", {{"key", change.key}, {"from", change.from}, {"to", change.to}});
+    }
+    if (to_yaml(without_live_settings(fresh, config_)) != to_yaml(config_)) {
       log::warn("reload_needs_restart",
-                {{"reason", "settings other than log.level changed in " + config_path_ +
+                {{"reason", "settings that cannot change live changed in " + config_path_ +
                                 ": they apply at the next start"}});
     }
   } catch (const std::exception& e) {

@@ -155,13 +155,14 @@ asio::awaitable<bool> Session::mirror_partial_batch(std::string_view sync, std::
 // or a whole extended batch, outside transactions, while new has every write and nothing else
 // is in flight.
 bool Session::shadows(const router::Classification& unit) {
-  if (config_.migration.shadow_reads == 0 || context_.comparator == nullptr) return false;
+  const uint32_t share = context_.live.shadow_reads();
+  if (share == 0 || context_.comparator == nullptr) return false;
   if (unit.kind != router::Kind::kRead || transaction_status_ != 'I' || pending_replies_ != 1 ||
       !new_ready_ || nonstandard_strings_ || context_.journal->holds_records()) {
     return false;
   }
   thread_local std::minstd_rand sample(std::random_device{}());
-  return sample() % 10000 < config_.migration.shadow_reads;
+  return sample() % 10000 < share;
 }
 
 // A sampled read: old runs it for the client (its ReadyForQuery held), then new runs the same
@@ -386,7 +387,7 @@ asio::awaitable<Session::MirrorOutcome> Session::await_mirror(MirrorSend sent, M
   };
   if (sent == MirrorSend::kSkipped) co_return counted(MirrorOutcome::kNotApplied);
   new_read_started_ = Clock::now();
-  new_wait_limit_ = config_.migration.mirror.timeout;
+  new_wait_limit_ = context_.live.mirror_timeout();
   new_read_timed_out_ = false;
   awaiting_new_ = true;
   std::vector<std::string> tags;

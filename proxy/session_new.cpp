@@ -101,10 +101,11 @@ asio::awaitable<Session::End> Session::maintain_new() {
 // Cancels a read on new that waited longer than fallback.timeout_ms for its first answer. The
 // timer is re-armed only when it fires: at most once per timeout period per session.
 asio::awaitable<Session::End> Session::watch_new_reads() {
-  // An idle deadline is no later than the deadline of any wait that starts meanwhile.
-  const auto shortest =
-      std::min(config_.migration.fallback.timeout, config_.migration.mirror.timeout);
   for (;;) {
+    // An idle deadline is no later than the deadline of any wait that starts meanwhile (the
+    // limits are read again each period: SIGHUP may change them).
+    const auto shortest =
+        std::min(context_.live.fallback_timeout(), context_.live.mirror_timeout());
     new_read_timer_.expires_at(awaiting_new_ ? new_read_started_ + new_wait_limit_
                                              : Clock::now() + shortest);
     co_await new_read_timer_.async_wait();

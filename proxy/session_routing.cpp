@@ -221,7 +221,7 @@ asio::awaitable<bool> Session::run_on_new(std::string_view message,
   if (!co_await drain_new()) co_return false;
   std::string fallback_reason;
   new_read_started_ = Clock::now();
-  new_wait_limit_ = config_.migration.fallback.timeout;
+  new_wait_limit_ = context_.live.fallback_timeout();
   ErrorCode sent = co_await write_all(new_backend_, message);
   if (sent) {
     fallback_reason = "connection";

@@ -217,6 +217,45 @@ TEST_F(AdminTest, SighupChangesTheLogLevelLiveAndNamesWhatNeedsARestart) {
       std::chrono::seconds(5)));
 }
 
+// Shadow reads and the timeouts change live: after SIGHUP a read is shadowed on new (whose row
+// differs), and each change is logged with its old and new value; nothing needs a restart.
+TEST_F(AdminTest, SighupChangesShadowReadsAndTimeoutsLive) {
+  for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
+    db->query("drop table if exists reloaded; create table reloaded(id int primary key, v text)");
+  }
+  old_db().query("insert into reloaded values (1, 'old')");
+  TwoClusters::new_db().query("insert into reloaded values (1, 'new drifted')");
+  const std::string read = "select v from reloaded where id = 1";
+  EXPECT_EQ(connect_proxy().query_value(read), "old");  // not shadowed: the share is 0
+  const auto path = proxy_->dir() / "cutover.yaml";
+  std::string yaml = read_file(path);
+  const size_t migration = yaml.find("migration:\n");
+  ASSERT_NE(migration, std::string::npos) << yaml;
+  yaml.insert(migration + 11, "  shadow_reads_percent: 100\n  fallback: { timeout_ms: 1500 }\n");
+  std::ofstream(path) << yaml;
+  proxy_->signal(SIGHUP);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return proxy_->log().find(
+                   "\"event\":\"setting_changed\",\"key\":"
+                   "\"migration.fallback.timeout_ms\",\"from\":\"2000\","
+                   "\"to\":\"1500\"") != std::string::npos;
+      },
+      std::chrono::seconds(5)))
+      << proxy_->log();
+  EXPECT_NE(proxy_->log().find("\"event\":\"setting_changed\",\"key\":"
+                               "\"migration.shadow_reads_percent\",\"from\":\"0\",\"to\":"
+                               "\"100\""),
+            std::string::npos);
+  EXPECT_EQ(connect_proxy().query_value(read), "old");
+  const auto lines = mismatch_lines_until(*proxy_, [](const std::string& last) {
+    return last.find("\"shadow_read\":true") != std::string::npos;
+  });
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("\"kind\":\"rows\",\"shadow_read\":true"), std::string::npos) << lines[0];
+  EXPECT_EQ(proxy_->log().find("reload_needs_restart"), std::string::npos);
+}
+
 TEST_F(AdminTest, ACorruptStateFileStopsTheStartWithItsName) {
   proxy_.reset();
   std::ofstream(dir_ / "state.json") << "{\"phase\": \"dual_write\", \"read_ramp_bas";
