@@ -129,6 +129,7 @@ class Session {
   asio::awaitable<End> maintain_new();
   asio::awaitable<End> watch_new_reads();
   asio::awaitable<bool> replay_session_state();
+  asio::awaitable<std::optional<std::string>> run_own_on_new(std::string_view messages);
   void log_session_state(std::string_view message);
   asio::awaitable<void> copy_to_new(std::string_view message);
   void drop_new(std::string_view reason);

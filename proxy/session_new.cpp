@@ -122,23 +122,33 @@ asio::awaitable<Session::End> Session::watch_new_reads() {
 // Sends the session state recorded so far to a fresh new, one unit at a time, including units
 // the client sends while this runs.
 asio::awaitable<bool> Session::replay_session_state() {
-  protocol::ProtocolError error{};
   for (size_t i = 0; i < session_log_.size(); ++i) {
     std::string unit = session_log_[i];  // the log may grow (and reallocate) meanwhile
-    ErrorCode sent = co_await write_all(new_backend_, unit);
-    if (sent) co_return false;
-    for (;;) {
-      auto message = co_await next_from_new(error);
-      if (!message) co_return false;
-      if (message->type == 'E') {
-        log::warn("new_replay_failed", {{"conn", id_}, {"error", error_message(*message)}});
-        new_wanted_ = false;  // it would fail again: this session stays on old
-        co_return false;
-      }
-      if (message->type == 'Z') break;
+    const auto refused = co_await run_own_on_new(unit);
+    if (!refused) co_return false;
+    if (!refused->empty()) {
+      log::warn("new_replay_failed", {{"conn", id_}, {"error", *refused}});
+      new_wanted_ = false;  // it would fail again: this session stays on old
+      co_return false;
     }
   }
   co_return true;
+}
+
+// Sends cutover's own `messages` (one unit: a Query, or a batch ending with its Sync) to new
+// and reads the answer up to its ReadyForQuery: the first error's text, empty when there was
+// none; nullopt when the connection failed.
+asio::awaitable<std::optional<std::string>> Session::run_own_on_new(std::string_view messages) {
+  const ErrorCode sent = co_await write_all(new_backend_, messages);
+  if (sent) co_return std::nullopt;
+  protocol::ProtocolError error{};
+  std::string refused;
+  for (;;) {
+    auto message = co_await next_from_new(error);
+    if (!message) co_return std::nullopt;
+    if (message->type == 'E' && refused.empty()) refused = error_message(*message);
+    if (message->type == 'Z') co_return refused;
+  }
 }
 
 // Remembers a session-state unit for replay after a reconnect; a session that piles up more

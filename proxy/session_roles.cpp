@@ -75,26 +75,15 @@ asio::awaitable<bool> Session::prepare_everything_on_new() {
   }
   if (parses.empty()) co_return true;
   protocol::encode(protocol::Sync{}, parses);
-  ErrorCode sent = co_await write_all(new_backend_, parses);
-  if (sent) {
+  const auto refused = co_await run_own_on_new(parses);
+  if (!refused) {
     drop_new("lost");
     co_return false;
   }
-  protocol::ProtocolError error{};
-  bool refused = false;
-  for (;;) {
-    auto message = co_await next_from_new(error);
-    if (!message) {
-      drop_new("lost");
-      co_return false;
-    }
-    if (message->type == 'E') {
-      log::warn("prepare_for_switch_failed", {{"conn", id_}, {"error", error_message(*message)}});
-      refused = true;
-    }
-    if (message->type == 'Z') break;
+  if (!refused->empty()) {
+    log::warn("prepare_for_switch_failed", {{"conn", id_}, {"error", *refused}});
+    co_return false;
   }
-  if (refused) co_return false;
   statements_.all_on_new();
   co_return true;
 }
