@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "protocol/scram.h"
-#include "proxy/admin_client.h"
-#include "proxy/check_backends.h"
-#include "proxy/config.h"
-#include "proxy/credentials.h"
-#include "proxy/journal_command.h"
-#include "proxy/log.h"
-#include "proxy/server.h"
+#include "proxy/admin/admin_client.h"
+#include "proxy/auth/check_backends.h"
+#include "proxy/auth/credentials.h"
+#include "proxy/base/config.h"
+#include "proxy/base/log.h"
+#include "proxy/migration/journal_command.h"
+#include "proxy/server/server.h"
 
 namespace {
 
@@ -53,7 +53,7 @@ Usage:
   cutover --version              show the version
 
 Exit codes: 0 success, 1 failure (message on stderr), 2 bad usage.
-The configuration reference is in README.md.
+The configuration reference is in docs/configuration.md.
 )";
 
 int usage_error(const std::string& message) {

@@ -4,7 +4,7 @@
 // client's text with those values turned into extra parameters after the client's, and binds
 // that one in the client's place, the extra values appended to each Bind. The client's own
 // statement stays prepared as it sent it, so its Describe answers what the client expects.
-// Pure message surgery; the proxy decides what to pin (proxy/session_pinning.cpp).
+// Pure message surgery; the proxy decides what to pin (proxy/session/session_pinning.cpp).
 #pragma once
 
 #include <cstddef>

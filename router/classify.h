@@ -38,8 +38,8 @@ struct Classification {
   // DEALLOCATE ALL or DISCARD: every prepared statement the session had may be gone.
   bool forgets_prepared = false;
   std::vector<std::string> deallocates{};  // DEALLOCATE name: these are gone
-  // What mirroring needs to know (proxy/session_mirror.cpp): COPY ... FROM STDIN (data follows
-  // from the client), a transaction statement among several, and a statement PostgreSQL
+  // What mirroring needs to know (proxy/session/session_mirror.cpp): COPY ... FROM STDIN (data
+  // follows from the client), a transaction statement among several, and a statement PostgreSQL
   // refuses inside a transaction block (VACUUM), which cutover must not wrap in one.
   bool copies_in = false;
   bool controls_transaction = false;

@@ -2,7 +2,7 @@
 // messages up to Sync executes, whether it may run on new, and which prepared statements a
 // database must be given before it can run the batch. A named prepared statement is
 // classified once, when it is parsed, and prepared on new only when a batch first needs it
-// there. Pure bookkeeping: the proxy sends the bytes (proxy/session_extended.cpp).
+// there. Pure bookkeeping: the proxy sends the bytes (proxy/session/session_extended.cpp).
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 // The migration's phase transitions and the gates that guard promotion: which action moves
 // which phase where, and, for promote, whether the migration is ready (shared/DESIGN.md).
-// Pure: the facts come from the caller (proxy/admin_server.cpp), which also applies the result.
+// Pure: the facts come from the caller (proxy/admin/admin_server.cpp), which also applies the
+// result.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 // Files that must survive a crash whole: a replacement written to a temporary file, fsynced,
 // renamed over the old one, and the directory fsynced, so that a crash leaves either the old
 // content or the new, never a mix. The journal's replay checkpoint and cutover's state file
-// (proxy/control_store.h) are kept this way.
+// (proxy/control/control_store.h) are kept this way.
 #pragma once
 
 #include <filesystem>

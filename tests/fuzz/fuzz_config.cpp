@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "proxy/config.h"
+#include "proxy/base/config.h"
 
 namespace {
 

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
-#include "proxy/config.h"
-#include "proxy/users_file.h"
+#include "proxy/auth/users_file.h"
+#include "proxy/base/config.h"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // CancelRegistry: a client's key finds the backends working for it, first the one answering the
 // client, then the other; after a promotion swapped them, a secondary logged in again replaces
 // the right one.
-#include "proxy/cancel_registry.h"
+#include "proxy/auth/cancel_registry.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Configuration loading: defaults, every section, and errors that name the key and its line.
-#include "proxy/config.h"
+#include "proxy/base/config.h"
 
 #include <gtest/gtest.h>
 

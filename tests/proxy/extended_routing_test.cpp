@@ -75,7 +75,7 @@ TEST_F(ExtendedRoutingTest, ParameterizedReadsRunOnNewAndWritesOnBoth) {
       params_value(c, "insert into ext_writes values ($1)", {"param-write"}, PGRES_COMMAND_OK),
       "INSERT 0 1");
   EXPECT_EQ(old_db().query("select count(*) from ext_writes where v = 'param-write'"), "1");
-  // Mirrored (proxy/session_mirror.cpp).
+  // Mirrored (proxy/session/session_mirror.cpp).
   EXPECT_EQ(TwoClusters::new_db().query("select count(*) from ext_writes where v = 'param-write'"),
             "1");
 }

@@ -1,5 +1,5 @@
 // Log lines: structure, and values from clients that must not forge lines or break JSON.
-#include "proxy/log.h"
+#include "proxy/base/log.h"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,10 @@
 // The users file: quoting, comments, SCRAM and md5 secrets, and refusals that name the line.
-#include "proxy/users_file.h"
+#include "proxy/auth/users_file.h"
 
 #include <gtest/gtest.h>
 
 #include "protocol/md5_auth.h"
-#include "proxy/config.h"
+#include "proxy/base/config.h"
 
 namespace cutover::proxy {
 namespace {

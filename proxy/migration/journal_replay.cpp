@@ -1,0 +1,368 @@
+#include "proxy/migration/journal_replay.h"
+
+#include <chrono>
+#include <stdexcept>
+#include <system_error>
+
+#include "protocol/framing.h"
+#include "protocol/frontend.h"
+#include "proxy/auth/backend_login.h"
+#include "proxy/base/log.h"
+#include "router/insert_defaults.h"
+#include "router/row_keys.h"
+
+namespace cutover::proxy {
+namespace {
+
+using Outcome = verify::JournalRecord::Outcome;
+using What = verify::JournalReport::What;
+
+constexpr size_t kMaxRecordMessage = size_t{1} << 30;  // bounds the parse of a record's bytes
+// How long a transaction new still runs may keep replay waiting before it is reported.
+constexpr int64_t kInProgressPatienceMs = 60'000;
+
+int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A record's messages cut after each Query and each Sync: one ReadyForQuery per piece. A
+// COPY FROM STDIN's Query is followed by its data, and its piece ends with the CopyDone (or
+// CopyFail) instead.
+std::vector<std::string_view> pieces_of(std::string_view unit) {
+  std::vector<std::pair<char, size_t>> frames;  // type, offset just past the message
+  for (size_t at = 0; at < unit.size();) {
+    auto frame = protocol::next_frame(unit.substr(at), kMaxRecordMessage);
+    if (frame.status != protocol::FrameStatus::kFrame) return {};  // not whole messages
+    at += frame.consumed;
+    frames.emplace_back(frame.type, at);
+  }
+  std::vector<std::string_view> pieces;
+  size_t start = 0;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const auto [type, end] = frames[i];
+    const bool data_follows =
+        i + 1 < frames.size() &&
+        std::string_view("dcf").find(frames[i + 1].first) != std::string_view::npos;
+    const bool ends = type == 'S' || type == 'c' || type == 'f' || (type == 'Q' && !data_follows);
+    if (!ends) continue;
+    pieces.push_back(unit.substr(start, end - start));
+    start = end;
+  }
+  return pieces;
+}
+
+// The tables a record's statements name (Query texts and Parse statements), for the report.
+std::vector<std::string> tables_of(std::string_view unit, const router::Classifier& classifier) {
+  std::set<std::string> tables;
+  for (size_t at = 0; at < unit.size();) {
+    auto frame = protocol::next_frame(unit.substr(at), kMaxRecordMessage);
+    if (frame.status != protocol::FrameStatus::kFrame) break;
+    at += frame.consumed;
+    std::string_view sql;
+    if (frame.type == 'Q') {
+      sql = frame.body.substr(0, frame.body.find('\0'));
+    } else if (frame.type == 'P') {
+      std::string_view rest = frame.body.substr(frame.body.find('\0') + 1);  // after the name
+      sql = rest.substr(0, rest.find('\0'));
+    }
+    if (sql.empty()) continue;
+    for (const auto& table : classifier.classify(sql).tables) tables.insert(table);
+  }
+  return {tables.begin(), tables.end()};
+}
+
+// A Bind's parameters as text; nullopt for NULL and for binary ones.
+std::vector<std::optional<std::string>> text_parameters(const protocol::Bind& bind) {
+  std::vector<std::optional<std::string>> out;
+  const auto& formats = bind.parameter_formats;
+  for (size_t i = 0; i < bind.parameters.size(); ++i) {
+    const size_t at = formats.size() == 1 ? 0 : i;  // one code for all, or one each
+    const bool text = formats.empty() || (at < formats.size() && formats[at] == 0);
+    out.push_back(text ? bind.parameters[i] : std::nullopt);
+  }
+  return out;
+}
+
+// The rows each statement of a record names by value: Query texts, and each Bind with the
+// text of the statement it binds (parsed earlier in the record).
+std::vector<router::NamedRows> rows_named_by(std::string_view unit) {
+  std::vector<router::NamedRows> out;
+  std::map<std::string, std::string, std::less<>> statements;  // name -> text
+  auto add = [&](std::vector<router::NamedRows> rows) {
+    for (auto& named : rows) out.push_back(std::move(named));
+  };
+  for (size_t at = 0; at < unit.size();) {
+    auto frame = protocol::next_frame(unit.substr(at), kMaxRecordMessage);
+    if (frame.status != protocol::FrameStatus::kFrame) break;
+    at += frame.consumed;
+    if (frame.type == 'Q') add(router::rows_named(frame.body.substr(0, frame.body.find('\0')), {}));
+    if (frame.type != 'P' && frame.type != 'B') continue;
+    auto decoded = protocol::decode_frontend(frame.type, frame.body);
+    if (!decoded) continue;
+    if (const auto* parse = std::get_if<protocol::Parse>(&*decoded)) {
+      statements[parse->statement] = parse->query;
+    } else if (const auto* bind = std::get_if<protocol::Bind>(&*decoded)) {
+      auto text = statements.find(bind->statement);
+      if (text != statements.end()) add(router::rows_named(text->second, text_parameters(*bind)));
+    }
+  }
+  return out;
+}
+
+void append_query(std::string& out, std::string_view sql) {
+  protocol::encode(protocol::Query{.sql = std::string(sql)}, out);
+}
+
+}  // namespace
+
+JournalReplayer::JournalReplayer(const Config& config)
+    : config_(config),
+      classifier_(config.migration.safe_functions),
+      checkpoint_(verify::read_checkpoint(config.verify.journal_dir)) {
+  if (checkpoint_.in_doubt == 0) return;
+  // An earlier replay sent this record's COMMIT and never saw the answer.
+  const auto journal = verify::read_journal(config.verify.journal_dir, checkpoint_.through);
+  for (const auto& record : journal.records) {
+    if (record.sequence == checkpoint_.in_doubt) {
+      report(What::kMayHaveApplied, record, "replay was interrupted after sending its commit");
+    }
+  }
+  advance(checkpoint_.in_doubt, 0);
+}
+
+asio::awaitable<ReplayProgress> JournalReplayer::replay(std::shared_ptr<const Secrets> secrets,
+                                                        uint64_t through,
+                                                        const std::atomic<bool>* stop) {
+  ReplayProgress progress;
+  if (checkpoint_.through >= through) co_return progress;
+  const auto journal = verify::read_journal(config_.verify.journal_dir, checkpoint_.through);
+  progress.reported += report_problems(journal.problems);
+  for (const auto& record : journal.records) {
+    if (record.sequence <= checkpoint_.through) continue;
+    if (record.sequence > through || (stop != nullptr && stop->load())) break;
+    if (!co_await replay_record(record, *secrets, progress)) {
+      progress.new_unreachable = true;
+      disconnect();
+      break;
+    }
+  }
+  co_return progress;
+}
+
+void JournalReplayer::disconnect() {
+  for (auto& [key, connection] : connections_) connection->close();
+  connections_.clear();
+}
+
+// Runs one record; false when it must wait (new could not be reached, or still runs the
+// transaction the record may have applied) and stays for a later try, unless its COMMIT had
+// gone out: then it is reported as in doubt. A may-have-applied record whose transaction id new
+// told cutover is settled by asking new whether that transaction committed.
+asio::awaitable<bool> JournalReplayer::replay_record(const verify::JournalRecord& record,
+                                                     const Secrets& secrets,
+                                                     ReplayProgress& progress) {
+  if (record.outcome == Outcome::kMayHaveApplied) {
+    auto status = co_await commit_status(record, secrets);
+    if (!status) co_return false;
+    if (*status == "committed") {  // new has it: nothing to do
+      ++progress.already_applied;
+      advance(record.sequence, 0);
+      co_return true;
+    }
+    // Still running on new (its backend outlived cutover's wait): ask again later, for a while.
+    if (*status == "in progress" && unix_ms_now() - record.unix_ms < kInProgressPatienceMs) {
+      co_return false;
+    }
+    if (*status != "aborted") {  // unknown, or in progress for too long: someone must look
+      auto keys = co_await keys_of(record, secrets);
+      report(What::kMayHaveApplied, record,
+             "new's connection failed or timed out at its commit; txid_status: " + *status,
+             std::move(keys));
+      ++progress.reported;
+      advance(record.sequence, 0);
+      co_return true;
+    }
+  }  // aborted: new does not have it, so it is replayed like one that did not apply
+  const auto pieces = pieces_of(record.unit);
+  if (pieces.empty()) {
+    report(What::kRefused, record, "the record holds no whole protocol messages");
+    ++progress.reported;
+    advance(record.sequence, 0);
+    co_return true;
+  }
+  OwnConnection* connection = co_await connection_for(record, secrets);
+  if (connection == nullptr) co_return false;
+  // Everything up to the commit (the last piece) first: a failure there commits nothing.
+  const std::string_view last = pieces.back();
+  const std::string_view before(record.unit.data(), record.unit.size() - last.size());
+  auto answer = co_await exchange(*connection, before, static_cast<int>(pieces.size()) - 1);
+  if (!answer.answered) {
+    // Lost, or no answer within mirror.timeout_ms (say a lock a client holds on new): later.
+    log::warn("journal_replay_interrupted",
+              {{"sequence", record.sequence}, {"effect", "tried again in a second"}});
+    co_return false;
+  }
+  if (answer.error.empty()) {
+    advance(checkpoint_.through, record.sequence);  // the commit goes out: in doubt until seen
+    answer = co_await exchange(*connection, last, 1);
+    if (!answer.answered) {
+      auto keys = co_await keys_of(record, secrets);
+      report(What::kMayHaveApplied, record, "new's connection failed during replay of its commit",
+             std::move(keys));
+      ++progress.reported;
+      advance(record.sequence, 0);
+      co_return false;
+    }
+  }
+  if (answer.error.empty()) {
+    ++progress.replayed;
+  } else {
+    report(What::kRefused, record, answer.error);
+    ++progress.reported;
+  }
+  advance(record.sequence, 0);
+  co_await clean_up(*connection, answer.status);
+  co_return true;
+}
+
+// What new says became of the record's transaction there (txid_status: "committed",
+// "aborted", "in progress"), or "unknown" when its id was not learnt or is too old; nullopt
+// when new cannot be reached.
+asio::awaitable<std::optional<std::string>> JournalReplayer::commit_status(
+    const verify::JournalRecord& record, const Secrets& secrets) {
+  if (record.mirror_transaction_id == 0) co_return "unknown";
+  OwnConnection* connection = co_await connection_for(record, secrets);
+  if (connection == nullptr) co_return std::nullopt;
+  std::string query;
+  append_query(query, "SELECT txid_status(" + std::to_string(record.mirror_transaction_id) + ")");
+  const auto answer = co_await exchange(*connection, query, 1);
+  if (!answer.answered) co_return std::nullopt;
+  const bool valued = answer.error.empty() && !answer.rows.empty() &&
+                      !answer.rows[0].columns.empty() && answer.rows[0].columns[0];
+  co_return valued ? *answer.rows[0].columns[0] : "unknown";
+}
+
+// new's connection for the record's database and user (cutover's configured ones where set),
+// logged in on first use; null when new cannot be reached.
+asio::awaitable<OwnConnection*> JournalReplayer::connection_for(const verify::JournalRecord& record,
+                                                                const Secrets& secrets) {
+  const BackendTarget target = backend_target(config_, secrets, target_);
+  LoginIdentity identity;
+  identity.user = target.config.user.empty() ? record.user : target.config.user;
+  identity.database = target.config.database.empty() ? record.database : target.config.database;
+  identity.password = target.secrets.password;
+  auto key = std::make_pair(identity.database, identity.user);
+  if (auto found = connections_.find(key); found != connections_.end()) {
+    co_return found->second.get();
+  }
+  std::string error;
+  auto connection = co_await OwnConnection::open(target, identity, config_.timeouts.backend_connect,
+                                                 config_.migration.mirror.timeout, error);
+  if (connection == nullptr) {
+    log::warn("journal_replay_login_failed",
+              {{"database", identity.database}, {"user", identity.user}, {"error", error}});
+    co_return nullptr;
+  }
+  co_return connections_.emplace(key, std::move(connection)).first->second.get();
+}
+
+// Sends `messages` and reads their answers (up to `ready_expected` ReadyForQuery), all within
+// mirror.timeout_ms; a connection that fails or times out is forgotten.
+asio::awaitable<OwnConnection::Answer> JournalReplayer::exchange(OwnConnection& connection,
+                                                                 std::string_view messages,
+                                                                 int ready_expected,
+                                                                 size_t keep_rows) {
+  auto answer = co_await connection.exchange(messages, ready_expected, keep_rows);
+  if (!answer.answered) {
+    std::erase_if(connections_,
+                  [&](const auto& entry) { return entry.second.get() == &connection; });
+  }
+  co_return answer;
+}
+
+// Leaves the connection as a fresh one for the next record: no transaction, no settings, no
+// prepared statements (the next record prepares its own).
+asio::awaitable<void> JournalReplayer::clean_up(OwnConnection& connection, char status) {
+  std::string messages;
+  if (status != 'I') append_query(messages, "ROLLBACK");
+  append_query(messages, "DISCARD ALL");
+  co_await exchange(connection, messages, status != 'I' ? 2 : 1);
+}
+
+void JournalReplayer::advance(uint64_t through, uint64_t in_doubt) {
+  checkpoint_ = {.through = through, .in_doubt = in_doubt};
+  verify::write_checkpoint(config_.verify.journal_dir, checkpoint_);
+}
+
+// The keys of the rows the record's statements name by value ("t(id)=(42)"), with each
+// table's primary key read from the mirror's catalog; empty where none is known (no key, the
+// mirror unreachable, rows not named by constants).
+asio::awaitable<std::vector<std::string>> JournalReplayer::keys_of(
+    const verify::JournalRecord& record, const Secrets& secrets) {
+  std::vector<std::string> keys;
+  const std::vector<router::NamedRows> named = rows_named_by(record.unit);
+  if (named.empty()) co_return keys;
+  OwnConnection* connection = co_await connection_for(record, secrets);
+  if (connection == nullptr) co_return keys;
+  for (const router::NamedRows& rows : named) {
+    std::string query;
+    append_query(query,
+                 "SELECT a.attname FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a "
+                 "ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) WHERE i.indisprimary "
+                 "AND i.indrelid = pg_catalog.to_regclass(" +
+                     router::quote_literal(rows.table) +
+                     ") ORDER BY pg_catalog.array_position(i.indkey::int2[], a.attnum)");
+    constexpr size_t kMaxKeyColumns = 32;  // PostgreSQL's INDEX_MAX_KEYS
+    const auto answer = co_await exchange(*connection, query, 1, kMaxKeyColumns);
+    if (!answer.answered) co_return keys;
+    std::vector<std::string> key;
+    for (const auto& row : answer.rows) {
+      if (!row.columns.empty() && row.columns[0]) key.push_back(*row.columns[0]);
+    }
+    for (std::string& text : router::key_texts(rows, key)) keys.push_back(std::move(text));
+  }
+  co_return keys;
+}
+
+void JournalReplayer::report(What what, const verify::JournalRecord& record, std::string detail,
+                             std::vector<std::string> keys) {
+  verify::JournalReport report{.what = what,
+                               .unix_ms = unix_ms_now(),
+                               .sequence = record.sequence,
+                               .connection_id = record.connection_id,
+                               .fingerprint = record.fingerprint,
+                               .database = record.database,
+                               .user = record.user,
+                               .tables = tables_of(record.unit, classifier_),
+                               .keys = std::move(keys),
+                               .detail = std::move(detail)};
+  log::warn("journal_needs_repair", {{"sequence", record.sequence},
+                                     {"fingerprint", log::hex(record.fingerprint)},
+                                     {"tables", log::joined(report.tables)},
+                                     {"keys", log::joined(report.keys)},
+                                     {"detail", report.detail}});
+  verify::append_line(config_.verify.mismatch_log, verify::journal_report_line(report));
+}
+
+uint64_t JournalReplayer::report_problems(const std::vector<verify::JournalProblem>& problems) {
+  uint64_t reported = 0;
+  for (const auto& problem : problems) {
+    if (problem.kind != verify::JournalProblem::Kind::kCorrupt) continue;  // a torn tail: not
+    if (!reported_problems_.emplace(problem.segment.string(), problem.offset).second) continue;
+    verify::JournalReport report{.what = What::kCorrupt,
+                                 .unix_ms = unix_ms_now(),
+                                 .detail = problem.segment.string() + " offset " +
+                                           std::to_string(problem.offset) + ", " +
+                                           std::to_string(problem.bytes) + " bytes"};
+    log::error("journal_corrupt_record", {{"segment", problem.segment.string()},
+                                          {"offset", problem.offset},
+                                          {"bytes", problem.bytes}});
+    verify::append_line(config_.verify.mismatch_log, verify::journal_report_line(report));
+    ++reported;
+  }
+  return reported;
+}
+
+}  // namespace cutover::proxy

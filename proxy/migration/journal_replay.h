@@ -1,0 +1,82 @@
+// Replay of the mirror-failure journal into the mirror: each *did not apply* record runs on new
+// as it ran on old (the session's settings, then the transaction), in sequence order, on a
+// connection per database and user; what cannot be settled by running it (a *may have applied*
+// record, one new refuses, a corrupt one) goes to the mismatch log for verification and repair.
+// Progress is a checkpoint next to the journal (verify/journal.h): a record whose COMMIT was
+// sent but not answered before a crash is never run twice, it is reported as in doubt.
+// Not the decision when to replay or the hand-over to live mirroring (mirror_journal.h).
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "proxy/auth/credentials.h"
+#include "proxy/base/config.h"
+#include "proxy/migration/own_connection.h"
+#include "proxy/net/asio.h"
+#include "router/classify.h"
+#include "router/phase.h"
+#include "verify/comparator.h"
+#include "verify/journal.h"
+
+namespace cutover::proxy {
+
+struct ReplayProgress {
+  uint64_t replayed = 0;         // records new ran and committed
+  uint64_t already_applied = 0;  // may-have-applied records new says it committed
+  uint64_t reported = 0;         // records (or corrupt bytes) sent to the mismatch log instead
+  bool new_unreachable = false;  // stopped early: new could not be reached (try again later)
+};
+
+class JournalReplayer {
+ public:
+  // Reads the checkpoint (throws std::runtime_error when it is unreadable) and reports a record
+  // left in doubt by a crash during an earlier replay.
+  explicit JournalReplayer(const Config& config);
+
+  // Replays every record after the checkpoint up to `through`, or until `stop` (may be null)
+  // says so between two records.
+  asio::awaitable<ReplayProgress> replay(std::shared_ptr<const Secrets> secrets, uint64_t through,
+                                         const std::atomic<bool>* stop);
+  uint64_t replayed_through() const { return checkpoint_.through; }
+  // Closes the connections to new (they are opened again when needed).
+  void disconnect();
+  // Replays into `db` from now on (new unless a promotion made old the mirror).
+  void set_target(router::Backend db) {
+    if (db != target_) disconnect();
+    target_ = db;
+  }
+
+ private:
+  asio::awaitable<bool> replay_record(const verify::JournalRecord& record, const Secrets& secrets,
+                                      ReplayProgress& progress);
+  asio::awaitable<std::optional<std::string>> commit_status(const verify::JournalRecord& record,
+                                                            const Secrets& secrets);
+  asio::awaitable<OwnConnection*> connection_for(const verify::JournalRecord& record,
+                                                 const Secrets& secrets);
+  asio::awaitable<OwnConnection::Answer> exchange(OwnConnection& connection,
+                                                  std::string_view messages, int ready_expected,
+                                                  size_t keep_rows = 1);
+  asio::awaitable<void> clean_up(OwnConnection& connection, char status);
+  void advance(uint64_t through, uint64_t in_doubt);
+  asio::awaitable<std::vector<std::string>> keys_of(const verify::JournalRecord& record,
+                                                    const Secrets& secrets);
+  void report(verify::JournalReport::What what, const verify::JournalRecord& record,
+              std::string detail, std::vector<std::string> keys = {});
+  uint64_t report_problems(const std::vector<verify::JournalProblem>& problems);
+
+  const Config& config_;
+  router::Backend target_ = router::Backend::kNew;
+  const router::Classifier classifier_;
+  verify::ReplayCheckpoint checkpoint_;
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<OwnConnection>> connections_;
+  std::set<std::pair<std::string, uint64_t>> reported_problems_;  // segment, offset
+};
+
+}  // namespace cutover::proxy

@@ -1,0 +1,253 @@
+#include "proxy/migration/mirror_journal.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+
+#include "proxy/base/log.h"
+
+namespace cutover::proxy {
+
+namespace {
+// Never 0 in practice (the clock has run since boot), so 0 can mean "not behind".
+int64_t steady_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+using Clock = std::chrono::steady_clock;
+
+// How often the replay loop looks whether new is behind, and how long it waits between tries
+// when new cannot be reached.
+constexpr auto kReplayPoll = std::chrono::milliseconds(100);
+constexpr auto kUnreachablePause = std::chrono::seconds(1);
+// While a hand-over closes, transactions about to start look again this often. Sessions live
+// on several io_contexts, so a wake-up would have to be posted to each; the close lasts a few
+// milliseconds, which a short poll serves as well.
+constexpr auto kClosingPoll = std::chrono::milliseconds(1);
+// Replay waiting this long for transactions mirrored live to end is logged (once per wait).
+constexpr auto kLongWait = std::chrono::seconds(10);
+
+int lock_directory(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  const auto path = dir / "lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    throw std::system_error(errno, std::generic_category(), "cannot open " + path.string());
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    throw std::runtime_error("the journal directory " + dir.string() +
+                             " is in use by another cutover process");
+  }
+  return fd;
+}
+
+}  // namespace
+
+MirrorJournal::Transaction::~Transaction() {
+  release();
+  std::lock_guard lock(journal_.mutex_);
+  --(route_ == Route::kLive ? journal_.open_live_ : journal_.open_journaled_);
+}
+
+void MirrorJournal::Transaction::reserve() {
+  if (reserved_ == 0) reserved_ = journal_.writer_.reserve();
+}
+
+void MirrorJournal::Transaction::release() {
+  if (reserved_ != 0) journal_.writer_.cancel(std::exchange(reserved_, 0));
+}
+
+MirrorJournal::MirrorJournal(const Config& config)
+    : config_(config),
+      lock_fd_(lock_directory(config.verify.journal_dir)),
+      writer_(config.verify.journal_dir, {}),
+      replayer_(config) {
+  replayed_through_ = replayer_.replayed_through();
+  if (writer_.durable_sequence() > replayer_.replayed_through()) {
+    set_mode(Mode::kBehind, "journal_not_replayed", "records found at start");
+  }
+}
+
+MirrorJournal::~MirrorJournal() {
+  disk_.join();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+asio::awaitable<MirrorJournal::Route> MirrorJournal::begin_transaction() {
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      const Mode mode = mode_.load();
+      if (mode == Mode::kLive) {
+        ++open_live_;
+        co_return Route::kLive;
+      }
+      if (mode == Mode::kBehind) {
+        ++open_journaled_;
+        co_return Route::kJournal;
+      }
+    }
+    co_await sleep_for(kClosingPoll);
+  }
+}
+
+void MirrorJournal::fall_behind(std::string_view reason) {
+  std::lock_guard lock(mutex_);
+  if (mode_.load() != Mode::kBehind) set_mode(Mode::kBehind, "mirror_behind", reason);
+}
+
+void MirrorJournal::set_mode(Mode mode, std::string_view event, std::string_view reason) {
+  if (mode == Mode::kLive) {
+    behind_since_us_.store(0);
+  } else if (behind_since_us_.load() == 0) {
+    behind_since_us_.store(steady_us());
+  }
+  mode_.store(mode);
+  log::warn(event, {{"reason", reason},
+                    {"effect", mode == Mode::kLive ? "writes mirrored live, reads may use new"
+                                                   : "writes journaled, reads stay on old"}});
+}
+
+asio::awaitable<uint64_t> MirrorJournal::write(verify::JournalRecord record, uint64_t reserved) {
+  uint64_t sequence = reserved;
+  if (sequence != 0) {
+    writer_.fill(sequence, std::move(record));
+  } else {
+    sequence = writer_.append(std::move(record));
+  }
+  // Runs on the disk thread; the caller resumes on its own executor afterwards.
+  const bool durable = co_await asio::co_spawn(disk_, commit(sequence), asio::use_awaitable);
+  co_return durable ? sequence : 0;
+}
+
+uint64_t MirrorJournal::records_behind() const {
+  if (!holds_records()) return 0;
+  const uint64_t durable = writer_.durable_sequence();
+  const uint64_t replayed = replayed_through_.load();
+  return durable > replayed ? durable - replayed : 0;
+}
+
+asio::awaitable<bool> MirrorJournal::commit(uint64_t sequence) {
+  try {
+    writer_.commit(sequence);
+    co_return true;
+  } catch (const std::system_error& e) {
+    log::error("journal_write_failed", {{"sequence", sequence}, {"error", e.what()}});
+    co_return false;
+  }
+}
+
+asio::awaitable<void> MirrorJournal::run_replay(
+    std::function<std::shared_ptr<const Secrets>()> secrets) {
+  std::optional<Clock::time_point> waiting_since;  // for live transactions to end
+  bool waited_long = false;                        // and that was logged
+  while (!stopping_.load()) {
+    co_await sleep_for(kReplayPoll);
+    {
+      std::lock_guard lock(mutex_);
+      if (mode_.load() != Mode::kBehind) continue;
+      // Live transactions begun before new fell behind must end on new first.
+      if (open_live_ > 0) {
+        if (!waiting_since) waiting_since = Clock::now();
+        if (Clock::now() - *waiting_since > kLongWait && !std::exchange(waited_long, true)) {
+          log::warn("journal_replay_waiting",
+                    {{"live_transactions", open_live_}, {"for", "their clients to end them"}});
+        }
+        continue;
+      }
+      waiting_since.reset();
+      waited_long = false;
+    }
+    bool pause = false;
+    try {
+      auto progress = co_await replayer_.replay(secrets(), writer_.durable_sequence(), &stopping_);
+      replayed_total_ += progress.replayed;
+      replayed_through_ = replayer_.replayed_through();
+      pause = progress.new_unreachable;
+    } catch (const std::exception& e) {  // the checkpoint or the mismatch log: the disk
+      log::error("journal_replay_failed", {{"error", e.what()}});
+      pause = true;
+    }
+    if (pause) {
+      co_await sleep_for(kUnreachablePause);
+    } else if (!stopping_.load() && replayer_.replayed_through() >= writer_.durable_sequence()) {
+      co_await hand_over(secrets());
+    }
+  }
+  replayer_.disconnect();
+}
+
+// Steps 2 to 4 of the hand-over (see the top); false when it was called off.
+asio::awaitable<bool> MirrorJournal::hand_over(const std::shared_ptr<const Secrets>& secrets) {
+  {
+    std::lock_guard lock(mutex_);
+    if (mode_.load() != Mode::kBehind) co_return false;
+    mode_.store(Mode::kClosing);
+  }
+  const auto deadline = Clock::now() + config_.migration.mirror.handover_timeout;
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (open_journaled_ == 0) break;
+    }
+    if (Clock::now() >= deadline) {
+      set_mode(Mode::kBehind, "mirror_handover_postponed", "a journaled transaction is still open");
+      co_return false;
+    }
+    co_await sleep_for(kClosingPoll);
+  }
+  const uint64_t last = writer_.durable_sequence();
+  bool finished = false;
+  try {
+    auto progress = co_await replayer_.replay(secrets, last, nullptr);
+    replayed_total_ += progress.replayed;
+    replayed_through_ = replayer_.replayed_through();
+    finished = !progress.new_unreachable && replayer_.replayed_through() >= last &&
+               writer_.retire_through(last);
+  } catch (const std::exception& e) {
+    log::error("journal_replay_failed", {{"error", e.what()}});
+  }
+  if (!finished) {
+    set_mode(Mode::kBehind, "mirror_handover_postponed", "new could not take the last records");
+    co_return false;
+  }
+  std::lock_guard lock(mutex_);
+  set_mode(Mode::kLive, "mirror_live", "journal replayed to its end");
+  log::info("journal_replayed", {{"through", last}, {"records_replayed", replayed_total_}});
+  co_return true;
+}
+
+asio::awaitable<ReplayProgress> MirrorJournal::replay_all(std::shared_ptr<const Secrets> secrets) {
+  const uint64_t last = writer_.durable_sequence();
+  auto progress = co_await replayer_.replay(std::move(secrets), last, nullptr);
+  replayer_.disconnect();
+  if (!progress.new_unreachable && replayer_.replayed_through() >= last) {
+    writer_.retire_through(last);
+    mode_.store(Mode::kLive);
+  }
+  co_return progress;
+}
+
+double MirrorJournal::lag_seconds() const {
+  const int64_t since = behind_since_us_.load();
+  return since == 0 ? 0.0 : static_cast<double>(steady_us() - since) / 1e6;
+}
+
+uint64_t MirrorJournal::bytes_on_disk() const {
+  uint64_t bytes = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(config_.verify.journal_dir, ec)) {
+    if (entry.is_regular_file(ec)) bytes += entry.file_size(ec);
+  }
+  return bytes;
+}
+
+}  // namespace cutover::proxy

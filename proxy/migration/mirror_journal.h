@@ -1,0 +1,118 @@
+// The mirror-failure journal as sessions use it, and the way back to live mirroring.
+//
+// A write new did not take is appended and made durable before the client hears that it
+// committed (the fdatasync runs on a thread of its own; group commit lets one sync cover every
+// session's waiting records). From the first such write on, new is *behind*: every mirrored
+// transaction that starts is journaled instead of run on new (so the journal keeps old's commit
+// order, and no live write can overtake a journaled one it conflicts with), and no read goes to
+// new. The replay loop (run_replay) waits for the live transactions begun before that moment
+// to end, replays the journal into new, and hands over:
+//   1. replay until the journal's end; new transactions keep being journaled meanwhile;
+//   2. close: transactions that start now wait (a few milliseconds, at most
+//      mirror.handover_timeout_ms) while the journaled ones still open end and are written;
+//   3. replay those last records; new now has every committed write, in order;
+//   4. live again: the waiting transactions run on new, the replayed segments are deleted.
+// If step 2 or 3 cannot finish in time (a long transaction, new gone again), the hand-over is
+// called off, the waiting transactions are journaled, and it is tried again later.
+// Not the replay of one record (journal_replay.h) nor the journal's format (verify/journal.h).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <utility>
+
+#include "proxy/auth/credentials.h"
+#include "proxy/base/config.h"
+#include "proxy/migration/journal_replay.h"
+#include "proxy/net/asio.h"
+#include "verify/journal.h"
+
+namespace cutover::proxy {
+
+class MirrorJournal {
+ public:
+  enum class Route { kLive, kJournal };
+
+  // One mirrored transaction's place: its route, and the journal sequence it reserves before
+  // the source of truth may commit. Ends the transaction's count when destroyed.
+  class Transaction {
+   public:
+    Transaction(MirrorJournal& journal, Route route) : journal_(journal), route_(route) {}
+    ~Transaction();
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+
+    Route route() const { return route_; }
+    void reserve();  // once: later calls keep the first reservation
+    void release();  // the source of truth did not commit: the place is given back
+    uint64_t take_reservation() { return std::exchange(reserved_, 0); }  // 0 when none
+
+   private:
+    MirrorJournal& journal_;
+    Route route_;
+    uint64_t reserved_ = 0;
+  };
+
+  // Takes the journal directory for this process (flock; throws std::runtime_error when
+  // another process has it), opens the journal and reads the replay checkpoint (throws
+  // std::system_error / std::runtime_error when they are unusable).
+  explicit MirrorJournal(const Config& config);
+  ~MirrorJournal();
+  MirrorJournal(const MirrorJournal&) = delete;
+  MirrorJournal& operator=(const MirrorJournal&) = delete;
+
+  // How a mirrored transaction that starts now is mirrored; waits while a hand-over closes.
+  asio::awaitable<Route> begin_transaction();
+  // new missed part of a live transaction: from now on transactions are journaled.
+  void fall_behind(std::string_view reason);
+
+  // Appends `record` (in the place `reserved`, when not 0) and returns once it is on disk: its
+  // sequence, or 0 when the disk refused (the write must then not be acknowledged).
+  asio::awaitable<uint64_t> write(verify::JournalRecord record, uint64_t reserved);
+
+  // new lacks writes old has: no read may go there. A relaxed load: asked before every read.
+  bool holds_records() const { return mode_.load(std::memory_order_relaxed) != Mode::kLive; }
+  // Records written and not yet replayed into new (0 while live). Thread-safe.
+  uint64_t records_behind() const;
+  // Since when new has been behind, in seconds (0 while live); the journal's size on disk.
+  double lag_seconds() const;
+  uint64_t bytes_on_disk() const;
+
+  // Which database the records are for: the mirror, new unless a promotion made it old. Set
+  // only while no record waits (a role switch waits for that).
+  void set_mirror(router::Backend db) { replayer_.set_target(db); }
+
+  // Replays and hands over whenever new is behind, until stop().
+  asio::awaitable<void> run_replay(std::function<std::shared_ptr<const Secrets>()> secrets);
+  // Ends run_replay() after the record it is replaying (thread-safe).
+  void stop() { stopping_.store(true); }
+  // Replays everything there is and retires the journal (`cutover journal replay`, with no
+  // sessions running).
+  asio::awaitable<ReplayProgress> replay_all(std::shared_ptr<const Secrets> secrets);
+
+ private:
+  enum class Mode { kLive, kBehind, kClosing };
+
+  asio::awaitable<bool> hand_over(const std::shared_ptr<const Secrets>& secrets);
+  asio::awaitable<bool> commit(uint64_t sequence);
+  void set_mode(Mode mode, std::string_view event, std::string_view reason);
+
+  const Config& config_;
+  int lock_fd_ = -1;
+  verify::JournalWriter writer_;
+  JournalReplayer replayer_;
+  std::atomic<Mode> mode_{Mode::kLive};
+  std::atomic<int64_t> behind_since_us_{0};  // steady clock; 0 while live
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;        // orders route decisions against the hand-over's close
+  int open_live_ = 0;       // live transactions not yet ended (under mutex_)
+  int open_journaled_ = 0;  // journaled transactions not yet written (under mutex_)
+  uint64_t replayed_total_ = 0;
+  std::atomic<uint64_t> replayed_through_{0};  // replayer_'s, for records_behind()
+  asio::thread_pool disk_{1};
+};
+
+}  // namespace cutover::proxy

@@ -1,0 +1,198 @@
+// Pinning: the values a mirrored statement computes per server made the same on both. Time
+// functions become cutover's clock (one instant per transaction, statement_timestamp() one per
+// statement); column defaults that differ per server (serial and identity keys,
+// gen_random_uuid(), now() in a DEFAULT) are evaluated once, on the source of truth, and
+// written into the statement. In a simple Query the values go into the text; in the extended
+// protocol cutover prepares a statement of its own (the client's text with those values as
+// extra parameters) and rebinds the client's Binds to it (router/bound_pinning.h). What cannot
+// be pinned is logged once per statement (mirror_nondeterministic) and reported through
+// unpinned(), so the comparator marks the pair instead of accepting it silently.
+// Not the text surgery itself (router/pinning.h, router/insert_defaults.h), nor the running of
+// units on either server (the mirror, session_mirror.cpp).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "proxy/net/asio.h"
+#include "proxy/session/reply_filter.h"
+#include "router/classify.h"
+#include "router/extended.h"
+#include "router/insert_defaults.h"
+
+namespace cutover::proxy {
+
+// What the pinner needs of the source of truth: statements of cutover's own run there, nothing
+// of them reaching the client. The session implements it over its primary link; a unit test
+// fakes it.
+class SourceOfTruth {
+ public:
+  virtual ~SourceOfTruth() = default;
+  // The transaction status of the client's session there, as of its last ReadyForQuery.
+  virtual char transaction_status() const = 0;
+  // One simple Query of cutover's own: its answer, rows and all; nullopt when the connection
+  // failed.
+  virtual asio::awaitable<std::optional<HeldAnswer>> query_own(std::string_view sql) = 0;
+  // cutover's own messages (one unit, ending with a Sync), their answer dropped; false when
+  // the connection failed.
+  virtual asio::awaitable<bool> run_own(std::string_view messages) = 0;
+};
+
+class Pinner {
+ public:
+  // `schema_version` counts DDL seen by any session: what was learnt of tables before is stale.
+  Pinner(SourceOfTruth& source, const std::atomic<uint64_t>& schema_version, uint64_t conn_id)
+      : source_(source), schema_version_(schema_version), conn_id_(conn_id) {}
+
+  // A mirrored unit starts: a new transaction gets a new instant, and nothing is unpinned yet.
+  void start_unit();
+  // Whether the unit since start_unit() calls what could not be pinned (random(), ...).
+  bool unpinned() const { return unpinned_; }
+  // Logs a statement whose values cannot be pinned (once per session and fingerprint) and
+  // marks the current unit unpinned.
+  void note_unpinned(uint64_t fingerprint, const std::string& what);
+  // standard_conforming_strings as the session has it: when off, '\' escapes in literals that
+  // the parser does not expect, so nothing is pinned (and the unit is reported unpinned).
+  void set_standard_strings(bool on) { standard_strings_ = on; }
+
+  // Simple protocol: a Query's text with its time functions pinned (empty: nothing to pin),
+  // and then with its INSERTs' differing defaults evaluated on the source and written in.
+  std::string pin_text(std::string_view sql, const router::Classification& unit);
+  asio::awaitable<std::string> pin_defaults(std::string_view sql,
+                                            const router::Classification& unit);
+
+  // Extended protocol, a whole batch (the source idle): the batch for old, new and the
+  // journal with its Binds of statements that need pinning turned into Binds of cutover's
+  // statements; nullopt when it has none (or they cannot be pinned: then reported).
+  struct PinnedStatement;
+  struct PinnedBatch {
+    std::string for_old{};
+    std::string for_new{};
+    std::string for_journal{};
+    std::vector<int> own_parses{};                  // where cutover's Parses stand among old's
+    std::vector<PinnedStatement*> parsed_on_old{};  // in that order
+    std::vector<PinnedStatement*> used{};
+  };
+  asio::awaitable<std::optional<PinnedBatch>> pin_batch(std::string_view batch,
+                                                        const router::BatchPlan& plan);
+  // After the pinned batch ran: `parse_completes` of old's ParseCompletes for cutover's
+  // statements were taken out (in order); `ran_on_new`: new ran the batch whole.
+  void batch_ran(const PinnedBatch& pinned, uint64_t parse_completes, bool ran_on_new);
+
+  // Extended protocol, a batch sent in pieces: it cannot stop for questions to the source
+  // once it began, so the values the source must compute are asked first. prefetch_wanted()
+  // says whether there are any; the caller makes the source idle, then prefetch() asks.
+  std::vector<router::BatchPlan::Binding> prefetch_wanted(std::string_view piece,
+                                                          const router::BatchPlan& plan) const;
+  asio::awaitable<bool> prefetch(const std::vector<router::BatchPlan::Binding>& wanted);
+  struct PinnedPiece {
+    std::string for_old;
+    std::string for_new;          // what new is to get of the piece, at the batch's Sync
+    std::vector<int> own_parses;  // where cutover's Parses stand among the piece's
+  };
+  std::optional<PinnedPiece> pin_piece(std::string_view piece, const router::BatchPlan& plan);
+  // Whether the batch going in pieces bound a statement that could not be pinned.
+  bool streamed_unpinned() const { return streamed_unpinned_; }
+  // The batch sent in pieces is over (`parse_completes` as for batch_ran()).
+  void streamed_batch_over(uint64_t parse_completes);
+
+  // What names mean may have changed (SET search_path, ...): forget tables and statements.
+  void settings_changed();
+  // cutover's statements are gone from both servers (DISCARD ALL, DEALLOCATE ALL), or from
+  // the mirror's only (a fresh connection there).
+  void statements_lost(bool on_both);
+  // The two connections traded places (a role switch): what is on which side turns around,
+  // and the tables are read from the other database's catalog from now on.
+  void swap_sides();
+
+  // What cutover prepares in the place of one client statement.
+  struct PinnedStatement {
+    std::string name{};   // empty: nothing to pin
+    std::string parse{};  // its Parse message, whole
+    size_t params = 0;    // the client's parameters; then two instants, then `evaluated`
+    struct Evaluated {    // a default the source computes for each Bind
+      std::string expression;
+      std::vector<router::TimeCall> time_calls;
+    };
+    std::vector<Evaluated> evaluated{};
+    std::string unpinned{};  // what the statement leaves unpinned: reported
+    bool on_old = false;     // prepared on the source of truth's connection
+    bool on_new = false;     // ... on the mirror's
+    // Values of `evaluated` asked of the source ahead, for batches sent in pieces
+    std::deque<std::vector<std::optional<std::string>>> prefetched{};
+  };
+
+ private:
+  struct TableDefaults {
+    std::vector<router::TableColumn> columns;
+    std::vector<router::DefaultKind> kinds;
+  };
+  struct DefaultsPlan {
+    std::vector<router::InsertShape> shapes;
+    std::vector<const std::vector<router::TableColumn>*> tables;  // one per shape
+    std::vector<router::FilledSlot> filled;  // every slot, its value a pinned expression
+    struct Evaluation {  // a slot whose value the source must compute; its value left empty
+      size_t slot;       // in filled
+      const router::TableColumn* column;
+      const router::DefaultKind* kind;
+    };
+    std::vector<Evaluation> evaluated;
+    std::string unpinned;  // the targets whose differing defaults cannot be pinned
+  };
+  struct PinnedUse {
+    const router::BatchPlan::Binding* binding;
+    PinnedStatement* pin;
+  };
+  using Values = std::vector<std::optional<std::string>>;
+
+  std::pair<std::string, std::string> instants();
+  void report_unpinned(uint64_t fingerprint, const std::string& what);
+  // pinner_defaults.cpp
+  asio::awaitable<const TableDefaults*> table_defaults(const router::InsertShape& shape);
+  asio::awaitable<std::optional<DefaultsPlan>> plan_defaults(std::string_view sql,
+                                                             uint64_t fingerprint,
+                                                             std::string_view transaction,
+                                                             std::string_view statement);
+  asio::awaitable<std::optional<Values>> evaluate(const std::vector<std::string>& expressions);
+  void forget_tables();
+  // pinner_extended.cpp
+  asio::awaitable<bool> refresh_statements();
+  asio::awaitable<PinnedStatement*> statement_for(const router::BatchPlan::Binding& binding);
+  PinnedBatch rebind(std::string_view batch, const std::vector<PinnedUse>& uses,
+                     const Values& values, const std::string& transaction,
+                     const std::string& statement);
+  void forget_statements();
+
+  SourceOfTruth& source_;
+  const std::atomic<uint64_t>& schema_version_;
+  const uint64_t conn_id_;
+  bool standard_strings_ = true;
+  bool unpinned_ = false;
+  std::string transaction_time_;  // what now() is in this transaction, once pinned
+  std::unordered_set<uint64_t> unpinned_reported_;  // fingerprints logged as such already
+  // INSERT targets' columns, by quoted name, as of the schema version.
+  std::unordered_map<std::string, TableDefaults> tables_;
+  uint64_t tables_version_ = 0;
+  std::unordered_set<uint64_t> defaults_unneeded_;  // fingerprints of INSERTs with none to pin
+  // cutover's statements, by the client's Parse message (whole), as of the schema version.
+  std::unordered_map<std::string, PinnedStatement> statements_;
+  uint64_t statements_version_ = 0;
+  uint64_t names_given_ = 0;  // each statement gets a fresh name
+  // Forgotten statements a server still holds, closed in front of the next pinned batch.
+  std::vector<std::string> to_close_on_old_;
+  std::vector<std::string> to_close_on_new_;
+  // Of the batch going to old in pieces: cutover's statements it prepared on old, and
+  // whether it binds a statement that could not be pinned.
+  std::vector<PinnedStatement*> streamed_;
+  bool streamed_unpinned_ = false;
+};
+
+}  // namespace cutover::proxy

@@ -1,0 +1,357 @@
+// Pinning in the extended protocol (the rest: pinner.cpp, pinner_defaults.cpp). In the
+// extended protocol (router/bound_pinning.h), a statement whose
+// values differ per server (now() and its kin, an INSERT leaving a serial key,
+// gen_random_uuid() or now() to a column default) is prepared a second time, by cutover, as
+// the client's text with those values turned into parameters after the client's: now()'s
+// instant, statement_timestamp()'s, then each default old must compute. Each of the client's
+// Binds of it becomes a Bind of cutover's statement with those values appended: the instants
+// from cutover's clock, the defaults evaluated on old just before (one query per batch, as for
+// the simple protocol). Old and new then run the same values. cutover's statement is parsed
+// in the batch, just before its first Bind, on each side that lacks it; old's ParseComplete
+// is taken out, and counted, which tells whether old has it now.
+#include <limits>
+#include <unordered_set>
+
+#include "protocol/backend.h"
+#include "protocol/framing.h"
+#include "protocol/frontend.h"
+#include "proxy/base/log.h"
+#include "proxy/session/pinner.h"
+#include "router/bound_pinning.h"
+#include "router/pinning.h"
+
+namespace cutover::proxy {
+namespace {
+
+// Statements a session has cutover prepare in the place of its own; past it, the session's
+// are forgotten (and closed on the servers) and prepared again as they come.
+constexpr size_t kMaxPinnings = 512;
+
+std::vector<std::string_view> split_messages(std::string_view batch) {
+  std::vector<std::string_view> messages;
+  for (;;) {
+    auto frame = protocol::next_frame(batch, std::numeric_limits<size_t>::max());
+    if (frame.status != protocol::FrameStatus::kFrame) return messages;
+    messages.push_back(batch.substr(0, frame.consumed));
+    batch.remove_prefix(frame.consumed);
+  }
+}
+
+std::string close_statement(const std::string& name) {
+  std::string out;
+  protocol::encode(protocol::Close{.kind = 'S', .name = name}, out);
+  return out;
+}
+
+// Whether statements of this kind are pinned in batches that go to old in pieces: those
+// mirrored (a read there is not, and may never learn whether old prepared cutover's statement).
+bool pinned_kind(router::Kind kind) {
+  return kind == router::Kind::kWrite || kind == router::Kind::kUnknown;
+}
+
+}  // namespace
+
+// `batch` (a mirrored batch, old idle) with its Binds of statements that need pinning turned
+// into Binds of cutover's statements; nullopt when it has none (or they cannot be pinned:
+// then reported).
+asio::awaitable<std::optional<Pinner::PinnedBatch>> Pinner::pin_batch(
+    std::string_view batch, const router::BatchPlan& plan) {
+  if (plan.pinnable.empty() || source_.transaction_status() == 'E') co_return std::nullopt;
+  if (!standard_strings_) {
+    note_unpinned(plan.unit.fingerprint, "extended protocol: standard_conforming_strings off");
+    co_return std::nullopt;
+  }
+  const bool refreshed = co_await refresh_statements();
+  if (!refreshed) co_return std::nullopt;
+  std::vector<PinnedUse> uses;
+  size_t evaluated = 0;
+  for (const router::BatchPlan::Binding& binding : plan.pinnable) {
+    PinnedStatement* pin = co_await statement_for(binding);
+    if (!pin->unpinned.empty()) note_unpinned(binding.fingerprint, pin->unpinned);
+    if (pin->name.empty()) continue;
+    uses.push_back({&binding, pin});
+    evaluated += pin->evaluated.size();
+  }
+  if (uses.empty()) co_return std::nullopt;
+  const auto [transaction, statement] = instants();
+  const std::string at_transaction = router::quote_literal(transaction);
+  const std::string at_statement = router::quote_literal(statement);
+  std::vector<std::string> expressions;
+  expressions.reserve(evaluated);
+  for (const PinnedUse& use : uses) {
+    for (const PinnedStatement::Evaluated& e : use.pin->evaluated) {
+      expressions.push_back(
+          router::pin_time(e.expression, e.time_calls, at_transaction, at_statement));
+    }
+  }
+  auto values = co_await evaluate(expressions);
+  if (!values) {
+    note_unpinned(plan.unit.fingerprint, "extended protocol: old did not evaluate the defaults");
+    co_return std::nullopt;
+  }
+  co_return rebind(batch, uses, *values, transaction, statement);
+}
+
+// Before cutover's statements are used (old idle): those of an older schema version, or past
+// the bound, are forgotten, and those old still has of them closed there. False when old's
+// connection failed.
+asio::awaitable<bool> Pinner::refresh_statements() {
+  if (const uint64_t version = schema_version_.load();
+      version != statements_version_ || statements_.size() >= kMaxPinnings) {
+    forget_statements();
+    statements_version_ = version;
+  }
+  if (to_close_on_old_.empty()) co_return true;
+  std::string closes;
+  for (const std::string& name : std::exchange(to_close_on_old_, {})) {
+    closes += close_statement(name);
+  }
+  protocol::encode(protocol::Sync{}, closes);
+  const bool closed = co_await source_.run_own(closes);
+  co_return closed;
+}
+
+// The batch for old, new and the journal, each Bind in `uses` replaced (after cutover's
+// statement, on a side that lacks it) and given `values` in order.
+Pinner::PinnedBatch Pinner::rebind(std::string_view batch, const std::vector<PinnedUse>& uses,
+                                   const Values& values, const std::string& transaction,
+                                   const std::string& statement) {
+  PinnedBatch out;
+  std::vector<router::Replacement> for_old;
+  std::vector<router::Replacement> for_new;
+  std::vector<router::Replacement> for_journal;
+  const std::vector<std::string_view> messages = split_messages(batch);
+  std::unordered_set<const PinnedStatement*> prepared_here;
+  auto use = uses.begin();
+  auto value = values.begin();
+  int parses = 0;  // Parse messages before this one in old's batch
+  for (size_t i = 0; i < messages.size(); ++i) {
+    if (use != uses.end() && use->binding->message == i) {
+      PinnedStatement* pin = use->pin;
+      const uint64_t fingerprint = use->binding->fingerprint;
+      ++use;
+      std::vector<std::optional<std::string>> extra{transaction, statement};
+      extra.insert(extra.end(), value, value + static_cast<ptrdiff_t>(pin->evaluated.size()));
+      value += static_cast<ptrdiff_t>(pin->evaluated.size());
+      auto bind = router::extended_bind(messages[i].substr(5), pin->name, pin->params, extra);
+      if (!bind) {  // not the statement's count: the client's statement answers it
+        note_unpinned(fingerprint, "extended protocol: a Bind not of the statement's parameters");
+        continue;
+      }
+      std::string prepare;
+      if (prepared_here.insert(pin).second) {
+        out.used.push_back(pin);
+        prepare = close_statement(pin->name) + pin->parse;
+        if (!pin->on_old) {
+          out.parsed_on_old.push_back(pin);
+          out.own_parses.push_back(parses++);
+        }
+      }
+      const bool parse_on_old = !prepare.empty() && !pin->on_old;
+      const bool parse_on_new = !prepare.empty() && !pin->on_new;
+      for_old.push_back({i, (parse_on_old ? pin->parse : std::string()) + *bind});
+      for_new.push_back({i, (parse_on_new ? prepare : std::string()) + *bind});
+      for_journal.push_back({i, prepare + *bind});
+      continue;
+    }
+    if (messages[i].starts_with('P')) ++parses;
+  }
+  for (const std::string& name : std::exchange(to_close_on_new_, {})) {
+    out.for_new += close_statement(name);
+  }
+  out.for_old = router::replace_messages(batch, for_old);
+  out.for_new += router::replace_messages(batch, for_new);
+  out.for_journal = router::replace_messages(batch, for_journal);
+  return out;
+}
+
+// After the pinned batch ran: cutover's statements old parsed (`parse_completes` of its
+// ParseCompletes were taken out, in order) and, when new ran it whole, those new has.
+void Pinner::batch_ran(const PinnedBatch& pinned, uint64_t parse_completes, bool ran_on_new) {
+  for (size_t i = 0; i < pinned.parsed_on_old.size() && i < parse_completes; ++i) {
+    pinned.parsed_on_old[i]->on_old = true;
+  }
+  if (!ran_on_new) return;
+  for (PinnedStatement* pin : pinned.used) pin->on_new = true;
+}
+
+// A batch that goes to old in pieces (it has a Flush: asyncpg prepares a statement with
+// Parse, Describe, Flush, then binds it in the same batch) cannot stop for cutover's questions
+// to old once it has begun. So before its first piece goes out, while old is idle, cutover
+// asks for the values old must compute: for each Bind in the piece, and for one later
+// execution of each statement the piece parses. A value asked for and never used leaves a gap
+// in old's sequence, as a rolled-back insert does.
+std::vector<router::BatchPlan::Binding> Pinner::prefetch_wanted(
+    std::string_view piece, const router::BatchPlan& plan) const {
+  if (source_.transaction_status() == 'E' || !standard_strings_) return {};
+  std::vector<router::BatchPlan::Binding> wanted = plan.pinnable;
+  const std::vector<std::string_view> messages = split_messages(piece);
+  auto parsed = plan.parsed.begin();
+  for (size_t i = 0; i < messages.size() && parsed != plan.parsed.end(); ++i) {
+    if (!messages[i].starts_with('P')) continue;
+    const router::Classification& unit = *parsed++;
+    if (unit.nondeterministic || unit.inserts) {
+      wanted.push_back({i, std::string(messages[i]), unit.fingerprint, unit.kind});
+    }
+  }
+  std::erase_if(wanted, [&](const auto& binding) { return !pinned_kind(binding.kind); });
+  return wanted;
+}
+
+// Asks the source (idle) for the values of prefetch_wanted(); false when its connection failed.
+asio::awaitable<bool> Pinner::prefetch(const std::vector<router::BatchPlan::Binding>& wanted) {
+  constexpr size_t kMaxPrefetched = 4;  // executions' worth per statement
+  const bool refreshed = co_await refresh_statements();
+  if (!refreshed || source_.transaction_status() == 'E') co_return refreshed;
+  std::vector<PinnedStatement*> pins;
+  std::vector<std::string> expressions;
+  const auto [transaction, statement] = instants();
+  for (const router::BatchPlan::Binding& binding : wanted) {
+    PinnedStatement* pin = co_await statement_for(binding);
+    if (pin->name.empty() || pin->evaluated.empty() || pin->prefetched.size() >= kMaxPrefetched) {
+      continue;
+    }
+    pins.push_back(pin);
+    for (const PinnedStatement::Evaluated& e : pin->evaluated) {
+      expressions.push_back(router::pin_time(e.expression, e.time_calls,
+                                             router::quote_literal(transaction),
+                                             router::quote_literal(statement)));
+    }
+  }
+  auto values = co_await evaluate(expressions);
+  if (!values) co_return true;  // the Binds go unpinned, and are reported then
+  auto value = values->begin();
+  for (PinnedStatement* pin : pins) {
+    const auto count = static_cast<ptrdiff_t>(pin->evaluated.size());
+    pin->prefetched.emplace_back(value, value + count);
+    value += count;
+  }
+  co_return true;
+}
+
+// `piece` (planned as `plan`), part of a batch going to old in pieces, with its Binds of
+// statements that need pinning turned into Binds of cutover's statements, using prefetched
+// values; nullopt when nothing changes.
+std::optional<Pinner::PinnedPiece> Pinner::pin_piece(std::string_view piece,
+                                                     const router::BatchPlan& plan) {
+  if (plan.pinnable.empty()) return std::nullopt;
+  PinnedPiece out;
+  std::vector<router::Replacement> for_old;
+  std::vector<router::Replacement> for_new;
+  const std::vector<std::string_view> messages = split_messages(piece);
+  const auto [transaction, statement] = instants();
+  size_t counted = 0;  // messages whose Parses are in `parses`
+  int parses = 0;      // Parse messages before the current one in what old gets of the piece
+  for (const router::BatchPlan::Binding& binding : plan.pinnable) {
+    if (!pinned_kind(binding.kind)) continue;
+    for (; counted < binding.message; ++counted) parses += messages[counted].starts_with('P');
+    PinnedStatement* pin = nullptr;
+    if (auto known = statements_.find(binding.parse); known != statements_.end()) {
+      pin = &known->second;
+    }
+    std::optional<std::string> bind;
+    if (pin != nullptr && !pin->name.empty() &&
+        (pin->evaluated.empty() || !pin->prefetched.empty())) {
+      std::vector<std::optional<std::string>> extra{transaction, statement};
+      if (!pin->evaluated.empty()) {
+        auto& values = pin->prefetched.front();
+        extra.insert(extra.end(), values.begin(), values.end());
+        pin->prefetched.pop_front();
+      }
+      bind =
+          router::extended_bind(messages[binding.message].substr(5), pin->name, pin->params, extra);
+    }
+    const bool nothing_to_pin = pin != nullptr && pin->name.empty() && pin->unpinned.empty();
+    if (!nothing_to_pin && (!bind || !pin->unpinned.empty())) {
+      streamed_unpinned_ = true;
+      report_unpinned(binding.fingerprint, pin != nullptr && !pin->unpinned.empty()
+                                               ? pin->unpinned
+                                               : "extended protocol: a batch sent in pieces");
+    }
+    if (!bind) continue;
+    std::string prepare_on_old;
+    if (!pin->on_old) {
+      prepare_on_old = pin->parse;
+      pin->on_old = true;
+      streamed_.push_back(pin);
+      out.own_parses.push_back(parses++);
+    }
+    for_old.push_back({binding.message, prepare_on_old + *bind});
+    for_new.push_back({binding.message, close_statement(pin->name) + pin->parse + *bind});
+  }
+  if (for_old.empty()) return std::nullopt;
+  out.for_new = router::replace_messages(piece, for_new);
+  out.for_old = router::replace_messages(piece, for_old);
+  return out;
+}
+
+// The batch that went to old in pieces is over. cutover's statements it prepared on old are
+// there when their ParseComplete came (`parse_completes` of them, in order, were taken out);
+// the others are closed, in case, and prepared again when next needed.
+void Pinner::streamed_batch_over(uint64_t parse_completes) {
+  const std::vector<PinnedStatement*> streamed = std::exchange(streamed_, {});
+  for (size_t i = parse_completes; i < streamed.size(); ++i) {
+    streamed[i]->on_old = false;
+    to_close_on_old_.push_back(streamed[i]->name);
+  }
+  streamed_unpinned_ = false;
+}
+
+// What cutover prepares in place of the client's statement `binding.parse`: worked out once
+// per session and statement (from its parse tree and old's catalog), then kept.
+asio::awaitable<Pinner::PinnedStatement*> Pinner::statement_for(
+    const router::BatchPlan::Binding& binding) {
+  if (auto it = statements_.find(binding.parse); it != statements_.end()) {
+    co_return &it->second;
+  }
+  PinnedStatement& pin = statements_[binding.parse];
+  auto decoded = protocol::decode_frontend('P', std::string_view(binding.parse).substr(5));
+  const protocol::Parse* parse = decoded ? std::get_if<protocol::Parse>(&*decoded) : nullptr;
+  const std::optional<size_t> highest =
+      parse != nullptr ? router::highest_parameter(parse->query) : std::nullopt;
+  auto found = highest ? router::find_nondeterminism(parse->query) : std::nullopt;
+  if (!found) {
+    pin.unpinned = "extended protocol: unparsed";
+    co_return &pin;
+  }
+  pin.params = std::max(*highest, parse->parameter_types.size());
+  const std::string transaction = router::parameter(pin.params + 1);
+  const std::string statement = router::parameter(pin.params + 2);
+  if (!found->unpinnable.empty()) pin.unpinned = log::joined(found->unpinnable);
+  std::string text = parse->query;
+  bool changed = !found->time_calls.empty();
+  if (changed) text = router::pin_time(text, found->time_calls, transaction, statement);
+  auto plan = co_await plan_defaults(text, binding.fingerprint, transaction, statement);
+  if (plan) {
+    if (!plan->unpinned.empty()) {
+      pin.unpinned += (pin.unpinned.empty() ? "" : ", ") + plan->unpinned;
+    }
+    for (const DefaultsPlan::Evaluation& e : plan->evaluated) {
+      const size_t n = pin.params + 3 + pin.evaluated.size();
+      plan->filled[e.slot].value = "CAST(" + router::parameter(n) + " AS " + e.column->type + ")";
+      pin.evaluated.push_back({e.column->default_expression, e.kind->time_calls});
+    }
+    if (!plan->filled.empty()) {
+      text = router::fill_defaults(text, plan->shapes, plan->tables, plan->filled);
+      changed = true;
+    }
+  }
+  if (!changed) co_return &pin;
+  pin.name = "cutover_pin_" + std::to_string(++names_given_);
+  pin.parse = router::extended_parse(pin.name, text, parse->parameter_types, pin.params,
+                                     2 + pin.evaluated.size());
+  co_return &pin;
+}
+
+// Forgets cutover's statements (DDL may have changed what they must pin, or there are too
+// many); those the servers have are closed there before the next pinned batch.
+void Pinner::forget_statements() {
+  for (const auto& [parse, pin] : statements_) {
+    if (pin.on_old) to_close_on_old_.push_back(pin.name);
+    if (pin.on_new) to_close_on_new_.push_back(pin.name);
+  }
+  statements_.clear();
+  streamed_.clear();  // their names are in the lists above
+}
+
+}  // namespace cutover::proxy

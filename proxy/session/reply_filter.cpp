@@ -1,0 +1,124 @@
+#include "proxy/session/reply_filter.h"
+
+#include <algorithm>
+#include <variant>
+
+#include "protocol/backend.h"
+
+namespace cutover::proxy {
+namespace {
+
+std::string field_of(char type, std::string_view body, char code) {
+  auto decoded = protocol::decode_backend(type, body);
+  if (!decoded) return "";
+  if (const auto* error = std::get_if<protocol::ErrorFields>(&*decoded)) {
+    return std::string(error->get(code).value_or(""));
+  }
+  if (const auto* complete = std::get_if<protocol::CommandComplete>(&*decoded)) {
+    return complete->tag;
+  }
+  return "";
+}
+
+}  // namespace
+
+void ReplyFilter::drop_parse_complete(int units_before, int parses_before, uint64_t* taken_out) {
+  expected_.push_back({Edit::kParseComplete, units_before, parses_before, {}, {}, taken_out});
+}
+
+void ReplyFilter::drop_answer(int units_before) {
+  expected_.push_back({Edit::kAnswer, units_before, 0, {}});
+}
+
+void ReplyFilter::keep_answer(int units_before) {
+  expected_.push_back({Edit::kKeptAnswer, units_before, 0, {}});
+}
+
+void ReplyFilter::compare_answer(int units_before) {
+  expected_.push_back({Edit::kComparedAnswer, units_before, 0, {}});
+}
+
+void ReplyFilter::hold_ready(int units_before, bool drop_tags) {
+  expected_.push_back({drop_tags ? Edit::kReadyAndTags : Edit::kReady, units_before, 0, {}});
+}
+
+HeldAnswer ReplyFilter::take_held() {
+  HeldAnswer answer = std::move(answers_.front());
+  answers_.pop_front();
+  return answer;
+}
+
+// Sets e.units_before to -1 once its unit's answer is over for it.
+bool ReplyFilter::edits(Expected& e, char type, std::string_view body) {
+  if (e.units_before > 0) {
+    if (type == 'Z') --e.units_before;
+    return false;
+  }
+  switch (e.edit) {
+    case Edit::kParseComplete:
+      if (type == '1' && e.parses_before-- > 0) return false;
+      if (type == '1' || type == 'E' || type == 'Z') e.units_before = -1;
+      return type == '1';
+    case Edit::kAnswer:
+      if (type == 'Z') e.units_before = -1;
+      return true;
+    case Edit::kKeptAnswer:
+    case Edit::kComparedAnswer:
+    case Edit::kReady:
+    case Edit::kReadyAndTags:
+      if (type == 'D' && e.edit == Edit::kKeptAnswer) e.answer.data_rows.emplace_back(body);
+      if (type == 'C') {
+        e.answer.tags.push_back(field_of(type, body, 'C'));
+        return e.edit != Edit::kReady;
+      }
+      if (type == 'E' && e.answer.sqlstate.empty()) e.answer.sqlstate = field_of(type, body, 'C');
+      if (type == 'D') e.rows.add_data_row(body);
+      if (type != 'Z') return e.edit == Edit::kKeptAnswer || e.edit == Edit::kComparedAnswer;
+      e.answer.status = body.empty() ? 'I' : body[0];
+      e.answer.rows = e.rows.rows();
+      e.answer.rows_digest = e.rows.digest();
+      e.units_before = -1;
+      return true;
+  }
+  return false;
+}
+
+void ReplyFilter::on_message(char type, std::string_view body, size_t end) {
+  bool cut = false;
+  for (auto& e : expected_) {
+    if (e.units_before < 0 || !edits(e, type, body)) continue;
+    cut = true;
+    if (e.taken_out != nullptr) ++*e.taken_out;
+  }
+  if (cut) cuts_.push_back({ended_ ? last_end_ : kFromHeld, end});
+  last_end_ = end;
+  ended_ = true;
+  for (auto& e : expected_) {
+    bool reports = e.edit != Edit::kParseComplete && e.edit != Edit::kAnswer;
+    if (e.units_before < 0 && reports) answers_.push_back(std::move(e.answer));
+  }
+  std::erase_if(expected_, [](const Expected& e) { return e.units_before < 0; });
+}
+
+std::string_view ReplyFilter::filter(std::string_view chunk) {
+  const size_t offset = held_bytes_.size();
+  out_.assign(held_bytes_);
+  out_.append(chunk);
+  held_bytes_.clear();
+  size_t keep = out_.size();
+  if (!expected_.empty()) keep = ended_ ? offset + last_end_ : 0;
+  // Later cuts first, so the earlier offsets stay valid.
+  for (auto it = cuts_.rbegin(); it != cuts_.rend(); ++it) {
+    size_t start = it->start == kFromHeld ? 0 : offset + it->start;
+    out_.erase(start, offset + it->end - start);
+    keep -= offset + it->end - start;
+  }
+  cuts_.clear();
+  ended_ = false;
+  last_end_ = 0;
+  held_bytes_.assign(out_, keep);
+  out_.resize(keep);
+  return out_;
+}
+
+}  // namespace cutover::proxy

@@ -1,0 +1,171 @@
+// Extended-query batches in dual_write: the messages up to a Sync are gathered and routed as
+// one unit, like a simple Query. A batch that is a read, whose statements new has or can be
+// given (router/extended.h), may run on new; everything else goes to old. Prepared statements
+// are given to a side the first time a batch needs them there: to new as a prefix whose
+// answers cutover reads, to old (only the unnamed statement, when new ran the last Parse of
+// it) as a prefix whose ParseComplete the relay takes out.
+#include "proxy/base/log.h"
+#include "proxy/session/session.h"
+
+namespace cutover::proxy {
+namespace {
+
+constexpr std::string_view kSync("S\0\0\0\4", 5);  // a whole Sync message
+
+}  // namespace
+
+asio::awaitable<bool> Session::route_extended(char type, std::string_view whole,
+                                              std::string& pending) {
+  if (batch_to_old_) {
+    if (type == 'S') co_return co_await mirror_partial_batch(whole, pending);
+    const bool ok = co_await send_piece_to_old(whole, plan_batch(whole), pending);
+    if (type == 'S') {
+      batch_to_old_ = false;
+      batch_parses_on_old_ = 0;
+    }
+    co_return ok;
+  }
+  batch_.append(whole);
+  if (type == 'H') co_return co_await commit_batch_to_old(pending);
+  if (type != 'S') co_return true;
+  co_return co_await run_batch(pending);
+}
+
+// The batch is whole (it ends with Sync): run it on new if it may go there, else on old.
+asio::awaitable<bool> Session::run_batch(std::string& pending) {
+  const std::string batch = std::move(batch_);
+  batch_.clear();
+  const router::BatchPlan plan = plan_batch(batch);
+  if (plan.executes && mirrors(plan.unit)) {
+    context_.metrics.unit_routed(plan.unit.kind, primary_.database);
+    co_return co_await mirror_batch(batch, plan, pending);
+  }
+  if (plan.executes && plan.unit.copies_in && context_.journal != nullptr && !mirror_retired_) {
+    log::warn("mirror_unsupported",
+              {{"conn", id_},
+               {"fingerprint", log::hex(plan.unit.fingerprint)},
+               {"what", "COPY FROM STDIN in the extended protocol runs on old only"}});
+  }
+  if (plan.executes && plan.movable) {
+    if (!co_await forward_to_old(pending)) co_return false;
+    if (primary_.status == 'I') view_.read_only_transaction = false;
+    // Named: GCC 12 mishandles temporaries inside co_await expressions.
+    const std::string for_new = plan.new_prefix + batch;
+    const std::string_view for_old = plan.old_prefix.empty() ? std::string_view(batch) : "";
+    const bool routed = co_await try_new(for_new, plan.unit, plan.new_prefix_replies, for_old);
+    if (routed) {  // counted by run_on_new()
+      statements_.apply(batch, plan, false, true);
+      note_batch(plan);
+      co_return true;
+    }
+  }
+  if (plan.executes) context_.metrics.unit_routed(plan.unit.kind, primary_.database);
+  if (plan.executes && plan.old_prefix.empty() && plan.new_can_run && shadows(plan.unit)) {
+    const std::string for_new = plan.new_prefix + batch;
+    const bool shadowed = co_await shadow_read(batch, for_new, plan.unit, pending);
+    statements_.apply(batch, plan, true, mirror_applied_);
+    note_batch(plan);
+    co_return shadowed;
+  }
+  const bool sent = co_await send_batch_to_old(batch, plan, pending);
+  batch_parses_on_old_ = 0;
+  co_return sent;
+}
+
+// Sends what was gathered of the current batch to old; the rest of it follows as it comes.
+asio::awaitable<bool> Session::commit_batch_to_old(std::string& pending) {
+  if (batch_.empty()) co_return true;
+  const std::string batch = std::move(batch_);
+  batch_.clear();
+  batch_to_old_ = true;
+  partial_batch_ = {};  // mirrored whole at its Sync (past the bound: not at all)
+  own_parses_taken_out_ = 0;
+  const router::BatchPlan plan = plan_batch(batch);
+  // Values old must compute for the pieces are asked while old is idle (Pinner::prefetch()).
+  const std::vector<router::BatchPlan::Binding> wanted = pinner_.prefetch_wanted(batch, plan);
+  if (!wanted.empty()) {
+    const bool forwarded = co_await forward_to_old(pending);
+    if (!forwarded) co_return false;
+    const bool idle = co_await wait_for_old();
+    if (!idle) co_return false;
+    const bool prefetched = co_await pinner_.prefetch(wanted);
+    if (!prefetched) co_return false;
+  }
+  co_return co_await send_piece_to_old(batch, plan, pending);
+}
+
+// A piece of a batch going to old in pieces: kept for new, and sent to old with what
+// pinning changes (session_pinning.cpp).
+asio::awaitable<bool> Session::send_piece_to_old(std::string_view piece,
+                                                 const router::BatchPlan& plan,
+                                                 std::string& pending) {
+  auto pinned = plan.old_prefix.empty() ? pinner_.pin_piece(piece, plan) : std::nullopt;
+  if (!pinned) {
+    partial_batch_.append(piece);
+    co_return co_await send_batch_to_old(piece, plan, pending);
+  }
+  partial_batch_.append(pinned->for_new);
+  const int units_before = primary_.pending_replies - static_cast<int>(piece.ends_with(kSync));
+  for (const int parses_before : pinned->own_parses) {
+    primary_.filter.drop_parse_complete(units_before, batch_parses_on_old_ + parses_before,
+                                        &own_parses_taken_out_);
+  }
+  co_return co_await send_batch_to_old(pinned->for_old, plan_batch(pinned->for_old), pending);
+}
+
+// Queues `batch` (a whole batch or part of one) for old, with the unnamed statement in front
+// when old's is not the client's current one. Session state reaches new too.
+asio::awaitable<bool> Session::send_batch_to_old(std::string_view batch,
+                                                 const router::BatchPlan& plan,
+                                                 std::string& pending) {
+  if (!plan.old_prefix.empty()) {
+    // Units before this one still owe their ReadyForQuery; this one's Sync, if it is here,
+    // is already counted.
+    const int units_before = primary_.pending_replies - static_cast<int>(batch.ends_with(kSync));
+    primary_.filter.drop_parse_complete(units_before, batch_parses_on_old_);
+    pending.append(plan.old_prefix);
+  }
+  pending.append(batch);
+  batch_parses_on_old_ += static_cast<int>(plan.parsed.size());
+  bool copied = false;
+  if (plan.executes && plan.unit.kind == router::Kind::kSession) {
+    copied = co_await copy_batch_to_new(batch, plan);
+  }
+  statements_.apply(batch, plan, true, copied);
+  note_batch(plan);
+  co_return true;
+}
+
+// Session state set through the extended protocol: new gets the same batch (with what it
+// needs prepared first), and the replay log a self-contained copy.
+// Whether it went to new now.
+asio::awaitable<bool> Session::copy_batch_to_new(std::string_view batch,
+                                                 const router::BatchPlan& plan) {
+  if (!batch.ends_with(kSync) || !plan.movable) {
+    // Part of a batch, or statements new cannot be given: new's settings would differ.
+    if (new_side_.wanted()) log::warn("new_session_state_not_copied", {{"conn", id_}});
+    new_side_.unwant();
+    new_side_.drop("session state not copied");
+    co_return false;
+  }
+  new_side_.record_state(plan_batch(batch, true).new_prefix + std::string(batch));
+  if (!new_side_.ready()) co_return false;
+  const std::string for_new = plan.new_prefix + std::string(batch);
+  co_await new_side_.copy_state(for_new);
+  co_return new_side_.ready();
+}
+
+router::BatchPlan Session::plan_batch(std::string_view batch, bool new_is_empty) {
+  return statements_.plan(
+      batch,
+      [this](std::string_view sql) -> const router::Classification& { return classify(sql); },
+      new_is_empty);
+}
+
+void Session::note_batch(const router::BatchPlan& plan) {
+  if (!plan.executes) return;
+  note_unit(plan.unit);
+  forget_prepared(plan.unit);
+}
+
+}  // namespace cutover::proxy

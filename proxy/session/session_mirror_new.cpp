@@ -1,0 +1,138 @@
+// A mirrored unit's side on new: sent there (or skipped, when new is down or its copy of the
+// transaction is broken), new's answer read within migration.mirror.timeout_ms and handed to
+// the comparator with old's, and new's transaction ended the way old's did.
+// Not the unit's side on old (session_mirror.cpp).
+#include <cstdlib>
+
+#include "proxy/base/log.h"
+#include "proxy/session/mirror_messages.h"
+#include "proxy/session/session.h"
+#include "router/pinning.h"
+
+namespace cutover::proxy {
+
+// Runs a mirrored unit on new (after cutover's own first query, `prefix`) and hands both
+// answers to the comparator (`old_answer`; null when there is nothing to compare). A failure
+// there never reaches the client: it is logged, and the rest of new's transaction is not
+// applied (it ends with a ROLLBACK). kUncertain: new's connection failed or timed out while the
+// unit could commit there (`frame.ends_transaction`: an autocommit statement, or a COMMIT).
+//
+// After the first write of a transaction, new is asked for the transaction's id in the same
+// write (`frame.ask_transaction_id`), so it is known long before the COMMIT: if the COMMIT's
+// answer is then lost, journal replay asks new whether that transaction committed
+// (txid_status) instead of leaving the record in doubt.
+asio::awaitable<MirrorOutcome> Session::run_on_mirror(std::string_view messages, MirrorFrame frame,
+                                                      const router::Classification& unit,
+                                                      const HeldAnswer* old_answer) {
+  const MirrorSend sent = co_await send_to_mirror(messages, unit);
+  const MirrorOutcome outcome = co_await await_mirror(sent, frame, unit, old_answer);
+  co_return outcome;
+}
+
+// The first half of run_on_mirror(): the unit goes to new, unless new is down or its
+// transaction broke (skipped: logged, and the rest of the transaction is skipped too).
+asio::awaitable<Session::MirrorSend> Session::send_to_mirror(std::string_view messages,
+                                                             const router::Classification& unit,
+                                                             bool pipelined) {
+  if (mirror_broken_ == MirrorBreak::kJournaled) co_return MirrorSend::kSkipped;
+  // Pipelined (parallel ordering): what new owes for earlier writes is read later.
+  const bool drained = pipelined && new_side_.drained();
+  const bool ready = new_side_.ready() && mirror_broken_ == MirrorBreak::kNone &&
+                     (drained || co_await drain_new());
+  if (!ready) {
+    log::warn("mirror_skipped",
+              {{"conn", id_},
+               {"fingerprint", log::hex(unit.fingerprint)},
+               {"reason", mirror_broken_ == MirrorBreak::kNone ? std::string_view("new down")
+                                                               : why(mirror_broken_)}});
+    // The rest of the transaction must not reach new either, even once new is back: there it
+    // would run without what came before (outside any transaction, after a skipped BEGIN).
+    if (mirror_broken_ == MirrorBreak::kNone) mirror_broken_ = MirrorBreak::kEarlierSkipped;
+    co_return MirrorSend::kSkipped;
+  }
+  const ErrorCode ec = co_await write_all(secondary_.stream, messages);
+  co_return ec ? MirrorSend::kLost : MirrorSend::kSent;
+}
+
+// The second half: new's answer to what send_to_mirror() sent, and its comparison.
+asio::awaitable<MirrorOutcome> Session::await_mirror(MirrorSend sent, MirrorFrame frame,
+                                                     const router::Classification& unit,
+                                                     const HeldAnswer* old_answer) {
+  auto counted = [&](MirrorOutcome outcome) {
+    if (frame.shadow_read || frame.own) return outcome;
+    context_.metrics.mirror_write(
+        outcome == MirrorOutcome::kApplied     ? Metrics::MirrorResult::kApplied
+        : outcome == MirrorOutcome::kUncertain ? Metrics::MirrorResult::kUncertain
+                                               : Metrics::MirrorResult::kNotApplied);
+    return outcome;
+  };
+  if (sent == MirrorSend::kSkipped) co_return counted(MirrorOutcome::kNotApplied);
+  new_side_.begin_wait(context_.live.mirror_timeout());
+  std::vector<std::string> tags;
+  verify::RowSetHasher rows;
+  std::string error;
+  bool lost = sent == MirrorSend::kLost;
+  protocol::ProtocolError frame_error{};
+  const int replies = 1 + (frame.begin ? 1 : 0) + (frame.ask_transaction_id ? 1 : 0);
+  int units = replies;
+  while (!lost && units > 0) {
+    auto message = co_await new_side_.next(frame_error);
+    // The answer to cutover's BEGIN (the first) or its transaction id query (the last).
+    const bool own = (frame.begin && units == replies) || (frame.ask_transaction_id && units == 1);
+    if (!message) {
+      lost = true;
+    } else if (message->type == 'E' && error.empty()) {
+      error = error_message(*message);
+    } else if (message->type == 'Z') {
+      if (--units == 0) secondary_.status = message->body.empty() ? 'I' : message->body[0];
+    } else if (own && message->type == 'D') {
+      const auto id = first_column(message->body);  // NULL: none assigned yet
+      transaction_.set_new_transaction_id(id ? std::strtoull(id->c_str(), nullptr, 10) : 0);
+    } else if (!own && message->type == 'C') {
+      tags.emplace_back(message->body.substr(0, message->body.find('\0')));
+    } else if (!own && message->type == 'D') {
+      rows.add_data_row(message->body);
+    }
+  }
+  const bool timed_out = new_side_.end_wait();
+  const char* reason = timed_out ? "timeout" : lost ? "connection" : nullptr;
+  if (reason != nullptr || !error.empty()) {
+    log::warn(frame.shadow_read ? "shadow_read_failed" : "mirror_failed",
+              {{"conn", id_},
+               {"fingerprint", log::hex(unit.fingerprint)},
+               {"reason", reason != nullptr ? reason : "error"},
+               {"error", error}});
+    if (reason != nullptr) new_side_.drop(reason);
+    if (secondary_.status != 'I') mirror_broken_ = MirrorBreak::kEarlierFailed;
+    co_return counted(reason != nullptr && frame.ends_transaction ? MirrorOutcome::kUncertain
+                                                                  : MirrorOutcome::kNotApplied);
+  }
+  mirror_applied_ = true;
+  context_.metrics.backend_duration(secondary_.database,
+                                    std::chrono::duration<double>(new_side_.waited()).count());
+  if (old_answer != nullptr && context_.comparator != nullptr) {
+    compare({old_answer->tags, old_answer->rows, old_answer->rows_digest},
+            {std::move(tags), rows.rows(), rows.digest()}, unit, frame.unpinned, frame.shadow_read);
+  }
+  co_return counted(MirrorOutcome::kApplied);
+}
+
+// Ends new's transaction after old's ended outside a mirrored unit's normal path: COMMIT when
+// old committed and new has all of the transaction, ROLLBACK otherwise.
+asio::awaitable<MirrorOutcome> Session::end_mirror_transaction(bool commit) {
+  const bool broken = mirror_broken_ != MirrorBreak::kNone;
+  mirror_broken_ = MirrorBreak::kNone;
+  if (!new_side_.ready() || secondary_.status == 'I') {
+    co_return MirrorOutcome::kApplied;  // nothing open
+  }
+  std::string message;
+  append_query(message, commit && !broken ? "COMMIT" : "ROLLBACK");
+  router::Classification unit{.kind = router::Kind::kTransaction, .controls_transaction = true};
+  unit.fingerprint = router::fingerprint(commit ? "COMMIT" : "ROLLBACK");
+  MirrorOutcome outcome = co_await run_on_mirror(
+      message, {.ends_transaction = commit && !broken, .own = true}, unit, nullptr);
+  mirror_broken_ = MirrorBreak::kNone;
+  co_return outcome;
+}
+
+}  // namespace cutover::proxy

@@ -1,0 +1,68 @@
+// cutover's own units on the source of truth's connection (the primary link), and waiting
+// for old's answers. The relay (Session::pump_backend()) reads everything old sends; what
+// answers cutover's own messages is taken out of the client's stream by the ReplyFilter and
+// handed over here once its ReadyForQuery came.
+#include "proxy/session/session.h"
+
+namespace cutover::proxy {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+}  // namespace
+
+// A statement of cutover's own on old, its answer returned rows and all; nothing of it
+// reaches the client.
+asio::awaitable<std::optional<HeldAnswer>> Session::query_own(std::string_view sql) {
+  std::string message;
+  protocol::encode(protocol::Query{.sql = std::string(sql)}, message);
+  primary_.filter.keep_answer(0);
+  co_return co_await run_on_old(message, 1);
+}
+
+// Runs a unit of cutover's own on old (whole messages ending with a Query or a Sync), its
+// answer taken out of the client's stream.
+asio::awaitable<bool> Session::run_own(std::string_view messages) {
+  primary_.filter.drop_answer(0);
+  primary_.pending_replies += 1;
+  primary_.write_whole = false;
+  const ErrorCode ec = co_await write_all(primary_.stream, messages);
+  if (ec) co_return false;
+  primary_.write_whole = true;
+  const bool answered = co_await wait_for_old();
+  co_return answered;
+}
+
+// Sends cutover's messages (`units` units, their edits already registered) to old and waits
+// for the held answer; nullopt when old's connection failed (the session then ends).
+asio::awaitable<std::optional<HeldAnswer>> Session::run_on_old(std::string_view messages,
+                                                               int units) {
+  const auto started = Clock::now();
+  primary_.pending_replies += units;
+  primary_.write_whole = false;
+  primary_.scanner.set_capture(
+      BackendLink::kCaptureWithRows);  // the comparator hashes RETURNING rows
+  ErrorCode ec = co_await write_all(primary_.stream, messages);
+  if (ec) co_return std::nullopt;
+  primary_.write_whole = true;
+  const bool answered = co_await wait_for_old() && primary_.filter.has_held();
+  primary_.scanner.set_capture(BackendLink::kCapture);
+  if (!answered) co_return std::nullopt;
+  context_.metrics.backend_duration(primary_.database,
+                                    std::chrono::duration<double>(Clock::now() - started).count());
+  co_return primary_.filter.take_held();
+}
+
+// Until old owes no ReadyForQuery and its answers went out to the client; false when the
+// session ends meanwhile.
+asio::awaitable<bool> Session::wait_for_old() {
+  while (primary_.pending_replies > 0 || old_chunk_unsent_) {
+    awaiting_old_ = true;
+    const bool woken = co_await old_answer_signal_.wait();
+    if (!woken) co_return false;
+  }
+  awaiting_old_ = false;
+  co_return true;
+}
+
+}  // namespace cutover::proxy
