@@ -93,7 +93,7 @@ asio::awaitable<bool> Secondary::replay_state() {
   co_return true;
 }
 
-asio::awaitable<void> Secondary::watch(std::function<std::chrono::milliseconds()> shortest) {
+asio::awaitable<void> Secondary::watch(const std::function<std::chrono::milliseconds()>& shortest) {
   for (;;) {
     // An idle deadline is no later than the deadline of any wait that starts meanwhile.
     watchdog_.expires_at(waiting_ ? wait_started_ + wait_limit_ : Clock::now() + shortest());

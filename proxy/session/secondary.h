@@ -56,7 +56,7 @@ class Secondary {
   // The watchdog over waits on the connection (begin_wait()): cancels its reads once a wait
   // passes its limit. Runs for the whole relay; `shortest` bounds how late a wait that starts
   // while none runs is looked at (the limits may change live).
-  asio::awaitable<void> watch(std::function<std::chrono::milliseconds()> shortest);
+  asio::awaitable<void> watch(const std::function<std::chrono::milliseconds()>& shortest);
   void begin_wait(std::chrono::milliseconds limit);
   // Ends the wait; true when the watchdog cut it short.
   bool end_wait();

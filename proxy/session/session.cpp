@@ -160,9 +160,11 @@ asio::awaitable<Session::End> Session::maintain_new() {
 }
 
 asio::awaitable<Session::End> Session::watch_new_reads() {
-  co_await new_side_.watch([this] {
+  // Named: GCC 12 mishandles temporaries inside co_await expressions.
+  const std::function<std::chrono::milliseconds()> shortest = [this] {
     return std::min(context_.live.fallback_timeout(), context_.live.mirror_timeout());
-  });
+  };
+  co_await new_side_.watch(shortest);
   co_return End::kClientClosed;
 }
 

@@ -131,18 +131,21 @@ class Session final : private SourceOfTruth {
   asio::awaitable<bool> forward_to_old(std::string& pending);
   const router::Classification& classify(std::string_view sql);
   router::Decision decide(const router::Classification& unit);
+  // What became of a read the ramp may send to new: new answered the client, or old must run it
+  // (not routed there, or new failed before any answer went out).
+  enum class NewRead { kAnswered, kOnOld };
   // `shadow_for_old`: the read as old would run it, to compare old's answer when the read is
   // sampled for a shadow read (empty: never).
-  asio::awaitable<bool> try_new(std::string_view message, const router::Classification& unit,
-                                int prefix_replies, std::string_view shadow_for_old = {});
-  asio::awaitable<bool> run_on_new(std::string_view message, const router::Classification& unit,
-                                   int prefix_replies, std::string_view shadow_for_old);
+  asio::awaitable<NewRead> try_new(std::string_view message, const router::Classification& unit,
+                                   int prefix_replies, std::string_view shadow_for_old = {});
+  asio::awaitable<NewRead> run_on_new(std::string_view message, const router::Classification& unit,
+                                      int prefix_replies, std::string_view shadow_for_old);
   asio::awaitable<void> shadow_on_old(std::string_view for_old, const router::Classification& unit,
                                       const HeldAnswer& on_new);
   asio::awaitable<std::optional<Message>> first_answer_from_new(int prefix_replies,
                                                                 bool& prefix_failed);
   asio::awaitable<bool> drain_new();
-  asio::awaitable<bool> stream_from_new(Message first, HeldAnswer* seen = nullptr);
+  asio::awaitable<void> stream_from_new(Message first, HeldAnswer* seen = nullptr);
   void note_unit(const router::Classification& unit);
   void forget_prepared(const router::Classification& unit);
   void note_parameter_status(std::string_view body);

@@ -52,8 +52,8 @@ asio::awaitable<bool> Session::run_batch(std::string& pending) {
     // Named: GCC 12 mishandles temporaries inside co_await expressions.
     const std::string for_new = plan.new_prefix + batch;
     const std::string_view for_old = plan.old_prefix.empty() ? std::string_view(batch) : "";
-    const bool routed = co_await try_new(for_new, plan.unit, plan.new_prefix_replies, for_old);
-    if (routed) {  // counted by run_on_new()
+    const NewRead read = co_await try_new(for_new, plan.unit, plan.new_prefix_replies, for_old);
+    if (read == NewRead::kAnswered) {  // counted by run_on_new()
       statements_.apply(batch, plan, false, true);
       note_batch(plan);
       co_return true;

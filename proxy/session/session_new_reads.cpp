@@ -51,32 +51,37 @@ std::string describe(const Fallback& fallback) {
 }  // namespace
 
 // Runs a unit on new when the policy and the breaker say so and nothing is in flight on old;
-// false when old must run it (not routed, or new failed before any answer went out).
-asio::awaitable<bool> Session::try_new(std::string_view message, const router::Classification& unit,
-                                       int prefix_replies, std::string_view shadow_for_old) {
+// kOnOld when old must run it (not routed there, or new failed before any answer went out).
+asio::awaitable<Session::NewRead> Session::try_new(std::string_view message,
+                                                   const router::Classification& unit,
+                                                   int prefix_replies,
+                                                   std::string_view shadow_for_old) {
   // A journal waiting for replay means new lacks writes: its answers could be stale.
   const bool new_behind = context_.journal != nullptr && context_.journal->holds_records();
   if (!new_side_.ready() || new_behind || nonstandard_strings_ || primary_.pending_replies != 1 ||
       decide(unit).target != router::Backend::kNew || !context_.breaker.allow(Clock::now())) {
-    co_return false;
+    co_return NewRead::kOnOld;
   }
   const bool shadow = !shadow_for_old.empty() && shadows(unit);
   --primary_.pending_replies;  // counted for old, answered by new
-  bool routed = co_await run_on_new(message, unit, prefix_replies,
-                                    shadow ? shadow_for_old : std::string_view());
-  if (!routed) ++primary_.pending_replies;
-  if (auto changed = context_.breaker.record(routed, Clock::now())) {
+  const NewRead read = co_await run_on_new(message, unit, prefix_replies,
+                                           shadow ? shadow_for_old : std::string_view());
+  const bool answered = read == NewRead::kAnswered;
+  if (!answered) ++primary_.pending_replies;
+  if (auto changed = context_.breaker.record(answered, Clock::now())) {
     log::warn("circuit_breaker", {{"conn", id_}, {"state", router::to_string(*changed)}});
   }
-  co_return routed;
+  co_return read;
 }
 
 // `message` starts with `prefix_replies` messages that prepare statements new lacks; their
 // answers are not the client's.
-asio::awaitable<bool> Session::run_on_new(std::string_view message,
-                                          const router::Classification& unit, int prefix_replies,
-                                          std::string_view shadow_for_old) {
-  if (!co_await drain_new()) co_return false;
+asio::awaitable<Session::NewRead> Session::run_on_new(std::string_view message,
+                                                      const router::Classification& unit,
+                                                      int prefix_replies,
+                                                      std::string_view shadow_for_old) {
+  const bool drained = co_await drain_new();
+  if (!drained) co_return NewRead::kOnOld;
   Fallback fallback{Metrics::Fallback::kConnection};
   // The wait includes the write: a write new does not take in time is cut short too.
   new_side_.begin_wait(context_.live.fallback_timeout());
@@ -104,11 +109,14 @@ asio::awaitable<bool> Session::run_on_new(std::string_view message,
                                         std::chrono::duration<double>(new_side_.waited()).count());
       // Counted before the answer goes out, so whoever got it finds it counted.
       context_.metrics.unit_routed(unit.kind, secondary_.database);
-      if (shadow_for_old.empty()) co_return co_await stream_from_new(std::move(*first));
+      if (shadow_for_old.empty()) {
+        co_await stream_from_new(std::move(*first));
+        co_return NewRead::kAnswered;
+      }
       HeldAnswer seen;
-      const bool streamed = co_await stream_from_new(std::move(*first), &seen);
-      if (streamed) co_await shadow_on_old(shadow_for_old, unit, seen);
-      co_return streamed;
+      co_await stream_from_new(std::move(*first), &seen);
+      co_await shadow_on_old(shadow_for_old, unit, seen);
+      co_return NewRead::kAnswered;
     }
   }
   context_.metrics.read_fallback(fallback.reason);
@@ -129,7 +137,7 @@ asio::awaitable<bool> Session::run_on_new(std::string_view message,
   }
   if (fallback.reason == Metrics::Fallback::kTimeout) new_side_.drop("timeout");
   if (fallback.reason == Metrics::Fallback::kConnection) new_side_.drop("connection");
-  co_return false;
+  co_return NewRead::kOnOld;
 }
 
 // new's first answer to a unit, after the answers to the statements cutover prepared first.
@@ -149,8 +157,9 @@ asio::awaitable<std::optional<Message>> Session::first_answer_from_new(int prefi
 
 // Relays new's answer to the client up to its ReadyForQuery, as the bytes came (whole
 // messages are found in place, not copied one by one). Once bytes went out a failure can no
-// longer be hidden: the client gets an error and a ReadyForQuery so the session goes on.
-asio::awaitable<bool> Session::stream_from_new(Message first, HeldAnswer* seen) {
+// longer be hidden: the client gets an error and a ReadyForQuery so the session goes on. A
+// client gone meanwhile is noticed by the relay's reads.
+asio::awaitable<void> Session::stream_from_new(Message first, HeldAnswer* seen) {
   co_await hold_client_writes();
   verify::RowSetHasher rows;
   auto note = [&](char type, std::string_view body) {  // what a shadow read compares
@@ -200,7 +209,6 @@ asio::awaitable<bool> Session::stream_from_new(Message first, HeldAnswer* seen) 
     seen->rows = rows.rows();
     seen->rows_digest = rows.digest();
   }
-  co_return true;
 }
 
 // A read new answered, sampled for a shadow read: old runs it too, its answer taken out of the

@@ -92,11 +92,11 @@ asio::awaitable<bool> Session::route_query(std::string_view body, std::string_vi
   forget_prepared(unit);
   if (!co_await forward_to_old(pending)) co_return false;
   statements_.new_lost_unnamed();  // any Query may reach new, and destroys it there
-  bool on_new = false;
+  NewRead read = NewRead::kOnOld;
   if (!mirrors(unit) && !unit.copies_in && unit.kind != router::Kind::kSession) {
-    on_new = co_await try_new(whole, unit, 0, whole);
+    read = co_await try_new(whole, unit, 0, whole);
   }
-  if (on_new) co_return true;  // counted by run_on_new()
+  if (read == NewRead::kAnswered) co_return true;  // counted by run_on_new()
   context_.metrics.unit_routed(unit.kind, primary_.database);
   if (mirrors(unit)) co_return co_await mirror_query(whole, unit, pending);
   if (unit.copies_in && context_.journal != nullptr && !mirror_retired_)
