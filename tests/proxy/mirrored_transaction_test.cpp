@@ -1,0 +1,121 @@
+// The journal side of a mirrored transaction against a real journal in a temporary directory:
+// what is written when old commits a transaction new missed part of, what is not, and the
+// errors that keep a commit from being acknowledged. The same over real servers and drivers:
+// JournalReplayTest, MirrorTest.
+#include "proxy/session/mirrored_transaction.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "proxy/session/session_error.h"
+
+namespace cutover::proxy {
+namespace {
+
+template <typename T>
+T run(asio::awaitable<T> work) {
+  asio::io_context io;
+  auto result = asio::co_spawn(io, std::move(work), asio::use_future);
+  io.run();
+  return result.get();
+}
+
+class MirroredTransactionTest : public ::testing::Test {
+ protected:
+  MirroredTransactionTest()
+      : dir_(std::filesystem::temp_directory_path() /
+             ("cutover-mt-" + std::to_string(::getpid()) + "-" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name())),
+        config_(parse_config("auth: { method: trust, trust_addresses: [127.0.0.1/32] }\n"
+                             "verify: { journal_dir: " +
+                             dir_.string() + " }\n")),
+        journal_(std::make_unique<MirrorJournal>(config_)) {}
+  ~MirroredTransactionTest() override {
+    journal_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  std::vector<verify::JournalRecord> records() const { return verify::read_journal(dir_).records; }
+  static SessionStateLog state(const std::string& unit) {
+    SessionStateLog log;
+    log.record(unit);
+    return log;
+  }
+
+  std::filesystem::path dir_;
+  Config config_;
+  std::unique_ptr<MirrorJournal> journal_;
+  std::string database_ = "app";
+  std::string user_ = "alice";
+  MirroredTransaction transaction_{journal_.get(), 7, database_, user_};
+};
+
+TEST_F(MirroredTransactionTest, ACommitNewMayHaveAppliedIsJournaledWithItsIdAndSessionState) {
+  EXPECT_FALSE(run(transaction_.join(11, false)));  // new is live: not journaled
+  transaction_.keep("BEGIN;");
+  transaction_.note(MirrorOutcome::kApplied, 11);
+  transaction_.set_new_transaction_id(4242);
+  transaction_.keep("UPDATE t SET v = 1;");
+  transaction_.note(MirrorOutcome::kUncertain, 12);  // new's answer to COMMIT was lost
+  transaction_.reserve(true);
+  EXPECT_FALSE(run(transaction_.settle(true, state("SET search_path = app;"))));
+  const auto written = records();
+  ASSERT_EQ(written.size(), 1u);
+  EXPECT_EQ(written[0].outcome, verify::JournalRecord::Outcome::kMayHaveApplied);
+  EXPECT_EQ(written[0].mirror_transaction_id, 4242u);
+  EXPECT_EQ(written[0].fingerprint, 12u);  // the first unit new missed
+  EXPECT_EQ(written[0].connection_id, 7u);
+  EXPECT_EQ(written[0].database, "app");
+  EXPECT_EQ(written[0].user, "alice");
+  EXPECT_EQ(written[0].unit, "SET search_path = app;BEGIN;UPDATE t SET v = 1;");
+}
+
+TEST_F(MirroredTransactionTest, NothingIsWrittenWhenNewHasItAllOrOldRolledBack) {
+  run(transaction_.join(1, false));
+  transaction_.keep("INSERT ...;");
+  transaction_.note(MirrorOutcome::kApplied, 1);
+  EXPECT_FALSE(run(transaction_.settle(true, state(""))));  // new applied everything
+  run(transaction_.join(2, false));
+  transaction_.keep("INSERT ...;");
+  transaction_.note(MirrorOutcome::kNotApplied, 2);
+  EXPECT_FALSE(run(transaction_.settle(false, state(""))));  // old did not commit it
+  EXPECT_TRUE(records().empty());
+}
+
+TEST_F(MirroredTransactionTest, ATransactionTooLargeToJournalIsAnError) {
+  run(transaction_.join(1, false));
+  transaction_.note(MirrorOutcome::kNotApplied, 1);
+  const std::string megabyte(size_t{1} << 20, 'x');
+  for (int i = 0; i < 65; ++i) transaction_.keep(megabyte);
+  const ErrorCode failed = run(transaction_.settle(true, state("")));
+  EXPECT_EQ(failed, make_error_code(SessionError::kTransactionTooLarge));
+  EXPECT_EQ(sqlstate_of(failed), "08007");
+  EXPECT_TRUE(records().empty());
+  // The next transaction starts clean.
+  run(transaction_.join(2, false));
+  transaction_.keep("INSERT ...;");
+  transaction_.note(MirrorOutcome::kNotApplied, 2);
+  EXPECT_FALSE(run(transaction_.settle(true, state(""))));
+  ASSERT_EQ(records().size(), 1u);
+  EXPECT_EQ(records()[0].unit, "INSERT ...;");
+}
+
+TEST_F(MirroredTransactionTest, OnceNewIsBehindTransactionsAreJournaledWhole) {
+  run(transaction_.join(1, false));
+  transaction_.note(MirrorOutcome::kNotApplied, 1);  // new is behind from here on
+  transaction_.keep("DELETE ...;");
+  EXPECT_FALSE(run(transaction_.settle(true, state(""))));
+  EXPECT_TRUE(run(transaction_.join(2, false)));  // a new transaction: journaled whole
+  EXPECT_FALSE(run(transaction_.join(2, true)));  // its later units: decided already
+  transaction_.keep("UPDATE ...;");
+  EXPECT_FALSE(run(transaction_.settle(true, state(""))));
+  const auto written = records();
+  ASSERT_EQ(written.size(), 2u);
+  EXPECT_EQ(written[1].outcome, verify::JournalRecord::Outcome::kDidNotApply);
+  EXPECT_EQ(written[1].unit, "UPDATE ...;");
+}
+
+}  // namespace
+}  // namespace cutover::proxy
