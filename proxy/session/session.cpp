@@ -64,9 +64,10 @@ Session::Session(Socket client, ProxyContext& context, SessionSet& siblings, boo
                                    statements_.new_lost();
                                    pinner_.statements_lost(false);
                                  }}),
-      transaction_(context.journal.get(), id_, database_, user_),
       old_answer_signal_(client_.executor()),
       pinner_(*this, context.schema_version, id_),
+      mirror_(*this, {.primary = primary_, .secondary = secondary_, .new_side = new_side_}, pinner_,
+              context, id_, database_, user_),
       shutdown_signal_(client_.executor()) {
   siblings_.insert(this);
 }

@@ -35,8 +35,7 @@
 #include "proxy/session/backend_link.h"
 #include "proxy/session/client_link.h"
 #include "proxy/session/kept_messages.h"
-#include "proxy/session/mirror_break.h"
-#include "proxy/session/mirrored_transaction.h"
+#include "proxy/session/mirror.h"
 #include "proxy/session/pinner.h"
 #include "proxy/session/reply_filter.h"
 #include "proxy/session/secondary.h"
@@ -56,7 +55,7 @@ class Session;
 // The sessions living on one io_context; touched only from that context's thread.
 using SessionSet = std::unordered_set<Session*>;
 
-class Session final : private SourceOfTruth {
+class Session final : private Mirror::Host {
  public:
   // `admitted` is false when the client limit is reached: the client then gets 53300 at startup.
   Session(Socket client, ProxyContext& context, SessionSet& siblings, bool admitted);
@@ -123,14 +122,19 @@ class Session final : private SourceOfTruth {
   asio::awaitable<End> maintain_new();
   asio::awaitable<End> watch_new_reads();
 
-  // session_routing.cpp: reads in dual_write go to new when the policy says so.
+  // session_routing.cpp: the unit dispatcher in dual_write.
   bool routing() const;
   asio::awaitable<End> pump_client_routed();
+  End ended_by_a_unit();
   asio::awaitable<bool> route_query(std::string_view body, std::string_view whole,
                                     std::string& pending);
-  asio::awaitable<bool> forward_to_old(std::string& pending);
   const router::Classification& classify(std::string_view sql);
   router::Decision decide(const router::Classification& unit);
+  void note_unit(const router::Classification& unit);
+  void forget_prepared(const router::Classification& unit);
+  void note_parameter_status(std::string_view body);
+
+  // session_new_reads.cpp: reads the ramp sends to new, shadow reads, writes to the client.
   // What became of a read the ramp may send to new: new answered the client, or old must run it
   // (not routed there, or new failed before any answer went out).
   enum class NewRead { kAnswered, kOnOld };
@@ -144,80 +148,13 @@ class Session final : private SourceOfTruth {
                                       const HeldAnswer& on_new);
   asio::awaitable<std::optional<Message>> first_answer_from_new(int prefix_replies,
                                                                 bool& prefix_failed);
-  asio::awaitable<bool> drain_new();
   asio::awaitable<void> stream_from_new(Message first, HeldAnswer* seen = nullptr);
-  void note_unit(const router::Classification& unit);
-  void forget_prepared(const router::Classification& unit);
-  void note_parameter_status(std::string_view body);
+  bool shadows(const router::Classification& unit);
+  asio::awaitable<bool> send_ready_to_client(char status) override;
   asio::awaitable<void> wait_for_client_writes();
   asio::awaitable<void> hold_client_writes();
   void release_client_writes();
   asio::awaitable<bool> relay_to_client(std::string_view bytes);
-
-  // session_mirror.cpp: writes run on old, then on new (strict ordering).
-  bool mirrors(const router::Classification& unit) const;
-  bool wraps(const router::Classification& unit) const;
-  asio::awaitable<bool> mirror_query(std::string_view whole, const router::Classification& unit,
-                                     std::string& pending);
-  asio::awaitable<bool> mirror_batch(std::string_view batch, const router::BatchPlan& plan,
-                                     std::string& pending);
-  asio::awaitable<bool> mirror_unit(std::string_view old_prefix, std::string_view for_old,
-                                    std::string_view for_new, std::string_view for_journal,
-                                    const router::Classification& unit,
-                                    const std::vector<int>& own_parses = {});
-  asio::awaitable<bool> mirror_after_old(const HeldAnswer& held, bool wrap,
-                                         std::string_view for_new, std::string_view for_journal,
-                                         const router::Classification& unit, bool unpinned);
-  asio::awaitable<bool> mirror_partial_batch(std::string_view sync, std::string& pending);
-  bool shadows(const router::Classification& unit);
-  void compare(verify::WriteAnswer on_backend, verify::WriteAnswer on_other,
-               const router::Classification& unit, bool nondeterministic, bool shadow_read);
-  asio::awaitable<bool> shadow_read(std::string_view for_old, std::string_view for_new,
-                                    const router::Classification& unit, std::string& pending);
-  // session_copy.cpp: COPY FROM STDIN mirrored.
-  asio::awaitable<bool> mirror_copy(std::string_view whole, const router::Classification& unit);
-  asio::awaitable<bool> mirror_copy_data(char type, std::string_view whole, std::string& pending);
-  void end_mirrored_copy();
-  // What cutover adds around a unit it runs on new: its BEGIN first, its transaction id query
-  // last (see run_on_mirror()); and whether the unit ends a transaction there (it did on old),
-  // so that a lost answer leaves it in doubt.
-  struct MirrorFrame {
-    bool begin = false;
-    bool ask_transaction_id = false;
-    bool ends_transaction = false;
-    bool shadow_read = false;  // a read run on new only for the comparator
-    bool own = false;          // cutover's COMMIT or ROLLBACK, not a client's unit (not counted)
-    bool unpinned = false;     // the unit calls what cutover could not pin: marked for comparison
-  };
-  asio::awaitable<MirrorOutcome> run_on_mirror(std::string_view messages, MirrorFrame frame,
-                                               const router::Classification& unit,
-                                               const HeldAnswer* old_answer);
-  enum class MirrorSend { kSent, kSkipped, kLost };
-  asio::awaitable<MirrorSend> send_to_mirror(std::string_view messages,
-                                             const router::Classification& unit,
-                                             bool pipelined = false);
-  asio::awaitable<MirrorOutcome> await_mirror(MirrorSend sent, MirrorFrame frame,
-                                              const router::Classification& unit,
-                                              const HeldAnswer* old_answer);
-  // session_parallel.cpp: mirror.ordering parallel.
-  bool runs_parallel(const router::Classification& unit) const;
-  asio::awaitable<bool> mirror_unit_parallel(std::string_view old_prefix, std::string_view for_old,
-                                             std::string_view for_new, std::string_view for_journal,
-                                             const router::Classification& unit,
-                                             const std::vector<int>& own_parses);
-  asio::awaitable<void> settle_pending_mirror();
-  struct PendingMirror {  // a write new was sent and has not answered yet
-    MirrorSend sent;
-    uint64_t generation;  // new's connection it was sent on (Secondary::generation())
-    MirrorFrame frame;
-    router::Classification unit;
-    HeldAnswer old_answer;
-  };
-  asio::awaitable<MirrorOutcome> end_mirror_transaction(bool commit);
-  asio::awaitable<bool> send_ready(char status);
-
-  asio::awaitable<void> join_mirror_transaction(const router::Classification& unit);
-  asio::awaitable<bool> settle_mirror_transaction(bool committed);
 
   // session_extended.cpp: extended-query batches (Parse ... Sync) routed as one unit.
   asio::awaitable<bool> route_extended(char type, std::string_view whole, std::string& pending);
@@ -228,6 +165,9 @@ class Session final : private SourceOfTruth {
   asio::awaitable<bool> send_piece_to_old(std::string_view piece, const router::BatchPlan& plan,
                                           std::string& pending);
   asio::awaitable<bool> copy_batch_to_new(std::string_view batch, const router::BatchPlan& plan);
+  asio::awaitable<bool> mirror_batch(std::string_view batch, const router::BatchPlan& plan,
+                                     std::string& pending);
+  asio::awaitable<bool> mirror_partial_batch(std::string_view sync, std::string& pending);
   router::BatchPlan plan_batch(std::string_view batch, bool new_is_empty = false);
   void note_batch(const router::BatchPlan& plan);
 
@@ -245,13 +185,15 @@ class Session final : private SourceOfTruth {
   void swap_connections();
   void retire_mirror();
 
-  // session_old.cpp: cutover's own units on the source of truth (SourceOfTruth, for pinning),
-  // and waiting for its answers, which the relay (pump_backend()) reads.
+  // session_old.cpp: old's side of the units cutover makes (Mirror::Host, and SourceOfTruth
+  // for pinning), and waiting for old's answers, which the relay (pump_backend()) reads.
   char transaction_status() const override { return primary_.status; }
   asio::awaitable<std::optional<HeldAnswer>> query_own(std::string_view sql) override;
   asio::awaitable<bool> run_own(std::string_view messages) override;
-  asio::awaitable<std::optional<HeldAnswer>> run_on_old(std::string_view messages, int units);
-  asio::awaitable<bool> wait_for_old();
+  asio::awaitable<bool> forward_to_old(std::string& pending) override;
+  asio::awaitable<std::optional<HeldAnswer>> run_on_old(std::string_view messages,
+                                                        int units) override;
+  asio::awaitable<bool> wait_for_old() override;
 
   // session.cpp
   asio::awaitable<End> relay();
@@ -281,7 +223,6 @@ class Session final : private SourceOfTruth {
   std::string user_;
   std::string database_;
   std::optional<ClientKey> client_key_;
-  bool mirror_retired_ = false;  // decommissioned: the other database gets nothing more
   bool switch_timed_out_ = false;
   Event hold_signal_;  // notified by release_hold()
 
@@ -289,16 +230,7 @@ class Session final : private SourceOfTruth {
   // standard_conforming_strings is off: '\' escapes in plain literals, which the classifier
   // (like libpg_query) does not expect, so nothing of this session is read as a read.
   bool nonstandard_strings_ = false;
-  // A mirrored write failed on new inside a transaction: the rest of that transaction is not
-  // applied there, and it ends with a ROLLBACK on new.
-  MirrorBreak mirror_broken_ = MirrorBreak::kNone;  // why; kNone while new's transaction is whole
-  bool mirror_applied_ = false;  // the last unit sent to new ran there without an error
-  std::deque<PendingMirror> mirror_pending_;  // parallel ordering: new's answers still owed
-  MirroredTransaction transaction_;           // the client's transaction as the mirror keeps it
   bool schema_changed_ = false;  // DDL ran in the open transaction: a new version at its end
-  // ParseCompletes of cutover's statements taken out of old's answer to the current batch:
-  // the first that many of them are on old now (after an error, old parses nothing more).
-  uint64_t own_parses_taken_out_ = 0;
   // The client pump waits for old's answer to a mirrored unit: pump_backend() wakes it once
   // old owes nothing and the bytes went out to the client.
   bool awaiting_old_ = false;
@@ -306,17 +238,13 @@ class Session final : private SourceOfTruth {
   Event old_answer_signal_;
   router::SessionView view_;  // what the policy knows of this session
   Pinner pinner_;
+  Mirror mirror_;
   // Extended-query messages of the batch being gathered, up to its Sync; once a batch cannot
   // be held whole (a Flush, or it spans reads from the client) the rest goes to old as it comes.
   std::string batch_;
   bool batch_to_old_ = false;
   int batch_parses_on_old_ = 0;  // Parse messages of the current batch already sent to old
   KeptMessages partial_batch_;   // what went to old of it, for mirroring at its Sync
-  // A COPY FROM STDIN being mirrored (mirror_copy()): the Query and its data so far.
-  bool copy_mirrored_ = false;
-  bool copy_refused_ = false;  // too large to mirror: old got a CopyFail, the rest is dropped
-  router::Classification copy_unit_;
-  KeptMessages copy_kept_;
   router::PreparedStatements statements_;
   std::string application_name_;
 

@@ -36,11 +36,11 @@ asio::awaitable<bool> Session::run_batch(std::string& pending) {
   const std::string batch = std::move(batch_);
   batch_.clear();
   const router::BatchPlan plan = plan_batch(batch);
-  if (plan.executes && mirrors(plan.unit)) {
+  if (plan.executes && mirror_.mirrors(plan.unit)) {
     context_.metrics.unit_routed(plan.unit.kind, primary_.database);
     co_return co_await mirror_batch(batch, plan, pending);
   }
-  if (plan.executes && plan.unit.copies_in && context_.journal != nullptr && !mirror_retired_) {
+  if (plan.executes && plan.unit.copies_in && context_.journal != nullptr && !mirror_.retired()) {
     log::warn("mirror_unsupported",
               {{"conn", id_},
                {"fingerprint", log::hex(plan.unit.fingerprint)},
@@ -62,8 +62,8 @@ asio::awaitable<bool> Session::run_batch(std::string& pending) {
   if (plan.executes) context_.metrics.unit_routed(plan.unit.kind, primary_.database);
   if (plan.executes && plan.old_prefix.empty() && plan.new_can_run && shadows(plan.unit)) {
     const std::string for_new = plan.new_prefix + batch;
-    const bool shadowed = co_await shadow_read(batch, for_new, plan.unit, pending);
-    statements_.apply(batch, plan, true, mirror_applied_);
+    const bool shadowed = co_await mirror_.shadow_read(batch, for_new, plan.unit, pending);
+    statements_.apply(batch, plan, true, mirror_.applied());
     note_batch(plan);
     co_return shadowed;
   }
@@ -79,7 +79,7 @@ asio::awaitable<bool> Session::commit_batch_to_old(std::string& pending) {
   batch_.clear();
   batch_to_old_ = true;
   partial_batch_ = {};  // mirrored whole at its Sync (past the bound: not at all)
-  own_parses_taken_out_ = 0;
+  *mirror_.own_parses_counter() = 0;
   const router::BatchPlan plan = plan_batch(batch);
   // Values old must compute for the pieces are asked while old is idle (Pinner::prefetch()).
   const std::vector<router::BatchPlan::Binding> wanted = pinner_.prefetch_wanted(batch, plan);
@@ -108,7 +108,7 @@ asio::awaitable<bool> Session::send_piece_to_old(std::string_view piece,
   const int units_before = primary_.pending_replies - static_cast<int>(piece.ends_with(kSync));
   for (const int parses_before : pinned->own_parses) {
     primary_.filter.drop_parse_complete(units_before, batch_parses_on_old_ + parses_before,
-                                        &own_parses_taken_out_);
+                                        mirror_.own_parses_counter());
   }
   co_return co_await send_batch_to_old(pinned->for_old, plan_batch(pinned->for_old), pending);
 }
@@ -153,6 +153,42 @@ asio::awaitable<bool> Session::copy_batch_to_new(std::string_view batch,
   const std::string for_new = plan.new_prefix + std::string(batch);
   co_await new_side_.copy_state(for_new);
   co_return new_side_.ready();
+}
+
+// An extended batch that writes, mirrored; then what its statements left on each side.
+asio::awaitable<bool> Session::mirror_batch(std::string_view batch, const router::BatchPlan& plan,
+                                            std::string& pending) {
+  const std::string journal_prefix = plan_batch(batch, true).new_prefix;
+  const bool ran = co_await mirror_.batch(batch, plan, journal_prefix, pending);
+  if (!ran) co_return false;
+  batch_parses_on_old_ = 0;
+  statements_.apply(batch, plan, true, mirror_.applied());
+  note_batch(plan);
+  co_return true;
+}
+
+// The Sync of a batch that went to old in pieces (a Flush, or it spanned reads): mirrored
+// whole when it writes (asyncpg's first execution of each statement comes this way).
+asio::awaitable<bool> Session::mirror_partial_batch(std::string_view sync, std::string& pending) {
+  batch_to_old_ = false;
+  batch_parses_on_old_ = 0;
+  const KeptMessages kept = std::exchange(partial_batch_, {});
+  const std::string batch = kept.bytes() + std::string(sync);
+  const router::BatchPlan plan = plan_batch(batch);
+  if (plan.executes) context_.metrics.unit_routed(plan.unit.kind, primary_.database);
+  if (!plan.executes || !mirror_.mirrors(plan.unit)) {
+    pinner_.streamed_batch_over(0);  // whether old has them is not known until its answer
+    note_batch(plan);
+    pending.append(sync);
+    co_return true;
+  }
+  const std::string journal_prefix = plan_batch(batch, true).new_prefix;
+  const bool ran = co_await mirror_.streamed_batch(sync, batch, plan, journal_prefix,
+                                                   !kept.overflowed(), pending);
+  if (!ran) co_return false;
+  statements_.apply(batch, plan, false, mirror_.applied());
+  note_batch(plan);
+  co_return true;
 }
 
 router::BatchPlan Session::plan_batch(std::string_view batch, bool new_is_empty) {

@@ -3,6 +3,8 @@
 // error, a SQLSTATE from migration.fallback.sqlstates, no answer within fallback.timeout_ms) is
 // run again on old; a sampled read is shadowed on old, and the comparator gets both answers.
 // Not the classification and routing of units (session_routing.cpp, session_extended.cpp).
+#include <random>
+
 #include "protocol/backend.h"
 #include "protocol/frontend.h"
 #include "proxy/base/log.h"
@@ -80,7 +82,7 @@ asio::awaitable<Session::NewRead> Session::run_on_new(std::string_view message,
                                                       const router::Classification& unit,
                                                       int prefix_replies,
                                                       std::string_view shadow_for_old) {
-  const bool drained = co_await drain_new();
+  const bool drained = co_await mirror_.drain_new();
   if (!drained) co_return NewRead::kOnOld;
   Fallback fallback{Metrics::Fallback::kConnection};
   // The wait includes the write: a write new does not take in time is cut short too.
@@ -220,8 +222,9 @@ asio::awaitable<void> Session::shadow_on_old(std::string_view for_old,
   primary_.filter.compare_answer(0);
   auto on_old = co_await run_on_old(for_old, 1);
   if (!on_old || !on_old->sqlstate.empty()) co_return;
-  compare({on_old->tags, on_old->rows, on_old->rows_digest},
-          {on_new.tags, on_new.rows, on_new.rows_digest}, unit, unit.nondeterministic, true);
+  mirror_.compare({on_old->tags, on_old->rows, on_old->rows_digest},
+                  {on_new.tags, on_new.rows, on_new.rows_digest}, unit, unit.nondeterministic,
+                  true);
 }
 
 // Like write_to_client(), but without a trip through the scheduler when the client's socket
@@ -231,6 +234,19 @@ asio::awaitable<bool> Session::relay_to_client(std::string_view bytes) {
   ErrorCode ec = co_await write_all(client_.stream, bytes);
   client_.write_whole = !ec;
   co_return !ec;
+}
+
+// The ReadyForQuery that ends a mirrored unit for the client, written the way new's answers
+// are (never in the middle of something old's relay is writing).
+asio::awaitable<bool> Session::send_ready_to_client(char status) {
+  std::string ready;
+  protocol::encode(protocol::ReadyForQuery{status}, ready);
+  co_await hold_client_writes();
+  const bool sent = co_await relay_to_client(ready);
+  release_client_writes();
+  if (!sent) co_return false;
+  last_activity_ = Clock::now();
+  co_return true;
 }
 
 // Keeps old's relay from writing to the client (it waits in wait_for_client_writes()) until
@@ -247,12 +263,18 @@ void Session::release_client_writes() {
 
 asio::awaitable<void> Session::wait_for_client_writes() { co_await client_.writes_signal.wait(); }
 
-// Reads new's answers to writes sent ahead (parallel ordering), then its answers to session
-// state copied there, so the next use of new starts clean.
-asio::awaitable<bool> Session::drain_new() {
-  co_await settle_pending_mirror();  // parallel ordering: what new owes for writes comes first
-  const bool drained = co_await new_side_.drain();
-  co_return drained;
+// Whether this read, which old is about to run, is sampled for a shadow read on new: a Query
+// or a whole extended batch, outside transactions, while new has every write and nothing else
+// is in flight.
+bool Session::shadows(const router::Classification& unit) {
+  const uint32_t share = context_.live.shadow_reads();
+  if (share == 0 || context_.comparator == nullptr) return false;
+  if (unit.kind != router::Kind::kRead || primary_.status != 'I' || primary_.pending_replies != 1 ||
+      !new_side_.ready() || nonstandard_strings_ || context_.journal->holds_records()) {
+    return false;
+  }
+  thread_local std::minstd_rand sample(std::random_device{}());
+  return sample() % 10000 < share;
 }
 
 }  // namespace cutover::proxy

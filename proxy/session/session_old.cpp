@@ -11,6 +11,16 @@ using Clock = std::chrono::steady_clock;
 
 }  // namespace
 
+// The client's messages queued for old, sent in one write.
+asio::awaitable<bool> Session::forward_to_old(std::string& pending) {
+  if (pending.empty()) co_return true;
+  primary_.write_whole = false;
+  ErrorCode ec = co_await write_all(primary_.stream, pending);
+  pending.clear();
+  primary_.write_whole = !ec;
+  co_return !ec;
+}
+
 // A statement of cutover's own on old, its answer returned rows and all; nothing of it
 // reaches the client.
 asio::awaitable<std::optional<HeldAnswer>> Session::query_own(std::string_view sql) {

@@ -10,8 +10,8 @@
 namespace cutover::proxy {
 
 bool Session::at_switch_point() const {
-  return idle() && batch_.empty() && !batch_to_old_ && !primary_.copy_in && !copy_mirrored_ &&
-         mirror_pending_.empty() && !awaiting_old_ && !old_chunk_unsent_ && !client_.writes_held;
+  return idle() && batch_.empty() && !batch_to_old_ && !primary_.copy_in && mirror_.quiet() &&
+         !awaiting_old_ && !old_chunk_unsent_ && !client_.writes_held;
 }
 
 void Session::end_for_switch() {
@@ -27,7 +27,7 @@ void Session::release_hold() { hold_signal_.notify(); }
 // A mirror retired by a decommission cannot come back (no phase leads back to mirroring).
 bool Session::roles_changed() const {
   const RoleSet wanted = context_.roles.current();
-  return wanted.serving != primary_.database || (!wanted.mirroring && !mirror_retired_);
+  return wanted.serving != primary_.database || (!wanted.mirroring && !mirror_.retired());
 }
 
 asio::awaitable<void> Session::wait_while_held() {
@@ -40,21 +40,21 @@ asio::awaitable<void> Session::wait_while_held() {
 asio::awaitable<bool> Session::switch_roles() {
   const RoleSet wanted = context_.roles.current();
   if (wanted.serving != primary_.database) {
-    if (!new_side_.ready() || mirror_retired_) {
+    if (!new_side_.ready() || mirror_.retired()) {
       log::warn("session_switch_impossible",
                 {{"conn", id_}, {"serving", router::to_string(wanted.serving)}});
       co_return false;
     }
-    const bool drained = co_await drain_new();
+    const bool drained = co_await mirror_.drain_new();
     if (!drained) co_return false;
     const bool prepared = co_await prepare_everything_on_new();
     if (!prepared) co_return false;
     swap_connections();
   }
-  if (!wanted.mirroring && !mirror_retired_) retire_mirror();
+  if (!wanted.mirroring && !mirror_.retired()) retire_mirror();
   log::info("session_switched", {{"conn", id_},
                                  {"serving", router::to_string(primary_.database)},
-                                 {"mirroring", !mirror_retired_}});
+                                 {"mirroring", !mirror_.retired()}});
   co_return true;
 }
 
@@ -91,11 +91,11 @@ void Session::swap_connections() {
   if (client_key_) context_.cancels.swap_backends(client_key_->process_id);
   statements_.swap_sides();
   pinner_.swap_sides();
-  transaction_.set_new_transaction_id(0);
+  mirror_.roles_swapped();
 }
 
 void Session::retire_mirror() {
-  mirror_retired_ = true;
+  mirror_.retire();
   new_side_.retire();
 }
 

@@ -47,9 +47,9 @@ asio::awaitable<Session::End> Session::pump_client_routed() {
       count_client_message(frame.type);
       bool sent = true;
       const bool copy_message = std::string_view("dcf").find(frame.type) != std::string_view::npos;
-      if (copy_mirrored_ && !copy_message) end_mirrored_copy();  // old refused the COPY
-      if (copy_mirrored_) {
-        sent = co_await mirror_copy_data(frame.type, whole, pending);
+      if (mirror_.copying() && !copy_message) mirror_.end_copy();  // old refused the COPY
+      if (mirror_.copying()) {
+        sent = co_await mirror_.copy_data(frame.type, whole, pending);
       } else if (primary_.copy_in) {
         pending.append(whole);
       } else if (frame.type == 'Q') {
@@ -61,7 +61,7 @@ asio::awaitable<Session::End> Session::pump_client_routed() {
         if (frame.type == 'F') note_unit({.kind = router::Kind::kUnknown});  // a function call
         pending.append(whole);
       }
-      if (!sent) co_return failure_ ? End::kFailed : End::kBackendClosed;
+      if (!sent) co_return ended_by_a_unit();
       bool terminate = frame.type == 'X';
       client_.in.erase(0, frame.consumed);
       if (terminate) {
@@ -73,12 +73,19 @@ asio::awaitable<Session::End> Session::pump_client_routed() {
     // waits for answers before it sends the rest.
     bool sent = co_await commit_batch_to_old(pending);
     if (sent) sent = co_await forward_to_old(pending);
-    if (!sent) co_return failure_ ? End::kFailed : End::kBackendClosed;
+    if (!sent) co_return ended_by_a_unit();
     auto [ec, n] = co_await read_ready(client_.stream, window, buffer_filled);
     if (ec) co_return End::kClientClosed;
     last_activity_ = Clock::now();
     client_.in.append(client_.window.get(), n);
   }
+}
+
+// A unit could not go on: old's connection failed, or (the mirror says) a commit new missed
+// could not be journaled.
+Session::End Session::ended_by_a_unit() {
+  failure_ = mirror_.failure();
+  return failure_ ? End::kFailed : End::kBackendClosed;
 }
 
 // One simple-protocol Query: classified, then run on new or queued for old.
@@ -93,31 +100,23 @@ asio::awaitable<bool> Session::route_query(std::string_view body, std::string_vi
   if (!co_await forward_to_old(pending)) co_return false;
   statements_.new_lost_unnamed();  // any Query may reach new, and destroys it there
   NewRead read = NewRead::kOnOld;
-  if (!mirrors(unit) && !unit.copies_in && unit.kind != router::Kind::kSession) {
+  if (!mirror_.mirrors(unit) && !unit.copies_in && unit.kind != router::Kind::kSession) {
     read = co_await try_new(whole, unit, 0, whole);
   }
   if (read == NewRead::kAnswered) co_return true;  // counted by run_on_new()
   context_.metrics.unit_routed(unit.kind, primary_.database);
-  if (mirrors(unit)) co_return co_await mirror_query(whole, unit, pending);
-  if (unit.copies_in && context_.journal != nullptr && !mirror_retired_)
-    co_return co_await mirror_copy(whole, unit);
+  if (mirror_.mirrors(unit)) co_return co_await mirror_.query(whole, unit, pending);
+  if (unit.copies_in && context_.journal != nullptr && !mirror_.retired()) {
+    co_return co_await mirror_.copy(whole, unit);
+  }
   if (unit.kind == router::Kind::kSession) {
     new_side_.record_state(whole);
     if (new_side_.ready()) co_await new_side_.copy_state(whole);
   } else if (shadows(unit)) {
-    co_return co_await shadow_read(whole, whole, unit, pending);
+    co_return co_await mirror_.shadow_read(whole, whole, unit, pending);
   }
   pending.append(whole);
   co_return true;
-}
-
-asio::awaitable<bool> Session::forward_to_old(std::string& pending) {
-  if (pending.empty()) co_return true;
-  primary_.write_whole = false;
-  ErrorCode ec = co_await write_all(primary_.stream, pending);
-  pending.clear();
-  primary_.write_whole = !ec;
-  co_return !ec;
 }
 
 // The policy's decision, its target turned into this session's connection (database_of()).

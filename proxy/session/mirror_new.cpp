@@ -1,12 +1,12 @@
 // A mirrored unit's side on new: sent there (or skipped, when new is down or its copy of the
 // transaction is broken), new's answer read within migration.mirror.timeout_ms and handed to
 // the comparator with old's, and new's transaction ended the way old's did.
-// Not the unit's side on old (session_mirror.cpp).
+// Not the unit's side on old (mirror.cpp).
 #include <cstdlib>
 
 #include "proxy/base/log.h"
+#include "proxy/session/mirror.h"
 #include "proxy/session/mirror_messages.h"
-#include "proxy/session/session.h"
 #include "router/pinning.h"
 
 namespace cutover::proxy {
@@ -21,43 +21,43 @@ namespace cutover::proxy {
 // write (`frame.ask_transaction_id`), so it is known long before the COMMIT: if the COMMIT's
 // answer is then lost, journal replay asks new whether that transaction committed
 // (txid_status) instead of leaving the record in doubt.
-asio::awaitable<MirrorOutcome> Session::run_on_mirror(std::string_view messages, MirrorFrame frame,
-                                                      const router::Classification& unit,
-                                                      const HeldAnswer* old_answer) {
-  const MirrorSend sent = co_await send_to_mirror(messages, unit);
-  const MirrorOutcome outcome = co_await await_mirror(sent, frame, unit, old_answer);
+asio::awaitable<MirrorOutcome> Mirror::run_on_new(std::string_view messages, Frame frame,
+                                                  const router::Classification& unit,
+                                                  const HeldAnswer* old_answer) {
+  const Send sent = co_await send_to_new(messages, unit);
+  const MirrorOutcome outcome = co_await await_new(sent, frame, unit, old_answer);
   co_return outcome;
 }
 
-// The first half of run_on_mirror(): the unit goes to new, unless new is down or its
+// The first half of run_on_new(): the unit goes to new, unless new is down or its
 // transaction broke (skipped: logged, and the rest of the transaction is skipped too).
-asio::awaitable<Session::MirrorSend> Session::send_to_mirror(std::string_view messages,
-                                                             const router::Classification& unit,
-                                                             bool pipelined) {
-  if (mirror_broken_ == MirrorBreak::kJournaled) co_return MirrorSend::kSkipped;
+asio::awaitable<Mirror::Send> Mirror::send_to_new(std::string_view messages,
+                                                  const router::Classification& unit,
+                                                  bool pipelined) {
+  if (broken_ == MirrorBreak::kJournaled) co_return Send::kSkipped;
   // Pipelined (parallel ordering): what new owes for earlier writes is read later.
   const bool drained = pipelined && new_side_.drained();
-  const bool ready = new_side_.ready() && mirror_broken_ == MirrorBreak::kNone &&
-                     (drained || co_await drain_new());
+  const bool ready =
+      new_side_.ready() && broken_ == MirrorBreak::kNone && (drained || co_await drain_new());
   if (!ready) {
-    log::warn("mirror_skipped",
-              {{"conn", id_},
-               {"fingerprint", log::hex(unit.fingerprint)},
-               {"reason", mirror_broken_ == MirrorBreak::kNone ? std::string_view("new down")
-                                                               : why(mirror_broken_)}});
+    log::warn(
+        "mirror_skipped",
+        {{"conn", conn_id_},
+         {"fingerprint", log::hex(unit.fingerprint)},
+         {"reason", broken_ == MirrorBreak::kNone ? std::string_view("new down") : why(broken_)}});
     // The rest of the transaction must not reach new either, even once new is back: there it
     // would run without what came before (outside any transaction, after a skipped BEGIN).
-    if (mirror_broken_ == MirrorBreak::kNone) mirror_broken_ = MirrorBreak::kEarlierSkipped;
-    co_return MirrorSend::kSkipped;
+    if (broken_ == MirrorBreak::kNone) broken_ = MirrorBreak::kEarlierSkipped;
+    co_return Send::kSkipped;
   }
-  const ErrorCode ec = co_await write_all(secondary_.stream, messages);
-  co_return ec ? MirrorSend::kLost : MirrorSend::kSent;
+  const ErrorCode ec = co_await new_side_.send(messages);
+  co_return ec ? Send::kLost : Send::kSent;
 }
 
-// The second half: new's answer to what send_to_mirror() sent, and its comparison.
-asio::awaitable<MirrorOutcome> Session::await_mirror(MirrorSend sent, MirrorFrame frame,
-                                                     const router::Classification& unit,
-                                                     const HeldAnswer* old_answer) {
+// The second half: new's answer to what send_to_new() sent, and its comparison.
+asio::awaitable<MirrorOutcome> Mirror::await_new(Send sent, Frame frame,
+                                                 const router::Classification& unit,
+                                                 const HeldAnswer* old_answer) {
   auto counted = [&](MirrorOutcome outcome) {
     if (frame.shadow_read || frame.own) return outcome;
     context_.metrics.mirror_write(
@@ -66,12 +66,12 @@ asio::awaitable<MirrorOutcome> Session::await_mirror(MirrorSend sent, MirrorFram
                                                : Metrics::MirrorResult::kNotApplied);
     return outcome;
   };
-  if (sent == MirrorSend::kSkipped) co_return counted(MirrorOutcome::kNotApplied);
+  if (sent == Send::kSkipped) co_return counted(MirrorOutcome::kNotApplied);
   new_side_.begin_wait(context_.live.mirror_timeout());
   std::vector<std::string> tags;
   verify::RowSetHasher rows;
   std::string error;
-  bool lost = sent == MirrorSend::kLost;
+  bool lost = sent == Send::kLost;
   protocol::ProtocolError frame_error{};
   const int replies = 1 + (frame.begin ? 1 : 0) + (frame.ask_transaction_id ? 1 : 0);
   int units = replies;
@@ -98,16 +98,16 @@ asio::awaitable<MirrorOutcome> Session::await_mirror(MirrorSend sent, MirrorFram
   const char* reason = timed_out ? "timeout" : lost ? "connection" : nullptr;
   if (reason != nullptr || !error.empty()) {
     log::warn(frame.shadow_read ? "shadow_read_failed" : "mirror_failed",
-              {{"conn", id_},
+              {{"conn", conn_id_},
                {"fingerprint", log::hex(unit.fingerprint)},
                {"reason", reason != nullptr ? reason : "error"},
                {"error", error}});
     if (reason != nullptr) new_side_.drop(reason);
-    if (secondary_.status != 'I') mirror_broken_ = MirrorBreak::kEarlierFailed;
+    if (secondary_.status != 'I') broken_ = MirrorBreak::kEarlierFailed;
     co_return counted(reason != nullptr && frame.ends_transaction ? MirrorOutcome::kUncertain
                                                                   : MirrorOutcome::kNotApplied);
   }
-  mirror_applied_ = true;
+  applied_ = true;
   context_.metrics.backend_duration(secondary_.database,
                                     std::chrono::duration<double>(new_side_.waited()).count());
   if (old_answer != nullptr && context_.comparator != nullptr) {
@@ -119,9 +119,9 @@ asio::awaitable<MirrorOutcome> Session::await_mirror(MirrorSend sent, MirrorFram
 
 // Ends new's transaction after old's ended outside a mirrored unit's normal path: COMMIT when
 // old committed and new has all of the transaction, ROLLBACK otherwise.
-asio::awaitable<MirrorOutcome> Session::end_mirror_transaction(bool commit) {
-  const bool broken = mirror_broken_ != MirrorBreak::kNone;
-  mirror_broken_ = MirrorBreak::kNone;
+asio::awaitable<MirrorOutcome> Mirror::end_new_transaction(bool commit) {
+  const bool broken = broken_ != MirrorBreak::kNone;
+  broken_ = MirrorBreak::kNone;
   if (!new_side_.ready() || secondary_.status == 'I') {
     co_return MirrorOutcome::kApplied;  // nothing open
   }
@@ -129,9 +129,9 @@ asio::awaitable<MirrorOutcome> Session::end_mirror_transaction(bool commit) {
   append_query(message, commit && !broken ? "COMMIT" : "ROLLBACK");
   router::Classification unit{.kind = router::Kind::kTransaction, .controls_transaction = true};
   unit.fingerprint = router::fingerprint(commit ? "COMMIT" : "ROLLBACK");
-  MirrorOutcome outcome = co_await run_on_mirror(
+  MirrorOutcome outcome = co_await run_on_new(
       message, {.ends_transaction = commit && !broken, .own = true}, unit, nullptr);
-  mirror_broken_ = MirrorBreak::kNone;
+  broken_ = MirrorBreak::kNone;
   co_return outcome;
 }
 

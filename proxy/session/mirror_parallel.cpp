@@ -14,28 +14,26 @@
 // a deadlock neither database can see; only the mirror timeout would end it. Measured on
 // pgbench tpcb-like at -c 16 (two branch rows): 6.8 transactions per second.
 #include "proxy/base/log.h"
+#include "proxy/session/mirror.h"
 #include "proxy/session/mirror_messages.h"
-#include "proxy/session/session.h"
 
 namespace cutover::proxy {
 
-bool Session::runs_parallel(const router::Classification& unit) const {
+bool Mirror::runs_parallel(const router::Classification& unit) const {
   using router::Kind;
-  return config_.migration.mirror.ordering == MirrorOrdering::kParallel && primary_.status == 'T' &&
-         (unit.kind == Kind::kWrite || unit.kind == Kind::kUnknown) && !unit.controls_transaction &&
-         !unit.refuses_transaction_block;
+  return context_.config.migration.mirror.ordering == MirrorOrdering::kParallel &&
+         primary_.status == 'T' && (unit.kind == Kind::kWrite || unit.kind == Kind::kUnknown) &&
+         !unit.controls_transaction && !unit.refuses_transaction_block;
 }
 
 // A write inside a transaction (old owes nothing): old runs it, new gets it without waiting
 // for its answer, and the client gets old's ReadyForQuery.
-asio::awaitable<bool> Session::mirror_unit_parallel(std::string_view old_prefix,
-                                                    std::string_view for_old,
-                                                    std::string_view for_new,
-                                                    std::string_view for_journal,
-                                                    const router::Classification& unit,
-                                                    const std::vector<int>& own_parses) {
+asio::awaitable<bool> Mirror::unit_parallel(std::string_view old_prefix, std::string_view for_old,
+                                            std::string_view for_new, std::string_view for_journal,
+                                            const router::Classification& unit,
+                                            const std::vector<int>& own_parses) {
   constexpr size_t kMaxPending = 64;  // answers new may owe before the client waits for them
-  co_await join_mirror_transaction(unit);
+  co_await join(unit);
   if (!old_prefix.empty()) primary_.filter.drop_parse_complete(0, 0);
   for (const int parses_before : own_parses) {
     primary_.filter.drop_parse_complete(0, parses_before + (old_prefix.empty() ? 0 : 1),
@@ -44,36 +42,35 @@ asio::awaitable<bool> Session::mirror_unit_parallel(std::string_view old_prefix,
   primary_.filter.hold_ready(0, false);
   std::string to_old(old_prefix);
   to_old.append(for_old);
-  auto answer = co_await run_on_old(to_old, 1);
+  auto answer = co_await host_.run_on_old(to_old, 1);
   if (!answer) co_return false;
   const char status = answer->status;
   if (!answer->sqlstate.empty()) co_return co_await send_ready(status);  // new never sees it
   transaction_.keep(for_journal);
   std::string to_new(for_new);
   // Until new's transaction has an id, ask for it with the first write (see run_on_mirror()).
-  MirrorFrame frame{
-      .ask_transaction_id = transaction_.new_transaction_id() == 0 && mirror_pending_.empty(),
-      .unpinned = pinner_.unpinned()};
+  Frame frame{.ask_transaction_id = transaction_.new_transaction_id() == 0 && pending_.empty(),
+              .unpinned = pinner_.unpinned()};
   if (frame.ask_transaction_id) append_query(to_new, kAskTransactionId);
-  const MirrorSend sent = co_await send_to_mirror(to_new, unit, true);
-  if (sent == MirrorSend::kSkipped) {
+  const Send sent = co_await send_to_new(to_new, unit, true);
+  if (sent == Send::kSkipped) {
     transaction_.note(MirrorOutcome::kNotApplied, unit.fingerprint);
   } else {
-    mirror_pending_.push_back({sent, new_side_.generation(), frame, unit, std::move(*answer)});
+    pending_.push_back({sent, new_side_.generation(), frame, unit, std::move(*answer)});
   }
-  if (mirror_pending_.size() >= kMaxPending) co_await settle_pending_mirror();
+  if (pending_.size() >= kMaxPending) co_await settle_pending();
   co_return co_await send_ready(status);
 }
 
 // new's answers to the writes sent ahead, in order, each compared with old's and noted.
-asio::awaitable<void> Session::settle_pending_mirror() {
-  while (!mirror_pending_.empty()) {
-    PendingMirror pending = std::move(mirror_pending_.front());
-    mirror_pending_.pop_front();
+asio::awaitable<void> Mirror::settle_pending() {
+  while (!pending_.empty()) {
+    Pending pending = std::move(pending_.front());
+    pending_.pop_front();
     // Sent before new's connection was lost: its answer went with it.
-    if (pending.generation != new_side_.generation()) pending.sent = MirrorSend::kLost;
+    if (pending.generation != new_side_.generation()) pending.sent = Send::kLost;
     const MirrorOutcome outcome =
-        co_await await_mirror(pending.sent, pending.frame, pending.unit, &pending.old_answer);
+        co_await await_new(pending.sent, pending.frame, pending.unit, &pending.old_answer);
     transaction_.note(outcome, pending.unit.fingerprint);
   }
 }

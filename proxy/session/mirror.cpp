@@ -1,66 +1,65 @@
-// Mirroring in dual_write (simple protocol): a write runs on old, the source of truth, and then
-// on new, the mirror, over the session's connection to new; the client sees old's answer only.
-//
-// Strict ordering: old's ReadyForQuery for a mirrored unit is held back until new has run the
-// unit too, and the client's next unit waits for both. So when a COMMIT reaches old, new has
-// already executed the transaction's writes and holds their row locks; a conflicting writer
-// blocked on old by those locks reaches new only after them. An autocommit write would release
-// its locks on old before new runs it, so cutover wraps it: BEGIN and the write go to old, then
-// BEGIN and the write to new, then COMMIT to old and, with old's outcome, COMMIT or ROLLBACK to
-// new; the client sees the write's own answer and a ReadyForQuery saying idle.
-#include <cstdlib>
-#include <random>
+#include "proxy/session/mirror.h"
+
 #include <utility>
 
 #include "proxy/base/log.h"
-#include "proxy/migration/mirror_journal.h"
 #include "proxy/session/mirror_messages.h"
-#include "proxy/session/session.h"
 #include "router/pinning.h"
 
 namespace cutover::proxy {
-namespace {
 
-using Clock = std::chrono::steady_clock;
-
-}  // namespace
+Mirror::Mirror(Host& host, Links links, Pinner& pinner, ProxyContext& context, uint64_t conn_id,
+               const std::string& database, const std::string& user)
+    : host_(host),
+      primary_(links.primary),
+      secondary_(links.secondary),
+      new_side_(links.new_side),
+      pinner_(pinner),
+      context_(context),
+      conn_id_(conn_id),
+      transaction_(context.journal.get(), conn_id, database, user) {}
 
 // The first mirrored unit of a transaction decides whether it goes to new live or, while new
 // is behind, to the journal whole (MirroredTransaction::join()).
-asio::awaitable<void> Session::join_mirror_transaction(const router::Classification& unit) {
+asio::awaitable<void> Mirror::join(const router::Classification& unit) {
   const bool journaled = co_await transaction_.join(unit.fingerprint, primary_.status != 'I');
-  if (journaled) mirror_broken_ = MirrorBreak::kJournaled;
+  if (journaled) broken_ = MirrorBreak::kJournaled;
 }
 
 // The transaction ended on old; false when a commit new missed could not be journaled
 // (failure_ says why: the client must not hear of the commit).
-asio::awaitable<bool> Session::settle_mirror_transaction(bool committed) {
+asio::awaitable<bool> Mirror::settle(bool committed) {
   const ErrorCode failed = co_await transaction_.settle(committed, new_side_.state());
   if (failed) failure_ = failed;
   co_return !failed;
 }
 
-bool Session::mirrors(const router::Classification& unit) const {
+asio::awaitable<bool> Mirror::drain_new() {
+  co_await settle_pending();  // parallel ordering: what new owes for writes comes first
+  const bool drained = co_await new_side_.drain();
+  co_return drained;
+}
+
+bool Mirror::mirrors(const router::Classification& unit) const {
   using router::Kind;
-  // COPY's data comes later from the client (mirror_copy()); a decommissioned mirror gets none.
-  if (unit.copies_in || mirror_retired_) return false;
+  // COPY's data comes later from the client (copy()); a decommissioned mirror gets none.
+  if (unit.copies_in || retired_) return false;
   return unit.kind == Kind::kWrite || unit.kind == Kind::kDdl || unit.kind == Kind::kUnknown ||
          unit.kind == Kind::kTransaction;
 }
 
 // Whether an autocommit unit gets cutover's BEGIN and COMMIT around it (see the top).
-bool Session::wraps(const router::Classification& unit) const {
+bool Mirror::wraps(const router::Classification& unit) const {
   using router::Kind;
   return primary_.status == 'I' && (unit.kind == Kind::kWrite || unit.kind == Kind::kUnknown) &&
          !unit.controls_transaction && !unit.refuses_transaction_block;
 }
 
-asio::awaitable<bool> Session::mirror_query(std::string_view whole,
-                                            const router::Classification& unit,
-                                            std::string& pending) {
-  if (!co_await forward_to_old(pending)) co_return false;
+asio::awaitable<bool> Mirror::query(std::string_view whole, const router::Classification& unit,
+                                    std::string& pending) {
+  if (!co_await host_.forward_to_old(pending)) co_return false;
   --primary_.pending_replies;  // counted when the client sent it; run_on_old() counts what goes out
-  if (!co_await wait_for_old()) co_return false;
+  if (!co_await host_.wait_for_old()) co_return false;
   pinner_.start_unit();
   std::string pinned;  // both sides run the pinned text
   if (unit.nondeterministic) {
@@ -78,17 +77,17 @@ asio::awaitable<bool> Session::mirror_query(std::string_view whole,
       whole = pinned;
     }
   }
-  co_return co_await mirror_unit({}, whole, whole, whole, unit);
+  co_return co_await this->unit({}, whole, whole, whole, unit);
 }
 
 // An extended-protocol batch that writes: old gets it (after the unnamed statement, when old's
 // is stale), new gets it after the statements it lacks; what its statements compute per
-// server is pinned (session_pinning.cpp).
-asio::awaitable<bool> Session::mirror_batch(std::string_view batch, const router::BatchPlan& plan,
-                                            std::string& pending) {
-  if (!co_await forward_to_old(pending)) co_return false;
+// server is pinned (pinner.h).
+asio::awaitable<bool> Mirror::batch(std::string_view batch, const router::BatchPlan& plan,
+                                    std::string_view journal_prefix, std::string& pending) {
+  if (!co_await host_.forward_to_old(pending)) co_return false;
   --primary_.pending_replies;  // its Sync, counted when the client sent it
-  if (!co_await wait_for_old()) co_return false;
+  if (!co_await host_.wait_for_old()) co_return false;
   pinner_.start_unit();
   // Binds of statements the batch does not parse or bind itself go unpinned.
   if (plan.unit.nondeterministic && plan.pinnable.empty()) {
@@ -97,100 +96,65 @@ asio::awaitable<bool> Session::mirror_batch(std::string_view batch, const router
   const std::optional<Pinner::PinnedBatch> pinned = co_await pinner_.pin_batch(batch, plan);
   // A statement cutover cannot give new (ambiguous, or past the tracking bound): the batch and
   // the rest of its transaction are not applied there.
-  if (!plan.new_can_run) mirror_broken_ = MirrorBreak::kUnknownStatement;
+  if (!plan.new_can_run) broken_ = MirrorBreak::kUnknownStatement;
   const std::string_view to_old = pinned ? std::string_view(pinned->for_old) : batch;
   const std::string for_new =
       plan.new_prefix + std::string(pinned ? std::string_view(pinned->for_new) : batch);
   // For the journal: every statement it uses prepared first, as on a fresh connection.
   const std::string for_journal =
-      plan_batch(batch, true).new_prefix +
+      std::string(journal_prefix) +
       std::string(pinned ? std::string_view(pinned->for_journal) : batch);
-  mirror_applied_ = false;
+  applied_ = false;
   own_parses_taken_out_ = 0;
   static const std::vector<int> no_parses;
   const std::vector<int>& own_parses = pinned ? pinned->own_parses : no_parses;
-  if (!co_await mirror_unit(plan.old_prefix, to_old, for_new, for_journal, plan.unit, own_parses)) {
-    co_return false;
-  }
-  if (pinned) pinner_.batch_ran(*pinned, own_parses_taken_out_, mirror_applied_);
-  batch_parses_on_old_ = 0;
-  statements_.apply(batch, plan, true, mirror_applied_);
-  note_batch(plan);
+  const bool ran =
+      co_await this->unit(plan.old_prefix, to_old, for_new, for_journal, plan.unit, own_parses);
+  if (!ran) co_return false;
+  if (pinned) pinner_.batch_ran(*pinned, own_parses_taken_out_, applied_);
   co_return true;
 }
 
-// The Sync of a batch that went to old in pieces (a Flush, or it spanned reads): old runs the
-// rest, then new the whole batch. Not wrapped (old began running it before cutover knew what
-// it was), so an autocommit write of this kind has no ordering guarantee; asyncpg's first
-// execution of each statement comes this way.
-asio::awaitable<bool> Session::mirror_partial_batch(std::string_view sync, std::string& pending) {
-  batch_to_old_ = false;
-  batch_parses_on_old_ = 0;
-  const KeptMessages kept = std::exchange(partial_batch_, {});
-  const std::string batch = kept.bytes() + std::string(sync);
-  const bool too_large = kept.overflowed();
-  const router::BatchPlan plan = plan_batch(batch);
-  if (plan.executes) context_.metrics.unit_routed(plan.unit.kind, primary_.database);
+asio::awaitable<bool> Mirror::streamed_batch(std::string_view sync, std::string_view batch,
+                                             const router::BatchPlan& plan,
+                                             std::string_view journal_prefix, bool kept_whole,
+                                             std::string& pending) {
   const bool unpinned = pinner_.streamed_unpinned();  // its Binds were pinned as they came
-  if (!plan.executes || !mirrors(plan.unit)) {
-    pinner_.streamed_batch_over(0);  // whether old has them is not known until its answer
-    note_batch(plan);
-    pending.append(sync);
-    co_return true;
-  }
-  if (!co_await forward_to_old(pending)) co_return false;
-  co_await settle_pending_mirror();  // before its Sync lets old end the transaction
-  co_await join_mirror_transaction(plan.unit);
+  if (!co_await host_.forward_to_old(pending)) co_return false;
+  co_await settle_pending();  // before its Sync lets old end the transaction
+  co_await join(plan.unit);
   transaction_.reserve(primary_.status == 'I' || plan.unit.controls_transaction);
   // Its ReadyForQuery comes after those of the units still owed before this Sync.
   primary_.filter.hold_ready(primary_.pending_replies - 1, false);
   --primary_.pending_replies;  // the Sync, counted when the client sent it; run_on_old() counts it
-  auto answer = co_await run_on_old(sync, 1);
+  auto answer = co_await host_.run_on_old(sync, 1);
   if (!answer) co_return false;
   pinner_.streamed_batch_over(own_parses_taken_out_);
-  if (too_large || !plan.new_can_run) mirror_broken_ = MirrorBreak::kBatchNotKept;
-  const std::string for_new = plan.new_prefix + batch;
-  const std::string for_journal = plan_batch(batch, true).new_prefix + batch;
-  mirror_applied_ = false;
-  if (!co_await mirror_after_old(*answer, false, for_new, for_journal, plan.unit, unpinned)) {
-    co_return false;
-  }
-  statements_.apply(batch, plan, false, mirror_applied_);
-  note_batch(plan);
-  co_return true;
-}
-
-// Whether this read, which old is about to run, is sampled for a shadow read on new: a Query
-// or a whole extended batch, outside transactions, while new has every write and nothing else
-// is in flight.
-bool Session::shadows(const router::Classification& unit) {
-  const uint32_t share = context_.live.shadow_reads();
-  if (share == 0 || context_.comparator == nullptr) return false;
-  if (unit.kind != router::Kind::kRead || primary_.status != 'I' || primary_.pending_replies != 1 ||
-      !new_side_.ready() || nonstandard_strings_ || context_.journal->holds_records()) {
-    return false;
-  }
-  thread_local std::minstd_rand sample(std::random_device{}());
-  return sample() % 10000 < share;
+  if (!kept_whole || !plan.new_can_run) broken_ = MirrorBreak::kBatchNotKept;
+  const std::string for_new = plan.new_prefix + std::string(batch);
+  const std::string for_journal = std::string(journal_prefix) + std::string(batch);
+  applied_ = false;
+  const bool ran = co_await after_old(*answer, false, for_new, for_journal, plan.unit, unpinned);
+  co_return ran;
 }
 
 // A sampled read: old runs it for the client (its ReadyForQuery held), then new runs the same
 // read (`for_new`: with what new must prepare first) and the comparator gets both answers. The
 // client waits for new's answer too, so shadow reads cost the sampled reads new's latency; a
 // failure on new is only logged.
-asio::awaitable<bool> Session::shadow_read(std::string_view for_old, std::string_view for_new,
-                                           const router::Classification& unit,
-                                           std::string& pending) {
-  if (!co_await forward_to_old(pending)) co_return false;
+asio::awaitable<bool> Mirror::shadow_read(std::string_view for_old, std::string_view for_new,
+                                          const router::Classification& unit,
+                                          std::string& pending) {
+  if (!co_await host_.forward_to_old(pending)) co_return false;
   --primary_.pending_replies;  // counted when the client sent it; run_on_old() counts it
   primary_.filter.hold_ready(0, false);
-  auto answer = co_await run_on_old(for_old, 1);
+  auto answer = co_await host_.run_on_old(for_old, 1);
   if (!answer) co_return false;
-  mirror_applied_ = false;
+  applied_ = false;
   if (answer->sqlstate.empty()) {
     // now() and the like differ, of course
-    co_await run_on_mirror(for_new, {.shadow_read = true, .unpinned = unit.nondeterministic}, unit,
-                           &*answer);
+    co_await run_on_new(for_new, {.shadow_read = true, .unpinned = unit.nondeterministic}, unit,
+                        &*answer);
   }
   co_return co_await send_ready(answer->status);
 }
@@ -201,17 +165,16 @@ asio::awaitable<bool> Session::shadow_read(std::string_view for_old, std::string
 // transaction's units are kept as `for_journal` (self-contained) until it ends: if new missed
 // any of them and old committed, the whole transaction goes to the journal before the client
 // hears of the commit.
-asio::awaitable<bool> Session::mirror_unit(std::string_view old_prefix, std::string_view for_old,
-                                           std::string_view for_new, std::string_view for_journal,
-                                           const router::Classification& unit,
-                                           const std::vector<int>& own_parses) {
+asio::awaitable<bool> Mirror::unit(std::string_view old_prefix, std::string_view for_old,
+                                   std::string_view for_new, std::string_view for_journal,
+                                   const router::Classification& unit,
+                                   const std::vector<int>& own_parses) {
   if (runs_parallel(unit)) {
-    co_return co_await mirror_unit_parallel(old_prefix, for_old, for_new, for_journal, unit,
-                                            own_parses);
+    co_return co_await unit_parallel(old_prefix, for_old, for_new, for_journal, unit, own_parses);
   }
-  co_await settle_pending_mirror();  // before old may end the transaction
-  const bool wrap = wraps(unit);     // old owes nothing now: its status is the session's
-  co_await join_mirror_transaction(unit);
+  co_await settle_pending();      // before old may end the transaction
+  const bool wrap = wraps(unit);  // old owes nothing now: its status is the session's
+  co_await join(unit);
   transaction_.reserve(!wrap && (unit.controls_transaction || primary_.status == 'I'));
   std::string to_old;
   if (wrap) {
@@ -226,33 +189,31 @@ asio::awaitable<bool> Session::mirror_unit(std::string_view old_prefix, std::str
   primary_.filter.hold_ready(wrap ? 1 : 0, false);
   to_old.append(old_prefix);
   to_old.append(for_old);
-  auto answer = co_await run_on_old(to_old, wrap ? 2 : 1);
+  auto answer = co_await host_.run_on_old(to_old, wrap ? 2 : 1);
   if (!answer) co_return false;
-  co_return co_await mirror_after_old(*answer, wrap, for_new, for_journal, unit,
-                                      pinner_.unpinned());
+  co_return co_await after_old(*answer, wrap, for_new, for_journal, unit, pinner_.unpinned());
 }
 
 // The rest of a mirrored unit once old has answered it (its ReadyForQuery held): new runs it
 // unless old refused it, cutover's COMMIT follows a wrapped write, and a transaction that
 // ended is settled (journaled if new missed part of it) before the client hears of it.
-asio::awaitable<bool> Session::mirror_after_old(const HeldAnswer& held, bool wrap,
-                                                std::string_view for_new,
-                                                std::string_view for_journal,
-                                                const router::Classification& unit, bool unpinned) {
+asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::string_view for_new,
+                                        std::string_view for_journal,
+                                        const router::Classification& unit, bool unpinned) {
   std::string to_old;
   if (!held.sqlstate.empty()) {
     // Old refused it: nothing of it reaches new. A wrapped write is rolled back on old; a
     // transaction old ended with the error ends on new too.
     if (wrap) {
       append_query(to_old, "ROLLBACK");
-      const bool rolled_back = co_await run_own(to_old);
+      const bool rolled_back = co_await host_.run_own(to_old);
       if (!rolled_back) co_return false;
     }
     const char status = wrap ? 'I' : held.status;
     if (status != 'I') transaction_.still_open();
     if (status == 'I') {
-      co_await end_mirror_transaction(false);
-      if (!co_await settle_mirror_transaction(false)) co_return false;
+      co_await end_new_transaction(false);
+      if (!co_await settle(false)) co_return false;
     }
     co_return co_await send_ready(status);
   }
@@ -260,8 +221,7 @@ asio::awaitable<bool> Session::mirror_after_old(const HeldAnswer& held, bool wra
   const bool old_rolled_back =
       held.status == 'I' && !held.tags.empty() && held.tags.back() == "ROLLBACK";
   std::string to_new;
-  MirrorFrame frame{
-      .begin = wrap, .ends_transaction = !wrap && held.status == 'I', .unpinned = unpinned};
+  Frame frame{.begin = wrap, .ends_transaction = !wrap && held.status == 'I', .unpinned = unpinned};
   if (wrap) {
     append_query(to_new, "BEGIN");
     transaction_.keep(to_new);
@@ -276,7 +236,7 @@ asio::awaitable<bool> Session::mirror_after_old(const HeldAnswer& held, bool wra
                                !unit.controls_transaction && (wrap || secondary_.status == 'T');
     if (frame.ask_transaction_id) append_query(to_new, kAskTransactionId);
   }
-  transaction_.note(co_await run_on_mirror(to_new, frame, unit, old_rolled_back ? nullptr : &held),
+  transaction_.note(co_await run_on_new(to_new, frame, unit, old_rolled_back ? nullptr : &held),
                     unit.fingerprint);
   char status = held.status;
   bool committed = !old_rolled_back;  // what old did, once status says the transaction ended
@@ -285,49 +245,41 @@ asio::awaitable<bool> Session::mirror_after_old(const HeldAnswer& held, bool wra
     append_query(to_old, "COMMIT");
     transaction_.reserve(true);
     primary_.filter.hold_ready(0, true);  // its tag is cutover's; an error still reaches the client
-    auto commit = co_await run_on_old(to_old, 1);
+    auto commit = co_await host_.run_on_old(to_old, 1);
     if (!commit) co_return false;
     status = commit->status;
     committed = commit->sqlstate.empty();
     if (committed) transaction_.keep(to_old);
-    transaction_.note(co_await end_mirror_transaction(committed), unit.fingerprint);
+    transaction_.note(co_await end_new_transaction(committed), unit.fingerprint);
   } else if (status == 'I') {
-    transaction_.note(co_await end_mirror_transaction(false),
+    transaction_.note(co_await end_new_transaction(false),
                       unit.fingerprint);  // acts when new's broke
   }
   if (status != 'I') transaction_.still_open();  // it did not end
-  if (status == 'I' && !co_await settle_mirror_transaction(committed)) co_return false;
+  if (status == 'I' && !co_await settle(committed)) co_return false;
   co_return co_await send_ready(status);
 }
 
 // The ReadyForQuery that ends a mirrored unit for the client, written the way new's answers
 // are (never in the middle of something old's relay is writing).
-asio::awaitable<bool> Session::send_ready(char status) {
-  if (status == 'I') mirror_broken_ = MirrorBreak::kNone;
-  std::string ready;
-  protocol::encode(protocol::ReadyForQuery{status}, ready);
-  co_await hold_client_writes();
-  bool sent = co_await relay_to_client(ready);
-  release_client_writes();
-  if (!sent) co_return false;
-  last_activity_ = Clock::now();
-  co_return true;
+asio::awaitable<bool> Mirror::send_ready(char status) {
+  if (status == 'I') broken_ = MirrorBreak::kNone;
+  const bool sent = co_await host_.send_ready_to_client(status);
+  co_return sent;
 }
 
 // Hands both answers to the comparator (off the client's path; a full queue counts a drop).
-// `on_backend` is what primary_.stream answered, `on_other` secondary_.stream: named by database
-// there.
-void Session::compare(verify::WriteAnswer on_backend, verify::WriteAnswer on_other,
-                      const router::Classification& unit, bool nondeterministic, bool shadow_read) {
+void Mirror::compare(verify::WriteAnswer on_primary, verify::WriteAnswer on_secondary,
+                     const router::Classification& unit, bool nondeterministic, bool shadow_read) {
   verify::WritePair pair{.fingerprint = unit.fingerprint,
-                         .connection_id = id_,
+                         .connection_id = conn_id_,
                          .unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count(),
                          .nondeterministic = nondeterministic,
                          .shadow_read = shadow_read,
-                         .old_side = std::move(on_backend),
-                         .new_side = std::move(on_other)};
+                         .old_side = std::move(on_primary),
+                         .new_side = std::move(on_secondary)};
   if (primary_.database == router::Backend::kNew) std::swap(pair.old_side, pair.new_side);
   context_.comparator->submit(std::move(pair));
 }

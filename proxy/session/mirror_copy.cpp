@@ -1,6 +1,6 @@
-// COPY FROM STDIN mirrored in dual_write (the rest of mirroring: session_mirror.cpp).
+// COPY FROM STDIN mirrored in dual_write (the rest of mirroring: mirror.cpp).
 #include "proxy/base/log.h"
-#include "proxy/session/session.h"
+#include "proxy/session/mirror.h"
 
 namespace cutover::proxy {
 namespace {
@@ -15,63 +15,61 @@ constexpr std::string_view kCopyTooLarge =
 // COPY ... FROM STDIN in dual_write: old runs it as the data streams in from the client, and
 // the Query with every CopyData is kept (KeptMessages' bound); when the client's CopyDone (or
 // CopyFail) has reached old and old has answered, new runs the whole of it, like a batch that
-// went to old in pieces (see mirror_partial_batch()): not wrapped in cutover's transaction.
+// went to old in pieces (see streamed_batch()): not wrapped in cutover's transaction.
 // A COPY whose data outgrows the bound could neither run on new nor be journaled, so it must
 // not stay on old alone: old gets a CopyFail as soon as the bound is passed (the client then
 // gets old's error, 57014 with cutover's reason), and the rest of the client's data is dropped.
-asio::awaitable<bool> Session::mirror_copy(std::string_view whole,
-                                           const router::Classification& unit) {
-  co_await join_mirror_transaction(unit);
-  copy_mirrored_ = true;
-  copy_unit_ = unit;
-  copy_kept_ = {};
-  copy_kept_.append(whole);
+asio::awaitable<bool> Mirror::copy(std::string_view whole, const router::Classification& unit) {
+  co_await join(unit);
+  copy_.active = true;
+  copy_.unit = unit;
+  copy_.kept = {};
+  copy_.kept.append(whole);
   std::string to_old(whole);  // the COPY itself; old's CopyInResponse reaches the client
-  co_return co_await forward_to_old(to_old);
+  co_return co_await host_.forward_to_old(to_old);
 }
 
 // A mirrored COPY that old refused at once (no data follows): nothing to mirror.
-void Session::end_mirrored_copy() {
-  copy_mirrored_ = false;
-  copy_refused_ = false;
-  copy_kept_ = {};
-  copy_unit_ = {};
+void Mirror::end_copy() {
+  copy_.active = false;
+  copy_.refused = false;
+  copy_.kept = {};
+  copy_.unit = {};
 }
 
 // One CopyData (kept and sent on to old) or the end of the copy (CopyDone/CopyFail: old's
 // answer is held, then new runs the kept copy).
-asio::awaitable<bool> Session::mirror_copy_data(char type, std::string_view whole,
-                                                std::string& pending) {
-  if (copy_refused_) {  // old ended the COPY with cutover's CopyFail: the rest goes nowhere
-    if (type != 'd') end_mirrored_copy();
+asio::awaitable<bool> Mirror::copy_data(char type, std::string_view whole, std::string& pending) {
+  if (copy_.refused) {  // old ended the COPY with cutover's CopyFail: the rest goes nowhere
+    if (type != 'd') end_copy();
     co_return true;
   }
-  copy_kept_.append(whole);
-  if (copy_kept_.overflowed()) {
-    copy_refused_ = true;
-    log::error("mirror_copy_refused", {{"conn", id_},
-                                       {"fingerprint", log::hex(copy_unit_.fingerprint)},
+  copy_.kept.append(whole);
+  if (copy_.kept.overflowed()) {
+    copy_.refused = true;
+    log::error("mirror_copy_refused", {{"conn", conn_id_},
+                                       {"fingerprint", log::hex(copy_.unit.fingerprint)},
                                        {"reason", "COPY data larger than 64 MB"}});
     protocol::encode(protocol::CopyFail{.message = std::string(kCopyTooLarge)}, pending);
-    if (type != 'd') end_mirrored_copy();
+    if (type != 'd') end_copy();
     co_return true;
   }
   if (type == 'd') {
     pending.append(whole);
     co_return true;
   }
-  copy_mirrored_ = false;
-  const KeptMessages kept = std::exchange(copy_kept_, {});
-  const router::Classification unit = std::exchange(copy_unit_, {});
-  if (!co_await forward_to_old(pending)) co_return false;
-  co_await settle_pending_mirror();  // before old may end the transaction
+  copy_.active = false;
+  const KeptMessages kept = std::exchange(copy_.kept, {});
+  const router::Classification unit = std::exchange(copy_.unit, {});
+  if (!co_await host_.forward_to_old(pending)) co_return false;
+  co_await settle_pending();  // before old may end the transaction
   primary_.filter.hold_ready(primary_.pending_replies - 1,
                              false);  // the COPY's, after those owed before
   --primary_.pending_replies;         // the COPY's Query, counted when the client sent it
   transaction_.reserve(primary_.status == 'I');
-  auto answer = co_await run_on_old(whole, 1);
+  auto answer = co_await host_.run_on_old(whole, 1);
   if (!answer) co_return false;
-  co_return co_await mirror_after_old(*answer, false, kept.bytes(), kept.bytes(), unit, false);
+  co_return co_await after_old(*answer, false, kept.bytes(), kept.bytes(), unit, false);
 }
 
 }  // namespace cutover::proxy

@@ -1,0 +1,192 @@
+// Mirroring in dual_write: a write runs on old, the source of truth, and then on new, the
+// mirror, over the session's connection there; the client sees old's answer only, and the
+// comparator gets both.
+//
+// Strict ordering: old's ReadyForQuery for a mirrored unit is held back until new has run the
+// unit too, and the client's next unit waits for both. So when a COMMIT reaches old, new has
+// already executed the transaction's writes and holds their row locks; a conflicting writer
+// blocked on old by those locks reaches new only after them. An autocommit write would release
+// its locks on old before new runs it, so cutover wraps it: BEGIN and the write go to old, then
+// BEGIN and the write to new, then COMMIT to old and, with old's outcome, COMMIT or ROLLBACK to
+// new; the client sees the write's own answer and a ReadyForQuery saying idle. Parallel
+// ordering (mirror_parallel.cpp) pipelines writes inside a transaction. COPY FROM STDIN is
+// kept as it streams to old and run on new at its end (mirror_copy.cpp). What new misses of a
+// transaction old commits is journaled before the client hears of the commit
+// (MirroredTransaction).
+// Not the choice of what is mirrored (the session's dispatcher) nor what values are pinned
+// (pinner.h).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxy/migration/proxy_context.h"
+#include "proxy/net/asio.h"
+#include "proxy/session/backend_link.h"
+#include "proxy/session/kept_messages.h"
+#include "proxy/session/mirror_break.h"
+#include "proxy/session/mirrored_transaction.h"
+#include "proxy/session/pinner.h"
+#include "proxy/session/reply_filter.h"
+#include "proxy/session/secondary.h"
+#include "router/classify.h"
+#include "router/extended.h"
+#include "verify/comparator.h"
+
+namespace cutover::proxy {
+
+class Mirror {
+ public:
+  // What the mirror needs of the session around it: old's side of a unit (the relay reads
+  // old's answers), and the client's.
+  class Host : public SourceOfTruth {
+   public:
+    // Sends the client's messages queued for old; false when old's connection failed.
+    virtual asio::awaitable<bool> forward_to_old(std::string& pending) = 0;
+    // Until old owes no answer and its bytes went out to the client; false when the session
+    // ends meanwhile.
+    virtual asio::awaitable<bool> wait_for_old() = 0;
+    // `units` units of cutover's making to old (their ReplyFilter edits registered first); the
+    // held answer, nullopt when old's connection failed.
+    virtual asio::awaitable<std::optional<HeldAnswer>> run_on_old(std::string_view messages,
+                                                                  int units) = 0;
+    // The ReadyForQuery that ends a mirrored unit, written to the client.
+    virtual asio::awaitable<bool> send_ready_to_client(char status) = 0;
+  };
+
+  struct Links {
+    BackendLink& primary;    // old's in dual_write: the client gets its answers
+    BackendLink& secondary;  // new's: the mirror
+    Secondary& new_side;     // keeps the secondary usable
+  };
+  Mirror(Host& host, Links links, Pinner& pinner, ProxyContext& context, uint64_t conn_id,
+         const std::string& database, const std::string& user);
+
+  // Whether `unit` is mirrored (COPY is, through copy()).
+  bool mirrors(const router::Classification& unit) const;
+  // A decommission: nothing more is mirrored.
+  void retire() { retired_ = true; }
+  bool retired() const { return retired_; }
+
+  // Every answer new owes is read (parallel ordering), and no COPY is being mirrored.
+  bool quiet() const { return pending_.empty() && !copy_.active; }
+  // Why the session must end after a unit returned false while old's connection is fine (a
+  // commit that could not be journaled); empty otherwise.
+  ErrorCode failure() const { return failure_; }
+  // Whether the last unit sent to new ran there without an error.
+  bool applied() const { return applied_; }
+  // ParseCompletes of cutover's statements taken out of old's answer to the current batch:
+  // the first that many of them are on old now. Reset when a batch starts going to old.
+  uint64_t* own_parses_counter() { return &own_parses_taken_out_; }
+
+  // A Query that writes (`whole`), after the client's `pending` messages for old.
+  asio::awaitable<bool> query(std::string_view whole, const router::Classification& unit,
+                              std::string& pending);
+  // An extended batch that writes, as planned; `journal_prefix` prepares every statement it
+  // uses on a fresh connection.
+  asio::awaitable<bool> batch(std::string_view batch, const router::BatchPlan& plan,
+                              std::string_view journal_prefix, std::string& pending);
+  // The Sync of a batch old ran in pieces (`batch` whole, `kept_whole` false when it was too
+  // large to keep): old runs the Sync, then new the whole batch. Not wrapped (old began
+  // running it before cutover knew what it was).
+  asio::awaitable<bool> streamed_batch(std::string_view sync, std::string_view batch,
+                                       const router::BatchPlan& plan,
+                                       std::string_view journal_prefix, bool kept_whole,
+                                       std::string& pending);
+  // A read sampled for comparison: old answers the client, new runs it too.
+  asio::awaitable<bool> shadow_read(std::string_view for_old, std::string_view for_new,
+                                    const router::Classification& unit, std::string& pending);
+
+  // COPY FROM STDIN (mirror_copy.cpp): its Query, then each of the client's copy messages.
+  asio::awaitable<bool> copy(std::string_view whole, const router::Classification& unit);
+  bool copying() const { return copy_.active; }
+  asio::awaitable<bool> copy_data(char type, std::string_view whole, std::string& pending);
+  void end_copy();  // old refused the COPY: no data follows
+
+  // Reads what new owes for writes sent ahead, then for copied session state; false when new
+  // was dropped meanwhile.
+  asio::awaitable<bool> drain_new();
+  // Both answers to the comparator (off the client's path), named by database.
+  void compare(verify::WriteAnswer on_primary, verify::WriteAnswer on_secondary,
+               const router::Classification& unit, bool nondeterministic, bool shadow_read);
+  // The connections traded places: new's transaction id is unknown.
+  void roles_swapped() { transaction_.set_new_transaction_id(0); }
+
+ private:
+  enum class Send { kSent, kSkipped, kLost };
+  // What cutover adds around a unit it runs on new: its BEGIN first, its transaction id query
+  // last (see run_on_new()); and whether the unit ends a transaction there (it did on old),
+  // so that a lost answer leaves it in doubt.
+  struct Frame {
+    bool begin = false;
+    bool ask_transaction_id = false;
+    bool ends_transaction = false;
+    bool shadow_read = false;  // a read run on new only for the comparator
+    bool own = false;          // cutover's COMMIT or ROLLBACK, not a client's unit (not counted)
+    bool unpinned = false;     // the unit calls what cutover could not pin: marked for comparison
+  };
+  struct Pending {  // a write new was sent and has not answered yet (parallel ordering)
+    Send sent;
+    uint64_t generation;  // new's connection it was sent on (Secondary::generation())
+    Frame frame;
+    router::Classification unit;
+    HeldAnswer old_answer;
+  };
+  struct Copy {  // a COPY FROM STDIN being mirrored: the Query and its data so far
+    bool active = false;
+    bool refused = false;  // too large to mirror: old got a CopyFail, the rest is dropped
+    router::Classification unit{};
+    KeptMessages kept{};
+  };
+
+  bool wraps(const router::Classification& unit) const;
+  asio::awaitable<bool> unit(std::string_view old_prefix, std::string_view for_old,
+                             std::string_view for_new, std::string_view for_journal,
+                             const router::Classification& unit,
+                             const std::vector<int>& own_parses = {});
+  asio::awaitable<bool> after_old(const HeldAnswer& held, bool wrap, std::string_view for_new,
+                                  std::string_view for_journal, const router::Classification& unit,
+                                  bool unpinned);
+  asio::awaitable<void> join(const router::Classification& unit);
+  asio::awaitable<bool> settle(bool committed);
+  asio::awaitable<bool> send_ready(char status);
+  // mirror_new.cpp: the unit's side on new.
+  asio::awaitable<MirrorOutcome> run_on_new(std::string_view messages, Frame frame,
+                                            const router::Classification& unit,
+                                            const HeldAnswer* old_answer);
+  asio::awaitable<Send> send_to_new(std::string_view messages, const router::Classification& unit,
+                                    bool pipelined = false);
+  asio::awaitable<MirrorOutcome> await_new(Send sent, Frame frame,
+                                           const router::Classification& unit,
+                                           const HeldAnswer* old_answer);
+  asio::awaitable<MirrorOutcome> end_new_transaction(bool commit);
+  // mirror_parallel.cpp
+  bool runs_parallel(const router::Classification& unit) const;
+  asio::awaitable<bool> unit_parallel(std::string_view old_prefix, std::string_view for_old,
+                                      std::string_view for_new, std::string_view for_journal,
+                                      const router::Classification& unit,
+                                      const std::vector<int>& own_parses);
+  asio::awaitable<void> settle_pending();
+
+  Host& host_;
+  BackendLink& primary_;
+  BackendLink& secondary_;
+  Secondary& new_side_;
+  Pinner& pinner_;
+  ProxyContext& context_;
+  const uint64_t conn_id_;
+  MirroredTransaction transaction_;
+  MirrorBreak broken_ = MirrorBreak::kNone;  // why new's copy of the transaction is not whole
+  bool applied_ = false;
+  std::deque<Pending> pending_;
+  uint64_t own_parses_taken_out_ = 0;
+  Copy copy_;
+  bool retired_ = false;
+  ErrorCode failure_{};
+};
+
+}  // namespace cutover::proxy
