@@ -13,7 +13,7 @@
 
 #include "protocol/framing.h"
 #include "protocol/frontend.h"
-#include "proxy/session/reply_filter.h"
+#include "proxy/link/reply_filter.h"
 #include "router/bound_pinning.h"
 #include "router/extended.h"
 

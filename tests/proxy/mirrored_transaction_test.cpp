@@ -2,7 +2,7 @@
 // what is written when old commits a transaction new missed part of, what is not, and the
 // errors that keep a commit from being acknowledged. The same over real servers and drivers:
 // JournalReplayTest, MirrorTest.
-#include "proxy/session/mirrored_transaction.h"
+#include "proxy/mirror/mirrored_transaction.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <string>
 
-#include "proxy/session/session_error.h"
+#include "proxy/mirror/session_error.h"
 
 namespace cutover::proxy {
 namespace {

@@ -1,7 +1,7 @@
 // The pinner against a fake source of truth: which questions it asks old, what it makes of
 // the answers, and what it reports when old cannot answer. The real-server side of pinning is
 // DefaultsTest and MirrorTest (both databases compared after real drivers wrote).
-#include "proxy/session/pinner.h"
+#include "proxy/mirror/pinner.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // ParseComplete, the BEGIN and COMMIT around a mirrored autocommit write) and holds back a
 // mirrored unit's ReadyForQuery, after the units still owed, across every split of the stream.
 // Fed by a scanner that captures Z, C and E bodies, as the relay's does.
-#include "proxy/session/reply_filter.h"
+#include "proxy/link/reply_filter.h"
 
 #include <gtest/gtest.h>
 

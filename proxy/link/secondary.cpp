@@ -1,4 +1,4 @@
-#include "proxy/session/secondary.h"
+#include "proxy/link/secondary.h"
 
 #include "proxy/base/log.h"
 #include "proxy/net/stream_io.h"

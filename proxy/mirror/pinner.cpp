@@ -1,6 +1,6 @@
 // The pinner's common part and the simple protocol's time functions (defaults:
 // pinner_defaults.cpp; the extended protocol: pinner_extended.cpp).
-#include "proxy/session/pinner.h"
+#include "proxy/mirror/pinner.h"
 
 #include "proxy/base/log.h"
 #include "router/pinning.h"

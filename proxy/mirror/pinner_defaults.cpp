@@ -9,7 +9,7 @@
 #include "protocol/backend.h"
 #include "protocol/frontend.h"
 #include "proxy/base/log.h"
-#include "proxy/session/pinner.h"
+#include "proxy/mirror/pinner.h"
 #include "router/pinning.h"
 
 namespace cutover::proxy {

@@ -13,10 +13,10 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/link/kept_messages.h"
+#include "proxy/link/session_state_log.h"
 #include "proxy/migration/mirror_journal.h"
 #include "proxy/net/asio.h"
-#include "proxy/session/kept_messages.h"
-#include "proxy/session/session_state_log.h"
 #include "verify/journal.h"
 
 namespace cutover::proxy {

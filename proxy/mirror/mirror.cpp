@@ -1,9 +1,9 @@
-#include "proxy/session/mirror.h"
+#include "proxy/mirror/mirror.h"
 
 #include <utility>
 
 #include "proxy/base/log.h"
-#include "proxy/session/mirror_messages.h"
+#include "proxy/mirror/mirror_messages.h"
 #include "router/pinning.h"
 
 namespace cutover::proxy {

@@ -14,8 +14,8 @@
 // a deadlock neither database can see; only the mirror timeout would end it. Measured on
 // pgbench tpcb-like at -c 16 (two branch rows): 6.8 transactions per second.
 #include "proxy/base/log.h"
-#include "proxy/session/mirror.h"
-#include "proxy/session/mirror_messages.h"
+#include "proxy/mirror/mirror.h"
+#include "proxy/mirror/mirror_messages.h"
 
 namespace cutover::proxy {
 

@@ -24,15 +24,15 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/link/backend_link.h"
+#include "proxy/link/kept_messages.h"
+#include "proxy/link/reply_filter.h"
+#include "proxy/link/secondary.h"
 #include "proxy/migration/proxy_context.h"
+#include "proxy/mirror/mirror_break.h"
+#include "proxy/mirror/mirrored_transaction.h"
+#include "proxy/mirror/pinner.h"
 #include "proxy/net/asio.h"
-#include "proxy/session/backend_link.h"
-#include "proxy/session/kept_messages.h"
-#include "proxy/session/mirror_break.h"
-#include "proxy/session/mirrored_transaction.h"
-#include "proxy/session/pinner.h"
-#include "proxy/session/reply_filter.h"
-#include "proxy/session/secondary.h"
 #include "router/classify.h"
 #include "router/extended.h"
 #include "verify/comparator.h"

@@ -22,8 +22,8 @@
 #include <utility>
 #include <vector>
 
+#include "proxy/link/reply_filter.h"
 #include "proxy/net/asio.h"
-#include "proxy/session/reply_filter.h"
 #include "router/classify.h"
 #include "router/extended.h"
 #include "router/insert_defaults.h"

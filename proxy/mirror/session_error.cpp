@@ -1,4 +1,4 @@
-#include "proxy/session/session_error.h"
+#include "proxy/mirror/session_error.h"
 
 #include <string>
 

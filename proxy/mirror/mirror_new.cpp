@@ -5,8 +5,8 @@
 #include <cstdlib>
 
 #include "proxy/base/log.h"
-#include "proxy/session/mirror.h"
-#include "proxy/session/mirror_messages.h"
+#include "proxy/mirror/mirror.h"
+#include "proxy/mirror/mirror_messages.h"
 #include "router/pinning.h"
 
 namespace cutover::proxy {

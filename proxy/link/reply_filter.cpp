@@ -1,4 +1,4 @@
-#include "proxy/session/reply_filter.h"
+#include "proxy/link/reply_filter.h"
 
 #include <algorithm>
 #include <variant>

@@ -1,10 +1,10 @@
-#include "proxy/session/mirrored_transaction.h"
+#include "proxy/mirror/mirrored_transaction.h"
 
 #include <chrono>
 #include <utility>
 
 #include "proxy/base/log.h"
-#include "proxy/session/session_error.h"
+#include "proxy/mirror/session_error.h"
 
 namespace cutover::proxy {
 

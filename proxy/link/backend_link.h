@@ -18,8 +18,8 @@
 #include "protocol/backend.h"
 #include "protocol/framing.h"
 #include "proxy/auth/backend_login.h"
+#include "proxy/link/reply_filter.h"
 #include "proxy/net/stream.h"
-#include "proxy/session/reply_filter.h"
 #include "router/phase.h"
 
 namespace cutover::proxy {

@@ -1,6 +1,6 @@
 // COPY FROM STDIN mirrored in dual_write (the rest of mirroring: mirror.cpp).
 #include "proxy/base/log.h"
-#include "proxy/session/mirror.h"
+#include "proxy/mirror/mirror.h"
 
 namespace cutover::proxy {
 namespace {

@@ -21,10 +21,10 @@
 #include "proxy/auth/cancel_registry.h"
 #include "proxy/auth/credentials.h"
 #include "proxy/base/config.h"
+#include "proxy/link/backend_link.h"
+#include "proxy/link/session_state_log.h"
 #include "proxy/net/asio.h"
 #include "proxy/net/event.h"
-#include "proxy/session/backend_link.h"
-#include "proxy/session/session_state_log.h"
 
 namespace cutover::proxy {
 

@@ -16,7 +16,7 @@
 #include "protocol/framing.h"
 #include "protocol/frontend.h"
 #include "proxy/base/log.h"
-#include "proxy/session/pinner.h"
+#include "proxy/mirror/pinner.h"
 #include "router/bound_pinning.h"
 #include "router/pinning.h"
 
