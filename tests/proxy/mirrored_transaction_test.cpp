@@ -11,17 +11,10 @@
 #include <string>
 
 #include "proxy/mirror/session_error.h"
+#include "tests/proxy/run_to_completion.h"
 
 namespace cutover::proxy {
 namespace {
-
-template <typename T>
-T run(asio::awaitable<T> work) {
-  asio::io_context io;
-  auto result = asio::co_spawn(io, std::move(work), asio::use_future);
-  io.run();
-  return result.get();
-}
 
 class MirroredTransactionTest : public ::testing::Test {
  protected:
@@ -53,14 +46,14 @@ class MirroredTransactionTest : public ::testing::Test {
 };
 
 TEST_F(MirroredTransactionTest, ACommitNewMayHaveAppliedIsJournaledWithItsIdAndSessionState) {
-  EXPECT_FALSE(run(transaction_.join(11, false)));  // new is live: not journaled
+  EXPECT_FALSE(run_to_completion(transaction_.join(11, false)));  // new is live: not journaled
   transaction_.keep("BEGIN;");
   transaction_.note(MirrorOutcome::kApplied, 11);
   transaction_.set_new_transaction_id(4242);
   transaction_.keep("UPDATE t SET v = 1;");
   transaction_.note(MirrorOutcome::kUncertain, 12);  // new's answer to COMMIT was lost
   transaction_.reserve(true);
-  EXPECT_FALSE(run(transaction_.settle(true, state("SET search_path = app;"))));
+  EXPECT_FALSE(run_to_completion(transaction_.settle(true, state("SET search_path = app;"))));
   const auto written = records();
   ASSERT_EQ(written.size(), 1u);
   EXPECT_EQ(written[0].outcome, verify::JournalRecord::Outcome::kMayHaveApplied);
@@ -73,44 +66,45 @@ TEST_F(MirroredTransactionTest, ACommitNewMayHaveAppliedIsJournaledWithItsIdAndS
 }
 
 TEST_F(MirroredTransactionTest, NothingIsWrittenWhenNewHasItAllOrOldRolledBack) {
-  run(transaction_.join(1, false));
+  run_to_completion(transaction_.join(1, false));
   transaction_.keep("INSERT ...;");
   transaction_.note(MirrorOutcome::kApplied, 1);
-  EXPECT_FALSE(run(transaction_.settle(true, state(""))));  // new applied everything
-  run(transaction_.join(2, false));
+  EXPECT_FALSE(run_to_completion(transaction_.settle(true, state(""))));  // new applied everything
+  run_to_completion(transaction_.join(2, false));
   transaction_.keep("INSERT ...;");
   transaction_.note(MirrorOutcome::kNotApplied, 2);
-  EXPECT_FALSE(run(transaction_.settle(false, state(""))));  // old did not commit it
+  EXPECT_FALSE(run_to_completion(transaction_.settle(false, state(""))));  // old did not commit it
   EXPECT_TRUE(records().empty());
 }
 
 TEST_F(MirroredTransactionTest, ATransactionTooLargeToJournalIsAnError) {
-  run(transaction_.join(1, false));
+  run_to_completion(transaction_.join(1, false));
   transaction_.note(MirrorOutcome::kNotApplied, 1);
   const std::string megabyte(size_t{1} << 20, 'x');
   for (int i = 0; i < 65; ++i) transaction_.keep(megabyte);
-  const ErrorCode failed = run(transaction_.settle(true, state("")));
+  const ErrorCode failed = run_to_completion(transaction_.settle(true, state("")));
   EXPECT_EQ(failed, make_error_code(SessionError::kTransactionTooLarge));
   EXPECT_EQ(sqlstate_of(failed), "08007");
   EXPECT_TRUE(records().empty());
   // The next transaction starts clean.
-  run(transaction_.join(2, false));
+  run_to_completion(transaction_.join(2, false));
   transaction_.keep("INSERT ...;");
   transaction_.note(MirrorOutcome::kNotApplied, 2);
-  EXPECT_FALSE(run(transaction_.settle(true, state(""))));
+  EXPECT_FALSE(run_to_completion(transaction_.settle(true, state(""))));
   ASSERT_EQ(records().size(), 1u);
   EXPECT_EQ(records()[0].unit, "INSERT ...;");
 }
 
 TEST_F(MirroredTransactionTest, OnceNewIsBehindTransactionsAreJournaledWhole) {
-  run(transaction_.join(1, false));
+  run_to_completion(transaction_.join(1, false));
   transaction_.note(MirrorOutcome::kNotApplied, 1);  // new is behind from here on
   transaction_.keep("DELETE ...;");
-  EXPECT_FALSE(run(transaction_.settle(true, state(""))));
-  EXPECT_TRUE(run(transaction_.join(2, false)));  // a new transaction: journaled whole
-  EXPECT_FALSE(run(transaction_.join(2, true)));  // its later units: decided already
+  EXPECT_FALSE(run_to_completion(transaction_.settle(true, state(""))));
+  EXPECT_TRUE(
+      run_to_completion(transaction_.join(2, false)));  // a new transaction: journaled whole
+  EXPECT_FALSE(run_to_completion(transaction_.join(2, true)));  // its later units: decided already
   transaction_.keep("UPDATE ...;");
-  EXPECT_FALSE(run(transaction_.settle(true, state(""))));
+  EXPECT_FALSE(run_to_completion(transaction_.settle(true, state(""))));
   const auto written = records();
   ASSERT_EQ(written.size(), 2u);
   EXPECT_EQ(written[1].outcome, verify::JournalRecord::Outcome::kDidNotApply);

@@ -14,6 +14,7 @@
 #include "protocol/frontend.h"
 #include "router/classify.h"
 #include "router/extended.h"
+#include "tests/proxy/run_to_completion.h"
 
 namespace cutover::proxy {
 namespace {
@@ -72,14 +73,6 @@ class FakeOld final : public SourceOfTruth {
   std::vector<std::string> runs;
 };
 
-template <typename T>
-T run(asio::awaitable<T> work) {
-  asio::io_context io;
-  auto result = asio::co_spawn(io, std::move(work), asio::use_future);
-  io.run();
-  return result.get();
-}
-
 // The messages of a batch, each as its type letter and decoded body.
 std::vector<protocol::FrontendMessage> messages_of(std::string_view batch) {
   std::vector<protocol::FrontendMessage> out;
@@ -129,7 +122,7 @@ class PinnerTest : public ::testing::Test {
 TEST_F(PinnerTest, DifferingDefaultsAreEvaluatedOnOldAndWrittenIntoTheInsert) {
   const std::string sql = "INSERT INTO t(v) VALUES (1)";
   pinner.start_unit();
-  const std::string pinned = run(pinner.pin_defaults(sql, unit(sql)));
+  const std::string pinned = run_to_completion(pinner.pin_defaults(sql, unit(sql)));
   // Every differing default named; the time-only one gets cutover's instant, no query.
   EXPECT_THAT(pinned,
               ::testing::MatchesRegex(
@@ -141,13 +134,13 @@ TEST_F(PinnerTest, DifferingDefaultsAreEvaluatedOnOldAndWrittenIntoTheInsert) {
   EXPECT_THAT(old.queries[1], HasSubstr("nextval('t_id_seq'::regclass)"));
 
   // The table's columns are cached: the next INSERT asks old only for its values.
-  const std::string again = run(pinner.pin_defaults(sql, unit(sql)));
+  const std::string again = run_to_completion(pinner.pin_defaults(sql, unit(sql)));
   EXPECT_THAT(again, HasSubstr("CAST('43' AS integer)"));
   EXPECT_EQ(old.queries.size(), 3u);
 
   // DDL anywhere makes the cache stale: the catalog is read again.
   ++schema_version;
-  run(pinner.pin_defaults(sql, unit(sql)));
+  run_to_completion(pinner.pin_defaults(sql, unit(sql)));
   EXPECT_EQ(old.queries.size(), 5u);
 }
 
@@ -155,7 +148,7 @@ TEST_F(PinnerTest, WhenOldCannotAnswerTheUnitIsReportedUnpinned) {
   old.answers = false;
   const std::string sql = "INSERT INTO t(v) VALUES (1)";
   pinner.start_unit();
-  EXPECT_EQ(run(pinner.pin_defaults(sql, unit(sql))), "");
+  EXPECT_EQ(run_to_completion(pinner.pin_defaults(sql, unit(sql))), "");
   EXPECT_TRUE(pinner.unpinned());
   pinner.start_unit();  // the next unit starts clean
   EXPECT_FALSE(pinner.unpinned());
@@ -181,9 +174,9 @@ TEST_F(PinnerTest, NothingIsPinnedWithoutStandardConformingStrings) {
   pinner.set_standard_strings(false);
   const std::string sql = "INSERT INTO t(v) VALUES (1)";
   pinner.start_unit();
-  EXPECT_EQ(run(pinner.pin_defaults(sql, unit(sql))), "");
+  EXPECT_EQ(run_to_completion(pinner.pin_defaults(sql, unit(sql))), "");
   const std::string batch = insert_batch();
-  EXPECT_FALSE(run(pinner.pin_batch(batch, plan(batch))).has_value());
+  EXPECT_FALSE(run_to_completion(pinner.pin_batch(batch, plan(batch))).has_value());
   EXPECT_TRUE(pinner.unpinned());
   EXPECT_TRUE(old.queries.empty());
 }
@@ -191,7 +184,7 @@ TEST_F(PinnerTest, NothingIsPinnedWithoutStandardConformingStrings) {
 TEST_F(PinnerTest, AnExtendedInsertIsRebound_PreparedOncePerSide_AndSwappedWithTheRoles) {
   const std::string batch = insert_batch();
   pinner.start_unit();
-  auto pinned = run(pinner.pin_batch(batch, plan(batch)));
+  auto pinned = run_to_completion(pinner.pin_batch(batch, plan(batch)));
   ASSERT_TRUE(pinned.has_value());
   // Both sides get cutover's statement parsed in front of its Bind, with the values appended.
   EXPECT_EQ(parsed_names(pinned->for_old), (std::vector<std::string>{"", "cutover_pin_1"}));
@@ -207,7 +200,7 @@ TEST_F(PinnerTest, AnExtendedInsertIsRebound_PreparedOncePerSide_AndSwappedWithT
   }
   // Old took its Parse (one ParseComplete taken out), new ran the batch: neither gets it again.
   pinner.batch_ran(*pinned, 1, true);
-  auto second = run(pinner.pin_batch(batch, plan(batch)));
+  auto second = run_to_completion(pinner.pin_batch(batch, plan(batch)));
   ASSERT_TRUE(second.has_value());
   EXPECT_EQ(parsed_names(second->for_old), std::vector<std::string>{""});
   EXPECT_EQ(parsed_names(second->for_new), std::vector<std::string>{""});
@@ -216,7 +209,7 @@ TEST_F(PinnerTest, AnExtendedInsertIsRebound_PreparedOncePerSide_AndSwappedWithT
   // mirror, only the mirror must get it again.
   pinner.swap_sides();
   pinner.statements_lost(false);
-  auto third = run(pinner.pin_batch(batch, plan(batch)));
+  auto third = run_to_completion(pinner.pin_batch(batch, plan(batch)));
   ASSERT_TRUE(third.has_value());
   EXPECT_EQ(parsed_names(third->for_old), std::vector<std::string>{""});
   EXPECT_EQ(parsed_names(third->for_new), (std::vector<std::string>{"", "cutover_pin_1"}));
@@ -225,11 +218,11 @@ TEST_F(PinnerTest, AnExtendedInsertIsRebound_PreparedOncePerSide_AndSwappedWithT
 TEST_F(PinnerTest, ForgottenStatementsAreClosedOnBothSidesBeforeTheNextBatch) {
   const std::string batch = insert_batch();
   pinner.start_unit();
-  auto pinned = run(pinner.pin_batch(batch, plan(batch)));
+  auto pinned = run_to_completion(pinner.pin_batch(batch, plan(batch)));
   ASSERT_TRUE(pinned.has_value());
   pinner.batch_ran(*pinned, 1, true);
   pinner.settings_changed();  // SET search_path: what the statement names may differ now
-  auto next = run(pinner.pin_batch(batch, plan(batch)));
+  auto next = run_to_completion(pinner.pin_batch(batch, plan(batch)));
   ASSERT_TRUE(next.has_value());
   ASSERT_EQ(old.runs.size(), 1u);  // old: a Close of its own, then Sync
   const auto closes = messages_of(old.runs[0]);
