@@ -19,6 +19,7 @@
 #include "protocol/framing.h"
 #include "proxy/auth/backend_login.h"
 #include "proxy/link/reply_filter.h"
+#include "proxy/net/event.h"
 #include "proxy/net/stream.h"
 #include "router/phase.h"
 
@@ -34,7 +35,7 @@ struct BackendLink {
   static constexpr std::string_view kCaptureWithRows = "ZSCED";
 
   explicit BackendLink(const asio::any_io_executor& executor)
-      : stream(executor), scanner(kCapture, kMaxBackendMessage) {}
+      : stream(executor), scanner(kCapture, kMaxBackendMessage), answer_signal(executor) {}
 
   Stream stream;
   router::Backend database = router::Backend::kOld;  // which database the stream reaches
@@ -56,6 +57,11 @@ struct BackendLink {
   char last_type = '\0';
   bool write_whole = true;
   ReplyFilter filter{};
+  // A unit of cutover's own waits for the server's answer (awaiting_answer): the relay wakes it
+  // through answer_signal once nothing is owed and no chunk read is still unsent to the client.
+  bool awaiting_answer = false;
+  bool chunk_unsent = false;
+  Event answer_signal;
 };
 
 }  // namespace cutover::proxy

@@ -5,9 +5,11 @@
 // Not the servers' connections (backend_link.h).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "protocol/framing.h"
 #include "proxy/net/asio.h"
@@ -16,6 +18,9 @@
 
 namespace cutover::proxy {
 
+// How long a closing session waits for a peer to take its last message.
+inline constexpr auto kFinalWriteTimeout = std::chrono::seconds(1);
+
 struct ClientLink {
   ClientLink(Socket socket, size_t max_message)
       : stream(std::move(socket)),
@@ -23,6 +28,22 @@ struct ClientLink {
         writes_signal(stream.socket().get_executor()) {}
 
   asio::any_io_executor executor() { return stream.socket().get_executor(); }
+
+  // Writes `bytes`; false when the client is gone. write() goes through the scheduler,
+  // relay() not when the socket (non-blocking once the relay runs) takes the bytes at once.
+  asio::awaitable<bool> write(std::string_view bytes);
+  asio::awaitable<bool> relay(std::string_view bytes);
+  // Whether cutover may add a message of its own: nothing was cut short and the client's
+  // stream is at a message boundary.
+  bool writable() const { return write_whole && at_boundary && stream.is_open(); }
+  // A FATAL ErrorResponse, when writable(), given kFinalWriteTimeout to go out.
+  asio::awaitable<void> send_fatal(std::string_view sqlstate, std::string_view message);
+
+  // Keeps old's relay from writing to the client (it waits in wait_for_writes()) until
+  // release_writes(), once a write it had begun is complete.
+  asio::awaitable<void> hold_writes();
+  void release_writes();
+  asio::awaitable<void> wait_for_writes() { co_await writes_signal.wait(); }
 
   Stream stream;
   std::string in{};                  // read and not yet relayed (first: what came with startup)

@@ -7,8 +7,9 @@
 #include "protocol/scram_server.h"
 #include "proxy/auth/auth_query.h"
 #include "proxy/base/log.h"
+#include "proxy/net/stream_io.h"
 #include "proxy/net/tls.h"
-#include "proxy/session/session.h"
+#include "proxy/session/client_login.h"
 
 namespace cutover::proxy {
 namespace {
@@ -43,50 +44,50 @@ std::string auth_message(const protocol::BackendMessage& request) {
 
 }  // namespace
 
-asio::awaitable<bool> Session::authenticate_client(LoginIdentity& identity) {
+asio::awaitable<bool> ClientLogin::authenticate(Accepted& client) {
   ErrorCode ec;
   auto peer = client_.stream.socket().remote_endpoint(ec);
   if (!ec && context_.trusted.contains(peer.address())) {
-    log::info("client_trusted", {{"conn", id_}, {"user", user_}});
+    log::info("client_trusted", {{"conn", conn_id_}, {"user", user_}});
     co_return true;
   }
-  if (config_.auth.method == AuthMethod::kTrust) {
-    log::warn("client_rejected", {{"conn", id_}, {"reason", "address not trusted"}});
-    co_await send_fatal("28000", "no trust entry for host \"" + client_address_ + "\", user \"" +
-                                     user_ + "\", database \"" + database_ +
-                                     "\" (auth.trust_addresses)");
+  if (context_.config.auth.method == AuthMethod::kTrust) {
+    log::warn("client_rejected", {{"conn", conn_id_}, {"reason", "address not trusted"}});
+    co_await client_.send_fatal("28000", "no trust entry for host \"" + client_address_ +
+                                             "\", user \"" + user_ + "\", database \"" + database_ +
+                                             "\" (auth.trust_addresses)");
     co_return false;
   }
   std::optional<Secret> secret;
   if (!co_await find_secret(secret)) co_return false;
-  if (config_.auth.method == AuthMethod::kMd5 && secret && !secret->md5.empty()) {
+  if (context_.config.auth.method == AuthMethod::kMd5 && secret && !secret->md5.empty()) {
     co_return co_await md5_exchange(*secret);
   }
   // As PostgreSQL: md5 in the configuration still means SCRAM for users with a SCRAM verifier.
-  co_return co_await scram_exchange(secret, identity);
+  co_return co_await scram_exchange(secret, client);
 }
 
-asio::awaitable<bool> Session::find_secret(std::optional<Secret>& secret) {
-  if (const Secret* listed = secrets_->users.find(user_)) {
+asio::awaitable<bool> ClientLogin::find_secret(std::optional<Secret>& secret) {
+  if (const Secret* listed = secrets_.users.find(user_)) {
     secret = *listed;
     co_return true;
   }
-  if (config_.auth.auth_query.empty()) co_return true;
-  auto result = co_await query_secret(config_, *secrets_, user_, database_);
+  if (context_.config.auth.auth_query.empty()) co_return true;
+  auto result = co_await query_secret(context_.config, secrets_, user_, database_);
   if (!result.ok) {
-    log::error("auth_query_failed", {{"conn", id_}, {"user", user_}, {"error", result.error}});
-    co_await send_fatal("08006", "cutover could not look up the user's credentials");
+    log::error("auth_query_failed", {{"conn", conn_id_}, {"user", user_}, {"error", result.error}});
+    co_await client_.send_fatal("08006", "cutover could not look up the user's credentials");
     co_return false;
   }
   secret = std::move(result.secret);
   co_return true;
 }
 
-asio::awaitable<bool> Session::scram_exchange(const std::optional<Secret>& secret,
-                                              LoginIdentity& identity) {
+asio::awaitable<bool> ClientLogin::scram_exchange(const std::optional<Secret>& secret,
+                                                  Accepted& client) {
   bool known = secret && secret->scram;
   if (!known) {
-    log::info("client_auth_unknown", {{"conn", id_},
+    log::info("client_auth_unknown", {{"conn", conn_id_},
                                       {"user", user_},
                                       {"reason", secret ? "no SCRAM verifier" : "no such user"}});
   }
@@ -99,7 +100,7 @@ asio::awaitable<bool> Session::scram_exchange(const std::optional<Secret>& secre
   // Messages go into named locals before co_await: GCC 12 can destroy a temporary built inside
   // a co_await expression twice (GCC bug 101367 and relatives).
   std::string out = auth_message(offer);
-  if (!co_await write_to_client(out)) co_return false;
+  if (!co_await client_.write(out)) co_return false;
 
   auto first = co_await read_auth_response();
   if (!first) co_return false;
@@ -108,11 +109,11 @@ asio::awaitable<bool> Session::scram_exchange(const std::optional<Secret>& secre
                           ? exchange.on_client_first(initial->mechanism, initial->data.value_or(""))
                           : protocol::Result<std::string>(initial.error());
   if (!server_first) {
-    co_await send_fatal("08P01", "malformed SCRAM message");
+    co_await client_.send_fatal("08P01", "malformed SCRAM message");
     co_return false;
   }
   out = auth_message(protocol::AuthenticationSASLContinue{*server_first});
-  if (!co_await write_to_client(out)) co_return false;
+  if (!co_await client_.write(out)) co_return false;
   auto final_message = co_await read_auth_response();
   if (!final_message) co_return false;
   auto response = protocol::decode_sasl_response(*final_message);
@@ -120,21 +121,21 @@ asio::awaitable<bool> Session::scram_exchange(const std::optional<Secret>& secre
                                : protocol::Result<std::string>(response.error());
   if (!server_final) {
     if (server_final.error() != protocol::ProtocolError::kAuthenticationFailed) {
-      co_await send_fatal("08P01", "malformed SCRAM message");
+      co_await client_.send_fatal("08P01", "malformed SCRAM message");
     } else {
       co_await reject_password(known ? "wrong password" : "unknown user");
     }
     co_return false;
   }
-  if (config_.auth.method == AuthMethod::kPassthrough) {
-    identity.client_key = exchange.client_key();
-    identity.verifier = *secret->scram;
+  if (context_.config.auth.method == AuthMethod::kPassthrough) {
+    client.client_key = exchange.client_key();
+    client.verifier = *secret->scram;
   }
   out = auth_message(protocol::AuthenticationSASLFinal{*server_final});
-  co_return co_await write_to_client(out);
+  co_return co_await client_.write(out);
 }
 
-asio::awaitable<bool> Session::md5_exchange(const Secret& secret) {
+asio::awaitable<bool> ClientLogin::md5_exchange(const Secret& secret) {
   std::string salt_bytes = random_bytes(4);
   protocol::AuthenticationMD5Password request;
   std::array<uint8_t, 4> salt{};
@@ -143,12 +144,12 @@ asio::awaitable<bool> Session::md5_exchange(const Secret& secret) {
     salt[i] = static_cast<uint8_t>(salt_bytes[i]);
   }
   std::string out = auth_message(request);
-  if (!co_await write_to_client(out)) co_return false;
+  if (!co_await client_.write(out)) co_return false;
   auto body = co_await read_auth_response();
   if (!body) co_return false;
   auto password = protocol::decode_password_message(*body);
   if (!password) {
-    co_await send_fatal("08P01", "malformed password packet");
+    co_await client_.send_fatal("08P01", "malformed password packet");
     co_return false;
   }
   if (!protocol::verify_md5_response(secret.md5, salt, password->password)) {
@@ -160,30 +161,30 @@ asio::awaitable<bool> Session::md5_exchange(const Secret& secret) {
 
 // The body of the client's next 'p' message; nullopt (after an error where one is due) when
 // the client leaves or sends something else. psql leaves here to prompt for a password.
-asio::awaitable<std::optional<std::string>> Session::read_auth_response() {
+asio::awaitable<std::optional<std::string>> ClientLogin::read_auth_response() {
   auto message =
       co_await read_message(client_.stream, client_.in, false, kMaxAuthResponse, protocol_error_);
   if (!message) {
     if (protocol_error_ != protocol::ProtocolError{}) {
-      co_await send_fatal("08P01", "invalid authentication message");
+      co_await client_.send_fatal("08P01", "invalid authentication message");
     } else {
-      log::info("client_left_during_auth", {{"conn", id_}, {"user", user_}});
+      log::info("client_left_during_auth", {{"conn", conn_id_}, {"user", user_}});
     }
     co_return std::nullopt;
   }
   if (message->type != 'p') {
-    co_await send_fatal(
+    co_await client_.send_fatal(
         "08P01", std::string("expected password response, got message type ") + message->type);
     co_return std::nullopt;
   }
   co_return std::move(message->body);
 }
 
-asio::awaitable<void> Session::reject_password(std::string_view reason) {
+asio::awaitable<void> ClientLogin::reject_password(std::string_view reason) {
   context_.metrics.auth_failure();
   log::warn("client_auth_failed",
-            {{"conn", id_}, {"user", user_}, {"client", client_address_}, {"reason", reason}});
-  co_await send_fatal("28P01", "password authentication failed for user \"" + user_ + "\"");
+            {{"conn", conn_id_}, {"user", user_}, {"client", client_address_}, {"reason", reason}});
+  co_await client_.send_fatal("28P01", "password authentication failed for user \"" + user_ + "\"");
 }
 
 }  // namespace cutover::proxy

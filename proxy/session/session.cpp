@@ -3,6 +3,8 @@
 #include "protocol/backend.h"
 #include "proxy/base/log.h"
 #include "proxy/migration/mirror_journal.h"
+#include "proxy/mirror/session_error.h"
+#include "proxy/net/stream_io.h"
 #include "proxy/net/tls.h"
 
 namespace cutover::proxy {
@@ -11,8 +13,8 @@ namespace {
 using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
 
-std::string_view end_name(auto end) {
-  using End = decltype(end);
+std::string_view end_name(SessionEnd end) {
+  using End = SessionEnd;
   switch (end) {
     case End::kClientClosed:
       return "client_closed";
@@ -49,25 +51,37 @@ Session::Session(Socket client, ProxyContext& context, SessionSet& siblings, boo
       secondary_(client_.executor()),
       context_(context),
       siblings_(siblings),
-      config_(context.config),
       secrets_(context.secrets()),
       admitted_(admitted),
       id_(context.next_connection_id.fetch_add(1, std::memory_order_relaxed)),
       hold_signal_(client_.executor()),
-      new_side_(secondary_, {.config = config_,
+      new_side_(secondary_, {.config = context.config,
                              .secrets = secrets_,
                              .cancels = context.cancels,
                              .client_key = client_key_,
                              .conn_id = id_,
                              .on_fresh_connection =
                                  [this] {
-                                   statements_.new_lost();
+                                   dispatcher_.statements().new_lost();
                                    pinner_.statements_lost(false);
                                  }}),
-      old_answer_signal_(client_.executor()),
       pinner_(*this, context.schema_version, id_),
       mirror_(*this, {.primary = primary_, .secondary = secondary_, .new_side = new_side_}, pinner_,
               context, id_, database_, user_),
+      new_reads_(*this,
+                 {.client = client_,
+                  .primary = primary_,
+                  .secondary = secondary_,
+                  .new_side = new_side_,
+                  .mirror = mirror_},
+                 context, *secrets_, id_),
+      dispatcher_(*this,
+                  {.primary = primary_,
+                   .new_side = new_side_,
+                   .mirror = mirror_,
+                   .pinner = pinner_,
+                   .new_reads = new_reads_},
+                  context, id_),
       shutdown_signal_(client_.executor()) {
   siblings_.insert(this);
 }
@@ -78,12 +92,12 @@ Session::~Session() {
 }
 
 void Session::drain() {
-  draining_ = true;
+  if (stop_ == Stop::kNone) stop_ = Stop::kDrain;
   shutdown_signal_.notify();
 }
 
 void Session::terminate() {
-  terminating_ = true;
+  if (stop_ != Stop::kEndForSwitch) stop_ = Stop::kTerminate;
   shutdown_signal_.notify();
 }
 
@@ -95,15 +109,15 @@ asio::awaitable<void> Session::run() {
             {{"conn", id_}, {"client", client_address_}, {"client_port", ec ? 0 : peer.port()}});
   client_.stream.socket().set_option(tcp::no_delay(true), ec);
   client_.stream.socket().set_option(asio::socket_base::keep_alive(true), ec);
-  auto started =
-      co_await (startup() || sleep_for(config_.timeouts.client_startup) || watch_shutdown());
+  auto started = co_await (startup() || sleep_for(context_.config.timeouts.client_startup) ||
+                           watch_shutdown());
   if (started.index() == 1) {
     log::warn("client_startup_timeout", {{"conn", id_}});
-    co_await send_fatal("08P01", "canceling authentication due to timeout");
+    co_await client_.send_fatal("08P01", "canceling authentication due to timeout");
     co_return;
   }
   if (started.index() == 2) {
-    co_await send_fatal("57P01", "terminating connection due to administrator command");
+    co_await client_.send_fatal("57P01", "terminating connection due to administrator command");
     co_return;
   }
   if (!std::get<0>(started)) co_return;
@@ -119,10 +133,10 @@ asio::awaitable<void> Session::run() {
 
 asio::awaitable<Session::End> Session::relay() {
   // Allocated only now, so clients still logging in (or refused) cost no relay windows.
-  client_.window = std::make_unique_for_overwrite<char[]>(config_.limits.buffer_bytes);
-  primary_.window = std::make_unique_for_overwrite<char[]>(config_.limits.buffer_bytes);
+  client_.window = std::make_unique_for_overwrite<char[]>(context_.config.limits.buffer_bytes);
+  primary_.window = std::make_unique_for_overwrite<char[]>(context_.config.limits.buffer_bytes);
   if (routing())
-    secondary_.window = std::make_unique_for_overwrite<char[]>(config_.limits.buffer_bytes);
+    secondary_.window = std::make_unique_for_overwrite<char[]>(context_.config.limits.buffer_bytes);
   last_activity_ = Clock::now();
   for (;;) {
     const End end = co_await relay_both_ways();
@@ -136,7 +150,7 @@ asio::awaitable<Session::End> Session::relay() {
 
 asio::awaitable<Session::End> Session::relay_both_ways() {
   if (routing()) {
-    if (config_.timeouts.client_idle.count() > 0) {
+    if (context_.config.timeouts.client_idle.count() > 0) {
       auto r = co_await (pump_client_routed() || pump_backend() || watch_shutdown() ||
                          watch_idle() || maintain_new() || watch_new_reads());
       co_return std::visit([](End e) { return e; }, r);
@@ -145,7 +159,7 @@ asio::awaitable<Session::End> Session::relay_both_ways() {
                        maintain_new() || watch_new_reads());
     co_return std::visit([](End e) { return e; }, r);
   }
-  if (config_.timeouts.client_idle.count() > 0) {
+  if (context_.config.timeouts.client_idle.count() > 0) {
     auto r = co_await (pump_client() || pump_backend() || watch_shutdown() || watch_idle());
     co_return std::visit([](End e) { return e; }, r);
   }
@@ -171,7 +185,7 @@ asio::awaitable<Session::End> Session::watch_new_reads() {
 
 asio::awaitable<Session::End> Session::pump_client() {
   std::string_view chunk = client_.in;  // bytes that arrived with the login, if any
-  const asio::mutable_buffer window(client_.window.get(), config_.limits.buffer_bytes);
+  const asio::mutable_buffer window(client_.window.get(), context_.config.limits.buffer_bytes);
   bool buffer_filled = false;
   for (;;) {
     if (!chunk.empty()) {
@@ -200,7 +214,7 @@ asio::awaitable<Session::End> Session::pump_client() {
 
 asio::awaitable<Session::End> Session::pump_backend() {
   std::string_view chunk = primary_.in;
-  const asio::mutable_buffer window(primary_.window.get(), config_.limits.buffer_bytes);
+  const asio::mutable_buffer window(primary_.window.get(), context_.config.limits.buffer_bytes);
   bool buffer_filled = false;
   for (;;) {
     if (!chunk.empty()) {
@@ -214,17 +228,18 @@ asio::awaitable<Session::End> Session::pump_backend() {
         co_return End::kBackendProtocolError;
       }
       if (filtering) chunk = primary_.filter.filter(chunk);
-      if (client_.writes_held) co_await wait_for_client_writes();
+      if (client_.writes_held) co_await client_.wait_for_writes();
       client_.write_whole = false;
-      old_chunk_unsent_ = true;
+      primary_.chunk_unsent = true;
       ErrorCode ec = co_await write_all(client_.stream, chunk);
       if (ec) co_return End::kClientClosed;
-      old_chunk_unsent_ = false;
+      primary_.chunk_unsent = false;
       client_.write_whole = true;
       if (client_.writes_held) client_.writes_signal.notify();
-      if (awaiting_old_ && primary_.pending_replies == 0) old_answer_signal_.notify();
+      if (primary_.awaiting_answer && primary_.pending_replies == 0)
+        primary_.answer_signal.notify();
       client_.at_boundary = primary_.scanner.at_boundary();
-      if (draining_ && idle()) co_return End::kDrained;
+      if (stop_ == Stop::kDrain && idle()) co_return End::kDrained;
     }
     primary_.in.clear();
     auto [ec, n] = co_await read_ready(primary_.stream, window, buffer_filled);
@@ -235,15 +250,16 @@ asio::awaitable<Session::End> Session::pump_backend() {
 
 asio::awaitable<Session::End> Session::watch_shutdown() {
   for (;;) {
-    if (terminating_) co_return switch_timed_out_ ? End::kSwitchTimedOut : End::kTerminated;
-    if (draining_ && idle()) co_return End::kDrained;
+    if (stop_ == Stop::kTerminate) co_return End::kTerminated;
+    if (stop_ == Stop::kEndForSwitch) co_return End::kSwitchTimedOut;
+    if (stop_ == Stop::kDrain && idle()) co_return End::kDrained;
     const bool woken = co_await shutdown_signal_.wait();
     if (!woken) co_return End::kTerminated;
   }
 }
 
 asio::awaitable<Session::End> Session::watch_idle() {
-  const auto limit = config_.timeouts.client_idle;
+  const auto limit = context_.config.timeouts.client_idle;
   Timer timer(co_await asio::this_coro::executor);
   for (;;) {
     auto deadline = last_activity_ + limit;
@@ -293,14 +309,14 @@ void Session::count_backend_message(char type, std::string_view body) {
   primary_.last_type = type;
   if (type == 'Z' && body.size() == 1) {
     primary_.status = body[0];
-    if (schema_changed_ && primary_.status == 'I') {
-      schema_changed_ = false;
-      ++context_.schema_version;
-    }
+    if (primary_.status == 'I') dispatcher_.note_transaction_end();
     if (primary_.pending_replies > 0) --primary_.pending_replies;
     last_activity_ = Clock::now();
   } else if (type == 'S') {
-    note_parameter_status(body);
+    if (auto status = protocol::decode_backend('S', body)) {
+      const auto& parameter = std::get<protocol::ParameterStatus>(*status);
+      dispatcher_.note_parameter_status(parameter.name, parameter.value);
+    }
   } else if (type == 'G') {
     primary_.copy_in = true;
     primary_.pending_replies = std::max(0, primary_.pending_replies - primary_.syncs_since_execute);
@@ -313,10 +329,6 @@ bool Session::idle() const {
          primary_.scanner.at_boundary();
 }
 
-bool Session::can_write_to_client() const {
-  return client_.write_whole && client_.at_boundary && client_.stream.is_open();
-}
-
 asio::awaitable<void> Session::finish(End end) {
   log::info("client_disconnected", {{"conn", id_},
                                     {"reason", end_name(end)},
@@ -325,44 +337,46 @@ asio::awaitable<void> Session::finish(End end) {
     case End::kClientProtocolError:
       log::warn("client_protocol_error",
                 {{"conn", id_}, {"error", make_error_code(protocol_error_).message()}});
-      co_await send_fatal("08P01", make_error_code(protocol_error_).message());
+      co_await client_.send_fatal("08P01", make_error_code(protocol_error_).message());
       break;
     case End::kBackendProtocolError:
       log::error("backend_protocol_error",
                  {{"conn", id_}, {"error", make_error_code(protocol_error_).message()}});
-      co_await send_fatal("08P01", "protocol error in the database's reply: " +
-                                       make_error_code(protocol_error_).message());
+      co_await client_.send_fatal("08P01", "protocol error in the database's reply: " +
+                                               make_error_code(protocol_error_).message());
       break;
     case End::kBackendClosed:
       // A backend that ends a session normally says why (e.g. 57P01) before closing.
       if (primary_.last_type != 'E') {
-        co_await send_fatal("08006", "the database closed the connection unexpectedly");
+        co_await client_.send_fatal("08006", "the database closed the connection unexpectedly");
       }
       break;
     case End::kIdleTimeout:
-      co_await send_fatal("57P05", "terminating connection due to idle-session timeout");
+      co_await client_.send_fatal("57P05", "terminating connection due to idle-session timeout");
       break;
     case End::kDrained:
     case End::kTerminated:
-      co_await send_fatal("57P01", "terminating connection due to administrator command");
+      co_await client_.send_fatal("57P01", "terminating connection due to administrator command");
       break;
     case End::kSwitchRoles:
     case End::kSwitchImpossible:
-      co_await send_fatal("57P01",
-                          "terminating connection: the source of truth changed and this "
-                          "session cannot follow it (its connection there is down); reconnect");
+      co_await client_.send_fatal(
+          "57P01",
+          "terminating connection: the source of truth changed and this "
+          "session cannot follow it (its connection there is down); reconnect");
       break;
     case End::kSwitchTimedOut:
-      co_await send_fatal("57P01",
-                          "terminating connection: the source of truth is changing and this "
-                          "session stayed inside a transaction longer than "
-                          "control.switch_timeout_ms; the transaction was rolled back");
+      co_await client_.send_fatal(
+          "57P01",
+          "terminating connection: the source of truth is changing and this "
+          "session stayed inside a transaction longer than "
+          "control.switch_timeout_ms; the transaction was rolled back");
       break;
     case End::kFailed:
       log::error(
           "session_failed",
           {{"conn", id_}, {"sqlstate", sqlstate_of(failure_)}, {"error", failure_.message()}});
-      co_await send_fatal(sqlstate_of(failure_), failure_.message());
+      co_await client_.send_fatal(sqlstate_of(failure_), failure_.message());
       break;
     case End::kClientClosed:
     case End::kClientTerminate:
@@ -379,20 +393,6 @@ asio::awaitable<void> Session::finish(End end) {
   primary_.stream.close();
   secondary_.stream.close();
   client_.stream.close();
-}
-
-asio::awaitable<bool> Session::write_to_client(std::string_view bytes) {
-  client_.write_whole = false;
-  ErrorCode ec = co_await client_.stream.write(bytes);
-  client_.write_whole = !ec;
-  co_return !ec;
-}
-
-asio::awaitable<void> Session::send_fatal(std::string_view sqlstate, std::string_view message) {
-  if (!can_write_to_client()) co_return;
-  std::string bytes;
-  protocol::encode_error(bytes, "FATAL", sqlstate, message);
-  co_await write_bounded(client_.stream, bytes, kFinalWriteTimeout);
 }
 
 }  // namespace cutover::proxy

@@ -2,6 +2,7 @@
 // for old's answers. The relay (Session::pump_backend()) reads everything old sends; what
 // answers cutover's own messages is taken out of the client's stream by the ReplyFilter and
 // handed over here once its ReadyForQuery came.
+#include "proxy/net/stream_io.h"
 #include "proxy/session/session.h"
 
 namespace cutover::proxy {
@@ -66,12 +67,25 @@ asio::awaitable<std::optional<HeldAnswer>> Session::run_on_old(std::string_view 
 // Until old owes no ReadyForQuery and its answers went out to the client; false when the
 // session ends meanwhile.
 asio::awaitable<bool> Session::wait_for_old() {
-  while (primary_.pending_replies > 0 || old_chunk_unsent_) {
-    awaiting_old_ = true;
-    const bool woken = co_await old_answer_signal_.wait();
+  while (primary_.pending_replies > 0 || primary_.chunk_unsent) {
+    primary_.awaiting_answer = true;
+    const bool woken = co_await primary_.answer_signal.wait();
     if (!woken) co_return false;
   }
-  awaiting_old_ = false;
+  primary_.awaiting_answer = false;
+  co_return true;
+}
+
+// The ReadyForQuery that ends a mirrored unit for the client, written the way new's answers
+// are (never in the middle of something old's relay is writing).
+asio::awaitable<bool> Session::send_ready_to_client(char status) {
+  std::string ready;
+  protocol::encode(protocol::ReadyForQuery{status}, ready);
+  co_await client_.hold_writes();
+  const bool sent = co_await client_.relay(ready);
+  client_.release_writes();
+  if (!sent) co_return false;
+  last_activity_ = Clock::now();
   co_return true;
 }
 

@@ -10,16 +10,16 @@
 namespace cutover::proxy {
 
 bool Session::at_switch_point() const {
-  return idle() && batch_.empty() && !batch_to_old_ && !primary_.copy_in && mirror_.quiet() &&
-         !awaiting_old_ && !old_chunk_unsent_ && !client_.writes_held;
+  return idle() && dispatcher_.between_units() && !primary_.copy_in && mirror_.quiet() &&
+         !primary_.awaiting_answer && !primary_.chunk_unsent && !client_.writes_held;
 }
 
 void Session::end_for_switch() {
   if (at_switch_point()) return;
   log::warn("session_ended_for_switch",
             {{"conn", id_}, {"transaction_status", std::string(1, primary_.status)}});
-  switch_timed_out_ = true;
-  terminate();
+  stop_ = Stop::kEndForSwitch;
+  shutdown_signal_.notify();
 }
 
 void Session::release_hold() { hold_signal_.notify(); }
@@ -62,7 +62,7 @@ asio::awaitable<bool> Session::switch_roles() {
 // statements so far went to old, and to new only when a unit needed them there.
 asio::awaitable<bool> Session::prepare_everything_on_new() {
   size_t ambiguous = 0;
-  std::string parses = statements_.missing_on_new(ambiguous);
+  std::string parses = dispatcher_.statements().missing_on_new(ambiguous);
   if (ambiguous > 0) {
     log::warn("prepared_statements_left_behind",
               {{"conn", id_},
@@ -80,7 +80,7 @@ asio::awaitable<bool> Session::prepare_everything_on_new() {
     log::warn("prepare_for_switch_failed", {{"conn", id_}, {"error", *refused}});
     co_return false;
   }
-  statements_.all_on_new();
+  dispatcher_.statements().all_on_new();
   co_return true;
 }
 
@@ -89,7 +89,7 @@ asio::awaitable<bool> Session::prepare_everything_on_new() {
 void Session::swap_connections() {
   std::swap(primary_, secondary_);
   if (client_key_) context_.cancels.swap_backends(client_key_->process_id);
-  statements_.swap_sides();
+  dispatcher_.statements().swap_sides();
   pinner_.swap_sides();
   mirror_.roles_swapped();
 }

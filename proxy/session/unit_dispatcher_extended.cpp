@@ -5,7 +5,7 @@
 // answers cutover reads, to old (only the unnamed statement, when new ran the last Parse of
 // it) as a prefix whose ParseComplete the relay takes out.
 #include "proxy/base/log.h"
-#include "proxy/session/session.h"
+#include "proxy/session/unit_dispatcher.h"
 
 namespace cutover::proxy {
 namespace {
@@ -14,8 +14,8 @@ constexpr std::string_view kSync("S\0\0\0\4", 5);  // a whole Sync message
 
 }  // namespace
 
-asio::awaitable<bool> Session::route_extended(char type, std::string_view whole,
-                                              std::string& pending) {
+asio::awaitable<bool> UnitDispatcher::route_extended(char type, std::string_view whole,
+                                                     std::string& pending) {
   if (batch_to_old_) {
     if (type == 'S') co_return co_await mirror_partial_batch(whole, pending);
     const bool ok = co_await send_piece_to_old(whole, plan_batch(whole), pending);
@@ -26,29 +26,30 @@ asio::awaitable<bool> Session::route_extended(char type, std::string_view whole,
     co_return ok;
   }
   batch_.append(whole);
-  if (type == 'H') co_return co_await commit_batch_to_old(pending);
+  if (type == 'H') co_return co_await flush(pending);
   if (type != 'S') co_return true;
   co_return co_await run_batch(pending);
 }
 
 // The batch is whole (it ends with Sync): run it on new if it may go there, else on old.
-asio::awaitable<bool> Session::run_batch(std::string& pending) {
+asio::awaitable<bool> UnitDispatcher::run_batch(std::string& pending) {
   const std::string batch = std::move(batch_);
   batch_.clear();
   const router::BatchPlan plan = plan_batch(batch);
-  if (plan.executes && mirror_.mirrors(plan.unit)) {
-    context_.metrics.unit_routed(plan.unit.kind, primary_.database);
+  if (plan.executes && parts_.mirror.mirrors(plan.unit)) {
+    context_.metrics.unit_routed(plan.unit.kind, parts_.primary.database);
     co_return co_await mirror_batch(batch, plan, pending);
   }
-  if (plan.executes && plan.unit.copies_in && context_.journal != nullptr && !mirror_.retired()) {
+  if (plan.executes && plan.unit.copies_in && context_.journal != nullptr &&
+      !parts_.mirror.retired()) {
     log::warn("mirror_unsupported",
-              {{"conn", id_},
+              {{"conn", conn_id_},
                {"fingerprint", log::hex(plan.unit.fingerprint)},
                {"what", "COPY FROM STDIN in the extended protocol runs on old only"}});
   }
   if (plan.executes && plan.movable) {
-    if (!co_await forward_to_old(pending)) co_return false;
-    if (primary_.status == 'I') view_.read_only_transaction = false;
+    if (!co_await host_.forward_to_old(pending)) co_return false;
+    if (parts_.primary.status == 'I') view_.read_only_transaction = false;
     // Named: GCC 12 mishandles temporaries inside co_await expressions.
     const std::string for_new = plan.new_prefix + batch;
     const std::string_view for_old = plan.old_prefix.empty() ? std::string_view(batch) : "";
@@ -59,11 +60,11 @@ asio::awaitable<bool> Session::run_batch(std::string& pending) {
       co_return true;
     }
   }
-  if (plan.executes) context_.metrics.unit_routed(plan.unit.kind, primary_.database);
+  if (plan.executes) context_.metrics.unit_routed(plan.unit.kind, parts_.primary.database);
   if (plan.executes && plan.old_prefix.empty() && plan.new_can_run && shadows(plan.unit)) {
     const std::string for_new = plan.new_prefix + batch;
-    const bool shadowed = co_await mirror_.shadow_read(batch, for_new, plan.unit, pending);
-    statements_.apply(batch, plan, true, mirror_.applied());
+    const bool shadowed = co_await parts_.mirror.shadow_read(batch, for_new, plan.unit, pending);
+    statements_.apply(batch, plan, true, parts_.mirror.applied());
     note_batch(plan);
     co_return shadowed;
   }
@@ -73,22 +74,22 @@ asio::awaitable<bool> Session::run_batch(std::string& pending) {
 }
 
 // Sends what was gathered of the current batch to old; the rest of it follows as it comes.
-asio::awaitable<bool> Session::commit_batch_to_old(std::string& pending) {
+asio::awaitable<bool> UnitDispatcher::flush(std::string& pending) {
   if (batch_.empty()) co_return true;
   const std::string batch = std::move(batch_);
   batch_.clear();
   batch_to_old_ = true;
   partial_batch_ = {};  // mirrored whole at its Sync (past the bound: not at all)
-  *mirror_.own_parses_counter() = 0;
+  *parts_.mirror.own_parses_counter() = 0;
   const router::BatchPlan plan = plan_batch(batch);
   // Values old must compute for the pieces are asked while old is idle (Pinner::prefetch()).
-  const std::vector<router::BatchPlan::Binding> wanted = pinner_.prefetch_wanted(batch, plan);
+  const std::vector<router::BatchPlan::Binding> wanted = parts_.pinner.prefetch_wanted(batch, plan);
   if (!wanted.empty()) {
-    const bool forwarded = co_await forward_to_old(pending);
+    const bool forwarded = co_await host_.forward_to_old(pending);
     if (!forwarded) co_return false;
-    const bool idle = co_await wait_for_old();
+    const bool idle = co_await host_.wait_for_old();
     if (!idle) co_return false;
-    const bool prefetched = co_await pinner_.prefetch(wanted);
+    const bool prefetched = co_await parts_.pinner.prefetch(wanted);
     if (!prefetched) co_return false;
   }
   co_return co_await send_piece_to_old(batch, plan, pending);
@@ -96,33 +97,35 @@ asio::awaitable<bool> Session::commit_batch_to_old(std::string& pending) {
 
 // A piece of a batch going to old in pieces: kept for new, and sent to old with what
 // pinning changes (session_pinning.cpp).
-asio::awaitable<bool> Session::send_piece_to_old(std::string_view piece,
-                                                 const router::BatchPlan& plan,
-                                                 std::string& pending) {
-  auto pinned = plan.old_prefix.empty() ? pinner_.pin_piece(piece, plan) : std::nullopt;
+asio::awaitable<bool> UnitDispatcher::send_piece_to_old(std::string_view piece,
+                                                        const router::BatchPlan& plan,
+                                                        std::string& pending) {
+  auto pinned = plan.old_prefix.empty() ? parts_.pinner.pin_piece(piece, plan) : std::nullopt;
   if (!pinned) {
     partial_batch_.append(piece);
     co_return co_await send_batch_to_old(piece, plan, pending);
   }
   partial_batch_.append(pinned->for_new);
-  const int units_before = primary_.pending_replies - static_cast<int>(piece.ends_with(kSync));
+  const int units_before =
+      parts_.primary.pending_replies - static_cast<int>(piece.ends_with(kSync));
   for (const int parses_before : pinned->own_parses) {
-    primary_.filter.drop_parse_complete(units_before, batch_parses_on_old_ + parses_before,
-                                        mirror_.own_parses_counter());
+    parts_.primary.filter.drop_parse_complete(units_before, batch_parses_on_old_ + parses_before,
+                                              parts_.mirror.own_parses_counter());
   }
   co_return co_await send_batch_to_old(pinned->for_old, plan_batch(pinned->for_old), pending);
 }
 
 // Queues `batch` (a whole batch or part of one) for old, with the unnamed statement in front
 // when old's is not the client's current one. Session state reaches new too.
-asio::awaitable<bool> Session::send_batch_to_old(std::string_view batch,
-                                                 const router::BatchPlan& plan,
-                                                 std::string& pending) {
+asio::awaitable<bool> UnitDispatcher::send_batch_to_old(std::string_view batch,
+                                                        const router::BatchPlan& plan,
+                                                        std::string& pending) {
   if (!plan.old_prefix.empty()) {
     // Units before this one still owe their ReadyForQuery; this one's Sync, if it is here,
     // is already counted.
-    const int units_before = primary_.pending_replies - static_cast<int>(batch.ends_with(kSync));
-    primary_.filter.drop_parse_complete(units_before, batch_parses_on_old_);
+    const int units_before =
+        parts_.primary.pending_replies - static_cast<int>(batch.ends_with(kSync));
+    parts_.primary.filter.drop_parse_complete(units_before, batch_parses_on_old_);
     pending.append(plan.old_prefix);
   }
   pending.append(batch);
@@ -139,66 +142,68 @@ asio::awaitable<bool> Session::send_batch_to_old(std::string_view batch,
 // Session state set through the extended protocol: new gets the same batch (with what it
 // needs prepared first), and the replay log a self-contained copy.
 // Whether it went to new now.
-asio::awaitable<bool> Session::copy_batch_to_new(std::string_view batch,
-                                                 const router::BatchPlan& plan) {
+asio::awaitable<bool> UnitDispatcher::copy_batch_to_new(std::string_view batch,
+                                                        const router::BatchPlan& plan) {
   if (!batch.ends_with(kSync) || !plan.movable) {
     // Part of a batch, or statements new cannot be given: new's settings would differ.
-    if (new_side_.wanted()) log::warn("new_session_state_not_copied", {{"conn", id_}});
-    new_side_.unwant();
-    new_side_.drop("session state not copied");
+    if (parts_.new_side.wanted()) log::warn("new_session_state_not_copied", {{"conn", conn_id_}});
+    parts_.new_side.unwant();
+    parts_.new_side.drop("session state not copied");
     co_return false;
   }
-  new_side_.record_state(plan_batch(batch, true).new_prefix + std::string(batch));
-  if (!new_side_.ready()) co_return false;
+  parts_.new_side.record_state(plan_batch(batch, true).new_prefix + std::string(batch));
+  if (!parts_.new_side.ready()) co_return false;
   const std::string for_new = plan.new_prefix + std::string(batch);
-  co_await new_side_.copy_state(for_new);
-  co_return new_side_.ready();
+  co_await parts_.new_side.copy_state(for_new);
+  co_return parts_.new_side.ready();
 }
 
 // An extended batch that writes, mirrored; then what its statements left on each side.
-asio::awaitable<bool> Session::mirror_batch(std::string_view batch, const router::BatchPlan& plan,
-                                            std::string& pending) {
+asio::awaitable<bool> UnitDispatcher::mirror_batch(std::string_view batch,
+                                                   const router::BatchPlan& plan,
+                                                   std::string& pending) {
   const std::string journal_prefix = plan_batch(batch, true).new_prefix;
-  const bool ran = co_await mirror_.batch(batch, plan, journal_prefix, pending);
+  const bool ran = co_await parts_.mirror.batch(batch, plan, journal_prefix, pending);
   if (!ran) co_return false;
   batch_parses_on_old_ = 0;
-  statements_.apply(batch, plan, true, mirror_.applied());
+  statements_.apply(batch, plan, true, parts_.mirror.applied());
   note_batch(plan);
   co_return true;
 }
 
 // The Sync of a batch that went to old in pieces (a Flush, or it spanned reads): mirrored
 // whole when it writes (asyncpg's first execution of each statement comes this way).
-asio::awaitable<bool> Session::mirror_partial_batch(std::string_view sync, std::string& pending) {
+asio::awaitable<bool> UnitDispatcher::mirror_partial_batch(std::string_view sync,
+                                                           std::string& pending) {
   batch_to_old_ = false;
   batch_parses_on_old_ = 0;
   const KeptMessages kept = std::exchange(partial_batch_, {});
   const std::string batch = kept.bytes() + std::string(sync);
   const router::BatchPlan plan = plan_batch(batch);
-  if (plan.executes) context_.metrics.unit_routed(plan.unit.kind, primary_.database);
-  if (!plan.executes || !mirror_.mirrors(plan.unit)) {
-    pinner_.streamed_batch_over(0);  // whether old has them is not known until its answer
+  if (plan.executes) context_.metrics.unit_routed(plan.unit.kind, parts_.primary.database);
+  if (!plan.executes || !parts_.mirror.mirrors(plan.unit)) {
+    parts_.pinner.streamed_batch_over(0);  // whether old has them is not known until its answer
     note_batch(plan);
     pending.append(sync);
     co_return true;
   }
   const std::string journal_prefix = plan_batch(batch, true).new_prefix;
-  const bool ran = co_await mirror_.streamed_batch(sync, batch, plan, journal_prefix,
-                                                   !kept.overflowed(), pending);
+  const bool ran = co_await parts_.mirror.streamed_batch(sync, batch, plan, journal_prefix,
+                                                         !kept.overflowed(), pending);
   if (!ran) co_return false;
-  statements_.apply(batch, plan, false, mirror_.applied());
+  statements_.apply(batch, plan, false, parts_.mirror.applied());
   note_batch(plan);
   co_return true;
 }
 
-router::BatchPlan Session::plan_batch(std::string_view batch, bool new_is_empty) {
+router::BatchPlan UnitDispatcher::plan_batch(std::string_view batch, bool new_is_empty) {
   return statements_.plan(
       batch,
       [this](std::string_view sql) -> const router::Classification& { return classify(sql); },
       new_is_empty);
 }
 
-void Session::note_batch(const router::BatchPlan& plan) {
+void UnitDispatcher::note_batch(const router::BatchPlan& plan) {
   if (!plan.executes) return;
   note_unit(plan.unit);
   forget_prepared(plan.unit);

@@ -1,0 +1,119 @@
+// The unit dispatcher in dual_write: the client's messages gathered into units of work (a
+// simple-protocol Query, or an extended-query batch up to its Sync), classified, and handed on
+// as router::route decides: a read it sends to new runs there (through the Host), a write is
+// mirrored (mirror.h), a COPY FROM STDIN mirrored as it streams, session state copied to new
+// so its reads see the same settings, and everything else queued for old as in pass-through.
+// It keeps what the routing policy knows of the session (router::SessionView) and which
+// prepared statements each side has.
+// Not reading the client's stream or role switches (session.h), nor running reads on new
+// (new_reads.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "proxy/link/backend_link.h"
+#include "proxy/link/kept_messages.h"
+#include "proxy/link/secondary.h"
+#include "proxy/migration/proxy_context.h"
+#include "proxy/mirror/mirror.h"
+#include "proxy/mirror/pinner.h"
+#include "proxy/net/asio.h"
+#include "proxy/session/new_reads.h"
+#include "router/classify.h"
+#include "router/extended.h"
+#include "router/policy.h"
+
+namespace cutover::proxy {
+
+class UnitDispatcher {
+ public:
+  // What the dispatcher needs of the session around it: old's side of a unit (the relay reads
+  // old's answers).
+  class Host {
+   public:
+    virtual ~Host() = default;
+    // Sends the messages queued for old; false when old's connection failed.
+    virtual asio::awaitable<bool> forward_to_old(std::string& pending) = 0;
+    // Until old owes no answer and its bytes went out to the client; false when the session
+    // ends meanwhile.
+    virtual asio::awaitable<bool> wait_for_old() = 0;
+  };
+
+  struct Parts {
+    BackendLink& primary;  // the source of truth's connection
+    Secondary& new_side;   // keeps the secondary usable
+    Mirror& mirror;
+    Pinner& pinner;
+    NewReads& new_reads;  // reads the policy sends to new
+  };
+  UnitDispatcher(Host& host, Parts parts, ProxyContext& context, uint64_t conn_id);
+
+  // Who the session is, as the policy sees it (sticky routing, per-user overrides).
+  void start(std::string_view user, uint64_t sticky_hash);  // `user` outlives the dispatcher
+
+  // One whole client message (`body` inside `whole`), dispatched or gathered; what goes to old
+  // is appended to `pending`. False when old's connection failed or the mirror ended the
+  // session (Mirror::failure()).
+  asio::awaitable<bool> take(char type, std::string_view body, std::string_view whole,
+                             std::string& pending);
+  // Sends what was gathered of a batch to old, the rest to follow as it comes: before the
+  // client's next read, as holding it could stall a client that waits for answers first.
+  asio::awaitable<bool> flush(std::string& pending);
+  // No batch is being gathered or sent in pieces.
+  bool between_units() const { return batch_.empty() && !batch_to_old_; }
+
+  // standard_conforming_strings is off: '\' escapes in plain literals, which the classifier
+  // (like libpg_query) does not expect, so nothing of this session is read as a read.
+  bool nonstandard_strings() const { return nonstandard_strings_; }
+  // What old's relay saw: a ParameterStatus, the end of a transaction (its DDL, if any, then
+  // makes a new schema version).
+  void note_parameter_status(std::string_view name, std::string_view value);
+  void note_transaction_end();
+  // The client's prepared statements and where each is (role switches, new's reconnects).
+  router::PreparedStatements& statements() { return statements_; }
+
+ private:
+  // unit_dispatcher.cpp
+  asio::awaitable<bool> route_query(std::string_view body, std::string_view whole,
+                                    std::string& pending);
+  const router::Classification& classify(std::string_view sql);
+  router::Decision decide(const router::Classification& unit);
+  asio::awaitable<NewRead> try_new(std::string_view message, const router::Classification& unit,
+                                   int prefix_replies, std::string_view shadow_for_old);
+  bool shadows(const router::Classification& unit);
+  void note_unit(const router::Classification& unit);
+  void forget_prepared(const router::Classification& unit);
+
+  // unit_dispatcher_extended.cpp
+  asio::awaitable<bool> route_extended(char type, std::string_view whole, std::string& pending);
+  asio::awaitable<bool> run_batch(std::string& pending);
+  asio::awaitable<bool> send_batch_to_old(std::string_view batch, const router::BatchPlan& plan,
+                                          std::string& pending);
+  asio::awaitable<bool> send_piece_to_old(std::string_view piece, const router::BatchPlan& plan,
+                                          std::string& pending);
+  asio::awaitable<bool> copy_batch_to_new(std::string_view batch, const router::BatchPlan& plan);
+  asio::awaitable<bool> mirror_batch(std::string_view batch, const router::BatchPlan& plan,
+                                     std::string& pending);
+  asio::awaitable<bool> mirror_partial_batch(std::string_view sync, std::string& pending);
+  router::BatchPlan plan_batch(std::string_view batch, bool new_is_empty = false);
+  void note_batch(const router::BatchPlan& plan);
+
+  Host& host_;
+  Parts parts_;
+  ProxyContext& context_;
+  uint64_t conn_id_;
+  router::SessionView view_;  // what the policy knows of this session
+  bool nonstandard_strings_ = false;
+  bool schema_changed_ = false;  // DDL ran in the open transaction: a new version at its end
+  // Extended-query messages of the batch being gathered, up to its Sync; once a batch cannot
+  // be held whole (a Flush, or it spans reads from the client) the rest goes to old as it comes.
+  std::string batch_;
+  bool batch_to_old_ = false;
+  int batch_parses_on_old_ = 0;  // Parse messages of the current batch already sent to old
+  KeptMessages partial_batch_;   // what went to old of it, for mirroring at its Sync
+  router::PreparedStatements statements_;
+};
+
+}  // namespace cutover::proxy
