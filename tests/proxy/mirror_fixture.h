@@ -1,0 +1,64 @@
+// The fixture of MirrorTest: cutover in dual_write over the two clusters with a `mirrored`
+// table on both, and BothOrderingsTest, which runs a test in both mirror.ordering modes.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "router/classify.h"
+#include "tests/proxy/routing_fixture.h"
+
+namespace cutover::testing {
+
+using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
+
+// How cutover's logs and mismatch log name a statement.
+inline std::string proxy_log_hex(const std::string& sql) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx",
+                static_cast<unsigned long long>(router::fingerprint(sql)));
+  return text;
+}
+
+class MirrorTest : public RoutingTest {
+ protected:
+  void SetUp() override {
+    for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
+      db->query("drop table if exists mirrored; create table mirrored(id int primary key, v text)");
+    }
+    start_routing(0, config());
+  }
+  // The migration section's lines beyond the read ramp.
+  virtual std::string config() const { return "  read_your_writes_ms: 0\n"; }
+  static std::string rows(const PgCluster& db) {
+    return db.query("select id, v from mirrored order by id");
+  }
+  // cutover sampling every read for a shadow read, at `ramp`, and row 2 differing on new.
+  void start_shadowing_with_drift(double ramp) {
+    start_routing(ramp, "  read_your_writes_ms: 0\n  shadow_reads_percent: 100\n");
+    old_db().query("insert into mirrored values (1, 'same'), (2, 'old')");
+    TwoClusters::new_db().query("insert into mirrored values (1, 'same'), (2, 'new drifted')");
+  }
+};
+
+// What holds in both mirror.ordering modes, strict and parallel.
+class BothOrderingsTest : public MirrorTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  std::string config() const override {
+    return MirrorTest::config() + "  mirror: { ordering: " + GetParam() + " }\n";
+  }
+};
+
+// The mismatch log's lines once `fingerprint_sql`'s mismatch is in.
+inline std::vector<std::string> mismatches_through(const CutoverProcess& proxy,
+                                                   const std::string& fingerprint_sql) {
+  const std::string needle = "\"fingerprint\":\"" + proxy_log_hex(fingerprint_sql) + "\"";
+  return mismatch_lines_until(
+      proxy, [&](const std::string& last) { return last.find(needle) != std::string::npos; });
+}
+
+}  // namespace cutover::testing
