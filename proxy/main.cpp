@@ -43,12 +43,14 @@ Usage:
   cutover journal --config FILE replay
                                  replay the journal into new while cutover is stopped (a
                                  running cutover replays by itself); what needs repair goes to
-                                 the mismatch log (exit 1 if anything does, or new is down)
+                                 the mismatch log and the open divergences (exit 1 if anything
+                                 does, or new is down)
   cutover ctl [--admin http://HOST:PORT] [--token-file FILE] COMMAND
                                  talk to a running cutover's admin port (default
-                                 http://127.0.0.1:9187): status | readiness | ramp PERCENT |
-                                 ramp +STEP | ramp -STEP | rollback | resume | promote
-                                 [--force] | decommission (changes need the token file)
+                                 http://127.0.0.1:9187): status | readiness | divergences |
+                                 ramp PERCENT | ramp +STEP | ramp -STEP | rollback | resume |
+                                 promote [--force] | decommission (changes need the token
+                                 file)
   cutover --help                 show this help
   cutover --version              show the version
 

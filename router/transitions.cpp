@@ -76,6 +76,8 @@ std::vector<Gate> promotion_gates(const PromotionFacts& facts) {
        facts.mismatches_in_window == 0},
       {"fallbacks_in_window", std::to_string(facts.fallbacks_in_window), window,
        facts.fallbacks_in_window == 0},
+      {"open_divergences", std::to_string(facts.open_divergences), "0",
+       facts.open_divergences == 0},
       headroom_gate(facts),
   };
 }

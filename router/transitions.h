@@ -28,6 +28,8 @@ struct PromotionFacts {
   uint64_t mismatches_in_window = 0;  // comparator mismatches in the last `window_seconds`
   uint64_t fallbacks_in_window = 0;   // reads new failed and old answered, in the same window
   uint64_t window_seconds = 0;
+  // Differences found and not yet closed by verification or repair, however old.
+  uint64_t open_divergences = 0;
   // How far the mirror's sequences were ahead of the source of truth's after the sequence
   // keeper's last complete pass, at the least (kNoSequences when none is in use); nullopt when
   // no pass completed, or the last one failed.

@@ -70,9 +70,13 @@ std::string mismatch_line(const WritePair& pair, MismatchKind kind) {
          ",\"old\":" + side_json(pair.old_side) + ",\"new\":" + side_json(pair.new_side) + "}";
 }
 
-std::string journal_report_line(const JournalReport& report) {
+std::string_view journal_report_kind(JournalReport::What what) {
   static constexpr std::string_view kKinds[] = {"journal_may_have_applied", "journal_refused",
                                                 "journal_corrupt"};
+  return kKinds[static_cast<size_t>(what)];
+}
+
+std::string journal_report_line(const JournalReport& report) {
   char fingerprint[17];
   std::snprintf(fingerprint, sizeof fingerprint, "%016" PRIx64, report.fingerprint);
   auto array = [](const std::vector<std::string>& items) {
@@ -82,7 +86,7 @@ std::string journal_report_line(const JournalReport& report) {
   };
   return "{\"unix_ms\":" + std::to_string(report.unix_ms) +
          ",\"conn\":" + std::to_string(report.connection_id) + ",\"fingerprint\":\"" + fingerprint +
-         "\",\"kind\":\"" + std::string(kKinds[static_cast<size_t>(report.what)]) +
+         "\",\"kind\":\"" + std::string(journal_report_kind(report.what)) +
          "\",\"sequence\":" + std::to_string(report.sequence) +
          ",\"database\":" + json_string(report.database) + ",\"user\":" + json_string(report.user) +
          ",\"tables\":" + array(report.tables) + ",\"keys\":" + array(report.keys) +

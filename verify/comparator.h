@@ -39,6 +39,7 @@ struct WritePair {
   // A read that ran on old for the client and on new only to be compared (shadow reads): a
   // mismatch may also be a write that committed between the two.
   bool shadow_read = false;
+  std::vector<std::string> tables{};  // the tables the statement names, as written
   WriteAnswer old_side{};
   WriteAnswer new_side{};
 };
@@ -75,6 +76,8 @@ struct JournalReport {
   std::string detail{};               // the mirror's error, or where the corrupt bytes are
 };
 std::string journal_report_line(const JournalReport& report);
+// "journal_may_have_applied", "journal_refused" or "journal_corrupt": the kind in both logs.
+std::string_view journal_report_kind(JournalReport::What what);
 // Appends one line (a newline is added) to `path` in a single write; throws std::system_error.
 void append_line(const std::filesystem::path& path, std::string_view line);
 

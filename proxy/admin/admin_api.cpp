@@ -71,6 +71,7 @@ AdminResponse AdminServer::handle(const AdminRequest& request) {
   if (request.method == "GET") {
     if (path == "/status") return status();
     if (path == "/readiness") return readiness();
+    if (path == "/divergences") return divergences();
     if (path == "/metrics") return metrics();
     if (path == "/healthz") return answer(200, json::object{{"status", "ok"}});
     if (path == "/readyz") {
@@ -117,6 +118,7 @@ AdminResponse AdminServer::status() const {
                                         journal != nullptr ? journal->records_behind() : 0}}},
                {"mismatches",
                 json::object{{"total", comparator != nullptr ? comparator->mismatches() : 0}}},
+               {"divergences", divergence_summary()},
                {"clients", view_.clients()},
                {"build", json::object{{"version", CUTOVER_VERSION}}}});
 }
@@ -125,14 +127,44 @@ router::PromotionFacts AdminServer::promotion_facts() const {
   const MirrorJournal* journal = context_.journal.get();
   const Counts window = counts_in_window();
   const SequenceKeeper* sequences = context_.sequences.get();
-  return {.read_ramp = control_.read_ramp(),
-          .mirror_healthy = journal != nullptr && !journal->holds_records(),
-          .journal_records = journal != nullptr ? journal->records_behind() : 0,
-          .mismatches_in_window = window.mismatches,
-          .fallbacks_in_window = window.fallbacks,
-          .window_seconds = static_cast<uint64_t>(config_.control.promotion_window.count()),
-          .sequences_kept = sequences != nullptr,
-          .sequence_headroom = sequences != nullptr ? sequences->headroom() : std::nullopt};
+  return {
+      .read_ramp = control_.read_ramp(),
+      .mirror_healthy = journal != nullptr && !journal->holds_records(),
+      .journal_records = journal != nullptr ? journal->records_behind() : 0,
+      .mismatches_in_window = window.mismatches,
+      .fallbacks_in_window = window.fallbacks,
+      .window_seconds = static_cast<uint64_t>(config_.control.promotion_window.count()),
+      .open_divergences = context_.divergences != nullptr ? context_.divergences->open_count() : 0,
+      .sequences_kept = sequences != nullptr,
+      .sequence_headroom = sequences != nullptr ? sequences->headroom() : std::nullopt};
+}
+
+json::object AdminServer::divergence_summary() const {
+  json::array tables;
+  const DivergenceLedger* ledger = context_.divergences.get();
+  if (ledger != nullptr) {
+    for (const std::string& table : ledger->tables()) tables.emplace_back(table);
+  }
+  return {{"open", ledger != nullptr ? ledger->open_count() : 0}, {"tables", std::move(tables)}};
+}
+
+AdminResponse AdminServer::divergences() const {
+  json::array items;
+  if (const DivergenceLedger* ledger = context_.divergences.get()) {
+    for (const Divergence& d : ledger->open_items()) {
+      json::array keys;
+      for (const std::string& key : d.keys) keys.emplace_back(key);
+      items.push_back(json::object{{"id", d.id},
+                                   {"kind", d.kind},
+                                   {"table", d.table},
+                                   {"keys", std::move(keys)},
+                                   {"since_unix_ms", d.since_unix_ms},
+                                   {"fingerprint", log::hex(d.fingerprint)},
+                                   {"occurrences", d.occurrences},
+                                   {"detail", d.detail}});
+    }
+  }
+  return answer(200, json::object{{"divergences", std::move(items)}});
 }
 
 AdminResponse AdminServer::readiness() const {
@@ -171,6 +203,10 @@ AdminResponse AdminServer::metrics() const {
   const MirrorJournal* journal = context_.journal.get();
   gauge("cutover_journal_records", "Mirror-failure journal records not yet replayed",
         journal != nullptr ? static_cast<double>(journal->records_behind()) : 0);
+  gauge("cutover_divergences_open",
+        "Differences between old and new found and not yet closed by verification or repair",
+        context_.divergences != nullptr ? static_cast<double>(context_.divergences->open_count())
+                                        : 0);
   gauge("cutover_journal_bytes", "Bytes of the mirror-failure journal on disk",
         journal != nullptr ? static_cast<double>(journal->bytes_on_disk()) : 0);
   gauge("cutover_mirror_lag_seconds",

@@ -125,7 +125,33 @@ void print_status(const json::object& s, std::ostream& out) {
   if (mismatches != nullptr) {
     out << "mismatches   " << text(mismatches->if_contains("total")) << "\n";
   }
+  const json::value* divergences = s.if_contains("divergences");
+  if (divergences != nullptr && divergences->is_object()) {
+    const json::object& d = divergences->get_object();
+    out << "divergences  " << text(d.if_contains("open")) << " open";
+    const json::value* tables = d.if_contains("tables");
+    if (tables != nullptr && tables->is_array() && !tables->get_array().empty()) {
+      out << " (" << text(tables) << ")";
+    }
+    out << "\n";
+  }
   out << "clients      " << text(s.if_contains("clients")) << "\n";
+}
+
+// One line per open divergence: id, kind, table, keys, detail.
+void print_divergences(const json::object& answer, std::ostream& out) {
+  const json::value* items = answer.if_contains("divergences");
+  if (items == nullptr || !items->is_array() || items->get_array().empty()) {
+    out << "no open divergences\n";
+    return;
+  }
+  for (const auto& item : items->get_array()) {
+    if (!item.is_object()) continue;
+    const json::object& d = item.get_object();
+    out << "#" << text(d.if_contains("id")) << "  " << text(d.if_contains("kind")) << "  "
+        << text(d.if_contains("table")) << "  keys " << text(d.if_contains("keys")) << "  "
+        << text(d.if_contains("detail")) << "\n";
+  }
 }
 
 void print_readiness(const json::object& r, std::ostream& out) {
@@ -146,6 +172,7 @@ void print_readiness(const json::object& r, std::ostream& out) {
 
 int usage(std::ostream& err) {
   err << "usage: cutover ctl [--admin http://HOST:PORT] [--token-file FILE] status | readiness |\n"
+         "       divergences |\n"
          "       ramp PERCENT | ramp +STEP | ramp -STEP | promote [--force] | rollback |\n"
          "       resume | decommission | dual_write\n";
   return 2;
@@ -170,7 +197,7 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   http::verb verb = http::verb::get;
   std::string target;
   std::string body;
-  if (c.size() == 1 && (c[0] == "status" || c[0] == "readiness")) {
+  if (c.size() == 1 && (c[0] == "status" || c[0] == "readiness" || c[0] == "divergences")) {
     target = "/" + c[0];
   } else if (c.size() == 2 && c[0] == "ramp") {
     const bool step = c[1].starts_with('+') || c[1].starts_with('-');
@@ -213,6 +240,8 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   }
   if (target == "/readiness") {
     print_readiness(answer.get_object(), out);
+  } else if (target == "/divergences") {
+    print_divergences(answer.get_object(), out);
   } else {
     print_status(answer.get_object(), out);
   }

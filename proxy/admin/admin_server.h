@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -73,6 +74,8 @@ class AdminServer {
 
   AdminResponse status() const;
   AdminResponse readiness() const;
+  AdminResponse divergences() const;
+  boost::json::object divergence_summary() const;
   AdminResponse metrics() const;
   AdminResponse change_ramp(const AdminRequest& request);
   AdminResponse change_phase(const AdminRequest& request);

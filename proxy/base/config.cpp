@@ -225,6 +225,7 @@ void read_config(Section& root, Config& c) {
   root.section("verify", [&](Section& s) {
     s.string("journal_dir", c.verify.journal_dir);
     s.string("mismatch_log", c.verify.mismatch_log);
+    s.string("divergence_log", c.verify.divergence_log);
   });
   root.section("admin", [&](Section& s) {
     s.string("address", c.admin.address);
@@ -368,7 +369,8 @@ std::string to_yaml(const Config& c) {
   key("buffer_bytes") << c.limits.buffer_bytes << YAML::EndMap;
   key("verify") << YAML::BeginMap;
   key("journal_dir") << c.verify.journal_dir;
-  key("mismatch_log") << c.verify.mismatch_log << YAML::EndMap;
+  key("mismatch_log") << c.verify.mismatch_log;
+  key("divergence_log") << c.verify.divergence_log << YAML::EndMap;
   key("admin") << YAML::BeginMap;
   key("address") << c.admin.address;
   key("port") << c.admin.port;

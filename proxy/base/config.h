@@ -150,6 +150,9 @@ struct VerifyConfig {
   std::string journal_dir = "./cutover-data/journal";
   // Where the inline comparator appends one JSON line per mismatched write pair.
   std::string mismatch_log = "./cutover-data/mismatches.jsonl";
+  // The open divergences, kept until verification or repair closes them
+  // (proxy/migration/divergence_ledger.h).
+  std::string divergence_log = "./cutover-data/divergences.jsonl";
 };
 
 // The admin HTTP port (proxy/admin/admin_server.h).

@@ -2,6 +2,7 @@
 
 #include "proxy/auth/credentials.h"
 #include "proxy/base/log.h"
+#include "proxy/migration/divergence_ledger.h"
 #include "proxy/migration/mirror_journal.h"
 #include "verify/journal.h"
 
@@ -33,7 +34,8 @@ bool inspect_journal(const Config& config, std::ostream& out) {
 }
 
 bool replay_journal(const Config& config, std::ostream& out) {
-  MirrorJournal journal(config);
+  DivergenceLedger divergences(config.verify.divergence_log);
+  MirrorJournal journal(config, divergences);
   asio::io_context io;
   auto done = asio::co_spawn(io, journal.replay_all(load_secrets(config)), asio::use_future);
   io.run();

@@ -117,8 +117,9 @@ void append_query(std::string& out, std::string_view sql) {
 
 }  // namespace
 
-JournalReplayer::JournalReplayer(const Config& config)
+JournalReplayer::JournalReplayer(const Config& config, DivergenceLedger& divergences)
     : config_(config),
+      divergences_(divergences),
       classifier_(config.migration.safe_functions),
       checkpoint_(verify::read_checkpoint(config.verify.journal_dir)) {
   if (checkpoint_.in_doubt == 0) return;
@@ -344,6 +345,11 @@ void JournalReplayer::report(What what, const verify::JournalRecord& record, std
                                      {"keys", log::joined(report.keys)},
                                      {"detail", report.detail}});
   verify::append_line(config_.verify.mismatch_log, verify::journal_report_line(report));
+  divergences_.note({.kind = std::string(verify::journal_report_kind(what)),
+                     .keys = report.keys,
+                     .fingerprint = record.fingerprint,
+                     .detail = report.detail},
+                    report.tables);
 }
 
 uint64_t JournalReplayer::report_problems(const std::vector<verify::JournalProblem>& problems) {
@@ -360,6 +366,9 @@ uint64_t JournalReplayer::report_problems(const std::vector<verify::JournalProbl
                                           {"offset", problem.offset},
                                           {"bytes", problem.bytes}});
     verify::append_line(config_.verify.mismatch_log, verify::journal_report_line(report));
+    divergences_.note(
+        {.kind = std::string(verify::journal_report_kind(report.what)), .detail = report.detail},
+        {});
     ++reported;
   }
   return reported;

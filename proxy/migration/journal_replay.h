@@ -18,6 +18,7 @@
 
 #include "proxy/auth/credentials.h"
 #include "proxy/base/config.h"
+#include "proxy/migration/divergence_ledger.h"
 #include "proxy/migration/own_connection.h"
 #include "proxy/net/asio.h"
 #include "router/classify.h"
@@ -38,7 +39,8 @@ class JournalReplayer {
  public:
   // Reads the checkpoint (throws std::runtime_error when it is unreadable) and reports a record
   // left in doubt by a crash during an earlier replay.
-  explicit JournalReplayer(const Config& config);
+  // Whatever replay cannot settle is also opened in `divergences`.
+  JournalReplayer(const Config& config, DivergenceLedger& divergences);
 
   // Replays every record after the checkpoint up to `through`, or until `stop` (may be null)
   // says so between two records.
@@ -72,6 +74,7 @@ class JournalReplayer {
   uint64_t report_problems(const std::vector<verify::JournalProblem>& problems);
 
   const Config& config_;
+  DivergenceLedger& divergences_;
   router::Backend target_ = router::Backend::kNew;
   const router::Classifier classifier_;
   verify::ReplayCheckpoint checkpoint_;

@@ -65,11 +65,11 @@ void MirrorJournal::Transaction::release() {
   if (reserved_ != 0) journal_.writer_.cancel(std::exchange(reserved_, 0));
 }
 
-MirrorJournal::MirrorJournal(const Config& config)
+MirrorJournal::MirrorJournal(const Config& config, DivergenceLedger& divergences)
     : config_(config),
       lock_fd_(lock_directory(config.verify.journal_dir)),
       writer_(config.verify.journal_dir, {}),
-      replayer_(config) {
+      replayer_(config, divergences) {
   replayed_through_ = replayer_.replayed_through();
   if (writer_.durable_sequence() > replayer_.replayed_through()) {
     set_mode(Mode::kBehind, "journal_not_replayed", "records found at start");

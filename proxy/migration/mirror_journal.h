@@ -59,7 +59,8 @@ class MirrorJournal {
   // Takes the journal directory for this process (flock; throws std::runtime_error when
   // another process has it), opens the journal and reads the replay checkpoint (throws
   // std::system_error / std::runtime_error when they are unusable).
-  explicit MirrorJournal(const Config& config);
+  // What replay cannot settle is opened in `divergences`.
+  MirrorJournal(const Config& config, DivergenceLedger& divergences);
   ~MirrorJournal();
   MirrorJournal(const MirrorJournal&) = delete;
   MirrorJournal& operator=(const MirrorJournal&) = delete;

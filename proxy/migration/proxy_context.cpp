@@ -38,6 +38,13 @@ void log_mismatch(const verify::WritePair& pair, verify::MismatchKind kind) {
              {"new_rows", pair.new_side.rows}});
 }
 
+// What the ledger says of a mismatch: its kind and both sides' tags and row counts.
+std::string describe(const verify::WritePair& pair, verify::MismatchKind kind) {
+  return std::string(verify::kind_name(kind)) + ": old " + log::joined(pair.old_side.tags) + " (" +
+         std::to_string(pair.old_side.rows) + " rows), new " + log::joined(pair.new_side.tags) +
+         " (" + std::to_string(pair.new_side.rows) + " rows)";
+}
+
 }  // namespace
 
 ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secrets)
@@ -55,7 +62,8 @@ ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secre
       mock_key(random_key()),
       secrets_(std::move(secrets)) {
   if (mirroring) {
-    journal = std::make_unique<MirrorJournal>(c);
+    divergences = std::make_unique<DivergenceLedger>(c.verify.divergence_log);
+    journal = std::make_unique<MirrorJournal>(c, *divergences);
     journal->set_mirror(router::other(roles.current().serving));
     constexpr size_t kComparatorQueue = 100'000;
     comparator = std::make_unique<verify::Comparator>(
@@ -63,6 +71,10 @@ ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secre
         [this](const verify::WritePair& pair, verify::MismatchKind kind) {
           metrics.mismatch(kind);
           log_mismatch(pair, kind);
+          divergences->note({.kind = pair.shadow_read ? "shadow_read_mismatch" : "mismatch",
+                             .fingerprint = pair.fingerprint,
+                             .detail = describe(pair, kind)},
+                            pair.tables);
         });
     if (c.migration.mirror.sequence_sync.count() > 0) {
       sequences = std::make_unique<SequenceKeeper>(c, roles);

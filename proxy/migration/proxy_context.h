@@ -16,6 +16,7 @@
 #include "proxy/base/metrics.h"
 #include "proxy/control/control_state.h"
 #include "proxy/control/roles.h"
+#include "proxy/migration/divergence_ledger.h"
 #include "proxy/migration/mirror_journal.h"
 #include "proxy/migration/sequence_keeper.h"
 #include "router/circuit_breaker.h"
@@ -52,6 +53,10 @@ class ProxyContext {
   const router::Classifier classifier;
   const router::PolicyConfig policy;
   router::CircuitBreaker breaker;  // over every session's reads to new
+  // What differs, or may, between old and new until verification or repair says otherwise
+  // (dual_write only; null otherwise). Before the comparator, which reports to it until it
+  // stops.
+  std::unique_ptr<DivergenceLedger> divergences;
   // Writes new did not take, and the comparison of both answers to every mirrored write
   // (dual_write only; null otherwise).
   std::unique_ptr<MirrorJournal> journal;

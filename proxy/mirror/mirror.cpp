@@ -238,6 +238,7 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
   }
   transaction_.note(co_await run_on_new(to_new, frame, unit, old_rolled_back ? nullptr : &held),
                     unit.fingerprint);
+  if (unpinned && !old_rolled_back) note_unpinned_write(unit);
   char status = held.status;
   bool committed = !old_rolled_back;  // what old did, once status says the transaction ended
   if (wrap) {
@@ -260,6 +261,16 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
   co_return co_await send_ready(status);
 }
 
+// Old and new each computed values of their own for this write: equal only by chance until
+// verification says so.
+void Mirror::note_unpinned_write(const router::Classification& unit) {
+  context_.divergences->note({.kind = "unpinned_write",
+                              .fingerprint = unit.fingerprint,
+                              .detail = "calls something cutover could not pin "
+                                        "(mirror_nondeterministic names it)"},
+                             unit.tables);
+}
+
 // The ReadyForQuery that ends a mirrored unit for the client, written the way new's answers
 // are (never in the middle of something old's relay is writing).
 asio::awaitable<bool> Mirror::send_ready(char status) {
@@ -278,10 +289,17 @@ void Mirror::compare(verify::WriteAnswer on_primary, verify::WriteAnswer on_seco
                                         .count(),
                          .nondeterministic = nondeterministic,
                          .shadow_read = shadow_read,
+                         .tables = unit.tables,
                          .old_side = std::move(on_primary),
                          .new_side = std::move(on_secondary)};
   if (primary_.database == router::Backend::kNew) std::swap(pair.old_side, pair.new_side);
-  context_.comparator->submit(std::move(pair));
+  const uint64_t fingerprint = pair.fingerprint;
+  if (context_.comparator->submit(std::move(pair))) return;
+  // Not compared: whether new took it the same way is unknown until verification says so.
+  context_.divergences->note({.kind = "comparator_dropped",
+                              .fingerprint = fingerprint,
+                              .detail = "the comparator's queue was full: not compared"},
+                             unit.tables);
 }
 
 }  // namespace cutover::proxy

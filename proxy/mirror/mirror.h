@@ -154,6 +154,7 @@ class Mirror {
   asio::awaitable<void> join(const router::Classification& unit);
   asio::awaitable<bool> settle(bool committed);
   asio::awaitable<bool> send_ready(char status);
+  void note_unpinned_write(const router::Classification& unit);
   // mirror_new.cpp: the unit's side on new.
   asio::awaitable<MirrorOutcome> run_on_new(std::string_view messages, Frame frame,
                                             const router::Classification& unit,

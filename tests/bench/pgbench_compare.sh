@@ -151,7 +151,7 @@ backends:
   old: { host: 127.0.0.1, port: $pg_port }
   new: { host: 127.0.0.1, port: ${new_port:-1} }
 log: { level: warn, format: text }
-verify: { journal_dir: $work/$name-journal, mismatch_log: $work/$name-mismatches.jsonl }
+verify: { journal_dir: $work/$name-journal, mismatch_log: $work/$name-mismatches.jsonl, divergence_log: $work/$name-divergences.jsonl }
 admin: { port: 0 }
 control: { store: "file:$work/$name-state.json" }
 $migration

@@ -40,7 +40,7 @@ listen: { address: 127.0.0.1, port: $PROXY_PORT }
 auth: { method: trust, trust_addresses: [127.0.0.1/32] }
 backends: { old: { host: 127.0.0.1, port: $OLD_PORT }, new: { host: 127.0.0.1, port: $NEW_PORT } }
 log: { level: warn, format: text }
-verify: { journal_dir: $STACK_DIR/journal, mismatch_log: $STACK_DIR/mismatches.jsonl }
+verify: { journal_dir: $STACK_DIR/journal, mismatch_log: $STACK_DIR/mismatches.jsonl, divergence_log: $STACK_DIR/divergences.jsonl }
 admin: { port: 0 }
 control: { store: "file:$STACK_DIR/state.json" }
 YAML

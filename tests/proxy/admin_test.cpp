@@ -2,8 +2,6 @@
 // clusters: status, health, readiness and metrics; ramp changes that move reads at once and
 // survive a kill -9; rollback and resume; bad tokens (401), bad bodies (400), refused
 // transitions (409 naming the rule or gate); the audit log; and `cutover ctl`.
-#include <unistd.h>
-
 #include <array>
 #include <csignal>
 #include <filesystem>
@@ -31,7 +29,8 @@ TEST_F(AdminTest, StatusHealthReadinessAndMetricsDescribeTheMigration) {
   EXPECT_EQ(status.body,
             "{\"phase\":\"dual_write\",\"read_ramp_percent\":0,\"version\":0,"
             "\"source_of_truth\":\"old\",\"mirror\":{\"healthy\":true,\"journal_records\":0},"
-            "\"mismatches\":{\"total\":0},\"clients\":1,\"build\":{\"version\":\"0.1.0\"}}\n");
+            "\"mismatches\":{\"total\":0},\"divergences\":{\"open\":0,\"tables\":[]},"
+            "\"clients\":1,\"build\":{\"version\":\"0.1.0\"}}\n");
   EXPECT_EQ(get("/healthz").status, 200);
   EXPECT_EQ(get("/readyz").status, 200);
   HttpReply readiness = get("/readiness");
@@ -52,7 +51,8 @@ TEST_F(AdminTest, StatusHealthReadinessAndMetricsDescribeTheMigration) {
         "cutover_read_ramp_ratio 0\n", "cutover_client_connections 1\n",
         "cutover_journal_records 0\n", "# TYPE cutover_comparator_pairs_total counter\n",
         "cutover_serving{database=\"old\"} 1\n", "cutover_serving{database=\"new\"} 0\n",
-        "cutover_role_switch_holding 0\n", "cutover_mirror_lag_seconds 0\n"}) {
+        "cutover_role_switch_holding 0\n", "cutover_mirror_lag_seconds 0\n",
+        "cutover_divergences_open 0\n"}) {
     EXPECT_NE(metrics.body.find(line), std::string::npos) << line << metrics.body;
   }
   EXPECT_EQ(get("/nothing").status, 404);

@@ -134,7 +134,8 @@ TEST(CliTest, JournalInspectListsRecordsAndFailsOnACorruptOne) {
   }
   const std::string config =
       write_config(std::string(kTrustLocal) + "verify: { journal_dir: " + journal.string() +
-                   ", mismatch_log: " + (dir.path / "m.jsonl").string() + " }\n");
+                   ", mismatch_log: " + (dir.path / "m.jsonl").string() +
+                   ", divergence_log: " + (dir.path / "d.jsonl").string() + " }\n");
   CommandResult ok = cutover({"journal", "--config", config, "inspect"});
   EXPECT_EQ(ok.status, 0) << ok.err;
   EXPECT_NE(

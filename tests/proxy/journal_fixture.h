@@ -40,7 +40,8 @@ class JournalReplayTest : public ProxyTest {
         "migration:\n  phase: dual_write\n  read_ramp_percent: 100\n"
         "  read_your_writes_ms: 0\n" +
         mirror + "verify:\n  journal_dir: " + (data_ / "journal").string() +
-        "\n  mismatch_log: " + (data_ / "mismatches.jsonl").string() + "\n");
+        "\n  mismatch_log: " + (data_ / "mismatches.jsonl").string() +
+        "\n  divergence_log: " + (data_ / "divergences.jsonl").string() + "\n");
   }
   static std::string rows(const PgCluster& db) {
     return db.query("select id, v from replayed order by id");

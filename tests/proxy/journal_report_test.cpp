@@ -3,6 +3,8 @@
 // commit new missed that cannot be journaled at all (the client is told, not acknowledged).
 #include <libpq-fe.h>
 
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "protocol/frontend.h"
@@ -140,6 +142,14 @@ TEST_F(JournalReplayTest, AnUncertainWriteIsReportedWithTheKeysOfItsRows) {
   EXPECT_NE(reported[0].find("\"tables\":[\"keyed\"],\"keys\":[\"keyed(region, id)=('eu', '7')\"]"),
             std::string::npos)
       << reported[0];
+  // ... and it is an open divergence, with its table and key, until verification closes it.
+  std::ifstream ledger(data_ / "divergences.jsonl");
+  const std::string divergences((std::istreambuf_iterator<char>(ledger)),
+                                std::istreambuf_iterator<char>());
+  EXPECT_NE(divergences.find("\"kind\":\"journal_may_have_applied\",\"table\":\"keyed\","
+                             "\"keys\":[\"keyed(region, id)=('eu', '7')\"]"),
+            std::string::npos)
+      << divergences;
   new_cluster_->query("drop trigger slow on keyed");
   ASSERT_TRUE(wait_for_live()) << proxy_->log();
 }

@@ -25,7 +25,8 @@ class MirroredTransactionTest : public ::testing::Test {
         config_(parse_config("auth: { method: trust, trust_addresses: [127.0.0.1/32] }\n"
                              "verify: { journal_dir: " +
                              dir_.string() + " }\n")),
-        journal_(std::make_unique<MirrorJournal>(config_)) {}
+        divergences_(dir_ / "divergences.jsonl"),
+        journal_(std::make_unique<MirrorJournal>(config_, divergences_)) {}
   ~MirroredTransactionTest() override {
     journal_.reset();
     std::filesystem::remove_all(dir_);
@@ -39,6 +40,7 @@ class MirroredTransactionTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   Config config_;
+  DivergenceLedger divergences_;
   std::unique_ptr<MirrorJournal> journal_;
   std::string database_ = "app";
   std::string user_ = "alice";

@@ -99,8 +99,8 @@ void SessionPartsTest::start_new(ScriptedServer::Script script, std::string_view
       (extra_config.empty() ? "" : ", " + std::string(extra_config)) +
       " }\n"
       "verify: { journal_dir: " +
-      dir + "/journal, mismatch_log: " + dir +
-      "/mismatches.jsonl }\n"
+      dir + "/journal, mismatch_log: " + dir + "/mismatches.jsonl, divergence_log: " + dir +
+      "/divergences.jsonl }\n"
       "control: { store: \"file:" +
       dir + "/state.json\" }\n");
   secrets_ = load_secrets(config_);

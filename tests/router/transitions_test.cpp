@@ -51,6 +51,10 @@ TEST(TransitionsTest, PromotionNamesTheFirstGateThatFailsUnlessForced) {
   facts.read_ramp = 10000;
   t = next_phase(Phase::kDualWrite, Action::kPromote, facts, false);
   EXPECT_EQ(t.refused, "gate journal_records is 3, needs 0");
+  facts.journal_records = 0;
+  facts.open_divergences = 1;  // however long ago it was found
+  t = next_phase(Phase::kDualWrite, Action::kPromote, facts, false);
+  EXPECT_EQ(t.refused, "gate open_divergences is 1, needs 0");
   t = next_phase(Phase::kDualWrite, Action::kPromote, facts, true);
   EXPECT_EQ(t.to, Phase::kPromoted);
   EXPECT_TRUE(t.forced);
@@ -65,9 +69,10 @@ TEST(TransitionsTest, GatesReportEveryValueAndThreshold) {
   facts.mirror_healthy = false;
   facts.mismatches_in_window = 2;
   facts.fallbacks_in_window = 1;
+  facts.open_divergences = 4;
   facts.sequence_headroom = -3;
   const auto gates = promotion_gates(facts);
-  ASSERT_EQ(gates.size(), 6u);
+  ASSERT_EQ(gates.size(), 7u);
   EXPECT_EQ(gates[0].value, "25.25");
   EXPECT_FALSE(gates[0].pass);
   EXPECT_EQ(gates[1].name, "mirror_healthy");
@@ -79,14 +84,18 @@ TEST(TransitionsTest, GatesReportEveryValueAndThreshold) {
   EXPECT_EQ(gates[4].name, "fallbacks_in_window");
   EXPECT_EQ(gates[4].value, "1");
   EXPECT_FALSE(gates[4].pass);
-  EXPECT_EQ(gates[5].name, "sequence_headroom");
-  EXPECT_EQ(gates[5].value, "-3");
-  EXPECT_EQ(gates[5].threshold, ">= 0");
+  EXPECT_EQ(gates[5].name, "open_divergences");
+  EXPECT_EQ(gates[5].value, "4");
+  EXPECT_EQ(gates[5].threshold, "0");
   EXPECT_FALSE(gates[5].pass);
+  EXPECT_EQ(gates[6].name, "sequence_headroom");
+  EXPECT_EQ(gates[6].value, "-3");
+  EXPECT_EQ(gates[6].threshold, ">= 0");
+  EXPECT_FALSE(gates[6].pass);
 }
 
 TEST(TransitionsTest, SequenceHeadroomNeedsAKeeperAndACompletePass) {
-  auto headroom = [](PromotionFacts facts) { return promotion_gates(facts)[5]; };
+  auto headroom = [](PromotionFacts facts) { return promotion_gates(facts)[6]; };
   PromotionFacts facts = ready();
   EXPECT_TRUE(headroom(facts).pass);
   EXPECT_EQ(headroom(facts).value, "1000");
