@@ -33,6 +33,47 @@ bool session_function(std::string_view name) {
          name.starts_with("pg_try_advisory_");
 }
 
+// Built-ins whose answer is about the server or the backend that runs them (its process, its
+// address, its transaction, its sequences' session values, its settings' load time, ...).
+bool server_function(std::string_view name) {
+  static const std::unordered_set<std::string_view> names = {"pg_backend_pid",
+                                                             "inet_server_addr",
+                                                             "inet_server_port",
+                                                             "inet_client_addr",
+                                                             "inet_client_port",
+                                                             "pg_postmaster_start_time",
+                                                             "pg_conf_load_time",
+                                                             "pg_my_temp_schema",
+                                                             "pg_is_other_temp_schema",
+                                                             "pg_trigger_depth",
+                                                             "pg_listening_channels",
+                                                             "pg_notification_queue_usage",
+                                                             "pg_blocking_pids",
+                                                             "pg_safe_snapshot_blocking_pids",
+                                                             "txid_current",
+                                                             "txid_current_if_assigned",
+                                                             "txid_current_snapshot",
+                                                             "pg_current_xact_id",
+                                                             "pg_current_xact_id_if_assigned",
+                                                             "pg_current_snapshot",
+                                                             "pg_current_wal_lsn",
+                                                             "pg_current_wal_insert_lsn",
+                                                             "pg_current_wal_flush_lsn",
+                                                             "currval",
+                                                             "lastval",
+                                                             "version",
+                                                             "pg_stat_get_activity",
+                                                             "pg_get_backend_memory_contexts"};
+  return names.contains(name);
+}
+
+// Catalog views whose rows describe the server's sessions, locks and statistics.
+bool server_view(std::string_view name) {
+  return name.starts_with("pg_stat") || name == "pg_locks" || name == "pg_prepared_statements" ||
+         name == "pg_cursors" || name == "pg_prepared_xacts" ||
+         name == "pg_backend_memory_contexts" || name.starts_with("pg_replication_");
+}
+
 bool has_prefix(std::string_view type, std::initializer_list<std::string_view> prefixes) {
   return std::any_of(prefixes.begin(), prefixes.end(),
                      [&](std::string_view p) { return type.starts_with(p); });
@@ -133,7 +174,10 @@ struct Classifier::Walk {
     if (type == "CopyStmt") {
       Kind inside = scan(node);
       if (!node.contains("is_from")) return std::max(Kind::kRead, inside);
-      result.copies_in |= !node.contains("filename");
+      if (!node.contains("filename")) {
+        result.copies_in = true;
+        ++result.copies_in_statements;
+      }
       return Kind::kWrite;
     }
     if (type == "ExplainStmt") {
@@ -149,6 +193,9 @@ struct Classifier::Walk {
     if (type == "VariableShowStmt") return Kind::kRead;
     if (type == "TransactionStmt") {
       result.controls_transaction = true;
+      const std::string_view kind = string_at(node, "kind");
+      result.two_phase |= kind == "TRANS_STMT_PREPARE" || kind == "TRANS_STMT_COMMIT_PREPARED" ||
+                          kind == "TRANS_STMT_ROLLBACK_PREPARED";
       // Only a certain READ ONLY lets the transaction's reads leave the source of truth.
       result.read_only_transaction |=
           option_value(node, "options", "transaction_read_only") == true;
@@ -231,6 +278,8 @@ struct Classifier::Walk {
     if (parts.empty()) return Kind::kUnknown;
     std::string_view name = parts.back();
     result.nondeterministic |= nondeterministic_function(name);
+    std::string_view catalog = parts.size() > 1 ? parts[parts.size() - 2] : std::string_view();
+    result.server_bound |= (catalog.empty() || catalog == "pg_catalog") && server_function(name);
     std::string_view schema = parts.size() > 1 ? parts[parts.size() - 2] : std::string_view();
     std::string qualified =
         schema.empty() ? std::string(name) : std::string(schema) + "." + std::string(name);
@@ -246,6 +295,9 @@ struct Classifier::Walk {
   void table(const json::object& range_var) {
     std::string name(string_at(range_var, "relname"));
     if (name.empty()) return;
+    const std::string_view schema_name = string_at(range_var, "schemaname");
+    result.server_bound |=
+        (schema_name.empty() || schema_name == "pg_catalog") && server_view(name);
     if (auto schema = string_at(range_var, "schemaname"); !schema.empty()) {
       name = std::string(schema) + "." + name;
     }

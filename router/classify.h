@@ -42,7 +42,14 @@ struct Classification {
   // follows from the client), a transaction statement among several, and a statement PostgreSQL
   // refuses inside a transaction block (VACUUM), which cutover must not wrap in one.
   bool copies_in = false;
+  int copies_in_statements = 0;  // COPY ... FROM STDIN statements in the unit
   bool controls_transaction = false;
+  // PREPARE TRANSACTION, COMMIT PREPARED or ROLLBACK PREPARED (two-phase commit).
+  bool two_phase = false;
+  // Asks about the server the session is connected to (pg_backend_pid(), currval(), the
+  // pg_stat_* and pg_locks views, version(), ...): only the source of truth's answer is the
+  // client's, whatever the ramp.
+  bool server_bound = false;
   bool refuses_transaction_block = false;
   // Calls something that gives each server its own value (now(), CURRENT_DATE, random(), ...;
   // see pinning.h, which finds where).

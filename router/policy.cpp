@@ -40,6 +40,8 @@ Decision route(Phase phase, uint32_t read_ramp, const PolicyConfig& config,
   const Backend truth = source_of_truth(phase);
   if (unit.kind != Kind::kRead) return {truth, kind_name(unit.kind), false};
   if (phase != Phase::kDualWrite) return {truth, "phase", true};
+  // pg_backend_pid() must name the process that sends the session's NOTIFY, and so on.
+  if (unit.server_bound) return {truth, "server", true};
   // A transaction's reads see its own writes only on the source of truth; a READ ONLY one has
   // none, so it may follow the ramp like single reads.
   if (session.in_transaction && !session.read_only_transaction) {

@@ -42,7 +42,7 @@ struct SessionView {
 
 struct Decision {
   Backend target = Backend::kOld;
-  // Why: the unit's kind_name() when it is not a read; else "phase", "transaction",
+  // Why: the unit's kind_name() when it is not a read; else "phase", "server", "transaction",
   // "read_your_writes", "temporary", "override", "ramp_old" or "ramp_new". Static strings, for logs
   // and metrics labels.
   std::string_view reason;

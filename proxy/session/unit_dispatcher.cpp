@@ -1,6 +1,8 @@
 #include "proxy/session/unit_dispatcher.h"
 
 #include "proxy/base/log.h"
+#include "proxy/mirror/mirror_messages.h"
+#include "router/refusals.h"
 
 namespace cutover::proxy {
 namespace {
@@ -50,6 +52,11 @@ asio::awaitable<bool> UnitDispatcher::route_query(std::string_view body, std::st
   if (!co_await flush(pending)) co_return false;
   // A copy: the cache may evict its entry while this session waits on new.
   const router::Classification unit = classify(body.substr(0, body.find('\0')));
+  if (const auto refusal = refusal_of(unit)) {
+    // Old raises it in place of the client's Query, which nothing sees.
+    append_query(pending, router::raising_statement(*refusal));
+    co_return true;
+  }
   if (parts_.primary.status == 'I') view_.read_only_transaction = false;
   note_unit(unit);
   forget_prepared(unit);
@@ -117,6 +124,18 @@ void UnitDispatcher::note_unit(const router::Classification& unit) {
   if (unit.kind == Kind::kTransaction && unit.read_only_transaction) {
     view_.read_only_transaction = true;
   }
+}
+
+// What cannot be mirrored is refused while a mirror is kept (router/refusals.h).
+std::optional<router::Refusal> UnitDispatcher::refusal_of(const router::Classification& unit) {
+  if (context_.journal == nullptr || parts_.mirror.retired()) return std::nullopt;
+  std::optional<router::Refusal> refusal = router::refusal_while_mirroring(unit);
+  if (refusal) {
+    log::warn("unit_refused", {{"conn", conn_id_},
+                               {"fingerprint", log::hex(unit.fingerprint)},
+                               {"reason", refusal->message}});
+  }
+  return refusal;
 }
 
 // A read the policy sends to new runs there if new can take it (NewReads::try_new()). While

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,7 @@
 #include "router/classify.h"
 #include "router/extended.h"
 #include "router/policy.h"
+#include "router/refusals.h"
 
 namespace cutover::proxy {
 
@@ -80,6 +82,7 @@ class UnitDispatcher {
                                     std::string& pending);
   const router::Classification& classify(std::string_view sql);
   router::Decision decide(const router::Classification& unit);
+  std::optional<router::Refusal> refusal_of(const router::Classification& unit);
   asio::awaitable<NewRead> try_new(std::string_view message, const router::Classification& unit,
                                    int prefix_replies, std::string_view shadow_for_old);
   bool shadows(const router::Classification& unit);

@@ -32,6 +32,24 @@ inline std::vector<std::string> mismatch_lines_until(
   return lines;
 }
 
+// Every row of every table of `db`'s postgres database (outside the system schemas), each table
+// named and its rows as text in sorted order: two databases with equal contents give the same
+// string, whatever order the rows were written in.
+inline std::string every_row(const PgCluster& db) {
+  const std::string tables = db.query(
+      "select quote_ident(schemaname) || '.' || quote_ident(tablename) from pg_tables "
+      "where schemaname not in ('pg_catalog', 'information_schema') order by 1");
+  std::string out;
+  std::istringstream names(tables);
+  for (std::string table; std::getline(names, table);) {
+    out += table + ":\n" +
+           db.query("select coalesce(string_agg(r::text, e'\\n' order by r::text), '') from " +
+                    table + " r") +
+           "\n";
+  }
+  return out;
+}
+
 class RoutingTest : public ProxyTest {
  protected:
   void SetUp() override { start_routing(100); }

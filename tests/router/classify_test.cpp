@@ -92,6 +92,35 @@ TEST(ClassifyTest, WhatMirroringNeedsIsFlagged) {
   EXPECT_FALSE(classifier.classify("DELETE FROM t").refuses_transaction_block);
 }
 
+TEST(ClassifyTest, WhatCannotBeMirroredIsFlagged) {
+  Classifier classifier;
+  for (const char* sql :
+       {"PREPARE TRANSACTION 'x'", "COMMIT PREPARED 'x'", "ROLLBACK PREPARED 'x'"}) {
+    EXPECT_TRUE(classifier.classify(sql).two_phase) << sql;
+  }
+  EXPECT_FALSE(classifier.classify("COMMIT").two_phase);
+  EXPECT_FALSE(classifier.classify("PREPARE p AS SELECT 1").two_phase);
+  EXPECT_EQ(classifier.classify("COPY a FROM STDIN; COPY b FROM STDIN").copies_in_statements, 2);
+  EXPECT_EQ(classifier.classify("SELECT 0; COPY a FROM STDIN").copies_in_statements, 1);
+  EXPECT_EQ(classifier.classify("COPY a TO STDOUT; COPY b FROM '/f'").copies_in_statements, 0);
+}
+
+TEST(ClassifyTest, QuestionsAboutTheSessionsOwnServerAreFlagged) {
+  Classifier classifier;
+  for (const char* sql :
+       {"SELECT pg_backend_pid()", "SELECT pg_catalog.pg_backend_pid()", "SELECT currval('s')",
+        "SELECT lastval()", "SELECT version()", "SELECT * FROM pg_stat_activity",
+        "SELECT * FROM pg_catalog.pg_locks", "SELECT name FROM pg_prepared_statements",
+        "SELECT txid_current_if_assigned()", "SELECT inet_server_port()"}) {
+    EXPECT_TRUE(classifier.classify(sql).server_bound) << sql;
+  }
+  for (const char* sql :
+       {"SELECT 1", "SELECT * FROM t", "SELECT app.pg_backend_pid()", "SELECT * FROM app.pg_locks",
+        "SELECT setting FROM pg_settings", "SELECT now()"}) {
+    EXPECT_FALSE(classifier.classify(sql).server_bound) << sql;
+  }
+}
+
 TEST(ClassifyTest, TemporaryRelationsAreFlagged) {
   Classifier classifier;
   for (const char* sql :

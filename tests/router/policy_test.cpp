@@ -134,6 +134,17 @@ TEST(PolicyTest, SessionsWithTemporaryTablesReadFromTheSourceOfTruth) {
   EXPECT_EQ(d.reason, "temporary");
 }
 
+TEST(PolicyTest, QuestionsAboutTheSessionsOwnServerGoToTheSourceOfTruthAtAnyRamp) {
+  PolicyConfig config;
+  Classification read = unit(Kind::kRead);
+  read.server_bound = true;
+  Decision d =
+      route(Phase::kDualWrite, kRampScale, config, session_in_bucket(0), read, Clock::now());
+  EXPECT_EQ(d.target, Backend::kOld);
+  EXPECT_EQ(d.reason, "server");
+  EXPECT_TRUE(d.is_read);
+}
+
 TEST(PolicyTest, TableAndUserOverridesKeepReadsOnOld) {
   const uint32_t ramp = kRampScale;
   PolicyConfig config{.old_only_tables = {"payments", "audit.log"},

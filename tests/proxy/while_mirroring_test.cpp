@@ -1,0 +1,90 @@
+// What a client sees of cutover's limits while it mirrors, against the real clusters: a unit
+// cutover cannot mirror is refused before old runs it (0A000, with a hint), the transaction
+// fails as PostgreSQL's own error would fail it, and both databases stay identical; questions
+// about the session's own server are answered by the source of truth at any ramp.
+#include <libpq-fe.h>
+
+#include <string>
+
+#include "tests/proxy/routing_fixture.h"
+
+namespace cutover::testing {
+namespace {
+
+class WhileMirroringTest : public RoutingTest {
+ protected:
+  void SetUp() override {
+    for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
+      db->query("drop table if exists limited; create table limited(id int primary key, v text)");
+    }
+    start_routing(100, "  read_your_writes_ms: 0\n");
+  }
+  // The error `sql` ends with, as "SQLSTATE: message".
+  static std::string error_of(Connection& c, const std::string& sql) {
+    try {
+      c.exec(sql);
+    } catch (const QueryError& e) {
+      return e.sqlstate() + ": " + e.what();
+    }
+    return "no error";
+  }
+  static bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+  }
+};
+
+TEST_F(WhileMirroringTest, TwoPhaseCommitIsRefusedBeforeOldRunsItAndTheTransactionFails) {
+  Connection c = connect_proxy();
+  c.exec("begin");
+  c.exec("insert into limited values (1, 'prepared?')");
+  const std::string refused = error_of(c, "prepare transaction 'x'");
+  EXPECT_TRUE(contains(refused, "0A000: ")) << refused;
+  EXPECT_TRUE(contains(refused, "two-phase commit")) << refused;
+  // As after any error of the server's: the transaction is aborted until it ends.
+  EXPECT_TRUE(contains(error_of(c, "select 1"), "25P02")) << error_of(c, "select 1");
+  c.exec("rollback");
+  EXPECT_EQ(c.query_value("select count(*) from limited"), "0");
+  for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
+    EXPECT_EQ(db->query("select count(*) from pg_prepared_xacts"), "0");
+  }
+  EXPECT_EQ(every_row(old_db()), every_row(TwoClusters::new_db()));
+}
+
+TEST_F(WhileMirroringTest, TheRefusalCarriesAHintOnHowToWriteItInstead) {
+  Connection c = connect_proxy();
+  PGresult* result = PQexec(c.get(), "copy limited from stdin; copy limited from stdin");
+  ASSERT_EQ(PQresultStatus(result), PGRES_FATAL_ERROR);
+  EXPECT_STREQ(PQresultErrorField(result, PG_DIAG_SQLSTATE), "0A000");
+  EXPECT_TRUE(contains(PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY),
+                       "more than one COPY FROM STDIN"));
+  EXPECT_STREQ(PQresultErrorField(result, PG_DIAG_MESSAGE_HINT),
+               "Send each COPY ... FROM STDIN as a query of its own.");
+  PQclear(result);
+  // No hang, and the session goes on: each COPY on its own is mirrored.
+  EXPECT_EQ(c.copy_in("copy limited from stdin", "1\tone\n2\ttwo\n"), "COPY 2");
+  EXPECT_EQ(c.query_value("select count(*) from limited"), "2");
+  EXPECT_EQ(every_row(old_db()), every_row(TwoClusters::new_db()));
+  EXPECT_TRUE(contains(proxy_->log(), "\"event\":\"unit_refused\""));
+}
+
+// psql and psycopg 3 match a notification's sender against pg_backend_pid(): at ramp 100 the
+// pid must still be old's, where the session's NOTIFY runs.
+TEST_F(WhileMirroringTest, TheSessionsOwnServerAnswersQuestionsAboutItAtAnyRamp) {
+  Connection c = connect_proxy();
+  EXPECT_EQ(c.query_value(kWhichServer), std::to_string(TwoClusters::new_db().port()));  // ramp
+  c.exec("listen limits");
+  c.exec("notify limits");
+  PQconsumeInput(c.get());
+  PGnotify* notification = PQnotifies(c.get());
+  ASSERT_NE(notification, nullptr);
+  const int sender = notification->be_pid;
+  PQfreemem(notification);
+  EXPECT_EQ(c.query_value("select pg_backend_pid()"), std::to_string(sender));
+  EXPECT_EQ(c.query_value("select count(*) from pg_stat_activity where pid = pg_backend_pid()"),
+            "1");
+  EXPECT_EQ(c.query_value("select setting from pg_settings where name = 'port'"),
+            std::to_string(TwoClusters::new_db().port()));  // not about the server: ramp
+}
+
+}  // namespace
+}  // namespace cutover::testing
