@@ -158,6 +158,7 @@ struct Classifier::Walk {
   Kind statement(std::string_view type, const json::object& node) {
     if (type == "SelectStmt") {
       if (const auto* into = object_at(node, "intoClause")) {
+        scan(node);                   // what it calls (now(), random()) and reads
         return temporary_kind(into);  // SELECT ... INTO
       }
       return std::max(Kind::kRead, scan(node));
@@ -221,7 +222,10 @@ struct Classifier::Walk {
     }
     if (type == "ExecuteStmt") return Kind::kUnknown;  // the prepared text is not visible here
     if (type == "CreateStmt") return temporary_kind(object_at(node, "relation"));
-    if (type == "CreateTableAsStmt") return temporary_kind(object_at(node, "into"));
+    if (type == "CreateTableAsStmt") {
+      scan(node);  // what it calls (now(), random()) and reads
+      return temporary_kind(object_at(node, "into"));
+    }
     if (type == "ViewStmt") return temporary_kind(object_at(node, "view"));
     if (type == "CreateSeqStmt") return temporary_kind(object_at(node, "sequence"));
     if (has_prefix(type, {"Create", "Alter", "Drop", "Grant", "Rename", "Comment", "SecLabel",

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdio>
 #include <ctime>
+#include <initializer_list>
 
 #include "router/parse_tree.h"
 
@@ -64,11 +65,14 @@ struct Finder {
   NonDeterminism found;
   bool failed = false;
 
+  bool stores = false;  // the statement walked stores rows (see NonDeterminism::unsafe)
+
+  static void add_once(std::vector<std::string>& names, std::string_view name) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.emplace_back(name);
+  }
   void add_unpinnable(std::string_view name) {
-    if (std::find(found.unpinnable.begin(), found.unpinnable.end(), name) ==
-        found.unpinnable.end()) {
-      found.unpinnable.emplace_back(name);
-    }
+    add_once(found.unpinnable, name);
+    if (stores) add_once(found.unsafe, name);
   }
 
   // CURRENT_TIMESTAMP and its kin: ops SVFOP_CURRENT_DATE, ..._TIME[_N], ..._TIMESTAMP[_N],
@@ -160,6 +164,27 @@ bool pins_values(const json::value& stmt) {
          type == "MergeStmt" || type == "SelectStmt" || type == "CallStmt";
 }
 
+bool holds_key(const json::value& value, std::initializer_list<std::string_view> keys) {
+  if (value.is_array()) {
+    const auto& items = value.get_array();
+    return std::any_of(items.begin(), items.end(),
+                       [&](const json::value& item) { return holds_key(item, keys); });
+  }
+  if (!value.is_object()) return false;
+  for (const auto& [key, child] : value.get_object()) {
+    if (std::find(keys.begin(), keys.end(), std::string_view(key)) != keys.end()) return true;
+    if (holds_key(child, keys)) return true;
+  }
+  return false;
+}
+
+// Whether a statement pins_values() accepts stores rows: all but a plain SELECT do.
+bool stores_rows(const json::value& stmt) {
+  const auto& [type, node] = *stmt.get_object().begin();
+  if (type != "SelectStmt") return true;
+  return holds_key(node, {"intoClause", "InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"});
+}
+
 }  // namespace
 
 bool nondeterministic_function(std::string_view name) {
@@ -193,7 +218,9 @@ std::optional<NonDeterminism> find_nondeterminism(std::string_view sql) {
     for (const auto& entry : statements->get_array()) {
       const json::value* stmt =
           entry.is_object() ? entry.get_object().if_contains("stmt") : nullptr;
-      if (stmt != nullptr && pins_values(*stmt)) finder.walk(*stmt);
+      if (stmt == nullptr || !pins_values(*stmt)) continue;
+      finder.stores = stores_rows(*stmt);
+      finder.walk(*stmt);
     }
   }
   if (finder.failed) return std::nullopt;

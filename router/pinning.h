@@ -27,6 +27,10 @@ struct TimeCall {
 struct NonDeterminism {
   std::vector<TimeCall> time_calls{};     // in text order
   std::vector<std::string> unpinnable{};  // function names, e.g. "random", once each
+  // Those of `unpinnable` called in a statement that stores rows (INSERT, UPDATE, DELETE,
+  // MERGE, CREATE TABLE AS, SELECT INTO, a SELECT with a data-modifying WITH, CALL): its
+  // effect would differ per server. A plain SELECT's calls (SELECT nextval('s')) store nothing.
+  std::vector<std::string> unsafe{};
 };
 
 // Whether the name (unqualified or in pg_catalog) is one of the functions this file knows to

@@ -6,21 +6,36 @@
 // Not what is mirrored (proxy/mirror/mirror.h) or pinned (pinning.h).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "router/classify.h"
 
 namespace cutover::router {
 
+// Why: the `reason` label of cutover_mirror_refused_total and the log's unit_refused.
+enum class RefusalReason : uint8_t { kTwoPhase, kCopies, kUnsafeDdl, kUnsafeWrite };
+inline constexpr size_t kRefusalReasons = 4;
+std::string_view reason_name(RefusalReason reason);
+
 struct Refusal {
   std::string message;
   std::string hint;
+  RefusalReason reason = RefusalReason::kTwoPhase;
 };
 
-// The refusal for `unit` (a whole simple-protocol Query) while a mirror is kept; nullopt when
-// it may run.
-std::optional<Refusal> refusal_while_mirroring(const Classification& unit);
+// The refusal for `unit` (a whole simple-protocol Query, its text `sql`) while a mirror is
+// kept; nullopt when it may run. DDL is parsed once more here: an ALTER TABLE that fills
+// existing rows with values each server computes for itself (ADD COLUMN with a DEFAULT of
+// now() or random(), a serial or identity column, ALTER COLUMN TYPE ... USING random()).
+std::optional<Refusal> refusal_while_mirroring(const Classification& unit, std::string_view sql);
+
+// The refusal of a write storing values each server computes for itself (`what`: the pinner's
+// list, "random(), defaults of t"), when migration.mirror.unsafe_writes is refuse.
+Refusal unsafe_write_refusal(const std::string& what);
 
 // One statement that makes the server raise `refusal` with SQLSTATE 0A000 (a DO block).
 std::string raising_statement(const Refusal& refusal);

@@ -1,8 +1,5 @@
 #include "verify/comparator.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -91,21 +88,6 @@ std::string journal_report_line(const JournalReport& report) {
          ",\"database\":" + json_string(report.database) + ",\"user\":" + json_string(report.user) +
          ",\"tables\":" + array(report.tables) + ",\"keys\":" + array(report.keys) +
          ",\"detail\":" + json_string(report.detail) + "}";
-}
-
-void append_line(const std::filesystem::path& path, std::string_view line) {
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-  const std::string whole = std::string(line) + "\n";
-  // O_APPEND and one write: lines from the comparator's thread never interleave with it.
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw std::system_error(errno, std::generic_category(), "cannot open " + path.string());
-  const ssize_t written = ::write(fd, whole.data(), whole.size());
-  const int saved = errno;
-  ::close(fd);
-  if (written != static_cast<ssize_t>(whole.size())) {
-    throw std::system_error(saved, std::generic_category(), "cannot write " + path.string());
-  }
 }
 
 Comparator::Comparator(const std::filesystem::path& mismatch_log, size_t capacity,

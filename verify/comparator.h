@@ -78,8 +78,6 @@ struct JournalReport {
 std::string journal_report_line(const JournalReport& report);
 // "journal_may_have_applied", "journal_refused" or "journal_corrupt": the kind in both logs.
 std::string_view journal_report_kind(JournalReport::What what);
-// Appends one line (a newline is added) to `path` in a single write; throws std::system_error.
-void append_line(const std::filesystem::path& path, std::string_view line);
 
 class Comparator {
  public:

@@ -14,7 +14,32 @@ namespace {
   throw std::system_error(errno, std::generic_category(), what);
 }
 
+void append(const std::filesystem::path& path, std::string_view line, unsigned permissions,
+            bool durable) {
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+  const std::string whole = std::string(line) + "\n";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, permissions);
+  if (fd < 0) fail("cannot open " + path.string());
+  const ssize_t written = ::write(fd, whole.data(), whole.size());
+  int error = written < 0 ? errno : 0;
+  if (error == 0 && written != static_cast<ssize_t>(whole.size())) error = EIO;  // short write
+  if (error == 0 && durable && ::fsync(fd) != 0) error = errno;
+  ::close(fd);
+  if (error != 0) {
+    throw std::system_error(error, std::generic_category(), "cannot write " + path.string());
+  }
+}
+
 }  // namespace
+
+void append_line(const std::filesystem::path& path, std::string_view line, unsigned permissions) {
+  append(path, line, permissions, false);
+}
+
+void append_durable_line(const std::filesystem::path& path, std::string_view line,
+                         unsigned permissions) {
+  append(path, line, permissions, true);
+}
 
 void fsync_directory(const std::filesystem::path& dir) {
   const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

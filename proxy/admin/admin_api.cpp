@@ -1,12 +1,10 @@
 // The admin API's answers (admin_server.h): what each path reports and how each mutation is
 // checked, recorded and applied. The HTTP transport is in admin_server.cpp.
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <cmath>
@@ -14,6 +12,7 @@
 #include "proxy/admin/admin_server.h"
 #include "proxy/base/log.h"
 #include "proxy/migration/proxy_context.h"
+#include "verify/durable_file.h"
 
 namespace cutover::proxy {
 namespace {
@@ -52,16 +51,6 @@ std::optional<json::object> body_object(const AdminRequest& request, AdminRespon
     return std::nullopt;
   }
   return value.get_object();
-}
-
-// Appends one line and syncs it: the audit log must hold every change that took effect.
-bool append_line(const std::string& path, const std::string& line) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
-                  ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
 }
 
 }  // namespace
@@ -158,7 +147,7 @@ AdminResponse AdminServer::divergences() const {
                                    {"kind", d.kind},
                                    {"table", d.table},
                                    {"keys", std::move(keys)},
-                                   {"since_unix_ms", d.since_unix_ms},
+                                   {"since", d.since_unix_ms},
                                    {"fingerprint", log::hex(d.fingerprint)},
                                    {"occurrences", d.occurrences},
                                    {"detail", d.detail}});
@@ -329,10 +318,17 @@ AdminResponse AdminServer::apply(const AdminRequest& request, const std::string&
                      {"new", json::object{{"phase", router::to_string(after.phase)},
                                           {"read_ramp_percent", percent(after.read_ramp)},
                                           {"version", after.version}}}};
-  const bool audited = append_line(config_.admin.audit_log, json::serialize(entry) + "\n");
+  std::string audit_error;
+  try {
+    verify::append_durable_line(config_.admin.audit_log, json::serialize(entry), 0600);
+  } catch (const std::system_error& e) {
+    audit_error = e.what();
+  }
+  const bool audited = audit_error.empty();
   log::write(audited ? log::Level::kInfo : log::Level::kError,
              audited ? "control_changed" : "control_changed_unaudited",
              {{"change", what},
+              {"audit_error", audit_error},
               {"phase", router::to_string(after.phase)},
               {"read_ramp_percent", after.read_ramp / 100.0},
               {"version", after.version},

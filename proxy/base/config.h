@@ -103,8 +103,14 @@ struct FallbackConfig {
 // source of truth commits (so conflicting writes apply in the same order on both).
 enum class MirrorOrdering { kStrict, kParallel };
 
+// A write storing values each server computes for itself (random(), INSERT ... SELECT into
+// volatile defaults, ...). kRefuse: refused before old runs it (0A000). kAllow: run on both,
+// each one an open divergence of its tables.
+enum class UnsafeWrites { kRefuse, kAllow };
+
 struct MirrorConfig {
   MirrorOrdering ordering = MirrorOrdering::kStrict;
+  UnsafeWrites unsafe_writes = UnsafeWrites::kRefuse;
   // A mirrored write the mirror has not answered within this counts as failed there.
   std::chrono::milliseconds timeout{5000};
   // How long the hand-over from journal replay back to live mirroring may hold transactions

@@ -76,6 +76,16 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                         .Help("Client logins refused: wrong password or unknown user")
                         .Register(*registry_)
                         .Add({});
+  auto& refused = BuildCounter()
+                      .Name("cutover_mirror_refused_total")
+                      .Help(
+                          "Units refused before old ran them, because new could not be "
+                          "given the same effect, by reason")
+                      .Register(*registry_);
+  for (size_t i = 0; i < refused_.size(); ++i) {
+    refused_[i] = &refused.Add(
+        {{"reason", std::string(router::reason_name(static_cast<router::RefusalReason>(i)))}});
+  }
 }
 
 uint64_t Metrics::read_fallbacks() const {

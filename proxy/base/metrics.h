@@ -15,6 +15,7 @@
 
 #include "router/classify.h"
 #include "router/phase.h"
+#include "router/refusals.h"
 #include "verify/comparator.h"
 
 namespace cutover::proxy {
@@ -46,6 +47,7 @@ class Metrics {
   }
   void tls_handshake(Tls result) { tls_[static_cast<size_t>(result)]->Increment(); }
   void auth_failure() { auth_failures_->Increment(); }
+  void refused(router::RefusalReason reason) { refused_[static_cast<size_t>(reason)]->Increment(); }
 
  private:
   static constexpr size_t kKinds = 6;
@@ -60,6 +62,7 @@ class Metrics {
   std::array<prometheus::Histogram*, 2> durations_{};
   std::array<prometheus::Counter*, 2> tls_{};
   prometheus::Counter* auth_failures_ = nullptr;
+  std::array<prometheus::Counter*, router::kRefusalReasons> refused_{};
 };
 
 }  // namespace cutover::proxy

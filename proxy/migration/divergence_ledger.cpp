@@ -1,16 +1,13 @@
 #include "proxy/migration/divergence_ledger.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <boost/json.hpp>
-#include <cerrno>
 #include <chrono>
 #include <fstream>
 #include <set>
 #include <system_error>
 
 #include "proxy/base/log.h"
+#include "verify/durable_file.h"
 
 namespace cutover::proxy {
 namespace {
@@ -100,7 +97,7 @@ void DivergenceLedger::load() {
   std::ifstream tail(file_, std::ios::ate | std::ios::binary);
   if (tail && tail.tellg() > 0) {
     tail.seekg(-1, std::ios::end);
-    if (tail.get() != '\n') append("");
+    if (tail.get() != '\n') verify::append_durable_line(file_, "");
   }
   if (skipped > 0) {
     log::warn("divergence_ledger_lines_skipped", {{"file", file_.string()}, {"lines", skipped}});
@@ -120,7 +117,7 @@ uint64_t DivergenceLedger::open(Divergence found) {
   found.id = next_id_++;
   found.since_unix_ms = unix_ms_now();
   found.occurrences = 1;
-  append(open_line(found));
+  verify::append_durable_line(file_, open_line(found));
   log::warn("divergence_opened", {{"id", found.id},
                                   {"kind", found.kind},
                                   {"table", found.table},
@@ -131,22 +128,6 @@ uint64_t DivergenceLedger::open(Divergence found) {
   const uint64_t id = found.id;
   open_[id] = std::move(found);
   return id;
-}
-
-// One write and an fsync: the record is on disk before whoever found the divergence goes on.
-void DivergenceLedger::append(const std::string& line) {
-  const std::string whole = line + "\n";
-  const int fd = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw std::system_error(errno, std::generic_category(), "cannot open " + file_.string());
-  const ssize_t written = ::write(fd, whole.data(), whole.size());
-  const int saved = errno;
-  const bool synced = written == static_cast<ssize_t>(whole.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced) {
-    throw std::system_error(written < 0 ? saved : EIO, std::generic_category(),
-                            "cannot write " + file_.string());
-  }
 }
 
 void DivergenceLedger::note(const Divergence& found, const std::vector<std::string>& tables) {

@@ -58,7 +58,6 @@ class DivergenceLedger {
  private:
   using Identity = std::tuple<std::string, std::string, uint64_t>;  // kind, table, fingerprint
   void load();
-  void append(const std::string& line);
 
   const std::filesystem::path file_;
   mutable std::mutex mutex_;

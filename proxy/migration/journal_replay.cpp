@@ -10,6 +10,7 @@
 #include "proxy/base/log.h"
 #include "router/insert_defaults.h"
 #include "router/row_keys.h"
+#include "verify/durable_file.h"
 
 namespace cutover::proxy {
 namespace {
@@ -344,12 +345,13 @@ void JournalReplayer::report(What what, const verify::JournalRecord& record, std
                                      {"tables", log::joined(report.tables)},
                                      {"keys", log::joined(report.keys)},
                                      {"detail", report.detail}});
-  verify::append_line(config_.verify.mismatch_log, verify::journal_report_line(report));
+  // The durable open item first: whoever reads the report finds it open already.
   divergences_.note({.kind = std::string(verify::journal_report_kind(what)),
                      .keys = report.keys,
                      .fingerprint = record.fingerprint,
                      .detail = report.detail},
                     report.tables);
+  verify::append_line(config_.verify.mismatch_log, verify::journal_report_line(report));
 }
 
 uint64_t JournalReplayer::report_problems(const std::vector<verify::JournalProblem>& problems) {
@@ -365,10 +367,10 @@ uint64_t JournalReplayer::report_problems(const std::vector<verify::JournalProbl
     log::error("journal_corrupt_record", {{"segment", problem.segment.string()},
                                           {"offset", problem.offset},
                                           {"bytes", problem.bytes}});
-    verify::append_line(config_.verify.mismatch_log, verify::journal_report_line(report));
     divergences_.note(
         {.kind = std::string(verify::journal_report_kind(report.what)), .detail = report.detail},
         {});
+    verify::append_line(config_.verify.mismatch_log, verify::journal_report_line(report));
     ++reported;
   }
   return reported;

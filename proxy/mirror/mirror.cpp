@@ -77,6 +77,7 @@ asio::awaitable<bool> Mirror::query(std::string_view whole, const router::Classi
       whole = pinned;
     }
   }
+  if (const auto refusal = unsafe_refusal(unit)) co_return co_await refuse(*refusal, unit);
   co_return co_await this->unit({}, whole, whole, whole, unit);
 }
 
@@ -94,6 +95,13 @@ asio::awaitable<bool> Mirror::batch(std::string_view batch, const router::BatchP
     pinner_.note_unpinned(plan.unit.fingerprint, "extended protocol: not pinned");
   }
   const std::optional<Pinner::PinnedBatch> pinned = co_await pinner_.pin_batch(batch, plan);
+  refused_ = false;
+  if (const auto refusal = unsafe_refusal(plan.unit)) {
+    // The client's batch is answered as if its first message failed: an ErrorResponse, then
+    // ReadyForQuery. None of its Parses ran (the dispatcher records so, refused()).
+    refused_ = true;
+    co_return co_await refuse(*refusal, plan.unit);
+  }
   // A statement cutover cannot give new (ambiguous, or past the tracking bound): the batch and
   // the rest of its transaction are not applied there.
   if (!plan.new_can_run) broken_ = MirrorBreak::kUnknownStatement;
@@ -120,6 +128,7 @@ asio::awaitable<bool> Mirror::streamed_batch(std::string_view sync, std::string_
                                              std::string_view journal_prefix, bool kept_whole,
                                              std::string& pending) {
   const bool unpinned = pinner_.streamed_unpinned();  // its Binds were pinned as they came
+  const bool unsafe = pinner_.streamed_unsafe();
   if (!co_await host_.forward_to_old(pending)) co_return false;
   co_await settle_pending();  // before its Sync lets old end the transaction
   co_await join(plan.unit);
@@ -134,7 +143,8 @@ asio::awaitable<bool> Mirror::streamed_batch(std::string_view sync, std::string_
   const std::string for_new = plan.new_prefix + std::string(batch);
   const std::string for_journal = std::string(journal_prefix) + std::string(batch);
   applied_ = false;
-  const bool ran = co_await after_old(*answer, false, for_new, for_journal, plan.unit, unpinned);
+  const bool ran =
+      co_await after_old(*answer, false, for_new, for_journal, plan.unit, unpinned, unsafe);
   co_return ran;
 }
 
@@ -191,7 +201,35 @@ asio::awaitable<bool> Mirror::unit(std::string_view old_prefix, std::string_view
   to_old.append(for_old);
   auto answer = co_await host_.run_on_old(to_old, wrap ? 2 : 1);
   if (!answer) co_return false;
-  co_return co_await after_old(*answer, wrap, for_new, for_journal, unit, pinner_.unpinned());
+  co_return co_await after_old(*answer, wrap, for_new, for_journal, unit, pinner_.unpinned(),
+                               !pinner_.unsafe().empty());
+}
+
+std::optional<router::Refusal> Mirror::unsafe_refusal(const router::Classification& unit) {
+  if (pinner_.unsafe().empty() ||
+      context_.config.migration.mirror.unsafe_writes != UnsafeWrites::kRefuse) {
+    return std::nullopt;
+  }
+  router::Refusal refusal = router::unsafe_write_refusal(pinner_.unsafe());
+  note_refused(refusal, unit);
+  return refusal;
+}
+
+// Old raises the refusal in the unit's place, as a unit of its own that fails (so a wrapped
+// one is rolled back, and a transaction is failed as by any error of old's); new never sees it.
+asio::awaitable<bool> Mirror::refuse(const router::Refusal& refusal,
+                                     const router::Classification& unit) {
+  std::string raising;
+  append_query(raising, router::raising_statement(refusal));
+  co_return co_await this->unit({}, raising, {}, {}, unit);
+}
+
+void Mirror::note_refused(const router::Refusal& refusal, const router::Classification& unit) {
+  context_.metrics.refused(refusal.reason);
+  log::warn("unit_refused", {{"conn", conn_id_},
+                             {"fingerprint", log::hex(unit.fingerprint)},
+                             {"reason", router::reason_name(refusal.reason)},
+                             {"message", refusal.message}});
 }
 
 // The rest of a mirrored unit once old has answered it (its ReadyForQuery held): new runs it
@@ -199,7 +237,8 @@ asio::awaitable<bool> Mirror::unit(std::string_view old_prefix, std::string_view
 // ended is settled (journaled if new missed part of it) before the client hears of it.
 asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::string_view for_new,
                                         std::string_view for_journal,
-                                        const router::Classification& unit, bool unpinned) {
+                                        const router::Classification& unit, bool unpinned,
+                                        bool unsafe) {
   std::string to_old;
   if (!held.sqlstate.empty()) {
     // Old refused it: nothing of it reaches new. A wrapped write is rolled back on old; a
@@ -238,7 +277,7 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
   }
   transaction_.note(co_await run_on_new(to_new, frame, unit, old_rolled_back ? nullptr : &held),
                     unit.fingerprint);
-  if (unpinned && !old_rolled_back) note_unpinned_write(unit);
+  if (unsafe && !old_rolled_back) note_unpinned_write(unit);
   char status = held.status;
   bool committed = !old_rolled_back;  // what old did, once status says the transaction ended
   if (wrap) {

@@ -35,6 +35,7 @@
 #include "proxy/net/asio.h"
 #include "router/classify.h"
 #include "router/extended.h"
+#include "router/refusals.h"
 #include "verify/comparator.h"
 
 namespace cutover::proxy {
@@ -79,6 +80,11 @@ class Mirror {
   ErrorCode failure() const { return failure_; }
   // Whether the last unit sent to new ran there without an error.
   bool applied() const { return applied_; }
+  // Whether the last batch() was refused (old raised the refusal in its place, nothing of it
+  // ran anywhere).
+  bool refused() const { return refused_; }
+  // Logs and counts a unit refused before old ran it (router/refusals.h).
+  void note_refused(const router::Refusal& refusal, const router::Classification& unit);
   // ParseCompletes of cutover's statements taken out of old's answer to the current batch:
   // the first that many of them are on old now. Reset when a batch starts going to old.
   uint64_t* own_parses_counter() { return &own_parses_taken_out_; }
@@ -148,9 +154,14 @@ class Mirror {
                              std::string_view for_new, std::string_view for_journal,
                              const router::Classification& unit,
                              const std::vector<int>& own_parses = {});
+  // `unpinned`: the comparator marks the pair; `unsafe`: an allowed unsafe write, an open
+  // divergence (Pinner::unsafe()).
   asio::awaitable<bool> after_old(const HeldAnswer& held, bool wrap, std::string_view for_new,
                                   std::string_view for_journal, const router::Classification& unit,
-                                  bool unpinned);
+                                  bool unpinned, bool unsafe);
+  // The refusal of the unit just pinned when it is unsafe and such writes are refused.
+  std::optional<router::Refusal> unsafe_refusal(const router::Classification& unit);
+  asio::awaitable<bool> refuse(const router::Refusal& refusal, const router::Classification& unit);
   asio::awaitable<void> join(const router::Classification& unit);
   asio::awaitable<bool> settle(bool committed);
   asio::awaitable<bool> send_ready(char status);
@@ -183,6 +194,7 @@ class Mirror {
   MirroredTransaction transaction_;
   MirrorBreak broken_ = MirrorBreak::kNone;  // why new's copy of the transaction is not whole
   bool applied_ = false;
+  bool refused_ = false;
   std::deque<Pending> pending_;
   uint64_t own_parses_taken_out_ = 0;
   Copy copy_;

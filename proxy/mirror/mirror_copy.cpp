@@ -69,7 +69,7 @@ asio::awaitable<bool> Mirror::copy_data(char type, std::string_view whole, std::
   transaction_.reserve(primary_.status == 'I');
   auto answer = co_await host_.run_on_old(whole, 1);
   if (!answer) co_return false;
-  co_return co_await after_old(*answer, false, kept.bytes(), kept.bytes(), unit, false);
+  co_return co_await after_old(*answer, false, kept.bytes(), kept.bytes(), unit, false, false);
 }
 
 }  // namespace cutover::proxy

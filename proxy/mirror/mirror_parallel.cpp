@@ -52,7 +52,7 @@ asio::awaitable<bool> Mirror::unit_parallel(std::string_view old_prefix, std::st
   Frame frame{.ask_transaction_id = transaction_.new_transaction_id() == 0 && pending_.empty(),
               .unpinned = pinner_.unpinned()};
   if (frame.ask_transaction_id) append_query(to_new, kAskTransactionId);
-  if (frame.unpinned) note_unpinned_write(unit);
+  if (!pinner_.unsafe().empty()) note_unpinned_write(unit);
   const Send sent = co_await send_to_new(to_new, unit, true);
   if (sent == Send::kSkipped) {
     transaction_.note(MirrorOutcome::kNotApplied, unit.fingerprint);

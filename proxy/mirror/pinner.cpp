@@ -7,9 +7,17 @@
 
 namespace cutover::proxy {
 
+// "random(), nextval()": the functions named as a client would write them.
+std::string Pinner::calls(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name + "()";
+  return out;
+}
+
 void Pinner::start_unit() {
   if (source_.transaction_status() == 'I') transaction_time_.clear();
   unpinned_ = false;
+  unsafe_.clear();
 }
 
 // cutover's clock as the instants now() (fixed for the transaction) and statement_timestamp()
@@ -27,6 +35,11 @@ void Pinner::note_unpinned(uint64_t fingerprint, const std::string& what) {
   report_unpinned(fingerprint, what);
 }
 
+void Pinner::note_unsafe(uint64_t fingerprint, const std::string& what) {
+  unsafe_ += (unsafe_.empty() ? "" : ", ") + what;
+  note_unpinned(fingerprint, what);
+}
+
 // Logged once per session and fingerprint: a prepared statement runs thousands of times a
 // second, and the comparator still marks each pair.
 void Pinner::report_unpinned(uint64_t fingerprint, const std::string& what) {
@@ -41,8 +54,12 @@ void Pinner::report_unpinned(uint64_t fingerprint, const std::string& what) {
 // transaction (statement_timestamp(): per statement), so old and new store the same values.
 std::string Pinner::pin_text(std::string_view sql, const router::Classification& unit) {
   auto found = router::find_nondeterminism(sql);
-  if (!found || !found->unpinnable.empty()) {
-    note_unpinned(unit.fingerprint, found ? log::joined(found->unpinnable) : "unparsed");
+  if (!found) {
+    note_unpinned(unit.fingerprint, "unparsed");  // old will say what is wrong with it
+  } else if (!found->unsafe.empty()) {
+    note_unsafe(unit.fingerprint, calls(found->unsafe));
+  } else if (!found->unpinnable.empty()) {
+    note_unpinned(unit.fingerprint, calls(found->unpinnable));
   }
   if (!found || found->time_calls.empty()) return {};
   auto [transaction, statement] = instants();

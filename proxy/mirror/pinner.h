@@ -56,9 +56,14 @@ class Pinner {
   void start_unit();
   // Whether the unit since start_unit() calls what could not be pinned (random(), ...).
   bool unpinned() const { return unpinned_; }
+  // What of it the unit stores although each server computes its own (a write calling
+  // random(), an INSERT ... SELECT with volatile defaults): empty when nothing; such a write
+  // is refused or, when allowed, an open divergence.
+  const std::string& unsafe() const { return unsafe_; }
   // Logs a statement whose values cannot be pinned (once per session and fingerprint) and
-  // marks the current unit unpinned.
+  // marks the current unit unpinned; note_unsafe() also marks it unsafe.
   void note_unpinned(uint64_t fingerprint, const std::string& what);
+  void note_unsafe(uint64_t fingerprint, const std::string& what);
   // standard_conforming_strings as the session has it: when off, '\' escapes in literals that
   // the parser does not expect, so nothing is pinned (and the unit is reported unpinned).
   void set_standard_strings(bool on) { standard_strings_ = on; }
@@ -101,6 +106,9 @@ class Pinner {
   std::optional<PinnedPiece> pin_piece(std::string_view piece, const router::BatchPlan& plan);
   // Whether the batch going in pieces bound a statement that could not be pinned.
   bool streamed_unpinned() const { return streamed_unpinned_; }
+  // ... and one storing what each server computes for itself (see unsafe()): it cannot be
+  // refused any more, old has begun running it.
+  bool streamed_unsafe() const { return streamed_unsafe_; }
   // The batch sent in pieces is over (`parse_completes` as for batch_ran()).
   void streamed_batch_over(uint64_t parse_completes);
 
@@ -124,6 +132,7 @@ class Pinner {
     };
     std::vector<Evaluated> evaluated{};
     std::string unpinned{};  // what the statement leaves unpinned: reported
+    std::string unsafe{};    // what of that it stores (see unsafe())
     bool on_old = false;     // prepared on the source of truth's connection
     bool on_new = false;     // ... on the mirror's
     // Values of `evaluated` asked of the source ahead, for batches sent in pieces
@@ -153,6 +162,7 @@ class Pinner {
   };
   using Values = std::vector<std::optional<std::string>>;
 
+  static std::string calls(const std::vector<std::string>& names);
   std::pair<std::string, std::string> instants();
   void report_unpinned(uint64_t fingerprint, const std::string& what);
   // pinner_defaults.cpp
@@ -176,6 +186,7 @@ class Pinner {
   const uint64_t conn_id_;
   bool standard_strings_ = true;
   bool unpinned_ = false;
+  std::string unsafe_;
   std::string transaction_time_;  // what now() is in this transaction, once pinned
   std::unordered_set<uint64_t> unpinned_reported_;  // fingerprints logged as such already
   // INSERT targets' columns, by quoted name, as of the schema version.
@@ -193,6 +204,7 @@ class Pinner {
   // whether it binds a statement that could not be pinned.
   std::vector<PinnedStatement*> streamed_;
   bool streamed_unpinned_ = false;
+  bool streamed_unsafe_ = false;
 };
 
 }  // namespace cutover::proxy

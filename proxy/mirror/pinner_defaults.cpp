@@ -83,7 +83,7 @@ asio::awaitable<std::string> Pinner::pin_defaults(std::string_view sql,
   const std::string at_statement = router::quote_literal(statement);
   auto plan = co_await plan_defaults(sql, unit.fingerprint, at_transaction, at_statement);
   if (!plan) co_return std::string();
-  if (!plan->unpinned.empty()) note_unpinned(unit.fingerprint, plan->unpinned);
+  if (!plan->unpinned.empty()) note_unsafe(unit.fingerprint, plan->unpinned);
   if (plan->filled.empty()) co_return std::string();
   std::vector<std::string> expressions;
   for (const auto& evaluation : plan->evaluated) {

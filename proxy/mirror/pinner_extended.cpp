@@ -67,7 +67,11 @@ asio::awaitable<std::optional<Pinner::PinnedBatch>> Pinner::pin_batch(
   size_t evaluated = 0;
   for (const router::BatchPlan::Binding& binding : plan.pinnable) {
     PinnedStatement* pin = co_await statement_for(binding);
-    if (!pin->unpinned.empty()) note_unpinned(binding.fingerprint, pin->unpinned);
+    if (!pin->unsafe.empty()) {
+      note_unsafe(binding.fingerprint, pin->unsafe);
+    } else if (!pin->unpinned.empty()) {
+      note_unpinned(binding.fingerprint, pin->unpinned);
+    }
     if (pin->name.empty()) continue;
     uses.push_back({&binding, pin});
     evaluated += pin->evaluated.size();
@@ -264,6 +268,8 @@ std::optional<Pinner::PinnedPiece> Pinner::pin_piece(std::string_view piece,
     const bool nothing_to_pin = pin != nullptr && pin->name.empty() && pin->unpinned.empty();
     if (!nothing_to_pin && (!bind || !pin->unpinned.empty())) {
       streamed_unpinned_ = true;
+      // Stored values differ, unless all it leaves unpinned is in a plain SELECT.
+      streamed_unsafe_ |= pin == nullptr || (!bind && !pin->name.empty()) || !pin->unsafe.empty();
       report_unpinned(binding.fingerprint, pin != nullptr && !pin->unpinned.empty()
                                                ? pin->unpinned
                                                : "extended protocol: a batch sent in pieces");
@@ -295,6 +301,7 @@ void Pinner::streamed_batch_over(uint64_t parse_completes) {
     to_close_on_old_.push_back(streamed[i]->name);
   }
   streamed_unpinned_ = false;
+  streamed_unsafe_ = false;
 }
 
 // What cutover prepares in place of the client's statement `binding.parse`: worked out once
@@ -317,7 +324,8 @@ asio::awaitable<Pinner::PinnedStatement*> Pinner::statement_for(
   pin.params = std::max(*highest, parse->parameter_types.size());
   const std::string transaction = router::parameter(pin.params + 1);
   const std::string statement = router::parameter(pin.params + 2);
-  if (!found->unpinnable.empty()) pin.unpinned = log::joined(found->unpinnable);
+  if (!found->unpinnable.empty()) pin.unpinned = calls(found->unpinnable);
+  if (!found->unsafe.empty()) pin.unsafe = calls(found->unsafe);
   std::string text = parse->query;
   bool changed = !found->time_calls.empty();
   if (changed) text = router::pin_time(text, found->time_calls, transaction, statement);
@@ -325,6 +333,7 @@ asio::awaitable<Pinner::PinnedStatement*> Pinner::statement_for(
   if (plan) {
     if (!plan->unpinned.empty()) {
       pin.unpinned += (pin.unpinned.empty() ? "" : ", ") + plan->unpinned;
+      pin.unsafe += (pin.unsafe.empty() ? "" : ", ") + plan->unpinned;
     }
     for (const DefaultsPlan::Evaluation& e : plan->evaluated) {
       const size_t n = pin.params + 3 + pin.evaluated.size();

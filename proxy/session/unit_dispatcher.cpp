@@ -52,7 +52,7 @@ asio::awaitable<bool> UnitDispatcher::route_query(std::string_view body, std::st
   if (!co_await flush(pending)) co_return false;
   // A copy: the cache may evict its entry while this session waits on new.
   const router::Classification unit = classify(body.substr(0, body.find('\0')));
-  if (const auto refusal = refusal_of(unit)) {
+  if (const auto refusal = refusal_of(unit, query_text(whole))) {
     // Old raises it in place of the client's Query, which nothing sees.
     append_query(pending, router::raising_statement(*refusal));
     co_return true;
@@ -127,14 +127,11 @@ void UnitDispatcher::note_unit(const router::Classification& unit) {
 }
 
 // What cannot be mirrored is refused while a mirror is kept (router/refusals.h).
-std::optional<router::Refusal> UnitDispatcher::refusal_of(const router::Classification& unit) {
+std::optional<router::Refusal> UnitDispatcher::refusal_of(const router::Classification& unit,
+                                                          std::string_view sql) {
   if (context_.journal == nullptr || parts_.mirror.retired()) return std::nullopt;
-  std::optional<router::Refusal> refusal = router::refusal_while_mirroring(unit);
-  if (refusal) {
-    log::warn("unit_refused", {{"conn", conn_id_},
-                               {"fingerprint", log::hex(unit.fingerprint)},
-                               {"reason", refusal->message}});
-  }
+  std::optional<router::Refusal> refusal = router::refusal_while_mirroring(unit, sql);
+  if (refusal) parts_.mirror.note_refused(*refusal, unit);
   return refusal;
 }
 

@@ -82,7 +82,8 @@ class UnitDispatcher {
                                     std::string& pending);
   const router::Classification& classify(std::string_view sql);
   router::Decision decide(const router::Classification& unit);
-  std::optional<router::Refusal> refusal_of(const router::Classification& unit);
+  std::optional<router::Refusal> refusal_of(const router::Classification& unit,
+                                            std::string_view sql);
   asio::awaitable<NewRead> try_new(std::string_view message, const router::Classification& unit,
                                    int prefix_replies, std::string_view shadow_for_old);
   bool shadows(const router::Classification& unit);

@@ -166,7 +166,7 @@ asio::awaitable<bool> UnitDispatcher::mirror_batch(std::string_view batch,
   const bool ran = co_await parts_.mirror.batch(batch, plan, journal_prefix, pending);
   if (!ran) co_return false;
   batch_parses_on_old_ = 0;
-  statements_.apply(batch, plan, true, parts_.mirror.applied());
+  statements_.apply(batch, plan, !parts_.mirror.refused(), parts_.mirror.applied());
   note_batch(plan);
   co_return true;
 }

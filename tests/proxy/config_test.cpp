@@ -37,6 +37,7 @@ TEST(ConfigTest, MinimalDocumentGivesDefaults) {
   EXPECT_EQ(c.backends.new_db.port, 5433);
   EXPECT_EQ(c.timeouts.client_idle.count(), 0);
   EXPECT_EQ(c.limits.max_message_bytes, 1u << 30);
+  EXPECT_EQ(c.migration.mirror.unsafe_writes, UnsafeWrites::kRefuse);
 }
 
 TEST(ConfigTest, ReadsEverySection) {
@@ -124,7 +125,7 @@ migration:
   sticky_key: application_name
   read_your_writes_ms: 0
   shadow_reads_percent: 0.5
-  mirror: { timeout_ms: 700, handover_timeout_ms: 900, sequence_margin: 50, sequence_sync_ms: 0 }
+  mirror: { timeout_ms: 700, handover_timeout_ms: 900, sequence_margin: 50, sequence_sync_ms: 0, unsafe_writes: allow }
   fallback: { timeout_ms: 250, sqlstates: ["08*", 42P01], error_rate: 0.25, cooldown_s: 5, budget_per_second: 7 }
   overrides:
     - { table: payments, reads: old }
@@ -140,6 +141,7 @@ migration:
   EXPECT_EQ(c.migration.mirror.handover_timeout.count(), 900);
   EXPECT_EQ(c.migration.mirror.sequence_margin, 50);
   EXPECT_EQ(c.migration.mirror.sequence_sync.count(), 0);
+  EXPECT_EQ(c.migration.mirror.unsafe_writes, UnsafeWrites::kAllow);
   EXPECT_EQ(c.migration.fallback.timeout.count(), 250);
   EXPECT_EQ(c.migration.fallback.sqlstates, (std::vector<std::string>{"08*", "42P01"}));
   EXPECT_EQ(c.migration.fallback.error_rate, 0.25);
@@ -169,6 +171,9 @@ TEST(ConfigTest, MigrationMistakesAreNamed) {
   EXPECT_EQ(error_of(std::string(kAuth) + "migration:\n  phase: cutover\n"),
             "config: line 3: migration.phase: expected one of passthrough, dual_write, promoted, "
             "rolled_back, decommissioned, got 'cutover'");
+  EXPECT_EQ(error_of(std::string(kAuth) + "migration:\n  mirror: { unsafe_writes: warn }\n"),
+            "config: line 3: migration.mirror.unsafe_writes: expected one of refuse, allow, got "
+            "'warn'");
   EXPECT_EQ(error_of(std::string(kAuth) + "migration:\n  fallback: { error_rate: 0 }\n"),
             "config: line 3: migration.fallback.error_rate: expected a share in (0, 1], got '0'");
   EXPECT_EQ(error_of(std::string(kAuth) + "control:\n  switch_timeout_ms: 0\n"),

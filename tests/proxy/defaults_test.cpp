@@ -123,7 +123,10 @@ TEST_F(DefaultsTest, SixteenClientsInsertingAndUpdatingLeaveBothIdentical) {
 TEST_F(DefaultsTest, AColumnAddedByDdlIsPinnedFromTheNextInsertOn) {
   Connection c = connect_proxy();
   c.exec("insert into gen (v) values ('before')");  // the table's columns are now cached
-  c.exec("alter table gen add column w uuid default gen_random_uuid()");
+  // (With the default in the ADD COLUMN, each server would fill the old row its own way:
+  // refused, WhileMirroringTest.)
+  c.exec("alter table gen add column w uuid");
+  c.exec("alter table gen alter column w set default gen_random_uuid()");
   c.exec("update gen set w = '00000000-0000-0000-0000-000000000000'");  // the old row's
   c.exec("insert into gen (v) values ('after')");
   EXPECT_EQ(TwoClusters::new_db().query(kAllRows), old_db().query(kAllRows));
@@ -142,14 +145,22 @@ TEST_F(DefaultsTest, AVolatileFunctionOfTheUsersInADefaultIsEvaluatedOnOld) {
   EXPECT_EQ(old_db().query("select count(distinct t) from tokens"), "2");
 }
 
-TEST_F(DefaultsTest, WhatCannotBePinnedIsReported) {
-  Connection c = connect_proxy();
+// An INSERT ... SELECT leaves the defaults to each server (old's and new's sequences would
+// give other keys): refused before old runs it, unless unsafe writes are allowed, when it is
+// reported and the rows differ.
+TEST_F(DefaultsTest, AnInsertSelectIntoDifferingDefaultsIsRefusedUnlessAllowed) {
   const std::string insert_select = "insert into gen (v) select 'from a select'";
-  c.exec(insert_select);
+  Connection c = connect_proxy();
+  const std::string refused = error_of(c, insert_select);
+  EXPECT_EQ(refused.substr(0, 7), "0A000: ") << refused;
+  EXPECT_NE(refused.find("(defaults of gen)"), std::string::npos) << refused;
+  EXPECT_EQ(old_db().query("select count(*) from gen"), "0");
+  EXPECT_EQ(every_row(TwoClusters::new_db()), every_row(old_db()));
+
+  start_routing(0, "  read_your_writes_ms: 0\n  mirror: { unsafe_writes: allow }\n");
+  connect_proxy().exec(insert_select);
   EXPECT_NE(proxy_->log().find("\"calls\":\"defaults of gen\""), std::string::npos)
       << proxy_->log();
-  // old's and new's sequences gave different keys, as the comparator will not see (no
-  // RETURNING): the rows differ, which is what the report is for.
   EXPECT_NE(TwoClusters::new_db().query("select id from gen"),
             old_db().query("select id from gen"));
 }
@@ -242,11 +253,13 @@ TEST_F(DefaultsTest, AfterDdlAPreparedInsertIsPinnedAnewAndTheStaleStatementClos
   prepare(c, "ins", "insert into gen (v) values ($1)");
   run_extended(c, "", {"before"}, "ins");
   EXPECT_EQ(c.query_value(kCutoversStatements), "cutover_pin_1");  // a read: old answers
-  c.exec("alter table gen add column k bigserial");
+  c.exec(
+      "alter table gen add column k bigint; create sequence gen_k_seq owned by gen.k; "
+      "alter table gen alter column k set default nextval('gen_k_seq')");
   TwoClusters::new_db().query("select setval('gen_k_seq', 100)");  // new's own keys differ
   run_extended(c, "", {"after"}, "ins");
   EXPECT_EQ(c.query_value(kCutoversStatements), "cutover_pin_2");
-  EXPECT_EQ(old_db().query("select k from gen where v = 'after'"), "2");
+  EXPECT_EQ(old_db().query("select k from gen where v = 'after'"), "1");
   EXPECT_EQ(TwoClusters::new_db().query(kAllRows), old_db().query(kAllRows));
 }
 
@@ -316,12 +329,30 @@ TEST_F(DefaultsTest, EightClientsOnPreparedStatementsLeaveBothIdentical) {
   EXPECT_EQ(mismatches_after_sentinel().size(), 1u);
 }
 
-TEST_F(DefaultsTest, WhatTheExtendedProtocolCannotPinIsReported) {
+// The extended protocol's unsafe writes are refused before old runs them too: the client
+// sees its batch fail with 0A000 and the session goes on, its next statements prepared and
+// pinned as ever. Allowed, they are reported.
+TEST_F(DefaultsTest, WhatTheExtendedProtocolCannotPinIsRefusedUnlessAllowed) {
   Connection c = connect_proxy();
-  run_extended(c, "insert into gen (v) values (random()::text)", {});
-  run_extended(c, "insert into gen (v) select $1", {"insert ... select"});
+  for (const char* sql :
+       {"insert into gen (v) values (random()::text)", "insert into gen (v) select $1"}) {
+    PGresult* result = PQexecParams(c.get(), sql, 0, nullptr, nullptr, nullptr, nullptr, 0);
+    EXPECT_EQ(PQresultStatus(result), PGRES_FATAL_ERROR) << sql;
+    EXPECT_STREQ(PQresultErrorField(result, PG_DIAG_SQLSTATE), "0A000") << sql;
+    PQclear(result);
+  }
+  prepare(c, "ins", "insert into gen (v) values ($1)");
+  run_extended(c, "", {"after the refusals"}, "ins");
+  run_extended(c, "insert into gen (v) values ($1)", {"unnamed"});
+  EXPECT_EQ(old_db().query("select v from gen order by v"), "after the refusals\nunnamed");
+  EXPECT_EQ(every_row(TwoClusters::new_db()), every_row(old_db()));
+
+  start_routing(0, "  read_your_writes_ms: 0\n  mirror: { unsafe_writes: allow }\n");
+  Connection allowed = connect_proxy();
+  run_extended(allowed, "insert into gen (v) values (random()::text)", {});
+  run_extended(allowed, "insert into gen (v) select $1", {"insert ... select"});
   const std::string log = proxy_->log();
-  EXPECT_NE(log.find("\"calls\":\"random\""), std::string::npos) << log;
+  EXPECT_NE(log.find("\"calls\":\"random()\""), std::string::npos) << log;
   EXPECT_NE(log.find("\"calls\":\"defaults of gen\""), std::string::npos) << log;
 }
 

@@ -2,6 +2,7 @@
 // whose values old and new computed each for itself, is a durable open item with its table,
 // listed by the admin port and `cutover ctl`, counted in the metrics, and it blocks promotion
 // after the mismatch window has passed and after a restart of cutover.
+#include <regex>
 #include <string>
 
 #include "tests/proxy/admin_fixture.h"
@@ -20,9 +21,10 @@ class DivergenceTest : public AdminFixture {
     }
     start();
   }
-  // At ramp 100, the ledger in dir_ (kept across restarts).
+  // At ramp 100, the ledger in dir_ (kept across restarts), unsafe writes allowed.
   void start() {
-    start_admin(100, "verify: { divergence_log: " + (dir_ / "divergences.jsonl").string() + " }\n");
+    start_admin(100, "  mirror: { unsafe_writes: allow }\nverify: { divergence_log: " +
+                         (dir_ / "divergences.jsonl").string() + " }\n");
   }
   static bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
@@ -47,6 +49,7 @@ TEST_F(DivergenceTest, AMismatchStaysOpenAcrossARestartAndBlocksPromotion) {
   const std::string listed = get("/divergences").body;
   EXPECT_TRUE(contains(listed, "\"kind\":\"mismatch\",\"table\":\"diverged\"")) << listed;
   EXPECT_TRUE(contains(listed, "tags: old UPDATE 1 (0 rows), new UPDATE 0 (0 rows)")) << listed;
+  EXPECT_TRUE(std::regex_search(listed, std::regex("\"since\":1[0-9]{12},"))) << listed;
   EXPECT_TRUE(contains(get("/metrics").body, "\ncutover_divergences_open 1\n"));
 
   // A restart forgets the mismatch window, not the divergence.
@@ -78,18 +81,29 @@ TEST_F(DivergenceTest, NothingIsOpenWhileBothAgree) {
   EXPECT_TRUE(contains(ctl({"divergences"}).out, "no open divergences"));
 }
 
-// random() gives each server its own value: the write is applied on both, and its table is an
-// open divergence until verification shows the rows equal. now() is pinned: nothing opens.
-TEST_F(DivergenceTest, AWriteCutoverCannotPinIsAnOpenDivergenceOfItsTable) {
+// With unsafe_writes: allow, random() gives each server its own value: the write is applied
+// on both, and its table is an open divergence until verification shows the rows equal, the
+// statement logged once per session. now() is pinned: nothing opens. A plain SELECT of
+// nextval() stores nothing: nothing opens either.
+TEST_F(DivergenceTest, AnAllowedUnsafeWriteIsAnOpenDivergenceOfItsTable) {
   Connection c = connect_proxy();
   c.exec("insert into diverged values (1, now()::text)");
-  ASSERT_TRUE(wait_until([&] { return pairs_compared() >= 1; }, 10s));
+  c.exec("create sequence if not exists diverged_seq");
+  EXPECT_EQ(c.query_value("select nextval('diverged_seq')"), "1");
+  ASSERT_TRUE(wait_until([&] { return pairs_compared() >= 3; }, 10s));
   EXPECT_TRUE(contains(get("/status").body, "\"divergences\":{\"open\":0,"));
-  c.exec("insert into diverged values (2, md5(random()::text))");
+  for (int id : {2, 3}) {
+    c.exec("insert into diverged values (" + std::to_string(id) + ", md5(random()::text))");
+  }
   const std::string listed = get("/divergences").body;  // opened before the client's answer
   EXPECT_TRUE(contains(listed, "\"kind\":\"unpinned_write\",\"table\":\"diverged\"")) << listed;
+  EXPECT_TRUE(contains(listed, "\"occurrences\":2")) << listed;
   EXPECT_NE(old_db().query("select v from diverged where id = 2"),
             TwoClusters::new_db().query("select v from diverged where id = 2"));
+  const std::string log = proxy_->log();
+  const size_t first = log.find("\"calls\":\"random()\"");
+  EXPECT_NE(first, std::string::npos) << log;
+  EXPECT_EQ(log.find("\"calls\":\"random()\"", first + 1), std::string::npos) << log;
 }
 
 }  // namespace

@@ -50,6 +50,16 @@ inline std::string every_row(const PgCluster& db) {
   return out;
 }
 
+// The error `sql` ends with on `c`, as "SQLSTATE: message"; "no error" when it succeeds.
+inline std::string error_of(Connection& c, const std::string& sql) {
+  try {
+    c.exec(sql);
+  } catch (const QueryError& e) {
+    return e.sqlstate() + ": " + e.what();
+  }
+  return "no error";
+}
+
 class RoutingTest : public ProxyTest {
  protected:
   void SetUp() override { start_routing(100); }

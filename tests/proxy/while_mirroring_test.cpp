@@ -19,15 +19,6 @@ class WhileMirroringTest : public RoutingTest {
     }
     start_routing(100, "  read_your_writes_ms: 0\n");
   }
-  // The error `sql` ends with, as "SQLSTATE: message".
-  static std::string error_of(Connection& c, const std::string& sql) {
-    try {
-      c.exec(sql);
-    } catch (const QueryError& e) {
-      return e.sqlstate() + ": " + e.what();
-    }
-    return "no error";
-  }
   static bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
   }
@@ -65,6 +56,35 @@ TEST_F(WhileMirroringTest, TheRefusalCarriesAHintOnHowToWriteItInstead) {
   EXPECT_EQ(c.query_value("select count(*) from limited"), "2");
   EXPECT_EQ(every_row(old_db()), every_row(TwoClusters::new_db()));
   EXPECT_TRUE(contains(proxy_->log(), "\"event\":\"unit_refused\""));
+}
+
+// Writes whose stored values each server would compute for itself are refused before old runs
+// them, with the statement's problem named; what cutover can pin runs on both.
+TEST_F(WhileMirroringTest, WritesOfValuesEachServerComputesAreRefusedBeforeOldRunsThem) {
+  Connection c = connect_proxy();
+  c.exec("insert into limited values (1, 'one'), (2, 'two')");
+  for (const char* sql :
+       {"update limited set v = md5(random()::text)",
+        "insert into limited select g, gen_random_uuid()::text from generate_series(3, 5) g",
+        "delete from limited where random() < 0.5",
+        "create table copied as select id, clock_timestamp() as at from limited",
+        "alter table limited add column at timestamptz default now()"}) {
+    const std::string refused = error_of(c, sql);
+    EXPECT_EQ(refused.substr(0, 7), "0A000: ") << sql << ": " << refused;
+    EXPECT_TRUE(contains(refused, "ERROR:  cutover: ")) << refused;
+  }
+  EXPECT_EQ(old_db().query("select id, v from limited order by id"), "1\tone\n2\ttwo");
+  EXPECT_EQ(old_db().query("select count(*) from pg_tables where tablename = 'copied'"), "0");
+  // The safe way the hint describes: the column first, then values cutover pins.
+  c.exec("alter table limited add column at timestamptz");
+  c.exec("update limited set at = now()");
+  c.exec("create table copied as select id, now() as at from limited");  // pinned too
+  EXPECT_EQ(old_db().query("select count(distinct at) from limited"), "1");
+  EXPECT_EQ(old_db().query("select count(distinct at) from copied"), "1");
+  EXPECT_EQ(every_row(old_db()), every_row(TwoClusters::new_db()));
+  const std::string log = proxy_->log();
+  EXPECT_TRUE(contains(log, "\"reason\":\"unsafe_ddl\"")) << log;
+  EXPECT_TRUE(contains(log, "\"reason\":\"unsafe_write\"")) << log;
 }
 
 // psql and psycopg 3 match a notification's sender against pg_backend_pid(): at ramp 100 the

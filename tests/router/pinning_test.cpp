@@ -67,8 +67,27 @@ TEST(PinningTest, WhatCannotBePinnedIsNamedOnce) {
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->unpinnable,
             (std::vector<std::string>{"random", "gen_random_uuid", "clock_timestamp", "nextval"}));
+  EXPECT_EQ(found->unsafe, found->unpinnable);  // an INSERT stores them
   EXPECT_EQ(found->time_calls.size(), 1u);
   EXPECT_FALSE(find_nondeterminism("insert into").has_value());
+}
+
+TEST(PinningTest, OnlyWhatAStatementStoresIsUnsafe) {
+  const std::vector<std::string> random{"random"};
+  for (const char* sql :
+       {"update t set v = md5(random()::text)", "delete from t where random() < 0.5",
+        "create table c as select random() as r", "select random() into c2",
+        "with w as (insert into t values (1) returning id) select id, random() from w",
+        "merge into t using s on t.id = s.id when matched then update set v = random()"}) {
+    auto found = find_nondeterminism(sql);
+    ASSERT_TRUE(found.has_value()) << sql;
+    EXPECT_EQ(found->unsafe, random) << sql;
+  }
+  // A plain SELECT stores nothing: sequences advance alike on both sides.
+  auto read = find_nondeterminism("select nextval('s'), random(); insert into t values (1)");
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->unpinnable, (std::vector<std::string>{"nextval", "random"}));
+  EXPECT_TRUE(read->unsafe.empty());
 }
 
 TEST(PinningTest, TheClassifierFlagsWhatPinningMustLookAt) {
