@@ -196,12 +196,14 @@ std::optional<std::vector<DefaultSlot>> default_slots(size_t insert, const Inser
                                                       const std::vector<TableColumn>& table,
                                                       const std::vector<DefaultKind>& kinds) {
   auto counts = [&](size_t c) { return kinds[c].differs && !table[c].generated; };
+  // An INSERT old refuses whatever cutover does goes to it unchanged: it gets old's own error.
+  const std::vector<DefaultSlot> refused_by_old;
   // The table's columns each row names, in item order.
   std::vector<size_t> named;
   for (const std::string& name : shape.columns) {
     auto it = std::find_if(table.begin(), table.end(),
                            [&](const TableColumn& col) { return col.name == name; });
-    if (it == table.end()) return std::nullopt;
+    if (it == table.end()) return refused_by_old;  // 42703
     named.push_back(static_cast<size_t>(it - table.begin()));
   }
   const size_t width = shape.default_items.empty() ? 0 : shape.default_items.front().size();
@@ -212,8 +214,18 @@ std::optional<std::vector<DefaultSlot>> default_slots(size_t insert, const Inser
         if (counts(c)) return std::nullopt;
       }
     }
-    if (width > table.size()) return std::nullopt;  // old refuses it
+    if (width > table.size()) return refused_by_old;  // 42601
     for (size_t c = 0; c < width; ++c) named.push_back(c);
+  }
+  for (const auto& items : shape.default_items) {
+    if (items.size() != named.size() && !shape.default_values) return refused_by_old;  // 42601
+    // A value of its own for a GENERATED ALWAYS identity column needs OVERRIDING SYSTEM VALUE
+    // (428C9), which cutover must not add for it.
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (items[i] == kNone && table[named[i]].identity == 'a' && shape.overriding == 0) {
+        return refused_by_old;
+      }
+    }
   }
   std::vector<size_t> missing;
   for (size_t c = 0; c < table.size(); ++c) {
@@ -228,7 +240,6 @@ std::optional<std::vector<DefaultSlot>> default_slots(size_t insert, const Inser
   std::vector<DefaultSlot> slots;
   for (size_t row = 0; row < shape.default_items.size(); ++row) {
     const auto& items = shape.default_items[row];
-    if (items.size() != named.size() && !shape.default_values) return std::nullopt;
     for (size_t i = 0; i < items.size(); ++i) {
       if (items[i] != kNone && counts(named[i])) slots.push_back({insert, row, named[i], items[i]});
     }

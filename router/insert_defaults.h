@@ -72,8 +72,9 @@ struct DefaultSlot {
 
 // The slots of one INSERT, in row order (then column order); `kinds[i]` for the table's
 // column i. nullopt when the INSERT cannot be rewritten but leaves such a value to a default
-// (INSERT ... SELECT, OVERRIDING USER VALUE, a column list naming unknown columns, more items
-// than columns).
+// (INSERT ... SELECT, OVERRIDING USER VALUE). None for an INSERT old refuses anyway (a column
+// list naming unknown columns, more items than columns, a value given for a GENERATED ALWAYS
+// identity column without OVERRIDING SYSTEM VALUE): it goes unchanged, to get old's error.
 std::optional<std::vector<DefaultSlot>> default_slots(size_t insert, const InsertShape& shape,
                                                       const std::vector<TableColumn>& table,
                                                       const std::vector<DefaultKind>& kinds);

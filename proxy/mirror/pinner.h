@@ -155,6 +155,7 @@ class Pinner {
     };
     std::vector<Evaluation> evaluated;
     std::string unpinned;  // the targets whose differing defaults cannot be pinned
+    std::string unknown;   // targets old does not know (yet): see pin_defaults()
   };
   struct PinnedUse {
     const router::BatchPlan::Binding* binding;

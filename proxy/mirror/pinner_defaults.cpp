@@ -84,6 +84,13 @@ asio::awaitable<std::string> Pinner::pin_defaults(std::string_view sql,
   auto plan = co_await plan_defaults(sql, unit.fingerprint, at_transaction, at_statement);
   if (!plan) co_return std::string();
   if (!plan->unpinned.empty()) note_unsafe(unit.fingerprint, plan->unpinned);
+  // A table old does not know makes it refuse the INSERT with its own error (42P01), unless an
+  // earlier statement of the same Query creates it: then each server fills its defaults.
+  if (!plan->unknown.empty()) {
+    const bool created_here = unit.kind == router::Kind::kDdl || unit.creates_temporary;
+    if (created_here) note_unsafe(unit.fingerprint, plan->unknown + ", created in the same query");
+    if (!created_here) note_unpinned(unit.fingerprint, plan->unknown);
+  }
   if (plan->filled.empty()) co_return std::string();
   std::vector<std::string> expressions;
   for (const auto& evaluation : plan->evaluated) {
@@ -130,12 +137,14 @@ asio::awaitable<std::optional<Pinner::DefaultsPlan>> Pinner::plan_defaults(
   static const std::vector<router::TableColumn> no_columns;
   for (size_t i = 0; i < plan.shapes.size(); ++i) {
     const TableDefaults* table = co_await table_defaults(plan.shapes[i]);
-    // Unknown to old (so far: an earlier statement of the same Query may create it), or a
-    // shape that cannot be filled: its defaults, if any differ, go unpinned.
-    auto slots = table == nullptr
-                     ? std::nullopt
-                     : router::default_slots(i, plan.shapes[i], table->columns, table->kinds);
     plan.tables.push_back(table == nullptr ? &no_columns : &table->columns);
+    if (table == nullptr) {  // unknown to old so far
+      if (!plan.unknown.empty()) plan.unknown += ", ";
+      plan.unknown += "defaults of " + plan.shapes[i].relation;
+      continue;
+    }
+    // A shape that cannot be filled: its defaults, if any differ, go unpinned.
+    auto slots = router::default_slots(i, plan.shapes[i], table->columns, table->kinds);
     if (!slots) {
       if (!plan.unpinned.empty()) plan.unpinned += ", ";
       plan.unpinned += "defaults of " + plan.shapes[i].relation;
@@ -156,7 +165,7 @@ asio::awaitable<std::optional<Pinner::DefaultsPlan>> Pinner::plan_defaults(
       plan.filled.push_back({slot, std::move(value)});
     }
   }
-  if (plan.filled.empty() && plan.unpinned.empty()) {
+  if (plan.filled.empty() && plan.unpinned.empty() && plan.unknown.empty()) {
     // Its targets' defaults give every server the same value: skip the parse next time.
     constexpr size_t kMaxRemembered = 1024;
     if (defaults_unneeded_.size() < kMaxRemembered) defaults_unneeded_.insert(fingerprint);

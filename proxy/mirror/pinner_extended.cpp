@@ -335,6 +335,9 @@ asio::awaitable<Pinner::PinnedStatement*> Pinner::statement_for(
       pin.unpinned += (pin.unpinned.empty() ? "" : ", ") + plan->unpinned;
       pin.unsafe += (pin.unsafe.empty() ? "" : ", ") + plan->unpinned;
     }
+    if (!plan->unknown.empty()) {  // old refuses the Parse itself
+      pin.unpinned += (pin.unpinned.empty() ? "" : ", ") + plan->unknown;
+    }
     for (const DefaultsPlan::Evaluation& e : plan->evaluated) {
       const size_t n = pin.params + 3 + pin.evaluated.size();
       plan->filled[e.slot].value = "CAST(" + router::parameter(n) + " AS " + e.column->type + ")";

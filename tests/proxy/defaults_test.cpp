@@ -165,6 +165,31 @@ TEST_F(DefaultsTest, AnInsertSelectIntoDifferingDefaultsIsRefusedUnlessAllowed) 
             old_db().query("select id from gen"));
 }
 
+// What old refuses anyway reaches it unchanged: the client gets PostgreSQL's own error (new,
+// with the same table, says directly what old says), never a refusal of cutover's, and never
+// an acceptance where PostgreSQL refuses (cutover adds OVERRIDING SYSTEM VALUE only for the
+// identity values it fills itself).
+TEST_F(DefaultsTest, AnInsertOldRefusesGetsItsOwnErrorThroughCutover) {
+  Connection c = connect_proxy();
+  Connection direct = TwoClusters::new_db().connect();
+  for (const char* sql : {"insert into gen (ident, v) values (default, 'a'), (5, 'b')",
+                          "insert into gen (ident, v) values (5, 'b')",
+                          "insert into gen (nope) values (1)", "insert into missing (v) values ('a')",
+                          "insert into gen (v) values ('a', 'b')"}) {
+    const std::string through = error_of(c, sql);
+    EXPECT_EQ(through, error_of(direct, sql)) << sql;
+    EXPECT_NE(through.substr(0, 5), "0A000") << through;
+  }
+  EXPECT_EQ(old_db().query("select count(*) from gen"), "0");
+  EXPECT_EQ(every_row(TwoClusters::new_db()), every_row(old_db()));
+  // A table made by the same Query as an INSERT leaving its defaults to each server.
+  const std::string made =
+      error_of(c, "create table made(id serial, v text); insert into made (v) values ('a')");
+  EXPECT_EQ(made.substr(0, 7), "0A000: ") << made;
+  EXPECT_NE(made.find("(defaults of made, created in the same query)"), std::string::npos) << made;
+  EXPECT_EQ(old_db().query("select count(*) from pg_tables where tablename = 'made'"), "0");
+}
+
 // One statement through libpq's extended protocol: unnamed (PQexecParams) or, with `name`,
 // prepared once by the caller. Text parameters, or `binary` ones (int4 only here). Returns
 // the first value of the first row, if any.
