@@ -130,6 +130,21 @@ std::optional<bool> option_value(const json::object& node, std::string_view list
   return false;
 }
 
+// Whether a statement cannot run inside a transaction block (PostgreSQL's
+// PreventInTransactionBlock): cutover must not wrap it in a transaction of its own.
+bool runs_outside_transactions(std::string_view type, const json::object& node) {
+  static constexpr std::string_view kAlways[] = {"VacuumStmt",           "CreatedbStmt",
+                                                 "DropdbStmt",           "AlterDatabaseStmt",
+                                                 "AlterSystemStmt",      "CreateTableSpaceStmt",
+                                                 "DropTableSpaceStmt",   "CreateSubscriptionStmt",
+                                                 "DropSubscriptionStmt", "AlterSubscriptionStmt"};
+  if (std::find(std::begin(kAlways), std::end(kAlways), type) != std::end(kAlways)) return true;
+  if (type == "IndexStmt" || type == "DropStmt") return node.contains("concurrent");
+  if (type == "ReindexStmt") return option_value(node, "params", "concurrently") != false;
+  if (type == "ClusterStmt") return !node.contains("relation");  // CLUSTER of every table
+  return false;
+}
+
 }  // namespace
 
 std::string_view kind_name(Kind kind) {
@@ -163,7 +178,7 @@ struct Classifier::Walk {
       }
       return std::max(Kind::kRead, scan(node));
     }
-    if (type == "VacuumStmt") result.refuses_transaction_block = true;
+    result.refuses_transaction_block |= runs_outside_transactions(type, node);
     if (type == "InsertStmt") result.inserts = true;
     if (type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" ||
         type == "MergeStmt" || type == "TruncateStmt" || type == "DoStmt" || type == "CallStmt" ||

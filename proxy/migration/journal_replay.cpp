@@ -199,11 +199,19 @@ asio::awaitable<bool> JournalReplayer::replay_record(const verify::JournalRecord
   // Everything up to the commit (the last piece) first: a failure there commits nothing.
   const std::string_view last = pieces.back();
   const std::string_view before(record.unit.data(), record.unit.size() - last.size());
-  auto answer = co_await exchange(*connection, before, static_cast<int>(pieces.size()) - 1);
+  const std::chrono::milliseconds patience = patience_for(record.sequence);
+  // Named: GCC 12 mishandles temporaries inside co_await expressions.
+  const std::optional<std::chrono::milliseconds> wait = patience;
+  auto answer =
+      co_await exchange(*connection, before, static_cast<int>(pieces.size()) - 1, 1, wait);
   if (!answer.answered) {
-    // Lost, or no answer within mirror.timeout_ms (say a lock a client holds on new): later.
-    log::warn("journal_replay_interrupted",
-              {{"sequence", record.sequence}, {"effect", "tried again in a second"}});
+    // Lost, or no answer in time (a long statement, or a lock a client holds on new): later,
+    // waiting twice as long.
+    constexpr std::chrono::milliseconds kMostPatience = std::chrono::hours(1);
+    patience_.second = std::min(patience * 2, kMostPatience);
+    log::warn("journal_replay_interrupted", {{"sequence", record.sequence},
+                                             {"waited_ms", patience.count()},
+                                             {"effect", "tried again in a second"}});
     co_return false;
   }
   if (answer.error.empty()) {
@@ -270,13 +278,20 @@ asio::awaitable<OwnConnection*> JournalReplayer::connection_for(const verify::Jo
   co_return connections_.emplace(key, std::move(connection)).first->second.get();
 }
 
+// A record's statements may run on new for mirror.timeout_ms at first; each interrupted try of
+// the same record doubles that (up to an hour), so a statement that takes longer on new than
+// the mirror waits for live (a CREATE TABLE AS of millions of rows) is waited for in the end.
+std::chrono::milliseconds JournalReplayer::patience_for(uint64_t sequence) {
+  if (patience_.first != sequence) patience_ = {sequence, config_.migration.mirror.timeout};
+  return patience_.second;
+}
+
 // Sends `messages` and reads their answers (up to `ready_expected` ReadyForQuery), all within
-// mirror.timeout_ms; a connection that fails or times out is forgotten.
-asio::awaitable<OwnConnection::Answer> JournalReplayer::exchange(OwnConnection& connection,
-                                                                 std::string_view messages,
-                                                                 int ready_expected,
-                                                                 size_t keep_rows) {
-  auto answer = co_await connection.exchange(messages, ready_expected, keep_rows);
+// `timeout` (default mirror.timeout_ms); a connection that fails or times out is forgotten.
+asio::awaitable<OwnConnection::Answer> JournalReplayer::exchange(
+    OwnConnection& connection, std::string_view messages, int ready_expected, size_t keep_rows,
+    std::optional<std::chrono::milliseconds> timeout) {
+  auto answer = co_await connection.exchange(messages, ready_expected, keep_rows, timeout);
   if (!answer.answered) {
     std::erase_if(connections_,
                   [&](const auto& entry) { return entry.second.get() == &connection; });

@@ -62,9 +62,10 @@ class JournalReplayer {
                                                             const Secrets& secrets);
   asio::awaitable<OwnConnection*> connection_for(const verify::JournalRecord& record,
                                                  const Secrets& secrets);
-  asio::awaitable<OwnConnection::Answer> exchange(OwnConnection& connection,
-                                                  std::string_view messages, int ready_expected,
-                                                  size_t keep_rows = 1);
+  asio::awaitable<OwnConnection::Answer> exchange(
+      OwnConnection& connection, std::string_view messages, int ready_expected,
+      size_t keep_rows = 1, std::optional<std::chrono::milliseconds> timeout = {});
+  std::chrono::milliseconds patience_for(uint64_t sequence);
   asio::awaitable<void> clean_up(OwnConnection& connection, char status);
   void advance(uint64_t through, uint64_t in_doubt);
   asio::awaitable<std::vector<std::string>> keys_of(const verify::JournalRecord& record,
@@ -80,6 +81,8 @@ class JournalReplayer {
   verify::ReplayCheckpoint checkpoint_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<OwnConnection>> connections_;
   std::set<std::pair<std::string, uint64_t>> reported_problems_;  // segment, offset
+  // How long the record being retried may run on new (see patience_for()).
+  std::pair<uint64_t, std::chrono::milliseconds> patience_{0, 0};
 };
 
 }  // namespace cutover::proxy

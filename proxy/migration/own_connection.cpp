@@ -30,11 +30,12 @@ asio::awaitable<std::unique_ptr<OwnConnection>> OwnConnection::open(
       new OwnConnection(std::move(stream), std::move(leftover), timeout));
 }
 
-asio::awaitable<OwnConnection::Answer> OwnConnection::exchange(std::string_view messages,
-                                                               int ready_expected,
-                                                               size_t keep_rows) {
+asio::awaitable<OwnConnection::Answer> OwnConnection::exchange(
+    std::string_view messages, int ready_expected, size_t keep_rows,
+    std::optional<std::chrono::milliseconds> timeout) {
   if (!stream_.is_open()) co_return Answer{};
-  auto done = co_await (send_and_read(messages, ready_expected, keep_rows) || sleep_for(timeout_));
+  const std::chrono::milliseconds wait = timeout.value_or(timeout_);
+  auto done = co_await (send_and_read(messages, ready_expected, keep_rows) || sleep_for(wait));
   Answer answer = done.index() == 0 ? std::get<0>(std::move(done)) : Answer{};
   if (!answer.answered) stream_.close();  // whatever it was still sending is of no use now
   co_return answer;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,9 +35,11 @@ class OwnConnection {
                                                               std::chrono::milliseconds timeout,
                                                               std::string& error);
 
-  // Sends `messages` and reads their answers up to `ready_expected` ReadyForQuery.
+  // Sends `messages` and reads their answers up to `ready_expected` ReadyForQuery, within
+  // `timeout` when given (else the connection's).
   asio::awaitable<Answer> exchange(std::string_view messages, int ready_expected,
-                                   size_t keep_rows = 1);
+                                   size_t keep_rows = 1,
+                                   std::optional<std::chrono::milliseconds> timeout = {});
   // One simple-protocol Query.
   asio::awaitable<Answer> query(std::string_view sql, size_t keep_rows = 1);
 

@@ -48,10 +48,14 @@ bool Mirror::mirrors(const router::Classification& unit) const {
          unit.kind == Kind::kTransaction;
 }
 
-// Whether an autocommit unit gets cutover's BEGIN and COMMIT around it (see the top).
+// Whether an autocommit unit gets cutover's BEGIN and COMMIT around it (see the top). DDL too:
+// a long CREATE TABLE AS that new has not finished within mirror.timeout_ms then never
+// commits there by itself, so the transaction is journaled and replayed whole, not left in
+// doubt.
 bool Mirror::wraps(const router::Classification& unit) const {
   using router::Kind;
-  return primary_.status == 'I' && (unit.kind == Kind::kWrite || unit.kind == Kind::kUnknown) &&
+  return primary_.status == 'I' &&
+         (unit.kind == Kind::kWrite || unit.kind == Kind::kUnknown || unit.kind == Kind::kDdl) &&
          !unit.controls_transaction && !unit.refuses_transaction_block;
 }
 

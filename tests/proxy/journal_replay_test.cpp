@@ -57,6 +57,25 @@ TEST_F(JournalReplayTest, WritesWhileNewIsDownAreReplayedInOrderThenMirroredLive
   EXPECT_NE(inspect.out.find(" records=0 "), std::string::npos) << inspect.out;
 }
 
+// A CREATE TABLE AS of 300,000 rows takes new longer than mirror.timeout_ms: it is journaled
+// and replayed whole (the replay waits longer on each try), never dropped; the writes after it
+// reach new, and both databases end identical.
+TEST_F(JournalReplayTest, ALongCreateTableAsIsReplayedNotDropped) {
+  old_db().query("drop table if exists fs");
+  new_cluster_->query("drop table if exists fs");
+  start("  mirror: { timeout_ms: 100 }\n");
+  Connection c = connect_proxy();
+  c.exec("create table fs as select g as id, md5(g::text) as h from generate_series(1, 300000) g");
+  for (int i = 1; i <= 20; ++i) c.exec("update fs set h = 'after' where id = " + std::to_string(i));
+  c.exec("insert into fs values (0, 'zero')");
+  ASSERT_TRUE(wait_for_live()) << proxy_->log();
+  EXPECT_NE(proxy_->log().find("\"reason\":\"timeout\""), std::string::npos);  // it did time out
+  EXPECT_EQ(old_db().query("select count(*) from fs where h = 'after'"), "20");
+  EXPECT_EQ(every_row(*new_cluster_), every_row(old_db()));
+  EXPECT_TRUE(mismatch_lines("journal_may_have_applied").empty());
+  EXPECT_TRUE(mismatch_lines("journal_refused").empty());
+}
+
 TEST_F(JournalReplayTest, TheJournalSurvivesKillMinus9OfCutoverAndIsReplayedAfterRestart) {
   new_cluster_->stop();
   Connection c = connect_proxy();

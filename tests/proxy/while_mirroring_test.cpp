@@ -87,6 +87,25 @@ TEST_F(WhileMirroringTest, WritesOfValuesEachServerComputesAreRefusedBeforeOldRu
   EXPECT_TRUE(contains(log, "\"reason\":\"unsafe_write\"")) << log;
 }
 
+// cutover wraps autocommit writes and DDL in a transaction of its own, but never what
+// PostgreSQL refuses inside one: these run as the client sent them, on both.
+TEST_F(WhileMirroringTest, StatementsThatRunOutsideTransactionsAreNotWrapped) {
+  Connection c = connect_proxy();
+  c.exec("insert into limited values (1, 'one')");
+  for (const char* sql : {"create index concurrently limited_v on limited (v)",
+                          "reindex (concurrently) index limited_v", "vacuum limited",
+                          "drop index concurrently limited_v",
+                          "create index concurrently limited_v2 on limited (v)"}) {
+    EXPECT_EQ(error_of(c, sql), "no error") << sql;
+  }
+  for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
+    EXPECT_EQ(db->query("select indexname from pg_indexes where tablename = 'limited' "
+                        "and indexname like 'limited_v%'"),
+              "limited_v2");
+  }
+  EXPECT_EQ(every_row(old_db()), every_row(TwoClusters::new_db()));
+}
+
 // psql and psycopg 3 match a notification's sender against pg_backend_pid(): at ramp 100 the
 // pid must still be old's, where the session's NOTIFY runs.
 TEST_F(WhileMirroringTest, TheSessionsOwnServerAnswersQuestionsAboutItAtAnyRamp) {

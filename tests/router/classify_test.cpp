@@ -88,8 +88,24 @@ TEST(ClassifyTest, WhatMirroringNeedsIsFlagged) {
                             "SELECT * FROM x")
                   .inserts);
   EXPECT_FALSE(classifier.classify("UPDATE t SET v = 1").inserts);
-  EXPECT_TRUE(classifier.classify("VACUUM t").refuses_transaction_block);
   EXPECT_FALSE(classifier.classify("DELETE FROM t").refuses_transaction_block);
+}
+
+// What PostgreSQL refuses inside a transaction block: cutover never wraps it in its own.
+TEST(ClassifyTest, StatementsThatRunOutsideTransactionsAreFlagged) {
+  const Classifier classifier;
+  for (const char* sql :
+       {"VACUUM t", "CREATE INDEX CONCURRENTLY i ON t (v)", "DROP INDEX CONCURRENTLY i",
+        "REINDEX (CONCURRENTLY) TABLE t", "REINDEX TABLE CONCURRENTLY t", "CREATE DATABASE d",
+        "DROP DATABASE d", "ALTER SYSTEM SET work_mem = '8MB'", "CLUSTER",
+        "CREATE TABLESPACE s LOCATION '/x'", "ALTER DATABASE d SET TABLESPACE s"}) {
+    EXPECT_TRUE(classifier.classify(sql).refuses_transaction_block) << sql;
+  }
+  for (const char* sql :
+       {"CREATE INDEX i ON t (v)", "DROP INDEX i", "REINDEX TABLE t", "CLUSTER t USING i",
+        "CREATE TABLE c AS SELECT 1", "ALTER TABLE t ADD c int", "DROP TABLE t"}) {
+    EXPECT_FALSE(classifier.classify(sql).refuses_transaction_block) << sql;
+  }
 }
 
 TEST(ClassifyTest, WhatCannotBeMirroredIsFlagged) {
