@@ -177,6 +177,32 @@ std::optional<std::vector<InsertShape>> find_inserts(std::string_view sql) {
   return shapes;
 }
 
+std::optional<InsertShape> copy_target(std::string_view sql) {
+  const auto parsed = parse_tree(sql);
+  const json::array* statements =
+      parsed && parsed->is_object() ? array_at(parsed->get_object(), "stmts") : nullptr;
+  if (statements == nullptr) return std::nullopt;
+  for (const auto& entry : *statements) {
+    const json::object* raw = entry.is_object() ? object_at(entry.get_object(), "stmt") : nullptr;
+    const json::object* copy = raw != nullptr ? object_at(*raw, "CopyStmt") : nullptr;
+    const json::object* relation = copy != nullptr ? object_at(*copy, "relation") : nullptr;
+    if (relation == nullptr || !copy->contains("is_from") || copy->contains("filename")) continue;
+    InsertShape shape;
+    shape.schema = text_at(*relation, "schemaname");
+    shape.relation = text_at(*relation, "relname");
+    if (const json::array* columns = array_at(*copy, "attlist")) {
+      for (const auto& column : *columns) {
+        const json::object* name =
+            column.is_object() ? object_at(column.get_object(), "String") : nullptr;
+        if (name == nullptr) return std::nullopt;
+        shape.columns.push_back(text_at(*name, "sval"));
+      }
+    }
+    return shape;
+  }
+  return std::nullopt;
+}
+
 DefaultKind classify_default(std::string_view expression) {
   constexpr std::string_view kSelect = "SELECT ";
   if (expression.empty()) return {};

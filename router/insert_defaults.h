@@ -39,6 +39,10 @@ struct InsertShape {
 // does not parse or the tree and the text disagree.
 std::optional<std::vector<InsertShape>> find_inserts(std::string_view sql);
 
+// The target of a `COPY ... FROM STDIN` in `sql`: its relation and column list (empty: every
+// column, so no default applies); nullopt when there is none or the text does not parse.
+std::optional<InsertShape> copy_target(std::string_view sql);
+
 // What the caller learnt of a target table's column from old's catalog (in column order,
 // dropped columns left out).
 struct TableColumn {

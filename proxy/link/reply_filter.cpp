@@ -39,7 +39,18 @@ void ReplyFilter::compare_answer(int units_before) {
 }
 
 void ReplyFilter::hold_ready(int units_before, bool drop_tags) {
-  expected_.push_back({drop_tags ? Edit::kReadyAndTags : Edit::kReady, units_before, 0, {}});
+  const Edit edit = drop_tags ? Edit::kReadyAndTags : Edit::kReady;
+  for (Expected& e : expected_) {
+    if (e.edit == Edit::kObserved && e.units_before == units_before) {
+      e.edit = edit;
+      return;
+    }
+  }
+  expected_.push_back({edit, units_before, 0, {}});
+}
+
+void ReplyFilter::observe(int units_before) {
+  expected_.push_back({Edit::kObserved, units_before, 0, {}});
 }
 
 HeldAnswer ReplyFilter::take_held() {
@@ -66,14 +77,19 @@ bool ReplyFilter::edits(Expected& e, char type, std::string_view body) {
     case Edit::kComparedAnswer:
     case Edit::kReady:
     case Edit::kReadyAndTags:
+    case Edit::kObserved:
       if (type == 'D' && e.edit == Edit::kKeptAnswer) e.answer.data_rows.emplace_back(body);
       if (type == 'C') {
         e.answer.tags.push_back(field_of(type, body, 'C'));
-        return e.edit != Edit::kReady;
+        return e.edit != Edit::kReady && e.edit != Edit::kObserved;
       }
       if (type == 'E' && e.answer.sqlstate.empty()) e.answer.sqlstate = field_of(type, body, 'C');
       if (type == 'D') e.rows.add_data_row(body);
       if (type != 'Z') return e.edit == Edit::kKeptAnswer || e.edit == Edit::kComparedAnswer;
+      if (e.edit == Edit::kObserved) {  // never held: its unit is over for it
+        e.units_before = -1;
+        return false;
+      }
       e.answer.status = body.empty() ? 'I' : body[0];
       e.answer.rows = e.rows.rows();
       e.answer.rows_digest = e.rows.digest();
@@ -94,7 +110,8 @@ void ReplyFilter::on_message(char type, std::string_view body, size_t end) {
   last_end_ = end;
   ended_ = true;
   for (auto& e : expected_) {
-    bool reports = e.edit != Edit::kParseComplete && e.edit != Edit::kAnswer;
+    bool reports =
+        e.edit != Edit::kParseComplete && e.edit != Edit::kAnswer && e.edit != Edit::kObserved;
     if (e.units_before < 0 && reports) answers_.push_back(std::move(e.answer));
   }
   std::erase_if(expected_, [](const Expected& e) { return e.units_before < 0; });

@@ -49,7 +49,12 @@ class ReplyFilter {
   void compare_answer(int units_before);
   // Takes out that unit's ReadyForQuery (and with `drop_tags` its CommandCompletes) and
   // reports the answer through take_held(); the rest of it goes to the client as it comes.
+  // What observe() saw of the unit so far is part of that answer.
   void hold_ready(int units_before, bool drop_tags);
+  // Notes that unit's tags, error and rows as they pass, taking nothing out: a batch going to
+  // old in pieces, whose ReadyForQuery hold_ready() may hold once its Sync came. Without
+  // hold_ready() it ends with its unit, reporting nothing.
+  void observe(int units_before);
 
   // Whether chunks must go through on_message() and filter().
   bool engaged() const { return !expected_.empty() || !held_bytes_.empty() || !cuts_.empty(); }
@@ -65,7 +70,15 @@ class ReplyFilter {
   HeldAnswer take_held();
 
  private:
-  enum class Edit { kParseComplete, kAnswer, kKeptAnswer, kComparedAnswer, kReady, kReadyAndTags };
+  enum class Edit {
+    kParseComplete,
+    kAnswer,
+    kKeptAnswer,
+    kComparedAnswer,
+    kReady,
+    kReadyAndTags,
+    kObserved
+  };
   struct Expected {
     Edit edit;
     int units_before;

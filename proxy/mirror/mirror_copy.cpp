@@ -1,6 +1,7 @@
 // COPY FROM STDIN mirrored in dual_write (the rest of mirroring: mirror.cpp).
 #include "proxy/base/log.h"
 #include "proxy/mirror/mirror.h"
+#include "proxy/mirror/mirror_messages.h"
 
 namespace cutover::proxy {
 namespace {
@@ -19,7 +20,20 @@ constexpr std::string_view kCopyTooLarge =
 // A COPY whose data outgrows the bound could neither run on new nor be journaled, so it must
 // not stay on old alone: old gets a CopyFail as soon as the bound is passed (the client then
 // gets old's error, 57014 with cutover's reason), and the rest of the client's data is dropped.
+// A COPY whose column list leaves out columns with defaults that differ per server (a serial
+// key, gen_random_uuid(), now(): a COPY cannot carry pinned values) is unsafe: refused before
+// old runs it, or when allowed, an open divergence of its table.
 asio::awaitable<bool> Mirror::copy(std::string_view whole, const router::Classification& unit) {
+  --primary_.pending_replies;  // counted when the client sent it: old must be idle to be asked
+  if (!co_await host_.wait_for_old()) co_return false;
+  pinner_.start_unit();
+  const std::string omitted = co_await pinner_.copy_defaults(query_text(whole));
+  if (!omitted.empty()) {
+    pinner_.note_unsafe(unit.fingerprint, omitted);
+    if (const auto refusal = unsafe_refusal(unit)) co_return co_await refuse(*refusal, unit);
+    note_unpinned_write(unit);
+  }
+  ++primary_.pending_replies;  // the COPY goes to old as the client's own
   co_await join(unit);
   copy_.active = true;
   copy_.unit = unit;

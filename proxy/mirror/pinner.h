@@ -73,6 +73,9 @@ class Pinner {
   std::string pin_text(std::string_view sql, const router::Classification& unit);
   asio::awaitable<std::string> pin_defaults(std::string_view sql,
                                             const router::Classification& unit);
+  // COPY FROM STDIN: what it leaves to defaults that differ per server, which cannot be
+  // pinned in a COPY ("defaults of t (id, at)"); empty when nothing. Asks old: old idle.
+  asio::awaitable<std::string> copy_defaults(std::string_view sql);
 
   // Extended protocol, a whole batch (the source idle): the batch for old, new and the
   // journal with its Binds of statements that need pinning turned into Binds of cutover's
@@ -167,6 +170,7 @@ class Pinner {
   std::pair<std::string, std::string> instants();
   void report_unpinned(uint64_t fingerprint, const std::string& what);
   // pinner_defaults.cpp
+  void tables_as_of_now();
   asio::awaitable<const TableDefaults*> table_defaults(const router::InsertShape& shape);
   asio::awaitable<std::optional<DefaultsPlan>> plan_defaults(std::string_view sql,
                                                              uint64_t fingerprint,

@@ -113,6 +113,40 @@ asio::awaitable<std::string> Pinner::pin_defaults(std::string_view sql,
   co_return router::fill_defaults(sql, plan->shapes, plan->tables, plan->filled);
 }
 
+// The table cache as of the current schema version. Forgotten here, never while a plan holds
+// pointers into it; a session writing to more than kMaxTables tables looks them up again.
+void Pinner::tables_as_of_now() {
+  constexpr size_t kMaxTables = 256;
+  if (const uint64_t version = schema_version_.load();
+      version != tables_version_ || tables_.size() >= kMaxTables) {
+    forget_tables();
+    tables_version_ = version;
+  }
+}
+
+// The columns a COPY FROM STDIN leaves to defaults that differ per server, as "defaults of t
+// (c, d)"; empty when there are none (or old does not know the table: it refuses the COPY).
+asio::awaitable<std::string> Pinner::copy_defaults(std::string_view sql) {
+  const std::optional<router::InsertShape> target = router::copy_target(sql);
+  if (!target || target->columns.empty() || source_.transaction_status() == 'E') {
+    co_return std::string();
+  }
+  tables_as_of_now();
+  const TableDefaults* table = co_await table_defaults(*target);
+  if (table == nullptr) co_return std::string();
+  std::string omitted;
+  for (size_t c = 0; c < table->columns.size(); ++c) {
+    const router::TableColumn& column = table->columns[c];
+    if (!table->kinds[c].differs || column.generated ||
+        std::find(target->columns.begin(), target->columns.end(), column.name) !=
+            target->columns.end()) {
+      continue;
+    }
+    omitted += (omitted.empty() ? "" : ", ") + column.name;
+  }
+  co_return omitted.empty() ? omitted : "defaults of " + target->relation + " (" + omitted + ")";
+}
+
 // Which values of `sql`'s INSERTs differing defaults would give, and how each is to be had:
 // an expression pinned to the instants `transaction` and `statement` (SQL expressions, see
 // router::pin_time()), or (listed in `evaluated`, its value left for the caller) a value old
@@ -121,14 +155,7 @@ asio::awaitable<std::optional<Pinner::DefaultsPlan>> Pinner::plan_defaults(
     std::string_view sql, uint64_t fingerprint, std::string_view transaction,
     std::string_view statement) {
   if (source_.transaction_status() == 'E' || !standard_strings_) co_return std::nullopt;
-  // Forgotten here, never while a plan holds pointers into the cache. A session writing to
-  // more than kMaxTables tables looks them up again.
-  constexpr size_t kMaxTables = 256;
-  if (const uint64_t version = schema_version_.load();
-      version != tables_version_ || tables_.size() >= kMaxTables) {
-    forget_tables();
-    tables_version_ = version;
-  }
+  tables_as_of_now();
   if (defaults_unneeded_.contains(fingerprint)) co_return std::nullopt;
   auto shapes = router::find_inserts(sql);
   if (!shapes || shapes->empty()) co_return std::nullopt;

@@ -92,6 +92,12 @@ asio::awaitable<bool> UnitDispatcher::flush(std::string& pending) {
     const bool prefetched = co_await parts_.pinner.prefetch(wanted);
     if (!prefetched) co_return false;
   }
+  if (context_.journal != nullptr && !parts_.mirror.retired()) {
+    // Old answers the pieces before the Sync comes: its tags and rows are noted as they pass,
+    // so the comparison at the Sync has the whole answer (Mirror::streamed_batch()).
+    parts_.primary.filter.observe(parts_.primary.pending_replies);
+    parts_.primary.scanner.set_capture(BackendLink::kCaptureWithRows);
+  }
   co_return co_await send_piece_to_old(batch, plan, pending);
 }
 
@@ -182,6 +188,7 @@ asio::awaitable<bool> UnitDispatcher::mirror_partial_batch(std::string_view sync
   const router::BatchPlan plan = plan_batch(batch);
   if (plan.executes) context_.metrics.unit_routed(plan.unit.kind, parts_.primary.database);
   if (!plan.executes || !parts_.mirror.mirrors(plan.unit)) {
+    parts_.primary.scanner.set_capture(BackendLink::kCapture);  // nothing to compare
     parts_.pinner.streamed_batch_over(0);  // whether old has them is not known until its answer
     note_batch(plan);
     pending.append(sync);

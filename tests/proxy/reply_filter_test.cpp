@@ -172,3 +172,34 @@ TEST(ReplyFilter, AComparedAnswerGoesNowhereButReportsItsDigest) {
 
 }  // namespace
 }  // namespace cutover::proxy
+
+namespace cutover::proxy {
+namespace {
+
+// A batch going to old in pieces: its first answers pass to the client while they are noted;
+// once its Sync came, hold_ready() holds its ReadyForQuery and reports the whole answer.
+TEST(ReplyFilter, AnObservedUnitHeldAtItsSyncReportsEveryTagItsPiecesGot) {
+  const std::string first = complete("INSERT 0 1") + complete("INSERT 0 1");
+  const std::string rest = complete("INSERT 0 1") + kReady;
+  ReplyFilter filter;
+  filter.observe(0);
+  EXPECT_EQ(relay(filter, first, {3}, "ZCED"), first);  // nothing taken out
+  filter.hold_ready(0, false);                          // the Sync went to old
+  EXPECT_EQ(relay(filter, rest, {5}, "ZCED"), complete("INSERT 0 1"));
+  ASSERT_TRUE(filter.has_held());
+  EXPECT_EQ(filter.take_held().tags, std::vector<std::string>(3, "INSERT 0 1"));
+  EXPECT_FALSE(filter.engaged());
+}
+
+// Never held (the batch was a read): it ends with its unit, reporting nothing.
+TEST(ReplyFilter, AnObservedUnitNeverHeldEndsWithItsReadyForQuery) {
+  const std::string answer = kRow + complete("SELECT 1") + kReady;
+  ReplyFilter filter;
+  filter.observe(0);
+  EXPECT_EQ(relay(filter, answer, {7}, "ZCED"), answer);
+  EXPECT_FALSE(filter.has_held());
+  EXPECT_FALSE(filter.engaged());
+}
+
+}  // namespace
+}  // namespace cutover::proxy

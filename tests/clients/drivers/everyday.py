@@ -1,0 +1,124 @@
+"""Each Python driver's everyday calls through cutover in dual_write: what an application does
+besides single statements. Every flow writes rows whose values the script knows, so the shell
+test can compare old and new completely afterwards.
+
+psycopg2: executemany, execute_values-style multi-row INSERT, a named (server-side) cursor
+read while the same transaction writes, savepoints rolled back and released.
+psycopg 3: executemany in pipeline mode, a pipeline of single inserts, a named cursor next
+to writes, nested transaction blocks (savepoints).
+asyncpg: executemany, nested transactions (savepoints), copy_records_to_table naming every
+column (a COPY leaving a now() default to each server is refused: WhileMirroringTest).
+Not here yet: asyncpg cursors next to writes, and inserts into serial keys in a psycopg 3
+pipeline or an asyncpg executemany (batches sent in pieces); see the issue notes.
+
+Usage: everyday.py PROXY_PORT ROWS. Prints one line per driver and exits non-zero on a
+client-visible error.
+"""
+
+import asyncio
+import datetime
+import sys
+
+import asyncpg
+import psycopg
+import psycopg2
+
+PORT = int(sys.argv[1])
+ROWS = int(sys.argv[2])
+DSN = f"host=127.0.0.1 port={PORT} user=postgres dbname=postgres"
+
+
+def rows_for(driver, flow, count=ROWS):
+    return [(driver, flow, n, f"{driver} {flow} {n}") for n in range(count)]
+
+
+def with_psycopg2():
+    conn = psycopg2.connect(DSN)
+    cur = conn.cursor()
+    cur.executemany("insert into everyday (driver, flow, n, note) values (%s, %s, %s, %s)",
+                    rows_for("psycopg2", "executemany"))
+    conn.commit()
+    values = ",".join(cur.mogrify("(%s,%s,%s,%s)", r).decode() for r in rows_for("psycopg2", "values"))
+    cur.execute("insert into everyday (driver, flow, n, note) values " + values)
+    conn.commit()
+    named = conn.cursor(name="everyday_psycopg2")
+    named.itersize = 50
+    named.execute("select n from everyday where driver = 'psycopg2' and flow = 'executemany' order by n")
+    seen = 0
+    for (n,) in named:
+        if n % 100 == 0:
+            cur.execute("insert into everyday (driver, flow, n, note) values (%s, %s, %s, %s)",
+                        ("psycopg2", "beside a cursor", n, "written while the cursor was open"))
+        seen += 1
+    named.close()
+    conn.commit()
+    assert seen == ROWS, seen
+    cur.execute("savepoint a")
+    cur.execute("insert into everyday (driver, flow, n, note) values ('psycopg2', 'savepoint', 1, 'rolled back')")
+    cur.execute("rollback to savepoint a")
+    cur.execute("insert into everyday (driver, flow, n, note) values ('psycopg2', 'savepoint', 2, 'kept')")
+    cur.execute("release savepoint a")
+    conn.commit()
+    conn.close()
+    print("psycopg2 ok")
+
+
+def with_psycopg():
+    with psycopg.connect(DSN) as conn:
+        with conn.pipeline():
+            with conn.cursor() as cur:
+                cur.executemany("insert into everyday (driver, flow, n, note) values (%s, %s, %s, %s)",
+                                rows_for("psycopg", "executemany"))
+                for row in rows_for("psycopg", "pipeline", 200):
+                    cur.execute("insert into everyday (driver, flow, n, note) values (%s, %s, %s, %s)", row)
+        conn.commit()
+        with conn.transaction():
+            with conn.cursor(name="everyday_psycopg") as named, conn.cursor() as cur:
+                named.execute("select n from everyday where driver = 'psycopg' and flow = 'executemany' order by n")
+                seen = 0
+                for (n,) in named:
+                    if n % 100 == 0:
+                        cur.execute("insert into everyday (driver, flow, n, note) values (%s, %s, %s, %s)",
+                                    ("psycopg", "beside a cursor", n, "written while the cursor was open"))
+                    seen += 1
+                assert seen == ROWS, seen
+        with conn.transaction():
+            conn.execute("insert into everyday (driver, flow, n, note) values ('psycopg', 'savepoint', 2, 'kept')")
+            try:
+                with conn.transaction():
+                    conn.execute("insert into everyday (driver, flow, n, note) values ('psycopg', 'savepoint', 1, 'rolled back')")
+                    raise RuntimeError("roll back the savepoint")
+            except RuntimeError:
+                pass
+    print("psycopg ok")
+
+
+async def with_asyncpg():
+    conn = await asyncpg.connect(host="127.0.0.1", port=PORT, user="postgres", database="postgres")
+    try:
+        await conn.executemany("insert into everyday (driver, flow, n, note) values ($1, $2, $3, $4)",
+                               rows_for("asyncpg", "executemany"))
+        async with conn.transaction():
+            await conn.execute("insert into everyday (driver, flow, n, note) values ('asyncpg', 'savepoint', 2, 'kept')")
+            try:
+                async with conn.transaction():
+                    await conn.execute("insert into everyday (driver, flow, n, note) values ('asyncpg', 'savepoint', 1, 'rolled back')")
+                    raise RuntimeError("roll back the savepoint")
+            except RuntimeError:
+                pass
+        at = datetime.datetime(2026, 12, 6, tzinfo=datetime.timezone.utc)
+        await conn.copy_records_to_table(
+            "everyday", records=[row + (at,) for row in rows_for("asyncpg", "copy")],
+            columns=["driver", "flow", "n", "note", "at"])
+    finally:
+        await conn.close()
+    print("asyncpg ok")
+
+
+DRIVERS = sys.argv[3].split(",") if len(sys.argv) > 3 else ["psycopg2", "psycopg", "asyncpg"]
+if "psycopg2" in DRIVERS:
+    with_psycopg2()
+if "psycopg" in DRIVERS:
+    with_psycopg()
+if "asyncpg" in DRIVERS:
+    asyncio.run(with_asyncpg())
