@@ -137,8 +137,15 @@ BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& class
       }
       case 'E': {
         const Runs* portal = latest(portals, n.first);
-        if (portal == nullptr) plan.movable = plan.new_can_run = false;
-        merge(plan.unit, portal != nullptr ? *portal->unit : unknown());
+        const auto earlier = portal == nullptr ? portals_.find(n.first) : portals_.end();
+        const bool known = earlier != portals_.end();
+        if (portal == nullptr) {  // bound by an earlier batch: it runs where it was bound
+          plan.movable = false;
+          plan.new_can_run = known && earlier->second.on_new;
+        }
+        merge(plan.unit, portal != nullptr ? *portal->unit
+                         : known           ? earlier->second.unit
+                                           : unknown());
         plan.executes = true;
         break;
       }
@@ -178,10 +185,26 @@ void PreparedStatements::apply(std::string_view batch, const BatchPlan& plan, bo
     Names n = names(type, body);
     if (type == 'P' && parsed != plan.parsed.end()) {
       store(n.first, whole, *parsed++, to_old, to_new);
+    } else if (type == 'B') {
+      bind_portal(n.first, n.second, to_old, to_new);
     } else if (type == 'C' && n.kind == 'S' && !n.first.empty()) {
       erase(n.first);
+    } else if (type == 'C' && n.kind == 'P') {
+      portals_.erase(std::string(n.first));
     }
   });
+}
+
+void PreparedStatements::bind_portal(std::string_view portal, std::string_view statement,
+                                     bool on_old, bool on_new) {
+  constexpr size_t kMaxPortals = 1000;
+  const Statement* bound = find(statement);
+  if (bound == nullptr || bound->ambiguous) {
+    portals_.erase(std::string(portal));  // a portal of unknown statement: unknown
+    return;
+  }
+  if (portals_.size() >= kMaxPortals && !portals_.contains(portal)) return;
+  portals_[std::string(portal)] = Portal{.unit = bound->unit, .on_old = on_old, .on_new = on_new};
 }
 
 void PreparedStatements::store(std::string_view name, std::string_view parse,

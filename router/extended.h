@@ -58,6 +58,8 @@ class PreparedStatements {
   void apply(std::string_view batch, const BatchPlan& plan, bool to_old, bool to_new);
   // `unit` (DEALLOCATE, DISCARD) ran: the statements it removed, or all named ones, are gone.
   void forget(const Classification& unit);
+  // The client's transaction ended: its portals are gone (PostgreSQL closes them).
+  void transaction_ended() { portals_.clear(); }
   // new's connection is fresh: it has no statement.
   void new_lost();
   // A simple Query ran on new (mirrored, or a routed read): like any Query it destroyed new's
@@ -95,6 +97,15 @@ class PreparedStatements {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, Statement, NameHash, std::equal_to<>> named_;
+  // Portals bound in earlier batches of the open transaction (a cursor fetched in chunks by
+  // later Executes): what they run, and where. Bounded; past it, an Execute is unknown.
+  struct Portal {
+    Classification unit;
+    bool on_old = false;
+    bool on_new = false;
+  };
+  void bind_portal(std::string_view portal, std::string_view statement, bool on_old, bool on_new);
+  std::unordered_map<std::string, Portal, NameHash, std::equal_to<>> portals_;
   Statement unnamed_;
   bool has_unnamed_ = false;
   size_t named_bytes_ = 0;  // bounded: statements past the bound are not known (they stay on old)

@@ -158,6 +158,7 @@ void UnitDispatcher::note_parameter_status(std::string_view name, std::string_vi
 }
 
 void UnitDispatcher::note_transaction_end() {
+  statements_.transaction_ended();
   if (!schema_changed_) return;
   schema_changed_ = false;
   ++context_.schema_version;

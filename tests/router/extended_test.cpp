@@ -136,6 +136,27 @@ TEST_F(ExtendedTest, AnUnknownStatementOrPortalKeepsTheBatchOnOldAsAWrite) {
   EXPECT_EQ(earlier_portal.unit.kind, Kind::kUnknown);
 }
 
+// asyncpg's cursor in a transaction that also writes: the portal is bound with its first fetch,
+// then fetched again by Executes alone. Those run what the portal's statement runs (a read,
+// not mirrored), where it was bound, until the transaction ends or the portal is closed.
+TEST_F(ExtendedTest, APortalBoundEarlierInTheTransactionRunsItsStatementWhereItWasBound) {
+  run(batch(Parse{.statement = "s", .query = "SELECT n FROM t ORDER BY n"},
+            Bind{.portal = "c1", .statement = "s"}, Execute{.portal = "c1", .max_rows = 50},
+            Sync{}),
+      Backend::kOld);
+  const std::string fetch = batch(Execute{.portal = "c1", .max_rows = 50}, Sync{});
+  BatchPlan next = plan(fetch);
+  EXPECT_EQ(next.unit.kind, Kind::kRead);
+  EXPECT_FALSE(next.movable);  // the portal is on old only
+  EXPECT_FALSE(next.new_can_run);
+  run(batch(Close{.kind = 'P', .name = "c1"}, Sync{}), Backend::kOld);
+  EXPECT_EQ(plan(fetch).unit.kind, Kind::kUnknown);
+  run(batch(Bind{.portal = "c2", .statement = "s"}, Sync{}), Backend::kOld);
+  EXPECT_EQ(plan(batch(Execute{.portal = "c2"}, Sync{})).unit.kind, Kind::kRead);
+  statements.transaction_ended();
+  EXPECT_EQ(plan(batch(Execute{.portal = "c2"}, Sync{})).unit.kind, Kind::kUnknown);
+}
+
 TEST_F(ExtendedTest, AnUnnamedStatementReusedAcrossSyncsIsGivenToTheSideThatLacksIt) {
   // asyncpg without a statement cache: Parse "" + Describe + Sync, then Bind "" + Execute.
   run(batch(Parse{.query = "select 42"}, Describe{.kind = 'S'}, Sync{}), Backend::kOld);

@@ -6,10 +6,11 @@ psycopg2: executemany, execute_values-style multi-row INSERT, a named (server-si
 read while the same transaction writes, savepoints rolled back and released.
 psycopg 3: executemany in pipeline mode, a pipeline of single inserts, a named cursor next
 to writes, nested transaction blocks (savepoints).
-asyncpg: executemany, nested transactions (savepoints), copy_records_to_table naming every
-column (a COPY leaving a now() default to each server is refused: WhileMirroringTest).
-Not here yet: asyncpg cursors next to writes, and inserts into serial keys in a psycopg 3
-pipeline or an asyncpg executemany (batches sent in pieces); see the issue notes.
+asyncpg: executemany, a cursor iterated inside a transaction that also writes, nested
+transactions (savepoints), copy_records_to_table naming every column (a COPY leaving a now()
+default to each server is refused: WhileMirroringTest).
+Not here yet: inserts into serial keys in a psycopg 3 pipeline or an asyncpg executemany
+(batches sent in pieces need more values from old than cutover asks for ahead).
 
 Usage: everyday.py PROXY_PORT ROWS. Prints one line per driver and exits non-zero on a
 client-visible error.
@@ -98,6 +99,17 @@ async def with_asyncpg():
     try:
         await conn.executemany("insert into everyday (driver, flow, n, note) values ($1, $2, $3, $4)",
                                rows_for("asyncpg", "executemany"))
+        async with conn.transaction():
+            seen = 0
+            async for record in conn.cursor(
+                    "select n from everyday where driver = 'asyncpg' and flow = 'executemany' order by n",
+                    prefetch=50):
+                if record["n"] % 100 == 0:
+                    await conn.execute("insert into everyday (driver, flow, n, note) values ($1, $2, $3, $4)",
+                                       "asyncpg", "beside a cursor", record["n"],
+                                       "written while the cursor was open")
+                seen += 1
+            assert seen == ROWS, seen
         async with conn.transaction():
             await conn.execute("insert into everyday (driver, flow, n, note) values ('asyncpg', 'savepoint', 2, 'kept')")
             try:
