@@ -70,6 +70,9 @@ void merge(Classification& into, const Classification& unit) {
   into.refuses_transaction_block |= unit.refuses_transaction_block;
   into.nondeterministic |= unit.nondeterministic;
   into.inserts |= unit.inserts;
+  into.two_phase |= unit.two_phase;
+  into.server_bound |= unit.server_bound;
+  into.copies_in_statements += unit.copies_in_statements;
   into.deallocates.insert(into.deallocates.end(), unit.deallocates.begin(), unit.deallocates.end());
   into.tables.insert(into.tables.end(), unit.tables.begin(), unit.tables.end());
   if (into.fingerprint == 0) into.fingerprint = unit.fingerprint;

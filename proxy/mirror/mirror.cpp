@@ -81,7 +81,12 @@ asio::awaitable<bool> Mirror::query(std::string_view whole, const router::Classi
       whole = pinned;
     }
   }
-  if (const auto refusal = unsafe_refusal(unit)) co_return co_await refuse(*refusal, unit);
+  // Named, no co_await in an if's initializer: GCC 12 miscompiles those in coroutines.
+  const std::optional<router::Refusal> refusal = unsafe_refusal(unit);
+  if (refusal) {
+    const bool refused = co_await refuse(*refusal, unit);
+    co_return refused;
+  }
   co_return co_await this->unit({}, whole, whole, whole, unit);
 }
 
@@ -100,11 +105,13 @@ asio::awaitable<bool> Mirror::batch(std::string_view batch, const router::BatchP
   }
   const std::optional<Pinner::PinnedBatch> pinned = co_await pinner_.pin_batch(batch, plan);
   refused_ = false;
-  if (const auto refusal = unsafe_refusal(plan.unit)) {
+  const std::optional<router::Refusal> refusal = unsafe_refusal(plan.unit);
+  if (refusal) {
     // The client's batch is answered as if its first message failed: an ErrorResponse, then
     // ReadyForQuery. None of its Parses ran (the dispatcher records so, refused()).
     refused_ = true;
-    co_return co_await refuse(*refusal, plan.unit);
+    const bool refused = co_await refuse(*refusal, plan.unit);
+    co_return refused;
   }
   // A statement cutover cannot give new (ambiguous, or past the tracking bound): the batch and
   // the rest of its transaction are not applied there.
@@ -125,6 +132,19 @@ asio::awaitable<bool> Mirror::batch(std::string_view batch, const router::BatchP
   if (!ran) co_return false;
   if (pinned) pinner_.batch_ran(*pinned, own_parses_taken_out_, applied_);
   co_return true;
+}
+
+asio::awaitable<bool> Mirror::refuse_batch(const router::Refusal& refusal,
+                                           const router::Classification& unit,
+                                           std::string& pending) {
+  const bool forwarded = co_await host_.forward_to_old(pending);
+  if (!forwarded) co_return false;
+  --primary_.pending_replies;  // its Sync, counted when the client sent it
+  const bool idle = co_await host_.wait_for_old();
+  if (!idle) co_return false;
+  refused_ = true;
+  const bool refused = co_await refuse(refusal, unit);
+  co_return refused;
 }
 
 asio::awaitable<bool> Mirror::streamed_batch(std::string_view sync, std::string_view batch,
@@ -225,7 +245,9 @@ asio::awaitable<bool> Mirror::refuse(const router::Refusal& refusal,
                                      const router::Classification& unit) {
   std::string raising;
   append_query(raising, router::raising_statement(refusal));
-  co_return co_await this->unit({}, raising, {}, {}, unit);
+  const std::vector<int> no_parses;
+  const bool ran = co_await this->unit({}, raising, {}, {}, unit, no_parses);
+  co_return ran;
 }
 
 void Mirror::note_refused(const router::Refusal& refusal, const router::Classification& unit) {

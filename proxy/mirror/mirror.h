@@ -96,6 +96,10 @@ class Mirror {
   // uses on a fresh connection.
   asio::awaitable<bool> batch(std::string_view batch, const router::BatchPlan& plan,
                               std::string_view journal_prefix, std::string& pending);
+  // An extended batch refused before old runs it (router/refusals.h): old raises the refusal
+  // in its place, answered as if its first message failed; refused() says so afterwards.
+  asio::awaitable<bool> refuse_batch(const router::Refusal& refusal,
+                                     const router::Classification& unit, std::string& pending);
   // The Sync of a batch old ran in pieces (`batch` whole, `kept_whole` false when it was too
   // large to keep): old runs the Sync, then new the whole batch. Not wrapped (old began
   // running it before cutover knew what it was).

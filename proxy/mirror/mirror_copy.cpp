@@ -25,12 +25,17 @@ constexpr std::string_view kCopyTooLarge =
 // old runs it, or when allowed, an open divergence of its table.
 asio::awaitable<bool> Mirror::copy(std::string_view whole, const router::Classification& unit) {
   --primary_.pending_replies;  // counted when the client sent it: old must be idle to be asked
-  if (!co_await host_.wait_for_old()) co_return false;
+  const bool idle = co_await host_.wait_for_old();
+  if (!idle) co_return false;
   pinner_.start_unit();
   const std::string omitted = co_await pinner_.copy_defaults(query_text(whole));
   if (!omitted.empty()) {
     pinner_.note_unsafe(unit.fingerprint, omitted);
-    if (const auto refusal = unsafe_refusal(unit)) co_return co_await refuse(*refusal, unit);
+    const std::optional<router::Refusal> refusal = unsafe_refusal(unit);
+    if (refusal) {
+      const bool refused = co_await refuse(*refusal, unit);
+      co_return refused;
+    }
     note_unpinned_write(unit);
   }
   ++primary_.pending_replies;  // the COPY goes to old as the client's own

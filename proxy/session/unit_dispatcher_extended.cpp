@@ -4,6 +4,11 @@
 // are given to a side the first time a batch needs them there: to new as a prefix whose
 // answers cutover reads, to old (only the unnamed statement, when new ran the last Parse of
 // it) as a prefix whose ParseComplete the relay takes out.
+#include <limits>
+#include <variant>
+
+#include "protocol/framing.h"
+#include "protocol/frontend.h"
 #include "proxy/base/log.h"
 #include "proxy/session/unit_dispatcher.h"
 
@@ -11,6 +16,24 @@ namespace cutover::proxy {
 namespace {
 
 constexpr std::string_view kSync("S\0\0\0\4", 5);  // a whole Sync message
+
+// The queries `batch` parses, one statement after another: what refusal_while_mirroring() reads
+// of DDL (decoded only then).
+std::string parsed_queries(std::string_view batch) {
+  std::string sql;
+  for (;;) {
+    const protocol::FrameResult frame =
+        protocol::next_frame(batch, std::numeric_limits<size_t>::max());
+    if (frame.status != protocol::FrameStatus::kFrame) return sql;
+    if (frame.type == 'P') {
+      auto decoded = protocol::decode_frontend('P', frame.body);
+      if (const auto* parse = decoded ? std::get_if<protocol::Parse>(&*decoded) : nullptr) {
+        sql += parse->query + ";\n";
+      }
+    }
+    batch.remove_prefix(frame.consumed);
+  }
+}
 
 }  // namespace
 
@@ -169,7 +192,15 @@ asio::awaitable<bool> UnitDispatcher::mirror_batch(std::string_view batch,
                                                    const router::BatchPlan& plan,
                                                    std::string& pending) {
   const std::string journal_prefix = plan_batch(batch, true).new_prefix;
-  const bool ran = co_await parts_.mirror.batch(batch, plan, journal_prefix, pending);
+  const std::string ddl = plan.unit.kind == router::Kind::kDdl ? parsed_queries(batch) : "";
+  const std::optional<router::Refusal> refusal = refusal_of(plan.unit, ddl);
+  // No co_await inside a conditional expression: GCC 12 miscompiles it.
+  bool ran = false;
+  if (refusal) {
+    ran = co_await parts_.mirror.refuse_batch(*refusal, plan.unit, pending);
+  } else {
+    ran = co_await parts_.mirror.batch(batch, plan, journal_prefix, pending);
+  }
   if (!ran) co_return false;
   batch_parses_on_old_ = 0;
   statements_.apply(batch, plan, !parts_.mirror.refused(), parts_.mirror.applied());

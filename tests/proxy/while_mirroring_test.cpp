@@ -22,6 +22,20 @@ class WhileMirroringTest : public RoutingTest {
   void on_both(const std::string& sql) {
     for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) db->query(sql);
   }
+  // One statement through the extended protocol (PQexecParams): its first value, or
+  // "error SQLSTATE".
+  static std::string extended(Connection& c, const char* sql) {
+    PGresult* result = PQexecParams(c.get(), sql, 0, nullptr, nullptr, nullptr, nullptr, 0);
+    const ExecStatusType status = PQresultStatus(result);
+    const char* sqlstate = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+    std::string out = status == PGRES_FATAL_ERROR
+                          ? "error " + std::string(sqlstate != nullptr ? sqlstate : "none: ") +
+                                (sqlstate != nullptr ? "" : PQresultErrorMessage(result))
+                      : PQntuples(result) > 0 ? PQgetvalue(result, 0, 0)
+                                              : PQcmdStatus(result);
+    PQclear(result);
+    return out;
+  }
   static bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
   }
@@ -90,6 +104,24 @@ TEST_F(WhileMirroringTest, WritesOfValuesEachServerComputesAreRefusedBeforeOldRu
   EXPECT_TRUE(contains(log, "\"reason\":\"unsafe_write\"")) << log;
 }
 
+// The same refusals through the extended protocol (JDBC's XA sends PREPARE TRANSACTION so).
+TEST_F(WhileMirroringTest, TheExtendedProtocolIsRefusedTheSame) {
+  Connection c = connect_proxy();
+  EXPECT_EQ(extended(c, "begin"), "BEGIN");
+  EXPECT_EQ(extended(c, "insert into limited values (1, 'one')"), "INSERT 0 1");
+  EXPECT_EQ(extended(c, "prepare transaction 'x'"), "error 0A000");
+  EXPECT_EQ(extended(c, "rollback"), "ROLLBACK");
+  EXPECT_EQ(extended(c, "alter table limited add column at timestamptz default now()"),
+            "error 0A000");
+  EXPECT_EQ(extended(c, "alter table limited add column at timestamptz"), "ALTER TABLE");
+  EXPECT_EQ(extended(c, "insert into limited values (2, 'two')"), "INSERT 0 1");
+  for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
+    EXPECT_EQ(db->query("select count(*) from pg_prepared_xacts"), "0");
+  }
+  EXPECT_EQ(old_db().query("select id, v from limited"), "2\ttwo");
+  EXPECT_EQ(every_row(old_db()), every_row(TwoClusters::new_db()));
+}
+
 // A COPY cannot carry pinned values: one whose column list leaves out columns with defaults
 // that differ per server is refused before old runs it; one naming them runs on both.
 TEST_F(WhileMirroringTest, ACopyLeavingDifferingDefaultsToEachServerIsRefused) {
@@ -139,6 +171,7 @@ TEST_F(WhileMirroringTest, TheSessionsOwnServerAnswersQuestionsAboutItAtAnyRamp)
   const int sender = notification->be_pid;
   PQfreemem(notification);
   EXPECT_EQ(c.query_value("select pg_backend_pid()"), std::to_string(sender));
+  EXPECT_EQ(extended(c, "select pg_backend_pid()"), std::to_string(sender));  // psycopg 3's way
   EXPECT_EQ(c.query_value("select count(*) from pg_stat_activity where pid = pg_backend_pid()"),
             "1");
   EXPECT_EQ(c.query_value("select setting from pg_settings where name = 'port'"),

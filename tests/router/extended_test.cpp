@@ -223,6 +223,10 @@ TEST_F(ExtendedTest, MergeAddsTablesAndKeepsTheFirstFingerprint) {
   EXPECT_TRUE(into.creates_temporary);
   EXPECT_EQ(into.tables, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(into.fingerprint, 1u);
+  // What routing and refusals read of a unit holds for a batch too.
+  merge(into, {.kind = Kind::kRead, .two_phase = true, .server_bound = true});
+  EXPECT_TRUE(into.two_phase);
+  EXPECT_TRUE(into.server_bound);
 }
 
 TEST_F(ExtendedTest, EveryBindOfAStatementWhoseValuesMayNeedPinningIsListed) {
