@@ -1,6 +1,7 @@
 #include "router/refusals.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/json.hpp>  // compiled in parse_tree.cpp
 
 #include "router/insert_defaults.h"
@@ -111,8 +112,8 @@ std::string column_filled_per_server(std::string_view sql) {
 }  // namespace
 
 std::string_view reason_name(RefusalReason reason) {
-  static constexpr std::string_view kNames[kRefusalReasons] = {"two_phase", "copies", "unsafe_ddl",
-                                                               "unsafe_write"};
+  static constexpr std::array<std::string_view, kRefusalReasons> kNames = {
+      "two_phase", "copies", "unsafe_ddl", "unsafe_write", "fast_path"};
   return kNames[static_cast<size_t>(reason)];
 }
 
@@ -161,6 +162,16 @@ Refusal unsafe_write_refusal(const std::string& what) {
                      "migration.mirror.unsafe_writes: allow runs such writes anyway, each an open "
                      "divergence.",
                  .reason = RefusalReason::kUnsafeWrite};
+}
+
+Refusal fast_path_refusal() {
+  return Refusal{.message =
+                     "cutover: a fast-path function call (libpq's large-object functions lo_open, "
+                     "lo_write, ...) cannot be mirrored to the new database",
+                 .hint =
+                     "Call the server's functions in SQL instead (SELECT lo_put(...), lo_get(...), "
+                     "lo_from_bytea(<oid>, ...)), which cutover mirrors like any statement.",
+                 .reason = RefusalReason::kFastPath};
 }
 
 std::string raising_statement(const Refusal& refusal) {

@@ -17,8 +17,8 @@
 namespace cutover::router {
 
 // Why: the `reason` label of cutover_mirror_refused_total and the log's unit_refused.
-enum class RefusalReason : uint8_t { kTwoPhase, kCopies, kUnsafeDdl, kUnsafeWrite };
-inline constexpr size_t kRefusalReasons = 4;
+enum class RefusalReason : uint8_t { kTwoPhase, kCopies, kUnsafeDdl, kUnsafeWrite, kFastPath };
+inline constexpr size_t kRefusalReasons = 5;
 std::string_view reason_name(RefusalReason reason);
 
 struct Refusal {
@@ -36,6 +36,10 @@ std::optional<Refusal> refusal_while_mirroring(const Classification& unit, std::
 // The refusal of a write storing values each server computes for itself (`what`: the pinner's
 // list, "random(), defaults of t"), when migration.mirror.unsafe_writes is refuse.
 Refusal unsafe_write_refusal(const std::string& what);
+
+// The refusal of a fast-path function call (a FunctionCall message: libpq's lo_* large-object
+// calls): neither its function nor its effect is visible to cutover.
+Refusal fast_path_refusal();
 
 // One statement that makes the server raise `refusal` with SQLSTATE 0A000 (a DO block).
 std::string raising_statement(const Refusal& refusal);

@@ -35,6 +35,14 @@ asio::awaitable<bool> UnitDispatcher::take(char type, std::string_view body, std
   }
   const bool flushed = co_await flush(pending);
   if (!flushed) co_return false;
+  if (type == 'F' && context_.journal != nullptr && !mirror.retired()) {
+    // Old raises the refusal in the call's place: an ErrorResponse and a ReadyForQuery, as a
+    // call the server refused.
+    const router::Refusal refusal = router::fast_path_refusal();
+    mirror.note_refused(refusal, {.kind = router::Kind::kUnknown});
+    append_query(pending, router::raising_statement(refusal));
+    co_return true;
+  }
   if (type == 'F') note_unit({.kind = router::Kind::kUnknown});  // a function call
   pending.append(whole);
   co_return true;

@@ -3,6 +3,7 @@
 // fails as PostgreSQL's own error would fail it, and both databases stay identical; questions
 // about the session's own server are answered by the source of truth at any ramp.
 #include <libpq-fe.h>
+#include <libpq/libpq-fs.h>
 
 #include <string>
 
@@ -120,6 +121,25 @@ TEST_F(WhileMirroringTest, TheExtendedProtocolIsRefusedTheSame) {
   }
   EXPECT_EQ(old_db().query("select id, v from limited"), "2\ttwo");
   EXPECT_EQ(every_row(old_db()), every_row(TwoClusters::new_db()));
+}
+
+// libpq's large-object calls go through the fast path, whose effect cutover cannot see: refused
+// before old runs them; the SQL functions are mirrored like any statement.
+TEST_F(WhileMirroringTest, FastPathCallsAreRefusedAndTheSqlFunctionsMirrored) {
+  Connection c = connect_proxy();
+  c.exec("begin");
+  EXPECT_EQ(lo_creat(c.get(), INV_READ | INV_WRITE), InvalidOid);
+  EXPECT_TRUE(contains(PQerrorMessage(c.get()), "fast-path function call"))
+      << PQerrorMessage(c.get());
+  EXPECT_TRUE(contains(error_of(c, "select 1"), "25P02"));  // the transaction failed, as on old
+  c.exec("rollback");
+  c.exec("select lo_from_bytea(4242, 'large'::bytea)");
+  c.exec("select lo_put(4242, 5, ' object'::bytea)");
+  for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
+    EXPECT_EQ(db->query("select convert_from(lo_get(4242), 'UTF8')"), "large object");
+    EXPECT_EQ(db->query("select count(*) from pg_largeobject_metadata"), "1");
+  }
+  EXPECT_TRUE(contains(proxy_->log(), "\"reason\":\"fast_path\""));
 }
 
 // A COPY cannot carry pinned values: one whose column list leaves out columns with defaults

@@ -56,6 +56,14 @@ TEST(RefusalsTest, AnAlterTableFillingRowsWithValuesEachServerComputesIsRefused)
   }
 }
 
+TEST(RefusalsTest, EveryReasonHasItsName) {
+  EXPECT_EQ(reason_name(RefusalReason::kTwoPhase), "two_phase");
+  EXPECT_EQ(reason_name(RefusalReason::kCopies), "copies");
+  EXPECT_EQ(reason_name(RefusalReason::kUnsafeDdl), "unsafe_ddl");
+  EXPECT_EQ(reason_name(RefusalReason::kUnsafeWrite), "unsafe_write");
+  EXPECT_EQ(reason_name(fast_path_refusal().reason), "fast_path");
+}
+
 TEST(RefusalsTest, AnUnsafeWriteIsNamedWithTheWayToWriteItSafely) {
   const Refusal refusal = unsafe_write_refusal("random(), defaults of t");
   EXPECT_EQ(reason_name(refusal.reason), "unsafe_write");
