@@ -172,10 +172,10 @@ TEST_F(DefaultsTest, AnInsertSelectIntoDifferingDefaultsIsRefusedUnlessAllowed) 
 TEST_F(DefaultsTest, AnInsertOldRefusesGetsItsOwnErrorThroughCutover) {
   Connection c = connect_proxy();
   Connection direct = TwoClusters::new_db().connect();
-  for (const char* sql : {"insert into gen (ident, v) values (default, 'a'), (5, 'b')",
-                          "insert into gen (ident, v) values (5, 'b')",
-                          "insert into gen (nope) values (1)", "insert into missing (v) values ('a')",
-                          "insert into gen (v) values ('a', 'b')"}) {
+  for (const char* sql :
+       {"insert into gen (ident, v) values (default, 'a'), (5, 'b')",
+        "insert into gen (ident, v) values (5, 'b')", "insert into gen (nope) values (1)",
+        "insert into missing (v) values ('a')", "insert into gen (v) values ('a', 'b')"}) {
     const std::string through = error_of(c, sql);
     EXPECT_EQ(through, error_of(direct, sql)) << sql;
     EXPECT_NE(through.substr(0, 5), "0A000") << through;

@@ -99,8 +99,8 @@ TEST(InsertDefaultsTest, IdentityAlwaysColumnsGetOverridingSystemValue) {
   EXPECT_FALSE(default_slots(0, shapes->front(), table, differing(table)).has_value());
   // A value of the client's own for it is refused by PostgreSQL (428C9): cutover must not make
   // it acceptable with an OVERRIDING SYSTEM VALUE of its own, so it fills nothing there.
-  for (const char* refused : {"INSERT INTO t (id, v) VALUES (DEFAULT, 'a'), (5, 'b')",
-                              "INSERT INTO t VALUES (5, 'a')"}) {
+  for (const char* refused :
+       {"INSERT INTO t (id, v) VALUES (DEFAULT, 'a'), (5, 'b')", "INSERT INTO t VALUES (5, 'a')"}) {
     shapes = find_inserts(refused);
     ASSERT_TRUE(shapes.has_value());
     const auto slots = default_slots(0, shapes->front(), table, differing(table));
