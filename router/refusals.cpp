@@ -112,8 +112,13 @@ std::string column_filled_per_server(std::string_view sql) {
 }  // namespace
 
 std::string_view reason_name(RefusalReason reason) {
-  static constexpr std::array<std::string_view, kRefusalReasons> kNames = {
-      "two_phase", "copies", "unsafe_ddl", "unsafe_write", "fast_path"};
+  static constexpr std::array<std::string_view, kRefusalReasons> kNames = {"two_phase",
+                                                                           "copies",
+                                                                           "unsafe_ddl",
+                                                                           "unsafe_write",
+                                                                           "fast_path",
+                                                                           "journal_unwritable",
+                                                                           "transaction_too_large"};
   return kNames[static_cast<size_t>(reason)];
 }
 
@@ -174,10 +179,29 @@ Refusal fast_path_refusal() {
                  .reason = RefusalReason::kFastPath};
 }
 
+Refusal journal_refusal(RefusalReason reason, std::string_view journal_dir) {
+  if (reason == RefusalReason::kTransactionTooLarge) {
+    return Refusal{.message =
+                       "cutover: the transaction is too large for the mirror journal (over "
+                       "64 MB), which must hold it for the new database, so it was not committed",
+                   .hint = "Commit in smaller transactions while the migration mirrors writes.",
+                   .reason = reason,
+                   .sqlstate = "54000"};
+  }
+  return Refusal{.message = "cutover: the mirror journal at " + std::string(journal_dir) +
+                            " cannot be written, and the new database needs this write from it, so "
+                            "the write was not made",
+                 .hint =
+                     "Free space on the journal's disk: writes resume by themselves within a "
+                     "second of it.",
+                 .reason = reason,
+                 .sqlstate = "53100"};
+}
+
 std::string raising_statement(const Refusal& refusal) {
-  return "DO $cutover$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = " +
-         quote_literal(refusal.message) + ", HINT = " + quote_literal(refusal.hint) +
-         "; END $cutover$";
+  return "DO $cutover$ BEGIN RAISE EXCEPTION USING ERRCODE = " + quote_literal(refusal.sqlstate) +
+         ", MESSAGE = " + quote_literal(refusal.message) +
+         ", HINT = " + quote_literal(refusal.hint) + "; END $cutover$";
 }
 
 }  // namespace cutover::router

@@ -1,5 +1,6 @@
 // What cutover refuses while it mirrors, before old runs it: a unit it can neither give new with
-// the same effect nor journal. The client gets SQLSTATE 0A000 (feature_not_supported), a
+// the same effect nor journal. The client gets SQLSTATE 0A000 (feature_not_supported; 53100 or
+// 54000 for a commit the journal cannot take), a
 // message naming the problem and a hint saying how to write it instead; old raises the error
 // itself (raising_statement()), so the client's transaction fails exactly as it would on an
 // error of the server's own, and new never sees the unit. Pure.
@@ -17,14 +18,23 @@
 namespace cutover::router {
 
 // Why: the `reason` label of cutover_mirror_refused_total and the log's unit_refused.
-enum class RefusalReason : uint8_t { kTwoPhase, kCopies, kUnsafeDdl, kUnsafeWrite, kFastPath };
-inline constexpr size_t kRefusalReasons = 5;
+enum class RefusalReason : uint8_t {
+  kTwoPhase,
+  kCopies,
+  kUnsafeDdl,
+  kUnsafeWrite,
+  kFastPath,
+  kJournalUnwritable,    // new needs the transaction from the journal, which cannot be written
+  kTransactionTooLarge,  // ... or which cannot hold it (over 64 MB)
+};
+inline constexpr size_t kRefusalReasons = 7;
 std::string_view reason_name(RefusalReason reason);
 
 struct Refusal {
   std::string message;
   std::string hint;
   RefusalReason reason = RefusalReason::kTwoPhase;
+  std::string sqlstate = "0A000";
 };
 
 // The refusal for `unit` (a whole simple-protocol Query, its text `sql`) while a mirror is
@@ -41,7 +51,12 @@ Refusal unsafe_write_refusal(const std::string& what);
 // calls): neither its function nor its effect is visible to cutover.
 Refusal fast_path_refusal();
 
-// One statement that makes the server raise `refusal` with SQLSTATE 0A000 (a DO block).
+// The refusal of a write, or of the commit of a transaction, that new needs from the mirror
+// journal (new is behind, or missed part of it) when the journal cannot take it: unwritable
+// (53100 disk_full; `journal_dir` names it) or the transaction too large (54000).
+Refusal journal_refusal(RefusalReason reason, std::string_view journal_dir);
+
+// One statement that makes the server raise `refusal` with its SQLSTATE (a DO block).
 std::string raising_statement(const Refusal& refusal);
 
 }  // namespace cutover::router

@@ -69,7 +69,7 @@ std::string mismatch_line(const WritePair& pair, MismatchKind kind) {
 
 std::string_view journal_report_kind(JournalReport::What what) {
   static constexpr std::string_view kKinds[] = {"journal_may_have_applied", "journal_refused",
-                                                "journal_corrupt"};
+                                                "journal_corrupt", "journal_commit_unknown"};
   return kKinds[static_cast<size_t>(what)];
 }
 

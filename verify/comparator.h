@@ -63,6 +63,9 @@ struct JournalReport {
     kMayHaveApplied,  // the mirror may or may not have applied it: verify and repair
     kRefused,         // the mirror refused it on replay
     kCorrupt,         // bytes in the journal that are no valid record
+    // cutover stopped between journaling a transaction and old's answer to its COMMIT, and
+    // old cannot say whether it committed: new may lack it, or it may never have happened
+    kCommitUnknown,
   };
   What what = What::kMayHaveApplied;
   int64_t unix_ms = 0;  // when it was reported
@@ -76,7 +79,8 @@ struct JournalReport {
   std::string detail{};               // the mirror's error, or where the corrupt bytes are
 };
 std::string journal_report_line(const JournalReport& report);
-// "journal_may_have_applied", "journal_refused" or "journal_corrupt": the kind in both logs.
+// "journal_may_have_applied", "journal_refused", "journal_corrupt" or "journal_commit_unknown":
+// the kind in both logs.
 std::string_view journal_report_kind(JournalReport::What what);
 
 class Comparator {

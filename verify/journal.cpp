@@ -89,6 +89,9 @@ std::string encode(const JournalRecord& r) {
   put_string(payload, r.database);
   put_string(payload, r.user);
   put_string(payload, r.unit);
+  put(payload, r.intent ? 1 : 0, 1);
+  put(payload, r.source_transaction_id, 8);
+  put(payload, r.resolves, 8);
   std::string length;
   put(length, payload.size(), 4);
   std::string out(kMarker);
@@ -110,7 +113,13 @@ std::optional<JournalRecord> decode(std::string_view payload) {
   r.database = in.take_string();
   r.user = in.take_string();
   r.unit = in.take_string();
-  if (!in.done() || (outcome != 1 && outcome != 2)) return std::nullopt;
+  // Records of cutover before intents end here: written after the source committed.
+  if (!in.done()) {
+    r.intent = in.take(1) == 1;
+    r.source_transaction_id = in.take(8);
+    r.resolves = in.take(8);
+  }
+  if (!in.done() || outcome < 1 || outcome > 4) return std::nullopt;
   r.outcome = static_cast<JournalRecord::Outcome>(outcome);
   return r;
 }
@@ -299,9 +308,6 @@ void JournalWriter::resolve(uint64_t sequence, std::string bytes) {
 void JournalWriter::commit(uint64_t sequence) {
   std::unique_lock lock(mutex_);
   while (durable_ < sequence) {
-    if (failed_) {
-      throw std::system_error(EIO, std::generic_category(), "journal: an earlier write failed");
-    }
     if (syncing_ || pending_last_ < sequence) {  // another thread writes, or a reservation
       durable_changed_.wait(lock);               // before `sequence` is not resolved yet
       continue;
@@ -313,21 +319,61 @@ void JournalWriter::commit(uint64_t sequence) {
     const uint64_t first = durable_ + 1;
     const uint64_t last = pending_last_;
     lock.unlock();
+    std::exception_ptr failure;
     try {
       write_out(bytes, first);
     } catch (...) {
-      lock.lock();
-      syncing_ = false;
-      failed_ = true;  // those records are lost to the journal: nothing after may be acknowledged
-      durable_changed_.notify_all();
-      throw;
+      failure = std::current_exception();
+      cut_back();
     }
     lock.lock();
     syncing_ = false;
-    durable_ = last;
-    ++syncs_;
+    durable_ = last;  // on disk, or given up: either way later records may go next
+    failing_ = failure != nullptr;
+    if (failure) {
+      constexpr size_t kLostKept = 1024;  // far more than writers waiting at any one time
+      lost_.emplace_back(first, last);
+      if (lost_.size() > kLostKept) lost_.pop_front();
+    } else {
+      ++syncs_;
+    }
     durable_changed_.notify_all();
   }
+  for (const auto& [first, last] : lost_) {
+    if (sequence >= first && sequence <= last) {
+      throw std::system_error(ENOSPC, std::generic_category(),
+                              "journal: the write holding record " + std::to_string(sequence) +
+                                  " failed (" + dir_.string() + ")");
+    }
+  }
+}
+
+// A failed write may have left part of its bytes in the segment: they are cut off, so the
+// next records follow whole ones. If even that fails, the next write starts a new segment (the
+// scrap is then reported as corrupt, never replayed).
+void JournalWriter::cut_back() {
+  if (fd_ >= 0 && ::ftruncate(fd_, static_cast<off_t>(segment_size_)) == 0) return;
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+bool JournalWriter::writable() {
+  std::lock_guard lock(mutex_);
+  if (!failing_) return true;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_probe_ < std::chrono::seconds(1)) return false;
+  last_probe_ = now;
+  const fs::path probe = dir_ / "probe";
+  const std::string bytes(size_t{1} << 20, '\0');  // room for a large record
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  bool ok = fd >= 0 &&
+            ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) &&
+            ::fdatasync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  std::error_code ignored;
+  fs::remove(probe, ignored);
+  failing_ = !ok;
+  return ok;
 }
 
 void JournalWriter::write_out(const std::string& bytes, uint64_t first_sequence) {
@@ -360,7 +406,7 @@ void JournalWriter::open_segment(uint64_t first_sequence) {
 
 bool JournalWriter::retire_through(uint64_t through) {
   std::lock_guard lock(mutex_);
-  if (syncing_ || failed_ || !reserved_.empty() || !pending_.empty() || durable_ != through) {
+  if (syncing_ || !reserved_.empty() || !pending_.empty() || durable_ != through) {
     return false;
   }
   open_segment(through + 1);  // empty: its name carries the sequence on

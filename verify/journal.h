@@ -5,13 +5,16 @@
 // Not the replay itself nor the decision to journal (the proxy's mirroring does that).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace cutover::verify {
@@ -20,6 +23,9 @@ struct JournalRecord {
   enum class Outcome : uint8_t {
     kDidNotApply = 1,     // the mirror refused it or was unreachable: replay it blindly
     kMayHaveApplied = 2,  // the mirror timed out: report for verification and repair
+    // Markers: what became of an intent (below) on the source of truth; no unit.
+    kCommitted = 3,
+    kCancelled = 4,
   };
   uint64_t sequence = 0;  // assigned by the writer, increasing across segments
   Outcome outcome = Outcome::kDidNotApply;
@@ -32,6 +38,16 @@ struct JournalRecord {
   std::string database{};  // where the write belongs
   std::string user{};
   std::string unit{};  // the unit as the mirror should run it: whole protocol messages
+  // Written before the source of truth was asked to commit (an intent), so a commit that
+  // cannot be journaled is never sent: a marker record after it says whether the source
+  // committed. Without one (cutover stopped in between), replay asks the source what became of
+  // `source_transaction_id` (0: unknown, the record is then reported, not replayed).
+  bool intent = false;
+  uint64_t source_transaction_id = 0;
+  uint64_t resolves = 0;  // of a marker: the intent's sequence
+  bool is_marker() const {
+    return outcome == Outcome::kCommitted || outcome == Outcome::kCancelled;
+  }
   friend bool operator==(const JournalRecord&, const JournalRecord&) = default;
 };
 
@@ -104,8 +120,13 @@ class JournalWriter {
   void fill(uint64_t sequence, JournalRecord record);
   void cancel(uint64_t sequence);
   // Blocks until every record up to `sequence` is durable. Throws std::system_error when the
-  // disk refuses (the caller must then not acknowledge the write).
+  // disk refused the write that held it (the caller must then not acknowledge the write): that
+  // write's records are given up (a record is never half on disk, the segment is cut back)
+  // and later ones are tried afresh, so writing resumes by itself once space returns.
   void commit(uint64_t sequence);
+  // False from a failed write until one succeeds or, at most once a second, a probe of the
+  // directory (a file the size of a large record, written and synced) shows space again.
+  bool writable();
 
   uint64_t durable_sequence() const;
   uint64_t syncs() const;  // fdatasync calls so far (group commit keeps this low)
@@ -123,6 +144,7 @@ class JournalWriter {
   void resolve(uint64_t sequence, std::string bytes);
   void open_segment(uint64_t first_sequence);
   void write_out(const std::string& bytes, uint64_t first_sequence);
+  void cut_back();
 
   const std::filesystem::path dir_;
   const Options options_;
@@ -134,7 +156,9 @@ class JournalWriter {
   std::map<uint64_t, Reserved> reserved_;  // after pending_last_, not all resolved
   uint64_t durable_ = 0;
   bool syncing_ = false;
-  bool failed_ = false;  // a write or fdatasync failed: nothing more can be made durable
+  bool failing_ = false;  // the last write failed
+  std::chrono::steady_clock::time_point last_probe_{};
+  std::deque<std::pair<uint64_t, uint64_t>> lost_;  // sequences of failed writes (latest kept)
   uint64_t syncs_ = 0;
   int fd_ = -1;
   uint64_t segment_size_ = 0;

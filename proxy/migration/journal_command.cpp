@@ -11,13 +11,22 @@ bool inspect_journal(const Config& config, std::ostream& out) {
   using Outcome = verify::JournalRecord::Outcome;
   const verify::JournalContents journal = verify::read_journal(config.verify.journal_dir);
   size_t may_have_applied = 0;
+  size_t markers = 0;
   for (const auto& r : journal.records) {
+    if (r.is_marker()) {
+      ++markers;
+      out << "sequence=" << r.sequence
+          << " marker=" << (r.outcome == Outcome::kCommitted ? "committed" : "cancelled")
+          << " intent=" << r.resolves << "\n";
+      continue;
+    }
     const bool uncertain = r.outcome == Outcome::kMayHaveApplied;
     may_have_applied += uncertain;
     out << "sequence=" << r.sequence
         << " outcome=" << (uncertain ? "may_have_applied" : "did_not_apply")
         << " unix_ms=" << r.unix_ms << " conn=" << r.connection_id
         << " fingerprint=" << log::hex(r.fingerprint) << " mirror_xid=" << r.mirror_transaction_id
+        << " intent=" << (r.intent ? 1 : 0) << " source_xid=" << r.source_transaction_id
         << " database=" << r.database << " user=" << r.user << " bytes=" << r.unit.size() << "\n";
   }
   size_t corrupt = 0;
@@ -27,9 +36,10 @@ bool inspect_journal(const Config& config, std::ostream& out) {
     out << "problem=" << (torn ? "torn_tail" : "corrupt") << " segment=" << p.segment.string()
         << " offset=" << p.offset << " bytes=" << p.bytes << "\n";
   }
-  out << "journal=" << config.verify.journal_dir << " records=" << journal.records.size()
-      << " did_not_apply=" << journal.records.size() - may_have_applied
-      << " may_have_applied=" << may_have_applied << " corrupt=" << corrupt << "\n";
+  const size_t records = journal.records.size() - markers;
+  out << "journal=" << config.verify.journal_dir << " records=" << records
+      << " did_not_apply=" << records - may_have_applied << " may_have_applied=" << may_have_applied
+      << " corrupt=" << corrupt << " markers=" << markers << "\n";
   return corrupt == 0;
 }
 
@@ -41,7 +51,8 @@ bool replay_journal(const Config& config, std::ostream& out) {
   io.run();
   const ReplayProgress progress = done.get();
   out << "journal=" << config.verify.journal_dir << " replayed=" << progress.replayed
-      << " already_applied=" << progress.already_applied << " reported=" << progress.reported
+      << " already_applied=" << progress.already_applied
+      << " not_committed=" << progress.not_committed << " reported=" << progress.reported
       << " new=" << (progress.new_unreachable ? "unreachable" : "reached") << "\n";
   return !progress.new_unreachable && progress.reported == 0;
 }

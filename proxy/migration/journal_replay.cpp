@@ -8,6 +8,7 @@
 #include "protocol/frontend.h"
 #include "proxy/auth/backend_login.h"
 #include "proxy/base/log.h"
+#include "proxy/migration/journal_units.h"
 #include "router/insert_defaults.h"
 #include "router/row_keys.h"
 #include "verify/durable_file.h"
@@ -18,7 +19,6 @@ namespace {
 using Outcome = verify::JournalRecord::Outcome;
 using What = verify::JournalReport::What;
 
-constexpr size_t kMaxRecordMessage = size_t{1} << 30;  // bounds the parse of a record's bytes
 // How long a transaction new still runs may keep replay waiting before it is reported.
 constexpr int64_t kInProgressPatienceMs = 60'000;
 
@@ -26,90 +26,6 @@ int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// A record's messages cut after each Query and each Sync: one ReadyForQuery per piece. A
-// COPY FROM STDIN's Query is followed by its data, and its piece ends with the CopyDone (or
-// CopyFail) instead.
-std::vector<std::string_view> pieces_of(std::string_view unit) {
-  std::vector<std::pair<char, size_t>> frames;  // type, offset just past the message
-  for (size_t at = 0; at < unit.size();) {
-    auto frame = protocol::next_frame(unit.substr(at), kMaxRecordMessage);
-    if (frame.status != protocol::FrameStatus::kFrame) return {};  // not whole messages
-    at += frame.consumed;
-    frames.emplace_back(frame.type, at);
-  }
-  std::vector<std::string_view> pieces;
-  size_t start = 0;
-  for (size_t i = 0; i < frames.size(); ++i) {
-    const auto [type, end] = frames[i];
-    const bool data_follows =
-        i + 1 < frames.size() &&
-        std::string_view("dcf").find(frames[i + 1].first) != std::string_view::npos;
-    const bool ends = type == 'S' || type == 'c' || type == 'f' || (type == 'Q' && !data_follows);
-    if (!ends) continue;
-    pieces.push_back(unit.substr(start, end - start));
-    start = end;
-  }
-  return pieces;
-}
-
-// The tables a record's statements name (Query texts and Parse statements), for the report.
-std::vector<std::string> tables_of(std::string_view unit, const router::Classifier& classifier) {
-  std::set<std::string> tables;
-  for (size_t at = 0; at < unit.size();) {
-    auto frame = protocol::next_frame(unit.substr(at), kMaxRecordMessage);
-    if (frame.status != protocol::FrameStatus::kFrame) break;
-    at += frame.consumed;
-    std::string_view sql;
-    if (frame.type == 'Q') {
-      sql = frame.body.substr(0, frame.body.find('\0'));
-    } else if (frame.type == 'P') {
-      std::string_view rest = frame.body.substr(frame.body.find('\0') + 1);  // after the name
-      sql = rest.substr(0, rest.find('\0'));
-    }
-    if (sql.empty()) continue;
-    for (const auto& table : classifier.classify(sql).tables) tables.insert(table);
-  }
-  return {tables.begin(), tables.end()};
-}
-
-// A Bind's parameters as text; nullopt for NULL and for binary ones.
-std::vector<std::optional<std::string>> text_parameters(const protocol::Bind& bind) {
-  std::vector<std::optional<std::string>> out;
-  const auto& formats = bind.parameter_formats;
-  for (size_t i = 0; i < bind.parameters.size(); ++i) {
-    const size_t at = formats.size() == 1 ? 0 : i;  // one code for all, or one each
-    const bool text = formats.empty() || (at < formats.size() && formats[at] == 0);
-    out.push_back(text ? bind.parameters[i] : std::nullopt);
-  }
-  return out;
-}
-
-// The rows each statement of a record names by value: Query texts, and each Bind with the
-// text of the statement it binds (parsed earlier in the record).
-std::vector<router::NamedRows> rows_named_by(std::string_view unit) {
-  std::vector<router::NamedRows> out;
-  std::map<std::string, std::string, std::less<>> statements;  // name -> text
-  auto add = [&](std::vector<router::NamedRows> rows) {
-    for (auto& named : rows) out.push_back(std::move(named));
-  };
-  for (size_t at = 0; at < unit.size();) {
-    auto frame = protocol::next_frame(unit.substr(at), kMaxRecordMessage);
-    if (frame.status != protocol::FrameStatus::kFrame) break;
-    at += frame.consumed;
-    if (frame.type == 'Q') add(router::rows_named(frame.body.substr(0, frame.body.find('\0')), {}));
-    if (frame.type != 'P' && frame.type != 'B') continue;
-    auto decoded = protocol::decode_frontend(frame.type, frame.body);
-    if (!decoded) continue;
-    if (const auto* parse = std::get_if<protocol::Parse>(&*decoded)) {
-      statements[parse->statement] = parse->query;
-    } else if (const auto* bind = std::get_if<protocol::Bind>(&*decoded)) {
-      auto text = statements.find(bind->statement);
-      if (text != statements.end()) add(router::rows_named(text->second, text_parameters(*bind)));
-    }
-  }
-  return out;
 }
 
 void append_query(std::string& out, std::string_view sql) {
@@ -136,15 +52,20 @@ JournalReplayer::JournalReplayer(const Config& config, DivergenceLedger& diverge
 
 asio::awaitable<ReplayProgress> JournalReplayer::replay(std::shared_ptr<const Secrets> secrets,
                                                         uint64_t through,
-                                                        const std::atomic<bool>* stop) {
+                                                        const std::atomic<bool>* stop,
+                                                        const Settled& settled_here) {
   ReplayProgress progress;
   if (checkpoint_.through >= through) co_return progress;
   const auto journal = verify::read_journal(config_.verify.journal_dir, checkpoint_.through);
   progress.reported += report_problems(journal.problems);
+  Settled settled = settled_here;
+  for (const auto& record : journal.records) {
+    if (record.is_marker()) settled[record.resolves] = record.outcome == Outcome::kCommitted;
+  }
   for (const auto& record : journal.records) {
     if (record.sequence <= checkpoint_.through) continue;
     if (record.sequence > through || (stop != nullptr && stop->load())) break;
-    if (!co_await replay_record(record, *secrets, progress)) {
+    if (!co_await replay_record(record, settled, *secrets, progress)) {
       progress.new_unreachable = true;
       disconnect();
       break;
@@ -161,10 +82,33 @@ void JournalReplayer::disconnect() {
 // Runs one record; false when it must wait (new could not be reached, or still runs the
 // transaction the record may have applied) and stays for a later try, unless its COMMIT had
 // gone out: then it is reported as in doubt. A may-have-applied record whose transaction id new
-// told cutover is settled by asking new whether that transaction committed.
+// told cutover is settled by asking new whether that transaction committed. An intent runs only
+// once old committed it.
 asio::awaitable<bool> JournalReplayer::replay_record(const verify::JournalRecord& record,
-                                                     const Secrets& secrets,
+                                                     const Settled& settled, const Secrets& secrets,
                                                      ReplayProgress& progress) {
+  if (record.is_marker()) {
+    advance(record.sequence, 0);
+    co_return true;
+  }
+  if (record.intent) {
+    const OnSource source = co_await on_source(record, settled, secrets);
+    if (source == OnSource::kWait) co_return false;
+    if (source != OnSource::kCommitted) {
+      if (source == OnSource::kUnknown) {
+        auto keys = co_await keys_of(record, secrets);
+        report(What::kCommitUnknown, record,
+               "cutover stopped before old answered its COMMIT, and old cannot say whether it "
+               "committed",
+               std::move(keys));
+        ++progress.reported;
+      } else {
+        ++progress.not_committed;
+      }
+      advance(record.sequence, 0);
+      co_return true;
+    }
+  }
   if (record.outcome == Outcome::kMayHaveApplied) {
     auto status = co_await commit_status(record, secrets);
     if (!status) co_return false;
@@ -245,25 +189,53 @@ asio::awaitable<std::optional<std::string>> JournalReplayer::commit_status(
   if (record.mirror_transaction_id == 0) co_return "unknown";
   OwnConnection* connection = co_await connection_for(record, secrets);
   if (connection == nullptr) co_return std::nullopt;
+  auto status = co_await txid_status(*connection, record.mirror_transaction_id);
+  co_return status;
+}
+
+// Whether old committed an intent's transaction: known in this process, or by its marker. One
+// an earlier process left without a marker is asked of old (the session that wrote it is gone,
+// so "in progress" only lasts until old notices).
+asio::awaitable<JournalReplayer::OnSource> JournalReplayer::on_source(
+    const verify::JournalRecord& record, const Settled& settled, const Secrets& secrets) {
+  if (auto known = settled.find(record.sequence); known != settled.end()) {
+    co_return known->second ? OnSource::kCommitted : OnSource::kNotCommitted;
+  }
+  if (record.source_transaction_id == 0) co_return OnSource::kUnknown;
+  const router::Backend source =
+      target_ == router::Backend::kNew ? router::Backend::kOld : router::Backend::kNew;
+  OwnConnection* connection = co_await connection_for(record, secrets, source);
+  if (connection == nullptr) co_return OnSource::kWait;
+  const auto status = co_await txid_status(*connection, record.source_transaction_id);
+  if (!status || *status == "in progress") co_return OnSource::kWait;
+  if (*status == "committed") co_return OnSource::kCommitted;
+  co_return *status == "aborted" ? OnSource::kNotCommitted : OnSource::kUnknown;
+}
+
+// txid_status(id) on `connection`: "committed", "aborted", "in progress", or "unknown" when the
+// server no longer knows (or never knew) the id; nullopt when the connection failed.
+asio::awaitable<std::optional<std::string>> JournalReplayer::txid_status(OwnConnection& connection,
+                                                                         uint64_t id) {
   std::string query;
-  append_query(query, "SELECT txid_status(" + std::to_string(record.mirror_transaction_id) + ")");
-  const auto answer = co_await exchange(*connection, query, 1);
+  append_query(query, "SELECT txid_status(" + std::to_string(id) + ")");
+  const auto answer = co_await exchange(connection, query, 1);
   if (!answer.answered) co_return std::nullopt;
   const bool valued = answer.error.empty() && !answer.rows.empty() &&
                       !answer.rows[0].columns.empty() && answer.rows[0].columns[0];
   co_return valued ? *answer.rows[0].columns[0] : "unknown";
 }
 
-// new's connection for the record's database and user (cutover's configured ones where set),
-// logged in on first use; null when new cannot be reached.
+// `db`'s connection for the record's database and user (cutover's configured ones where set),
+// logged in on first use; null when `db` cannot be reached.
 asio::awaitable<OwnConnection*> JournalReplayer::connection_for(const verify::JournalRecord& record,
-                                                                const Secrets& secrets) {
-  const BackendTarget target = backend_target(config_, secrets, target_);
+                                                                const Secrets& secrets,
+                                                                router::Backend db) {
+  const BackendTarget target = backend_target(config_, secrets, db);
   LoginIdentity identity;
   identity.user = target.config.user.empty() ? record.user : target.config.user;
   identity.database = target.config.database.empty() ? record.database : target.config.database;
   identity.password = target.secrets.password;
-  auto key = std::make_pair(identity.database, identity.user);
+  auto key = std::make_tuple(db, identity.database, identity.user);
   if (auto found = connections_.find(key); found != connections_.end()) {
     co_return found->second.get();
   }

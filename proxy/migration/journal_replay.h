@@ -4,6 +4,8 @@
 // record, one new refuses, a corrupt one) goes to the mismatch log for verification and repair.
 // Progress is a checkpoint next to the journal (verify/journal.h): a record whose COMMIT was
 // sent but not answered before a crash is never run twice, it is reported as in doubt.
+// A record written before old committed (an intent) runs only once old did: its marker says
+// so or, when cutover stopped before writing one, old's own txid_status.
 // Not the decision when to replay or the hand-over to live mirroring (mirror_journal.h).
 #pragma once
 
@@ -13,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -32,6 +35,7 @@ struct ReplayProgress {
   uint64_t replayed = 0;         // records new ran and committed
   uint64_t already_applied = 0;  // may-have-applied records new says it committed
   uint64_t reported = 0;         // records (or corrupt bytes) sent to the mismatch log instead
+  uint64_t not_committed = 0;    // intents old never committed: nothing to replay
   bool new_unreachable = false;  // stopped early: new could not be reached (try again later)
 };
 
@@ -42,10 +46,16 @@ class JournalReplayer {
   // Whatever replay cannot settle is also opened in `divergences`.
   JournalReplayer(const Config& config, DivergenceLedger& divergences);
 
+  // What became of intents on the source of truth (intent -> committed) that this process
+  // knows without a marker on disk.
+  using Settled = std::map<uint64_t, bool>;
+
   // Replays every record after the checkpoint up to `through`, or until `stop` (may be null)
-  // says so between two records.
+  // says so between two records. Every intent up to `through` must be settled: in `settled`,
+  // by its marker, or left by an earlier process (then old is asked).
   asio::awaitable<ReplayProgress> replay(std::shared_ptr<const Secrets> secrets, uint64_t through,
-                                         const std::atomic<bool>* stop);
+                                         const std::atomic<bool>* stop,
+                                         const Settled& settled = {});
   uint64_t replayed_through() const { return checkpoint_.through; }
   // Closes the connections to new (they are opened again when needed).
   void disconnect();
@@ -56,12 +66,23 @@ class JournalReplayer {
   }
 
  private:
-  asio::awaitable<bool> replay_record(const verify::JournalRecord& record, const Secrets& secrets,
-                                      ReplayProgress& progress);
+  enum class OnSource { kCommitted, kNotCommitted, kWait, kUnknown };
+
+  asio::awaitable<bool> replay_record(const verify::JournalRecord& record, const Settled& settled,
+                                      const Secrets& secrets, ReplayProgress& progress);
+  // Whether old committed an intent's transaction: its marker, or old's txid_status.
+  asio::awaitable<OnSource> on_source(const verify::JournalRecord& record, const Settled& settled,
+                                      const Secrets& secrets);
   asio::awaitable<std::optional<std::string>> commit_status(const verify::JournalRecord& record,
                                                             const Secrets& secrets);
+  // A connection to `db` (the mirror, or the source of truth) for the record's database and user.
   asio::awaitable<OwnConnection*> connection_for(const verify::JournalRecord& record,
-                                                 const Secrets& secrets);
+                                                 const Secrets& secrets, router::Backend db);
+  asio::awaitable<OwnConnection*> connection_for(const verify::JournalRecord& record,
+                                                 const Secrets& secrets) {
+    return connection_for(record, secrets, target_);
+  }
+  asio::awaitable<std::optional<std::string>> txid_status(OwnConnection& connection, uint64_t id);
   asio::awaitable<OwnConnection::Answer> exchange(
       OwnConnection& connection, std::string_view messages, int ready_expected,
       size_t keep_rows = 1, std::optional<std::chrono::milliseconds> timeout = {});
@@ -79,7 +100,8 @@ class JournalReplayer {
   router::Backend target_ = router::Backend::kNew;
   const router::Classifier classifier_;
   verify::ReplayCheckpoint checkpoint_;
-  std::map<std::pair<std::string, std::string>, std::unique_ptr<OwnConnection>> connections_;
+  std::map<std::tuple<router::Backend, std::string, std::string>, std::unique_ptr<OwnConnection>>
+      connections_;
   std::set<std::pair<std::string, uint64_t>> reported_problems_;  // segment, offset
   // How long the record being retried may run on new (see patience_for()).
   std::pair<uint64_t, std::chrono::milliseconds> patience_{0, 0};

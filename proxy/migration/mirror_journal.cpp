@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <optional>
@@ -128,6 +129,49 @@ asio::awaitable<uint64_t> MirrorJournal::write(verify::JournalRecord record, uin
   co_return durable ? sequence : 0;
 }
 
+asio::awaitable<uint64_t> MirrorJournal::write_intent(verify::JournalRecord record) {
+  record.intent = true;
+  const uint64_t sequence = writer_.reserve();
+  {
+    std::lock_guard lock(mutex_);
+    unsettled_.insert(sequence);  // before it can be durable: replay must not pass it
+  }
+  const uint64_t written = co_await write(std::move(record), sequence);
+  if (written == 0) {
+    std::lock_guard lock(mutex_);
+    unsettled_.erase(sequence);
+  }
+  co_return written;
+}
+
+asio::awaitable<void> MirrorJournal::settle_intent(uint64_t sequence, bool committed, bool marker) {
+  using Outcome = verify::JournalRecord::Outcome;
+  if (marker) {
+    verify::JournalRecord record{.outcome = committed ? Outcome::kCommitted : Outcome::kCancelled,
+                                 .resolves = sequence};
+    const uint64_t written = co_await write(std::move(record), 0);
+    // After a crash the intent is then reported for verification (journal_commit_unknown), or
+    // replayed by old's word.
+    if (written == 0) log::warn("journal_marker_not_written", {{"intent", sequence}});
+  }
+  std::lock_guard lock(mutex_);
+  settled_[sequence] = committed;
+  unsettled_.erase(sequence);
+}
+
+// What this process knows of intents replay has not passed yet.
+JournalReplayer::Settled MirrorJournal::settled_after(uint64_t replayed) {
+  std::lock_guard lock(mutex_);
+  settled_.erase(settled_.begin(), settled_.upper_bound(replayed));
+  return settled_;
+}
+
+uint64_t MirrorJournal::replayable_through() {
+  const uint64_t durable = writer_.durable_sequence();
+  std::lock_guard lock(mutex_);
+  return unsettled_.empty() ? durable : std::min(durable, *unsettled_.begin() - 1);
+}
+
 uint64_t MirrorJournal::records_behind() const {
   if (!holds_records()) return 0;
   const uint64_t durable = writer_.durable_sequence();
@@ -168,7 +212,9 @@ asio::awaitable<void> MirrorJournal::run_replay(
     }
     bool pause = false;
     try {
-      auto progress = co_await replayer_.replay(secrets(), writer_.durable_sequence(), &stopping_);
+      const uint64_t through = replayable_through();
+      auto progress = co_await replayer_.replay(secrets(), through, &stopping_,
+                                                settled_after(replayer_.replayed_through()));
       replayed_total_ += progress.replayed;
       replayed_through_ = replayer_.replayed_through();
       pause = progress.new_unreachable;
@@ -204,10 +250,13 @@ asio::awaitable<bool> MirrorJournal::hand_over(const std::shared_ptr<const Secre
     }
     co_await sleep_for(kClosingPoll);
   }
-  const uint64_t last = writer_.durable_sequence();
+  // No transaction is open, so no intent is either; retire_through() checks that nothing is
+  // durable past `last`.
+  const uint64_t last = replayable_through();
   bool finished = false;
   try {
-    auto progress = co_await replayer_.replay(secrets, last, nullptr);
+    auto progress = co_await replayer_.replay(secrets, last, nullptr,
+                                              settled_after(replayer_.replayed_through()));
     replayed_total_ += progress.replayed;
     replayed_through_ = replayer_.replayed_through();
     finished = !progress.new_unreachable && replayer_.replayed_through() >= last &&

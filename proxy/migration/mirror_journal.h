@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string_view>
 #include <utility>
 
@@ -73,6 +74,18 @@ class MirrorJournal {
   // Appends `record` (in the place `reserved`, when not 0) and returns once it is on disk: its
   // sequence, or 0 when the disk refused (the write must then not be acknowledged).
   asio::awaitable<uint64_t> write(verify::JournalRecord record, uint64_t reserved);
+  // An intent (verify::JournalRecord::intent), written before the source of truth is asked to
+  // commit: 0 when the disk refused (the commit must then not be sent). Replay stops before it
+  // until settle_intent() has written its marker.
+  asio::awaitable<uint64_t> write_intent(verify::JournalRecord record);
+  // What the source of truth did with the intent's transaction (`committed`). Kept in memory
+  // for replay; also written to disk as a marker when `marker`, for when old cannot tell after
+  // a crash (the intent has no source transaction id, or the transaction went on without
+  // committing and a later intent holds it).
+  asio::awaitable<void> settle_intent(uint64_t sequence, bool committed, bool marker);
+  // Whether a record can be made durable now (false after a failed write until the disk takes
+  // one again, see JournalWriter::writable()). Thread-safe.
+  bool writable() { return writer_.writable(); }
 
   // new lacks writes old has: no read may go there. A relaxed load: asked before every read.
   bool holds_records() const { return mode_.load(std::memory_order_relaxed) != Mode::kLive; }
@@ -99,6 +112,9 @@ class MirrorJournal {
 
   asio::awaitable<bool> hand_over(const std::shared_ptr<const Secrets>& secrets);
   asio::awaitable<bool> commit(uint64_t sequence);
+  // Replay may run every record up to this: durable, and before every intent not yet settled.
+  uint64_t replayable_through();
+  JournalReplayer::Settled settled_after(uint64_t replayed);
   void set_mode(Mode mode, std::string_view event, std::string_view reason);
 
   const Config& config_;
@@ -108,9 +124,11 @@ class MirrorJournal {
   std::atomic<Mode> mode_{Mode::kLive};
   std::atomic<int64_t> behind_since_us_{0};  // steady clock; 0 while live
   std::atomic<bool> stopping_{false};
-  std::mutex mutex_;        // orders route decisions against the hand-over's close
-  int open_live_ = 0;       // live transactions not yet ended (under mutex_)
-  int open_journaled_ = 0;  // journaled transactions not yet written (under mutex_)
+  std::mutex mutex_;                  // orders route decisions against the hand-over's close
+  int open_live_ = 0;                 // live transactions not yet ended (under mutex_)
+  int open_journaled_ = 0;            // journaled transactions not yet written (under mutex_)
+  std::set<uint64_t> unsettled_;      // intents old has not answered yet (under mutex_)
+  JournalReplayer::Settled settled_;  // intents old answered, not yet replayed (under mutex_)
   uint64_t replayed_total_ = 0;
   std::atomic<uint64_t> replayed_through_{0};  // replayer_'s, for records_behind()
   asio::thread_pool disk_{1};

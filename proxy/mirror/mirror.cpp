@@ -82,7 +82,8 @@ asio::awaitable<bool> Mirror::query(std::string_view whole, const router::Classi
     }
   }
   // Named, no co_await in an if's initializer: GCC 12 miscompiles those in coroutines.
-  const std::optional<router::Refusal> refusal = unsafe_refusal(unit);
+  std::optional<router::Refusal> refusal = unsafe_refusal(unit);
+  if (!refusal) refusal = journal_refusal(unit);
   if (refusal) {
     const bool refused = co_await refuse(*refusal, unit);
     co_return refused;
@@ -105,7 +106,8 @@ asio::awaitable<bool> Mirror::batch(std::string_view batch, const router::BatchP
   }
   const std::optional<Pinner::PinnedBatch> pinned = co_await pinner_.pin_batch(batch, plan);
   refused_ = false;
-  const std::optional<router::Refusal> refusal = unsafe_refusal(plan.unit);
+  std::optional<router::Refusal> refusal = unsafe_refusal(plan.unit);
+  if (!refusal) refusal = journal_refusal(plan.unit);
   if (refusal) {
     // The client's batch is answered as if its first message failed: an ErrorResponse, then
     // ReadyForQuery. None of its Parses ran (the dispatcher records so, refused()).
@@ -209,7 +211,13 @@ asio::awaitable<bool> Mirror::unit(std::string_view old_prefix, std::string_view
   co_await settle_pending();      // before old may end the transaction
   const bool wrap = wraps(unit);  // old owes nothing now: its status is the session's
   co_await join(unit);
-  transaction_.reserve(!wrap && (unit.controls_transaction || primary_.status == 'I'));
+  if (!wrap && (unit.controls_transaction || primary_.status == 'I')) {  // it may commit
+    const std::optional<router::Refusal> refusal = co_await journal_first(for_journal, unit);
+    if (refusal) {
+      const bool refused = co_await refuse_commit(*refusal);
+      co_return refused;
+    }
+  }
   std::string to_old;
   if (wrap) {
     append_query(to_old, "BEGIN");
@@ -275,7 +283,7 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
       if (!rolled_back) co_return false;
     }
     const char status = wrap ? 'I' : held.status;
-    if (status != 'I') transaction_.still_open();
+    if (status != 'I') co_await transaction_.still_open();
     if (status == 'I') {
       co_await end_new_transaction(false);
       if (!co_await settle(false)) co_return false;
@@ -309,7 +317,11 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
   if (wrap) {
     to_old.clear();
     append_query(to_old, "COMMIT");
-    transaction_.reserve(true);
+    const std::optional<router::Refusal> refusal = co_await journal_first(to_old, unit);
+    if (refusal) {
+      const bool refused = co_await refuse_commit(*refusal);
+      co_return refused;
+    }
     primary_.filter.hold_ready(0, true);  // its tag is cutover's; an error still reaches the client
     auto commit = co_await host_.run_on_old(to_old, 1);
     if (!commit) co_return false;
@@ -321,7 +333,7 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
     transaction_.note(co_await end_new_transaction(false),
                       unit.fingerprint);  // acts when new's broke
   }
-  if (status != 'I') transaction_.still_open();  // it did not end
+  if (status != 'I') co_await transaction_.still_open();  // it did not end
   if (status == 'I' && !co_await settle(committed)) co_return false;
   co_return co_await send_ready(status);
 }

@@ -166,6 +166,13 @@ class Mirror {
   // The refusal of the unit just pinned when it is unsafe and such writes are refused.
   std::optional<router::Refusal> unsafe_refusal(const router::Classification& unit);
   asio::awaitable<bool> refuse(const router::Refusal& refusal, const router::Classification& unit);
+  // mirror_commit.cpp: the refusal of a write that needs the journal while it cannot be
+  // written; the intent of a commit new needs from the journal (`committing`: the unit that
+  // commits), nullopt when the commit may go; a commit refused in its place.
+  std::optional<router::Refusal> journal_refusal(const router::Classification& unit);
+  asio::awaitable<std::optional<router::Refusal>> journal_first(std::string_view committing,
+                                                                const router::Classification& unit);
+  asio::awaitable<bool> refuse_commit(const router::Refusal& refusal);
   asio::awaitable<void> join(const router::Classification& unit);
   asio::awaitable<bool> settle(bool committed);
   asio::awaitable<bool> send_ready(char status);

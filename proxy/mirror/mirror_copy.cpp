@@ -38,6 +38,11 @@ asio::awaitable<bool> Mirror::copy(std::string_view whole, const router::Classif
     }
     note_unpinned_write(unit);
   }
+  const std::optional<router::Refusal> unjournaled = journal_refusal(unit);
+  if (unjournaled) {
+    const bool refused = co_await refuse(*unjournaled, unit);
+    co_return refused;
+  }
   ++primary_.pending_replies;  // the COPY goes to old as the client's own
   co_await join(unit);
   copy_.active = true;
@@ -85,8 +90,16 @@ asio::awaitable<bool> Mirror::copy_data(char type, std::string_view whole, std::
   primary_.filter.hold_ready(primary_.pending_replies - 1,
                              false);  // the COPY's, after those owed before
   --primary_.pending_replies;         // the COPY's Query, counted when the client sent it
-  transaction_.reserve(primary_.status == 'I');
-  auto answer = co_await host_.run_on_old(whole, 1);
+  std::string end(whole);
+  if (type == 'c' && primary_.status == 'I') {  // its CopyDone commits it on old
+    const std::optional<router::Refusal> refusal = co_await journal_first(kept.bytes(), unit);
+    // Old ends the COPY as failed instead (SQLSTATE 57014, the refusal's message in its own).
+    if (refusal) {
+      end.clear();
+      protocol::encode(protocol::CopyFail{.message = refusal->message}, end);
+    }
+  }
+  auto answer = co_await host_.run_on_old(end, 1);
   if (!answer) co_return false;
   co_return co_await after_old(*answer, false, kept.bytes(), kept.bytes(), unit, false, false);
 }

@@ -38,6 +38,34 @@ void MirroredTransaction::note(MirrorOutcome outcome, uint64_t fingerprint) {
   if (!lost_ || kind == Outcome::kMayHaveApplied) lost_ = kind;
 }
 
+asio::awaitable<ErrorCode> MirroredTransaction::write_intent(std::string_view committing,
+                                                             const SessionStateLog& session_state,
+                                                             uint64_t source_transaction_id) {
+  auto intent = record(*lost_, units_, committing, session_state);
+  if (!intent) {
+    log::error("mirror_commit_refused",
+               {{"conn", conn_id_}, {"reason", "transaction larger than 64 MB"}});
+    co_return SessionError::kTransactionTooLarge;
+  }
+  intent->source_transaction_id = source_transaction_id;
+  intent_source_id_ = source_transaction_id;
+  intent_ = co_await journal_->write_intent(std::move(*intent));
+  if (intent_ == 0) {
+    log::error("mirror_commit_refused",
+               {{"conn", conn_id_}, {"reason", "the journal cannot be written"}});
+    co_return SessionError::kJournalUnwritable;
+  }
+  log_journaled(intent_, *lost_, place_.get());
+  co_return ErrorCode{};
+}
+
+asio::awaitable<void> MirroredTransaction::still_open() {
+  if (place_ != nullptr) place_->release();
+  const uint64_t intent = std::exchange(intent_, 0);
+  // Old's id would say "committed" once a later unit commits it: this intent must say no.
+  if (intent != 0) co_await journal_->settle_intent(intent, false, true);
+}
+
 asio::awaitable<ErrorCode> MirroredTransaction::settle(bool committed,
                                                        const SessionStateLog& session_state) {
   const auto lost = std::exchange(lost_, std::nullopt);
@@ -45,40 +73,61 @@ asio::awaitable<ErrorCode> MirroredTransaction::settle(bool committed,
   // Counted as open until its record is durable (the hand-over waits for that); a reserved
   // place not used is given back when it goes.
   const auto place = std::move(place_);
+  const uint64_t intent = std::exchange(intent_, 0);
+  if (intent != 0) {
+    co_await journal_->settle_intent(intent, committed, intent_source_id_ == 0);
+    co_return ErrorCode{};
+  }
   if (!committed || !lost || journal_ == nullptr) co_return ErrorCode{};
-  if (units.overflowed()) {
+  auto written = record(*lost, units, {}, session_state);
+  if (!written) {
     log::error("mirror_transaction_not_journaled",
                {{"conn", conn_id_}, {"reason", "transaction larger than 64 MB"}});
     co_return SessionError::kTransactionTooLarge;
   }
-  verify::JournalRecord record{
-      .outcome = *lost,
+  const uint64_t reserved = place != nullptr ? place->take_reservation() : 0;
+  const uint64_t sequence = co_await journal_->write(std::move(*written), reserved);
+  if (sequence == 0) co_return SessionError::kJournalUnwritable;  // the journal logged why
+  log_journaled(sequence, *lost, place.get());
+  co_return ErrorCode{};
+}
+
+std::optional<verify::JournalRecord> MirroredTransaction::record(
+    Outcome lost, const KeptMessages& units, std::string_view committing,
+    const SessionStateLog& session_state) const {
+  if (units.overflowed() || units.bytes().size() + committing.size() > KeptMessages::kMaxBytes) {
+    return std::nullopt;
+  }
+  verify::JournalRecord out{
+      .outcome = lost,
       .unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::system_clock::now().time_since_epoch())
                      .count(),
       .connection_id = conn_id_,
       .fingerprint = fingerprint_,
-      .mirror_transaction_id = *lost == Outcome::kMayHaveApplied ? new_transaction_id_ : 0,
+      .mirror_transaction_id = lost == Outcome::kMayHaveApplied ? new_transaction_id_ : 0,
       .database = database_,
       .user = user_};
   // Run on a fresh connection, the unit needs the session's settings first.
-  record.unit += session_state.joined();
-  record.unit += units.bytes();
-  const uint64_t reserved = place != nullptr ? place->take_reservation() : 0;
-  const uint64_t sequence = co_await journal_->write(std::move(record), reserved);
-  if (sequence == 0) co_return SessionError::kJournalUnwritable;  // the journal logged why
+  out.unit += session_state.joined();
+  out.unit += units.bytes();
+  out.unit += committing;
+  return out;
+}
+
+void MirroredTransaction::log_journaled(uint64_t sequence, Outcome lost,
+                                        const MirrorJournal::Transaction* place) const {
   // While new is behind every transaction is journaled: not worth a line each.
   const auto level = place != nullptr && place->route() == MirrorJournal::Route::kJournal
                          ? log::Level::kDebug
                          : log::Level::kWarn;
-  if (!log::enabled(level)) co_return ErrorCode{};
+  if (!log::enabled(level)) return;
   log::write(level, "mirror_journaled",
              {{"conn", conn_id_},
               {"sequence", sequence},
-              {"outcome", *lost == Outcome::kMayHaveApplied ? "may_have_applied" : "did_not_apply"},
+              {"outcome", lost == Outcome::kMayHaveApplied ? "may_have_applied" : "did_not_apply"},
               {"fingerprint", log::hex(fingerprint_)},
               {"new_transaction_id", new_transaction_id_}});
-  co_return ErrorCode{};
 }
 
 }  // namespace cutover::proxy

@@ -1,9 +1,11 @@
 // The client's current transaction as the mirror keeps it: its mirrored units (self-contained,
 // for the journal), whether new missed any of them and how (did not apply, or may have), its
-// place in the journal's view (live on new, or journaled whole while new is behind, with a
-// place reserved around old's commit), and new's id for it. When old commits a transaction new
-// missed part of, settle() writes its journal record, durably, before the client may hear of
-// the commit. Not the running of units on either side (session_mirror.cpp) nor the replay
+// place in the journal's view (live on new, or journaled whole while new is behind), and new's
+// id for it. Before old is asked to commit a transaction new missed part of, write_intent()
+// makes its journal record durable, so a commit that cannot be journaled is never sent; settle()
+// then marks what old did with it. Where old commits before cutover learns new missed part
+// (a batch old ran in pieces), settle() writes the record after old's commit, in a place
+// reserved before it. Not the running of units on either side (session_mirror.cpp) nor the replay
 // (migration/journal_replay.h).
 #pragma once
 
@@ -39,21 +41,30 @@ class MirroredTransaction {
   // Old is about to run what may commit it: if new missed part of it, its place in the
   // journal is taken first, so a transaction that old's commit unblocks is journaled after.
   void reserve(bool may_commit);
+  // Whether new missed part of the transaction: its commit must be journaled first.
+  bool owes_journal() const { return journal_ != nullptr && lost_.has_value(); }
+  // Old is about to be asked to commit it (`committing`: the unit that will, as new should run
+  // it; `source_transaction_id`: old's id for it, 0 when unknown): its record, the units so
+  // far and `committing` after the session state, is made durable first. An error when it
+  // cannot be (kJournalUnwritable, kTransactionTooLarge): the commit must not be sent.
+  asio::awaitable<ErrorCode> write_intent(std::string_view committing,
+                                          const SessionStateLog& session_state,
+                                          uint64_t source_transaction_id);
   // What became of a unit of it on new.
   void note(MirrorOutcome outcome, uint64_t fingerprint);
   // Units of it, as new is to run them on a fresh connection.
   void keep(std::string_view units) { units_.append(units); }
-  // Old's transaction is still open after a unit that could have ended it.
-  void still_open() {
-    if (place_ != nullptr) place_->release();
-  }
+  // Old's transaction is still open after a unit that could have ended it: a reserved place
+  // is given back, an intent is marked not committed (a later one will hold it all).
+  asio::awaitable<void> still_open();
   uint64_t new_transaction_id() const { return new_transaction_id_; }
   void set_new_transaction_id(uint64_t id) { new_transaction_id_ = id; }
 
-  // The transaction ended on old. If old committed it and new missed part of it, its record
-  // (after the session state, the units a fresh connection needs first) is written to the
-  // journal before this returns; a SessionError when that failed (the commit must not be
-  // acknowledged). Either way the next unit starts a new transaction.
+  // The transaction ended on old. Its intent, if written, is marked with what old did. Else, if
+  // old committed it and new missed part of it, its record (after the session state, the
+  // units a fresh connection needs first) is written to the journal before this returns; a
+  // SessionError when that failed (the commit must not be acknowledged). Either way the next
+  // unit starts a new transaction.
   asio::awaitable<ErrorCode> settle(bool committed, const SessionStateLog& session_state);
 
  private:
@@ -63,7 +74,17 @@ class MirroredTransaction {
   const std::string& user_;
   std::unique_ptr<MirrorJournal::Transaction> place_;
   KeptMessages units_;
+  // The record of `units`, `committing` last; nullopt when too large.
+  std::optional<verify::JournalRecord> record(verify::JournalRecord::Outcome lost,
+                                              const KeptMessages& units,
+                                              std::string_view committing,
+                                              const SessionStateLog& session_state) const;
+  void log_journaled(uint64_t sequence, verify::JournalRecord::Outcome lost,
+                     const MirrorJournal::Transaction* place) const;
+
   std::optional<verify::JournalRecord::Outcome> lost_;
+  uint64_t intent_ = 0;              // the sequence of its intent, once written
+  uint64_t intent_source_id_ = 0;    // old's id for the transaction, as the intent has it
   uint64_t fingerprint_ = 0;         // of the first unit new missed
   uint64_t new_transaction_id_ = 0;  // new's id for its open transaction, once asked (0: unknown)
 };

@@ -138,10 +138,11 @@ TEST(CliTest, JournalInspectListsRecordsAndFailsOnACorruptOne) {
                    ", divergence_log: " + (dir.path / "d.jsonl").string() + " }\n");
   CommandResult ok = cutover({"journal", "--config", config, "inspect"});
   EXPECT_EQ(ok.status, 0) << ok.err;
-  EXPECT_NE(
-      ok.out.find("sequence=1 outcome=may_have_applied unix_ms=0 conn=7 "
-                  "fingerprint=000000000000feed mirror_xid=0 database=app user=writer bytes=18"),
-      std::string::npos)
+  EXPECT_NE(ok.out.find("sequence=1 outcome=may_have_applied unix_ms=0 conn=7 "
+                        "fingerprint=000000000000feed mirror_xid=0 intent=0 source_xid=0 "
+                        "database=app user=writer "
+                        "bytes=18"),
+            std::string::npos)
       << ok.out;
   EXPECT_NE(ok.out.find("records=2 did_not_apply=1 may_have_applied=1 corrupt=0"),
             std::string::npos)

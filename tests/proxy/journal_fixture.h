@@ -5,6 +5,7 @@
 
 #include <libpq-fe.h>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -34,12 +35,14 @@ class JournalReplayTest : public ProxyTest {
   }
   uint16_t new_backend_port() const override { return new_cluster_->port(); }
 
-  // cutover at read ramp 100 with the journal and mismatch log in `data_` (kept across restarts).
-  void start(const std::string& mirror = "") {
+  // cutover at read ramp 100 with the journal (unless `journal` names another directory) and
+  // mismatch log in `data_` (kept across restarts).
+  void start(const std::string& mirror = "", const std::filesystem::path& journal = {}) {
     start_proxy(
         "migration:\n  phase: dual_write\n  read_ramp_percent: 100\n"
         "  read_your_writes_ms: 0\n" +
-        mirror + "verify:\n  journal_dir: " + (data_ / "journal").string() +
+        mirror +
+        "verify:\n  journal_dir: " + (journal.empty() ? data_ / "journal" : journal).string() +
         "\n  mismatch_log: " + (data_ / "mismatches.jsonl").string() +
         "\n  divergence_log: " + (data_ / "divergences.jsonl").string() + "\n");
   }

@@ -112,13 +112,15 @@ TEST_F(JournalReplayTest, JournalReplayCommandReplaysWhileCutoverIsStopped) {
   ASSERT_EQ(proxy_->wait_exit(10s), 0);
   const CommandResult unreachable = run_command(replay);
   EXPECT_EQ(unreachable.status, 1);
-  EXPECT_NE(unreachable.out.find("replayed=0 already_applied=0 reported=0 new=unreachable"),
+  EXPECT_NE(unreachable.out.find(
+                "replayed=0 already_applied=0 not_committed=0 reported=0 new=unreachable"),
             std::string::npos)
       << unreachable.out << unreachable.err;
   new_cluster_->start();
   const CommandResult done = run_command(replay);
   EXPECT_EQ(done.status, 0) << done.out << done.err;
-  EXPECT_NE(done.out.find("replayed=2 already_applied=0 reported=0 new=reached"), std::string::npos)
+  EXPECT_NE(done.out.find("replayed=2 already_applied=0 not_committed=0 reported=0 new=reached"),
+            std::string::npos)
       << done.out;
   EXPECT_EQ(rows(*new_cluster_), "1\toffline\n2\toffline too");
   const CommandResult again = run_command(replay);  // nothing left: replayed once only

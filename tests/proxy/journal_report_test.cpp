@@ -1,58 +1,17 @@
 // What the journal reports rather than replays: a commit new may or may not have applied
-// (settled by asking new, or reported for repair with its table or the keys of its rows), and a
-// commit new missed that cannot be journaled at all (the client is told, not acknowledged).
+// (settled by asking new, or reported for repair with its table or the keys of its rows).
 #include <libpq-fe.h>
 
 #include <fstream>
 #include <iterator>
 #include <string>
 
-#include "protocol/frontend.h"
 #include "tests/proxy/journal_fixture.h"
 
 namespace cutover::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A commit new missed that cannot be journaled must not be acknowledged: the client learns
-// that its transaction's fate is unknown (FATAL 08007, with why), not that a database went
-// away. Read off the wire: libpq reports a FATAL that follows a CommandComplete only as the
-// connection's loss.
-TEST_F(JournalReplayTest, ACommitThatCannotBeJournaledEndsTheSessionWith08007) {
-  RawClient client(proxy_->port());
-  raw_login(client);
-  // Sends one Query and returns the types of the messages answering it, up to ReadyForQuery or
-  // the end of the connection, and the last ErrorResponse's body.
-  std::string error;
-  auto run = [&](const std::string& sql) {
-    std::string query;
-    protocol::encode(protocol::Query{.sql = sql}, query);
-    client.send(query);
-    std::string types;
-    while (auto message = read_message(client, 30s)) {
-      types += message->type;
-      if (message->type == 'E') error = message->body;
-      if (message->type == 'Z') break;
-    }
-    return types;
-  };
-  new_cluster_->stop();
-  EXPECT_EQ(run("begin"), "CZ");
-  const std::string megabyte(size_t{1} << 20, 'x');
-  for (int i = 0; i < 65; ++i) {  // a journal record holds at most 64 MB
-    ASSERT_EQ(run("insert into replayed values (" + std::to_string(i) + ", '" + megabyte + "')"),
-              "CZ");
-  }
-  EXPECT_EQ(run("commit"), "CE");  // old's tag, then cutover's FATAL; never a ReadyForQuery
-  EXPECT_TRUE(client.read_until_closed().empty());
-  // ErrorResponse fields: a type byte, then the value up to its NUL.
-  EXPECT_NE(error.find(std::string("C08007") + '\0'), std::string::npos) << error;
-  EXPECT_NE(error.find(std::string("SFATAL") + '\0'), std::string::npos) << error;
-  EXPECT_NE(error.find("too large for cutover to record"), std::string::npos) << error;
-  EXPECT_EQ(count_in_log("session_failed"), 1u) << proxy_->log();
-  EXPECT_EQ(old_db().query("select count(*) from replayed"), "65");  // old committed it
-}
 
 // new answers the write but not its COMMIT within mirror.timeout_ms (a deferred trigger sleeps
 // at commit): the commit may or may not have applied there. cutover had asked new for the

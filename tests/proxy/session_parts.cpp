@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "protocol/framing.h"
+#include "proxy/mirror/mirror_messages.h"
 #include "verify/journal.h"
 
 namespace cutover::proxy {
@@ -26,6 +27,11 @@ asio::awaitable<std::optional<HeldAnswer>> FakeOld::query_own(std::string_view s
   queries.emplace_back(sql);
   HeldAnswer answer;  // no rows: no catalog entries, no values
   answer.status = primary_.status;
+  if (sql == kAskTransactionId) {  // old's id for the transaction: one text column, "777"
+    const std::string id = "777";
+    std::string row{'\0', '\1', '\0', '\0', '\0', static_cast<char>(id.size())};
+    answer.data_rows.push_back(row + id);
+  }
   co_return answer;
 }
 

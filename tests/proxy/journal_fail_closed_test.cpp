@@ -1,0 +1,154 @@
+// Fail closed: a write new needs from the journal is refused before old commits it when the
+// journal cannot take it (a full disk: 53100; too large: 54000), and writing resumes by itself
+// when space returns. A transaction journaled before old was asked to commit it (an intent)
+// and left without an answer by a crash is settled at restart by asking old what became of it.
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "protocol/frontend.h"
+#include "tests/proxy/journal_fixture.h"
+#include "tests/proxy/routing_fixture.h"
+#include "verify/journal.h"
+
+namespace cutover::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A 4 MB tmpfs mounted on a scratch directory (as root), unmounted at the end: a disk the test
+// can fill.
+class SmallDisk {
+ public:
+  SmallDisk() : mounted_(::mount("tmpfs", (dir_ / "").c_str(), "tmpfs", 0, "size=4m") == 0) {}
+  ~SmallDisk() {
+    if (mounted_) ::umount2((dir_ / "").c_str(), MNT_DETACH);
+  }
+  SmallDisk(const SmallDisk&) = delete;
+  SmallDisk& operator=(const SmallDisk&) = delete;
+
+  bool mounted() const { return mounted_; }
+  std::filesystem::path operator/(const std::string& name) const { return dir_ / name; }
+  // Fills what is left with one file; its bytes.
+  size_t fill() const {
+    const int fd = ::open((dir_ / "filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const std::string block(64 << 10, 'f');
+    size_t written = 0;
+    for (ssize_t n = 1; fd >= 0 && n > 0; written += n > 0 ? static_cast<size_t>(n) : 0) {
+      n = ::write(fd, block.data(), block.size());
+    }
+    if (fd >= 0) ::close(fd);
+    return written;
+  }
+  void free() const { std::filesystem::remove(dir_ / "filler"); }
+
+ private:
+  ScratchDir dir_;
+  bool mounted_;
+};
+
+std::string sqlstate_of_error(const std::string& error) { return error.substr(0, 5); }
+
+TEST_F(JournalReplayTest, AFullJournalDiskRefusesWritesBeforeOldAndTheyResumeWhenSpaceReturns) {
+  SmallDisk disk;
+  if (!disk.mounted()) GTEST_SKIP() << "mounting a tmpfs needs root";
+  start("", disk / "journal");
+  new_cluster_->stop();
+  Connection c = connect_proxy();
+  c.exec("insert into replayed values (1, 'journaled')");  // new is behind from here on
+  c.exec("begin");
+  // 100 kB of text: more than the journal's last page has room for.
+  c.exec("insert into replayed values (2, '" + std::string(100'000, 't') + "')");
+  ASSERT_GT(disk.fill(), 0u);
+  // Its record cannot be written before old's commit: old rolls it back instead.
+  const std::string commit = error_of(c, "commit");
+  EXPECT_EQ(sqlstate_of_error(commit), "53100") << commit;
+  EXPECT_NE(commit.find("the mirror journal at " + (disk / "journal").string()), std::string::npos)
+      << commit;
+  EXPECT_EQ(c.query_value("select 'idle again'"), "idle again");
+  // A write new would need from the journal is refused before old runs it.
+  const std::string insert = error_of(c, "insert into replayed values (3, 'refused')");
+  EXPECT_EQ(sqlstate_of_error(insert), "53100") << insert;
+  EXPECT_EQ(old_db().query("select id from replayed order by id"), "1");
+  EXPECT_EQ(count_in_log("unit_refused"), 2u) << proxy_->log();
+  disk.free();
+  // Refused until a probe of the disk (at most once a second) finds space again.
+  EXPECT_TRUE(wait_until(
+      [&] { return error_of(c, "insert into replayed values (4, 'resumed')") == "no error"; }, 10s))
+      << proxy_->log();
+  new_cluster_->start();
+  ASSERT_TRUE(wait_for_live()) << proxy_->log();
+  EXPECT_EQ(old_db().query("select id from replayed order by id"), "1\n4");
+  EXPECT_EQ(every_row(*new_cluster_), every_row(old_db()));
+}
+
+// The record of a transaction new missed is written before old commits it; one too large for
+// the journal (64 MB) is not committed at all: the client's COMMIT fails as if the server had
+// refused it, and the session goes on.
+TEST_F(JournalReplayTest, ATransactionTooLargeToJournalIsRefusedAtItsCommitNotCommitted) {
+  new_cluster_->stop();
+  Connection c = connect_proxy();
+  c.exec("begin");
+  const std::string megabyte(size_t{1} << 20, 'x');
+  for (int i = 0; i < 65; ++i) {
+    c.exec("insert into replayed values (" + std::to_string(i) + ", '" + megabyte + "')");
+  }
+  const std::string commit = error_of(c, "commit");
+  EXPECT_EQ(sqlstate_of_error(commit), "54000") << commit;
+  EXPECT_NE(commit.find("too large for the mirror journal"), std::string::npos) << commit;
+  EXPECT_EQ(old_db().query("select count(*) from replayed"), "0");
+  c.exec("insert into replayed values (100, 'small')");
+  new_cluster_->start();
+  ASSERT_TRUE(wait_for_live()) << proxy_->log();
+  EXPECT_EQ(rows(*new_cluster_), "100\tsmall");
+  EXPECT_EQ(every_row(*new_cluster_), every_row(old_db()));
+}
+
+// What a cutover killed between journaling a transaction and old's answer to its COMMIT leaves:
+// intents without a marker. At restart replay asks old about each: the one old committed is
+// replayed, the one old rolled back is not, and one whose id old never gave is reported with
+// its key, an open divergence, never guessed.
+TEST_F(JournalReplayTest, IntentsLeftByACrashAreSettledByAskingOld) {
+  proxy_->signal(SIGTERM);
+  ASSERT_EQ(proxy_->wait_exit(10s), 0);
+  Connection direct = connect(old_db().conninfo());
+  direct.exec("begin");
+  direct.exec("insert into replayed values (10, 'old committed')");
+  const std::string committed = direct.query_value("select txid_current()");
+  direct.exec("commit");
+  direct.exec("begin");
+  direct.exec("insert into replayed values (11, 'old rolled back')");
+  const std::string rolled_back = direct.query_value("select txid_current()");
+  direct.exec("rollback");
+  direct.exec("insert into replayed values (12, 'old id unknown')");
+  {
+    verify::JournalWriter writer(data_ / "journal", {});
+    auto intent = [&](const std::string& sql, const std::string& source_id) {
+      verify::JournalRecord record{.database = "postgres", .user = "postgres"};
+      for (const std::string& statement : {std::string("BEGIN"), sql, std::string("COMMIT")}) {
+        protocol::encode(protocol::Query{.sql = statement}, record.unit);
+      }
+      record.intent = true;
+      record.source_transaction_id = source_id.empty() ? 0 : std::stoull(source_id);
+      writer.commit(writer.append(std::move(record)));
+    };
+    intent("insert into replayed (id, v) values (10, 'old committed')", committed);
+    intent("insert into replayed (id, v) values (11, 'old rolled back')", rolled_back);
+    intent("insert into replayed (id, v) values (12, 'old id unknown')", "");
+  }
+  start();
+  ASSERT_TRUE(wait_for_live()) << proxy_->log();
+  EXPECT_EQ(rows(*new_cluster_), "10\told committed");
+  const auto unknown = mismatch_lines("journal_commit_unknown");
+  ASSERT_EQ(unknown.size(), 1u);
+  EXPECT_NE(unknown[0].find("\"keys\":[\"replayed(id)=(12)\"]"), std::string::npos) << unknown[0];
+  std::ifstream ledger(data_ / "divergences.jsonl");
+  const std::string divergences((std::istreambuf_iterator<char>(ledger)),
+                                std::istreambuf_iterator<char>());
+  EXPECT_NE(divergences.find("journal_commit_unknown"), std::string::npos) << divergences;
+}
+
+}  // namespace
+}  // namespace cutover::testing
