@@ -1,8 +1,9 @@
 // The mirror-failure journal as sessions use it, and the way back to live mirroring.
 //
-// A write new did not take is appended and made durable before the client hears that it
-// committed (the fdatasync runs on a thread of its own; group commit lets one sync cover every
-// session's waiting records). From the first such write on, new is *behind*: every mirrored
+// A transaction new did not take is appended and made durable before old is asked to commit
+// it (an intent: write_intent(), then settle_intent() with old's answer), so a commit the
+// journal cannot take is refused, never acknowledged (the fdatasync runs on a thread of its
+// own; group commit lets one sync cover every session's waiting records). From the first such write on, new is *behind*: every mirrored
 // transaction that starts is journaled instead of run on new (so the journal keeps old's commit
 // order, and no live write can overtake a journaled one it conflicts with), and no read goes to
 // new. The replay loop (run_replay) waits for the live transactions begun before that moment

@@ -11,8 +11,8 @@
 // new; the client sees the write's own answer and a ReadyForQuery saying idle. Parallel
 // ordering (mirror_parallel.cpp) pipelines writes inside a transaction. COPY FROM STDIN is
 // kept as it streams to old and run on new at its end (mirror_copy.cpp). What new misses of a
-// transaction old commits is journaled before the client hears of the commit
-// (MirroredTransaction).
+// transaction is journaled before old is asked to commit it, or the commit is refused
+// (MirroredTransaction, mirror_commit.cpp).
 // Not the choice of what is mirrored (the session's dispatcher) nor what values are pinned
 // (pinner.h).
 #pragma once

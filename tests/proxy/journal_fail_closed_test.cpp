@@ -2,13 +2,10 @@
 // journal cannot take it (a full disk: 53100; too large: 54000), and writing resumes by itself
 // when space returns. A transaction journaled before old was asked to commit it (an intent)
 // and left without an answer by a crash is settled at restart by asking old what became of it.
-#include <fcntl.h>
-#include <sys/mount.h>
-#include <unistd.h>
-
 #include <string>
 
 #include "protocol/frontend.h"
+#include "tests/harness/small_disk.h"
 #include "tests/proxy/journal_fixture.h"
 #include "tests/proxy/routing_fixture.h"
 #include "verify/journal.h"
@@ -17,37 +14,6 @@ namespace cutover::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A 4 MB tmpfs mounted on a scratch directory (as root), unmounted at the end: a disk the test
-// can fill.
-class SmallDisk {
- public:
-  SmallDisk() : mounted_(::mount("tmpfs", (dir_ / "").c_str(), "tmpfs", 0, "size=4m") == 0) {}
-  ~SmallDisk() {
-    if (mounted_) ::umount2((dir_ / "").c_str(), MNT_DETACH);
-  }
-  SmallDisk(const SmallDisk&) = delete;
-  SmallDisk& operator=(const SmallDisk&) = delete;
-
-  bool mounted() const { return mounted_; }
-  std::filesystem::path operator/(const std::string& name) const { return dir_ / name; }
-  // Fills what is left with one file; its bytes.
-  size_t fill() const {
-    const int fd = ::open((dir_ / "filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const std::string block(64 << 10, 'f');
-    size_t written = 0;
-    for (ssize_t n = 1; fd >= 0 && n > 0; written += n > 0 ? static_cast<size_t>(n) : 0) {
-      n = ::write(fd, block.data(), block.size());
-    }
-    if (fd >= 0) ::close(fd);
-    return written;
-  }
-  void free() const { std::filesystem::remove(dir_ / "filler"); }
-
- private:
-  ScratchDir dir_;
-  bool mounted_;
-};
 
 std::string sqlstate_of_error(const std::string& error) { return error.substr(0, 5); }
 

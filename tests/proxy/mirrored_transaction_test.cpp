@@ -113,5 +113,51 @@ TEST_F(MirroredTransactionTest, OnceNewIsBehindTransactionsAreJournaledWhole) {
   EXPECT_EQ(written[1].unit, "UPDATE ...;");
 }
 
+// A transaction new missed part of is journaled before old is asked to commit it. With old's id
+// for it, what old did is kept in memory (replay asks old after a crash); without, and when the
+// transaction goes on after all, a marker on disk says it.
+TEST_F(MirroredTransactionTest, AnIntentIsWrittenBeforeTheCommitAndMarkedOnlyWhereOldCannotTell) {
+  using Outcome = verify::JournalRecord::Outcome;
+  run_to_completion(transaction_.join(1, false));
+  transaction_.keep("BEGIN;INSERT ...;");
+  transaction_.note(MirrorOutcome::kNotApplied, 1);
+  EXPECT_TRUE(transaction_.owes_journal());
+  EXPECT_FALSE(run_to_completion(transaction_.write_intent("COMMIT;", state("SET a = 1;"), 99)));
+  auto written = records();
+  ASSERT_EQ(written.size(), 1u);  // before old's COMMIT
+  EXPECT_TRUE(written[0].intent);
+  EXPECT_EQ(written[0].source_transaction_id, 99u);
+  EXPECT_EQ(written[0].unit, "SET a = 1;BEGIN;INSERT ...;COMMIT;");
+  EXPECT_FALSE(run_to_completion(transaction_.settle(true, state(""))));
+  EXPECT_EQ(records().size(), 1u);  // old's id tells: no marker
+  // Without old's id: a marker.
+  run_to_completion(transaction_.join(2, false));
+  transaction_.note(MirrorOutcome::kNotApplied, 2);
+  EXPECT_FALSE(run_to_completion(transaction_.write_intent("INSERT ...;", state(""), 0)));
+  EXPECT_FALSE(run_to_completion(transaction_.settle(false, state(""))));
+  // The transaction goes on after a unit that could have committed it: a marker says no.
+  run_to_completion(transaction_.join(3, false));
+  transaction_.note(MirrorOutcome::kNotApplied, 3);
+  EXPECT_FALSE(run_to_completion(transaction_.write_intent("SAVEPOINT s;", state(""), 77)));
+  run_to_completion(transaction_.still_open());
+  written = records();
+  ASSERT_EQ(written.size(), 5u);
+  EXPECT_EQ(written[2].outcome, Outcome::kCancelled);
+  EXPECT_EQ(written[2].resolves, written[1].sequence);
+  EXPECT_EQ(written[4].outcome, Outcome::kCancelled);
+  EXPECT_EQ(written[4].resolves, written[3].sequence);
+}
+
+TEST_F(MirroredTransactionTest, ATransactionTooLargeToJournalIsRefusedBeforeItsCommit) {
+  run_to_completion(transaction_.join(1, false));
+  transaction_.note(MirrorOutcome::kNotApplied, 1);
+  const std::string megabyte(size_t{1} << 20, 'x');
+  for (int i = 0; i < 64; ++i) transaction_.keep(megabyte);
+  const std::string committing = "COMMIT;" + megabyte;  // past the 64 MB a record may hold
+  const ErrorCode failed = run_to_completion(transaction_.write_intent(committing, state(""), 5));
+  EXPECT_EQ(failed, make_error_code(SessionError::kTransactionTooLarge));
+  EXPECT_TRUE(records().empty());
+}
+
 }  // namespace
 }  // namespace cutover::proxy

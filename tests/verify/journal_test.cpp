@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <boost/crc.hpp>
 #include <fstream>
 #include <thread>
+
+#include "tests/harness/small_disk.h"
 
 namespace cutover::verify {
 namespace {
@@ -211,6 +214,84 @@ TEST_F(JournalTest, TheReplayCheckpointIsKeptAndAnUnreadableOneRefused) {
   EXPECT_EQ(read_checkpoint(dir), (ReplayCheckpoint{.through = 42, .in_doubt = 0}));
   std::ofstream(dir / "replayed") << "through=4x in_doubt=0\n";
   EXPECT_THROW(read_checkpoint(dir), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace cutover::verify
+
+namespace cutover::verify {
+namespace {
+
+TEST_F(JournalTest, IntentsAndMarkersComeBackAsWritten) {
+  JournalRecord intent = record(1);
+  intent.intent = true;
+  intent.source_transaction_id = 4242;
+  const JournalRecord marker{.outcome = JournalRecord::Outcome::kCancelled, .resolves = 1};
+  {
+    JournalWriter writer(dir, {});
+    writer.append(intent);
+    writer.commit(writer.append(marker));
+  }
+  const JournalContents got = read_journal(dir);
+  ASSERT_EQ(got.records.size(), 2u);
+  intent.sequence = 1;
+  EXPECT_EQ(got.records[0], intent);
+  EXPECT_FALSE(got.records[0].is_marker());
+  EXPECT_TRUE(got.records[1].is_marker());
+  EXPECT_EQ(got.records[1].resolves, 1u);
+  EXPECT_EQ(got.records[1].outcome, JournalRecord::Outcome::kCancelled);
+}
+
+// A record written before intents existed ends after its unit: it reads back as written after
+// old's commit (no intent), so a journal left by an earlier version replays as it would have.
+TEST_F(JournalTest, ARecordOfAnEarlierVersionReadsAsNoIntent) {
+  std::string bytes = encode_record(record(1));
+  constexpr size_t kHeader = 12, kIntentFields = 17;
+  std::string payload = bytes.substr(kHeader, bytes.size() - kHeader - kIntentFields);
+  std::string length;
+  for (int shift = 24; shift >= 0; shift -= 8)
+    length.push_back(char((payload.size() >> shift) & 0xff));
+  boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> crc;
+  crc.process_bytes(length.data(), length.size());
+  crc.process_bytes(payload.data(), payload.size());
+  std::string old_format = "JRNL" + length;
+  for (int shift = 24; shift >= 0; shift -= 8)
+    old_format.push_back(char((crc.checksum() >> shift) & 0xff));
+  old_format += payload;
+  JournalContents got;
+  scan_segment(old_format, "old.seg", true, got);
+  ASSERT_EQ(got.records.size(), 1u) << got.problems.size();
+  EXPECT_FALSE(got.records[0].intent);
+  EXPECT_EQ(got.records[0].unit, record(1).unit);
+}
+
+// The disk refuses a write: that write's records are given up (nothing of them stays in the
+// segment), the writer says it cannot write, and once space returns it writes again.
+TEST_F(JournalTest, AFailedWriteIsGivenUpAndWritingResumesWhenSpaceReturns) {
+  testing::SmallDisk disk;
+  if (!disk.mounted()) GTEST_SKIP() << "mounting a tmpfs needs root";
+  JournalWriter writer(disk / "journal", {});
+  writer.commit(writer.append(record(1)));
+  ASSERT_GT(disk.fill(), 0u);
+  JournalRecord large = record(2);
+  large.unit += std::string(200'000, 'x');  // more than the segment's last page holds
+  const uint64_t lost = writer.append(large);
+  EXPECT_THROW(writer.commit(lost), std::system_error);
+  EXPECT_FALSE(writer.writable());  // its probe finds no space either
+  disk.free();
+  // Probes are a second apart: writable again within two.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (!writer.writable() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(writer.writable());
+  writer.commit(writer.append(record(3)));
+  const JournalContents got = read_journal(disk / "journal");
+  EXPECT_TRUE(got.problems.empty());
+  ASSERT_EQ(got.records.size(), 2u);
+  EXPECT_EQ(got.records[0].sequence, 1u);
+  EXPECT_EQ(got.records[1].sequence, 3u);
+  EXPECT_EQ(got.records[1].unit, record(3).unit);
 }
 
 }  // namespace
