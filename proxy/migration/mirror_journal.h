@@ -3,10 +3,10 @@
 // A transaction new did not take is appended and made durable before old is asked to commit
 // it (an intent: write_intent(), then settle_intent() with old's answer), so a commit the
 // journal cannot take is refused, never acknowledged (the fdatasync runs on a thread of its
-// own; group commit lets one sync cover every session's waiting records). From the first such write on, new is *behind*: every mirrored
-// transaction that starts is journaled instead of run on new (so the journal keeps old's commit
-// order, and no live write can overtake a journaled one it conflicts with), and no read goes to
-// new. The replay loop (run_replay) waits for the live transactions begun before that moment
+// own; group commit lets one sync cover every session's waiting records). From the first
+// such write on, new is *behind*: every mirrored transaction that starts is journaled instead
+// of run on new (so the journal keeps old's commit order, and no live write can overtake a
+// journaled one it conflicts with), and no read goes to new. The replay loop (run_replay) waits for the live transactions begun before that moment
 // to end, replays the journal into new, and hands over:
 //   1. replay until the journal's end; new transactions keep being journaled meanwhile;
 //   2. close: transactions that start now wait (a few milliseconds, at most
