@@ -11,7 +11,6 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
-#include <stdexcept>
 #include <system_error>
 
 #include "verify/durable_file.h"
@@ -182,8 +181,6 @@ uint64_t first_sequence_of(const fs::path& segment) {
   throw std::system_error(errno, std::generic_category(), what);
 }
 
-constexpr std::string_view kCheckpointFile = "replayed";
-
 }  // namespace
 
 void scan_segment(std::string_view data, const fs::path& path, bool last, JournalContents& out) {
@@ -221,33 +218,6 @@ JournalContents read_journal(const fs::path& dir, uint64_t after) {
 }
 
 std::string encode_record(const JournalRecord& record) { return encode(record); }
-
-ReplayCheckpoint read_checkpoint(const fs::path& dir) {
-  std::ifstream file(dir / kCheckpointFile);
-  if (!file) return {};
-  ReplayCheckpoint checkpoint;
-  std::string through, in_doubt;
-  file >> through >> in_doubt;
-  auto value = [&](const std::string& field, std::string_view name, uint64_t& out) {
-    if (!field.starts_with(name)) return false;
-    const std::string digits = field.substr(name.size());
-    char* end = nullptr;
-    out = std::strtoull(digits.c_str(), &end, 10);
-    return !digits.empty() && *end == '\0';
-  };
-  if (!value(through, "through=", checkpoint.through) ||
-      !value(in_doubt, "in_doubt=", checkpoint.in_doubt)) {
-    throw std::runtime_error("journal: unreadable replay checkpoint " +
-                             (dir / kCheckpointFile).string());
-  }
-  return checkpoint;
-}
-
-void write_checkpoint(const fs::path& dir, const ReplayCheckpoint& checkpoint) {
-  replace_file(dir / kCheckpointFile, "through=" + std::to_string(checkpoint.through) +
-                                          " in_doubt=" + std::to_string(checkpoint.in_doubt) +
-                                          "\n");
-}
 
 JournalWriter::JournalWriter(fs::path dir, Options options)
     : dir_(std::move(dir)), options_(options) {

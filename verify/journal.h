@@ -79,21 +79,6 @@ void scan_segment(std::string_view data, const std::filesystem::path& path, bool
 // A record as a segment holds it (its sequence as given).
 std::string encode_record(const JournalRecord& record);
 
-// How far replay got, kept next to the segments (file `replayed`, replaced atomically): every
-// record up to `through` was replayed or reported. `in_doubt` names a record whose commit was
-// sent to the mirror but whose answer was not seen: after a crash it may or may not have
-// applied, so it is reported, never replayed again. 0: none.
-struct ReplayCheckpoint {
-  uint64_t through = 0;
-  uint64_t in_doubt = 0;
-  friend bool operator==(const ReplayCheckpoint&, const ReplayCheckpoint&) = default;
-};
-// A missing file is {0, 0}; an unreadable one throws std::runtime_error (replay must not guess).
-ReplayCheckpoint read_checkpoint(const std::filesystem::path& dir);
-// Durable once it returns (write, fsync, rename, fsync of the directory); throws
-// std::system_error when the disk refuses.
-void write_checkpoint(const std::filesystem::path& dir, const ReplayCheckpoint& checkpoint);
-
 // Appends records with group commit: append() is cheap; commit(sequence) returns once that
 // record is on disk, and one write + fdatasync covers every record appended before it, from
 // any thread. Opening truncates a torn tail left by a crash (those records were never

@@ -28,6 +28,7 @@
 #include "router/phase.h"
 #include "verify/comparator.h"
 #include "verify/journal.h"
+#include "verify/replay_checkpoint.h"
 
 namespace cutover::proxy {
 

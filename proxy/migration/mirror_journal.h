@@ -6,8 +6,9 @@
 // own; group commit lets one sync cover every session's waiting records). From the first
 // such write on, new is *behind*: every mirrored transaction that starts is journaled instead
 // of run on new (so the journal keeps old's commit order, and no live write can overtake a
-// journaled one it conflicts with), and no read goes to new. The replay loop (run_replay) waits for the live transactions begun before that moment
-// to end, replays the journal into new, and hands over:
+// journaled one it conflicts with), and no read goes to new. The replay loop (run_replay)
+// waits for the live transactions begun before that moment to end, replays the journal into
+// new, and hands over:
 //   1. replay until the journal's end; new transactions keep being journaled meanwhile;
 //   2. close: transactions that start now wait (a few milliseconds, at most
 //      mirror.handover_timeout_ms) while the journaled ones still open end and are written;
