@@ -296,7 +296,7 @@ struct Classifier::Walk {
     }
     if (parts.empty()) return Kind::kUnknown;
     std::string_view name = parts.back();
-    result.nondeterministic |= nondeterministic_function(name);
+    result.nondeterministic |= nondeterministic_function(name) || large_object_function(name);
     std::string_view catalog = parts.size() > 1 ? parts[parts.size() - 2] : std::string_view();
     result.server_bound |= (catalog.empty() || catalog == "pg_catalog") && server_function(name);
     std::string_view schema = parts.size() > 1 ? parts[parts.size() - 2] : std::string_view();

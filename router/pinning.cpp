@@ -60,6 +60,21 @@ std::string_view string_at(const json::object& node, std::string_view key) {
   return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
 }
 
+// Whether a call's first argument is the constant 0 (the parser leaves a zero's value out).
+bool first_argument_is_zero(const json::object& call) {
+  const json::value* args = call.if_contains("args");
+  if (args == nullptr || !args->is_array() || args->get_array().empty()) return false;
+  const json::value& first = args->get_array().front();
+  const json::value* constant =
+      first.is_object() ? first.get_object().if_contains("A_Const") : nullptr;
+  const json::value* ival = constant != nullptr && constant->is_object()
+                                ? constant->get_object().if_contains("ival")
+                                : nullptr;
+  if (ival == nullptr || !ival->is_object()) return false;
+  const json::value* value = ival->get_object().if_contains("ival");
+  return value == nullptr || (value->is_int64() && value->get_int64() == 0);
+}
+
 struct Finder {
   std::string_view sql;
   NonDeterminism found;
@@ -120,6 +135,15 @@ struct Finder {
                                ? &first.get_object().at("String").get_object()
                                : nullptr;
       if (schema == nullptr || string_at(*schema, "sval") != "pg_catalog") return;
+    }
+    if (large_object_function(name)) {
+      // A large object whose OID each server assigns itself (or, lo_import, read from a file
+      // on old's disk) is stored even by a plain SELECT.
+      if (name == "lo_creat" || name == "lo_import" || first_argument_is_zero(node)) {
+        add_once(found.unpinnable, name);
+        add_once(found.unsafe, name);
+      }
+      return;
     }
     const bool transaction_time = name == "now" || name == "transaction_timestamp";
     if (!transaction_time && name != "statement_timestamp") {
@@ -205,6 +229,11 @@ bool nondeterministic_function(std::string_view name) {
                                                 "pg_current_xact_id",
                                                 "pg_backend_pid"};
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
+}
+
+bool large_object_function(std::string_view name) {
+  return name == "lo_creat" || name == "lo_create" || name == "lo_from_bytea" ||
+         name == "lo_import";
 }
 
 std::optional<NonDeterminism> find_nondeterminism(std::string_view sql) {

@@ -37,6 +37,11 @@ struct NonDeterminism {
 // give each server its own value. Cheap: what the classifier flags with.
 bool nondeterministic_function(std::string_view name);
 
+// Whether the name is a large-object function that may create one with an OID each server
+// assigns itself (lo_creat, lo_create(0), lo_from_bytea(0, ...), lo_import): what the
+// classifier flags for the pinner to look at.
+bool large_object_function(std::string_view name);
+
 // Parses `sql` and finds the non-deterministic calls of its data statements (INSERT, UPDATE,
 // DELETE, MERGE, SELECT, CALL, CREATE TABLE AS); calls in definitions (DEFAULT now(), views,
 // materialized views) are left alone. nullopt when it does not parse.

@@ -163,6 +163,7 @@ Refusal unsafe_write_refusal(const std::string& what) {
                  .hint =
                      "Compute such values in the application or read them first (SELECT "
                      "gen_random_uuid(), nextval('s')) and write them as literals or parameters; "
+                     "give large objects their OID (lo_create(<oid>), lo_from_bytea(<oid>, ...)); "
                      "defaults in INSERT ... VALUES are filled in by cutover. "
                      "migration.mirror.unsafe_writes: allow runs such writes anyway, each an open "
                      "divergence.",
@@ -177,6 +178,16 @@ Refusal fast_path_refusal() {
                      "Call the server's functions in SQL instead (SELECT lo_put(...), lo_get(...), "
                      "lo_from_bytea(<oid>, ...)), which cutover mirrors like any statement.",
                  .reason = RefusalReason::kFastPath};
+}
+
+Refusal extended_copy_refusal() {
+  return Refusal{.message =
+                     "cutover: COPY FROM STDIN through the extended protocol cannot be mirrored to "
+                     "the new database",
+                 .hint =
+                     "Send COPY ... FROM STDIN as a simple query (psql's \\copy, libpq's "
+                     "PQexec, the drivers' copy APIs), which cutover mirrors.",
+                 .reason = RefusalReason::kCopies};
 }
 
 Refusal journal_refusal(RefusalReason reason, std::string_view journal_dir) {

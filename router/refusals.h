@@ -56,6 +56,10 @@ Refusal fast_path_refusal();
 // (53100 disk_full; `journal_dir` names it) or the transaction too large (54000).
 Refusal journal_refusal(RefusalReason reason, std::string_view journal_dir);
 
+// The refusal of COPY ... FROM STDIN in the extended protocol: its data cannot be kept for new
+// the way a simple Query's is.
+Refusal extended_copy_refusal();
+
 // One statement that makes the server raise `refusal` with its SQLSTATE (a DO block).
 std::string raising_statement(const Refusal& refusal);
 

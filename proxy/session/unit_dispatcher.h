@@ -98,6 +98,8 @@ class UnitDispatcher {
   asio::awaitable<bool> send_piece_to_old(std::string_view piece, const router::BatchPlan& plan,
                                           std::string& pending);
   asio::awaitable<bool> copy_batch_to_new(std::string_view batch, const router::BatchPlan& plan);
+  asio::awaitable<bool> refuse_batch(std::string_view batch, const router::BatchPlan& plan,
+                                     const router::Refusal& refusal, std::string& pending);
   asio::awaitable<bool> mirror_batch(std::string_view batch, const router::BatchPlan& plan,
                                      std::string& pending);
   asio::awaitable<bool> mirror_partial_batch(std::string_view sync, std::string& pending);

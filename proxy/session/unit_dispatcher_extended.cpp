@@ -65,10 +65,10 @@ asio::awaitable<bool> UnitDispatcher::run_batch(std::string& pending) {
   }
   if (plan.executes && plan.unit.copies_in && context_.journal != nullptr &&
       !parts_.mirror.retired()) {
-    log::warn("mirror_unsupported",
-              {{"conn", conn_id_},
-               {"fingerprint", log::hex(plan.unit.fingerprint)},
-               {"what", "COPY FROM STDIN in the extended protocol runs on old only"}});
+    const router::Refusal refusal = router::extended_copy_refusal();
+    parts_.mirror.note_refused(refusal, plan.unit);
+    const bool refused = co_await refuse_batch(batch, plan, refusal, pending);
+    co_return refused;
   }
   if (plan.executes && plan.movable) {
     if (!co_await host_.forward_to_old(pending)) co_return false;
@@ -194,16 +194,27 @@ asio::awaitable<bool> UnitDispatcher::mirror_batch(std::string_view batch,
   const std::string journal_prefix = plan_batch(batch, true).new_prefix;
   const std::string ddl = plan.unit.kind == router::Kind::kDdl ? parsed_queries(batch) : "";
   const std::optional<router::Refusal> refusal = refusal_of(plan.unit, ddl);
-  // No co_await inside a conditional expression: GCC 12 miscompiles it.
-  bool ran = false;
   if (refusal) {
-    ran = co_await parts_.mirror.refuse_batch(*refusal, plan.unit, pending);
-  } else {
-    ran = co_await parts_.mirror.batch(batch, plan, journal_prefix, pending);
+    const bool refused = co_await refuse_batch(batch, plan, *refusal, pending);
+    co_return refused;
   }
+  const bool ran = co_await parts_.mirror.batch(batch, plan, journal_prefix, pending);
   if (!ran) co_return false;
   batch_parses_on_old_ = 0;
   statements_.apply(batch, plan, !parts_.mirror.refused(), parts_.mirror.applied());
+  note_batch(plan);
+  co_return true;
+}
+
+// A batch refused before old runs it (router/refusals.h): none of its Parses is on old.
+asio::awaitable<bool> UnitDispatcher::refuse_batch(std::string_view batch,
+                                                   const router::BatchPlan& plan,
+                                                   const router::Refusal& refusal,
+                                                   std::string& pending) {
+  const bool refused = co_await parts_.mirror.refuse_batch(refusal, plan.unit, pending);
+  if (!refused) co_return false;
+  batch_parses_on_old_ = 0;
+  statements_.apply(batch, plan, false, false);
   note_batch(plan);
   co_return true;
 }

@@ -116,6 +116,8 @@ TEST_F(WhileMirroringTest, TheExtendedProtocolIsRefusedTheSame) {
             "error 0A000");
   EXPECT_EQ(extended(c, "alter table limited add column at timestamptz"), "ALTER TABLE");
   EXPECT_EQ(extended(c, "insert into limited values (2, 'two')"), "INSERT 0 1");
+  // Its data could not be kept for new as a simple Query's is.
+  EXPECT_EQ(extended(c, "copy limited from stdin"), "error 0A000");
   for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
     EXPECT_EQ(db->query("select count(*) from pg_prepared_xacts"), "0");
   }
@@ -135,6 +137,9 @@ TEST_F(WhileMirroringTest, FastPathCallsAreRefusedAndTheSqlFunctionsMirrored) {
   c.exec("rollback");
   c.exec("select lo_from_bytea(4242, 'large'::bytea)");
   c.exec("select lo_put(4242, 5, ' object'::bytea)");
+  // Each server would pick its own OID: refused before old runs it.
+  EXPECT_TRUE(contains(error_of(c, "select lo_creat(-1)"), "0A000"));
+  EXPECT_TRUE(contains(error_of(c, "select lo_from_bytea(0, 'x'::bytea)"), "0A000"));
   for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
     EXPECT_EQ(db->query("select convert_from(lo_get(4242), 'UTF8')"), "large object");
     EXPECT_EQ(db->query("select count(*) from pg_largeobject_metadata"), "1");

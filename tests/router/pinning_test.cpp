@@ -90,6 +90,27 @@ TEST(PinningTest, OnlyWhatAStatementStoresIsUnsafe) {
   EXPECT_TRUE(read->unsafe.empty());
 }
 
+// A large object whose OID each server assigns itself is stored even by a plain SELECT; one
+// given its OID is the same on both.
+TEST(PinningTest, LargeObjectsWithOidsEachServerAssignsAreUnsafe) {
+  for (const auto& [sql, name] : std::vector<std::pair<std::string, std::string>>{
+           {"select lo_creat(-1)", "lo_creat"},
+           {"select lo_create(0)", "lo_create"},
+           {"select pg_catalog.lo_from_bytea(0, 'x'::bytea)", "lo_from_bytea"},
+           {"select lo_import('/tmp/f')", "lo_import"}}) {
+    auto found = find_nondeterminism(sql);
+    ASSERT_TRUE(found.has_value()) << sql;
+    EXPECT_EQ(found->unsafe, std::vector<std::string>{name}) << sql;
+    EXPECT_TRUE(Classifier().classify(sql).nondeterministic) << sql;
+  }
+  for (const char* sql : {"select lo_create(4242)", "select lo_from_bytea(4242, 'x'::bytea)"}) {
+    auto found = find_nondeterminism(sql);
+    ASSERT_TRUE(found.has_value()) << sql;
+    EXPECT_TRUE(found->unsafe.empty()) << sql;
+    EXPECT_TRUE(found->unpinnable.empty()) << sql;
+  }
+}
+
 TEST(PinningTest, TheClassifierFlagsWhatPinningMustLookAt) {
   Classifier classifier;
   EXPECT_TRUE(classifier.classify("insert into t values (now())").nondeterministic);
