@@ -388,6 +388,17 @@ bool JournalWriter::retire_through(uint64_t through) {
   return true;
 }
 
+void JournalWriter::retire_segments_through(uint64_t through) {
+  std::lock_guard lock(mutex_);
+  const auto files = segments(dir_);
+  bool removed = false;
+  for (size_t i = 0; i + 1 < files.size() && first_sequence_of(files[i + 1]) <= through + 1; ++i) {
+    fs::remove(files[i]);
+    removed = true;
+  }
+  if (removed) fsync_directory(dir_);
+}
+
 uint64_t JournalWriter::durable_sequence() const {
   std::lock_guard lock(mutex_);
   return durable_;

@@ -23,9 +23,10 @@ struct JournalRecord {
   enum class Outcome : uint8_t {
     kDidNotApply = 1,     // the mirror refused it or was unreachable: replay it blindly
     kMayHaveApplied = 2,  // the mirror timed out: report for verification and repair
-    // Markers: what became of an intent (below) on the source of truth; no unit.
-    kCommitted = 3,
-    kCancelled = 4,
+    // Markers: whether an intent (below) must be replayed (the source of truth committed it
+    // and the mirror lacks it) or not (not committed, or the mirror has it); no unit.
+    kReplay = 3,
+    kSkip = 4,
   };
   uint64_t sequence = 0;  // assigned by the writer, increasing across segments
   Outcome outcome = Outcome::kDidNotApply;
@@ -39,15 +40,14 @@ struct JournalRecord {
   std::string user{};
   std::string unit{};  // the unit as the mirror should run it: whole protocol messages
   // Written before the source of truth was asked to commit (an intent), so a commit that
-  // cannot be journaled is never sent: a marker record after it says whether the source
-  // committed. Without one (cutover stopped in between), replay asks the source what became of
-  // `source_transaction_id` (0: unknown, the record is then reported, not replayed).
+  // cannot be journaled is never sent. Whether it must be replayed is known to the process
+  // that wrote it, or said by a marker record after it; after a crash, replay asks the source
+  // what became of `source_transaction_id` (0: unknown, the record is then reported) and, for
+  // a may-have-applied one, the mirror what became of `mirror_transaction_id`.
   bool intent = false;
   uint64_t source_transaction_id = 0;
   uint64_t resolves = 0;  // of a marker: the intent's sequence
-  bool is_marker() const {
-    return outcome == Outcome::kCommitted || outcome == Outcome::kCancelled;
-  }
+  bool is_marker() const { return outcome == Outcome::kReplay || outcome == Outcome::kSkip; }
   friend bool operator==(const JournalRecord&, const JournalRecord&) = default;
 };
 
@@ -120,6 +120,8 @@ class JournalWriter {
   // the sequence going across restarts) and deletes the others. False, with nothing done, when
   // records after `through` exist or are on their way.
   bool retire_through(uint64_t through);
+  // Deletes the segments, but the one being written, that hold only records up to `through`.
+  void retire_segments_through(uint64_t through);
 
  private:
   struct Reserved {

@@ -1,10 +1,13 @@
 #include "proxy/migration/journal_command.h"
 
+#include <algorithm>
+
 #include "proxy/auth/credentials.h"
 #include "proxy/base/log.h"
 #include "proxy/migration/divergence_ledger.h"
 #include "proxy/migration/mirror_journal.h"
 #include "verify/journal.h"
+#include "verify/replay_checkpoint.h"
 
 namespace cutover::proxy {
 bool inspect_journal(const Config& config, std::ostream& out) {
@@ -16,7 +19,7 @@ bool inspect_journal(const Config& config, std::ostream& out) {
     if (r.is_marker()) {
       ++markers;
       out << "sequence=" << r.sequence
-          << " marker=" << (r.outcome == Outcome::kCommitted ? "committed" : "cancelled")
+          << " marker=" << (r.outcome == Outcome::kReplay ? "replay" : "skip")
           << " intent=" << r.resolves << "\n";
       continue;
     }
@@ -37,9 +40,14 @@ bool inspect_journal(const Config& config, std::ostream& out) {
         << " offset=" << p.offset << " bytes=" << p.bytes << "\n";
   }
   const size_t records = journal.records.size() - markers;
+  const verify::ReplayCheckpoint checkpoint = verify::read_checkpoint(config.verify.journal_dir);
+  const auto waiting = std::count_if(
+      journal.records.begin(), journal.records.end(),
+      [&](const auto& r) { return !r.is_marker() && r.sequence > checkpoint.through; });
   out << "journal=" << config.verify.journal_dir << " records=" << records
       << " did_not_apply=" << records - may_have_applied << " may_have_applied=" << may_have_applied
-      << " corrupt=" << corrupt << " markers=" << markers << "\n";
+      << " corrupt=" << corrupt << " markers=" << markers
+      << " replayed_through=" << checkpoint.through << " waiting=" << waiting << "\n";
   return corrupt == 0;
 }
 
@@ -51,8 +59,8 @@ bool replay_journal(const Config& config, std::ostream& out) {
   io.run();
   const ReplayProgress progress = done.get();
   out << "journal=" << config.verify.journal_dir << " replayed=" << progress.replayed
-      << " already_applied=" << progress.already_applied
-      << " not_committed=" << progress.not_committed << " reported=" << progress.reported
+      << " already_applied=" << progress.already_applied << " not_needed=" << progress.not_needed
+      << " reported=" << progress.reported
       << " new=" << (progress.new_unreachable ? "unreachable" : "reached") << "\n";
   return !progress.new_unreachable && progress.reported == 0;
 }

@@ -53,25 +53,37 @@ JournalReplayer::JournalReplayer(const Config& config, DivergenceLedger& diverge
 asio::awaitable<ReplayProgress> JournalReplayer::replay(std::shared_ptr<const Secrets> secrets,
                                                         uint64_t through,
                                                         const std::atomic<bool>* stop,
-                                                        const Settled& settled_here) {
+                                                        const Settled& settled_here,
+                                                        bool skip_only) {
   ReplayProgress progress;
   if (checkpoint_.through >= through) co_return progress;
   const auto journal = verify::read_journal(config_.verify.journal_dir, checkpoint_.through);
   progress.reported += report_problems(journal.problems);
   Settled settled = settled_here;
   for (const auto& record : journal.records) {
-    if (record.is_marker()) settled[record.resolves] = record.outcome == Outcome::kCommitted;
+    if (record.is_marker()) settled[record.resolves] = record.outcome == Outcome::kReplay;
   }
   for (const auto& record : journal.records) {
     if (record.sequence <= checkpoint_.through) continue;
     if (record.sequence > through || (stop != nullptr && stop->load())) break;
+    if (skip_only && !skipped_without_running(record, settled)) break;
     if (!co_await replay_record(record, settled, *secrets, progress)) {
       progress.new_unreachable = true;
       disconnect();
       break;
     }
   }
+  if (checkpoint_moved_) advance(checkpoint_.through, checkpoint_.in_doubt);
   co_return progress;
+}
+
+// A marker, or an intent this process knows needs no replay: passed over without asking
+// anyone, so the checkpoint is written once per pass, not for each.
+bool JournalReplayer::skipped_without_running(const verify::JournalRecord& record,
+                                              const Settled& settled) const {
+  if (record.is_marker()) return true;
+  const auto known = settled.find(record.sequence);
+  return record.intent && known != settled.end() && !known->second;
 }
 
 void JournalReplayer::disconnect() {
@@ -87,14 +99,16 @@ void JournalReplayer::disconnect() {
 asio::awaitable<bool> JournalReplayer::replay_record(const verify::JournalRecord& record,
                                                      const Settled& settled, const Secrets& secrets,
                                                      ReplayProgress& progress) {
-  if (record.is_marker()) {
-    advance(record.sequence, 0);
+  if (skipped_without_running(record, settled)) {
+    checkpoint_.through = record.sequence;
+    checkpoint_moved_ = true;
+    if (!record.is_marker()) ++progress.not_needed;
     co_return true;
   }
   if (record.intent) {
     const OnSource source = co_await on_source(record, settled, secrets);
     if (source == OnSource::kWait) co_return false;
-    if (source != OnSource::kCommitted) {
+    if (source != OnSource::kRun) {
       if (source == OnSource::kUnknown) {
         auto keys = co_await keys_of(record, secrets);
         report(What::kCommitUnknown, record,
@@ -103,7 +117,7 @@ asio::awaitable<bool> JournalReplayer::replay_record(const verify::JournalRecord
                std::move(keys));
         ++progress.reported;
       } else {
-        ++progress.not_committed;
+        ++progress.not_needed;
       }
       advance(record.sequence, 0);
       co_return true;
@@ -199,7 +213,7 @@ asio::awaitable<std::optional<std::string>> JournalReplayer::commit_status(
 asio::awaitable<JournalReplayer::OnSource> JournalReplayer::on_source(
     const verify::JournalRecord& record, const Settled& settled, const Secrets& secrets) {
   if (auto known = settled.find(record.sequence); known != settled.end()) {
-    co_return known->second ? OnSource::kCommitted : OnSource::kNotCommitted;
+    co_return known->second ? OnSource::kRun : OnSource::kSkip;
   }
   if (record.source_transaction_id == 0) co_return OnSource::kUnknown;
   const router::Backend source =
@@ -208,8 +222,8 @@ asio::awaitable<JournalReplayer::OnSource> JournalReplayer::on_source(
   if (connection == nullptr) co_return OnSource::kWait;
   const auto status = co_await txid_status(*connection, record.source_transaction_id);
   if (!status || *status == "in progress") co_return OnSource::kWait;
-  if (*status == "committed") co_return OnSource::kCommitted;
-  co_return *status == "aborted" ? OnSource::kNotCommitted : OnSource::kUnknown;
+  if (*status == "committed") co_return OnSource::kRun;
+  co_return *status == "aborted" ? OnSource::kSkip : OnSource::kUnknown;
 }
 
 // txid_status(id) on `connection`: "committed", "aborted", "in progress", or "unknown" when the
@@ -282,6 +296,7 @@ asio::awaitable<void> JournalReplayer::clean_up(OwnConnection& connection, char 
 
 void JournalReplayer::advance(uint64_t through, uint64_t in_doubt) {
   checkpoint_ = {.through = through, .in_doubt = in_doubt};
+  checkpoint_moved_ = false;
   verify::write_checkpoint(config_.verify.journal_dir, checkpoint_);
 }
 

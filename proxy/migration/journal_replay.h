@@ -36,7 +36,7 @@ struct ReplayProgress {
   uint64_t replayed = 0;         // records new ran and committed
   uint64_t already_applied = 0;  // may-have-applied records new says it committed
   uint64_t reported = 0;         // records (or corrupt bytes) sent to the mismatch log instead
-  uint64_t not_committed = 0;    // intents old never committed: nothing to replay
+  uint64_t not_needed = 0;       // intents old did not commit, or new has: nothing to replay
   bool new_unreachable = false;  // stopped early: new could not be reached (try again later)
 };
 
@@ -53,11 +53,15 @@ class JournalReplayer {
 
   // Replays every record after the checkpoint up to `through`, or until `stop` (may be null)
   // says so between two records. Every intent up to `through` must be settled: in `settled`,
-  // by its marker, or left by an earlier process (then old is asked).
+  // by its marker, or left by an earlier process (then old is asked). `skip_only`: stops at the
+  // first record that would have to run or be asked about (while new is live).
   asio::awaitable<ReplayProgress> replay(std::shared_ptr<const Secrets> secrets, uint64_t through,
-                                         const std::atomic<bool>* stop,
-                                         const Settled& settled = {});
+                                         const std::atomic<bool>* stop, const Settled& settled = {},
+                                         bool skip_only = false);
   uint64_t replayed_through() const { return checkpoint_.through; }
+  // Every record up to `through` needs no replay (intents new has, while live): the checkpoint
+  // moves there. Throws std::system_error when the disk refuses.
+  void pass_over(uint64_t through) { advance(through, 0); }
   // Closes the connections to new (they are opened again when needed).
   void disconnect();
   // Replays into `db` from now on (new unless a promotion made old the mirror).
@@ -67,8 +71,9 @@ class JournalReplayer {
   }
 
  private:
-  enum class OnSource { kCommitted, kNotCommitted, kWait, kUnknown };
+  enum class OnSource { kRun, kSkip, kWait, kUnknown };
 
+  bool skipped_without_running(const verify::JournalRecord& record, const Settled& settled) const;
   asio::awaitable<bool> replay_record(const verify::JournalRecord& record, const Settled& settled,
                                       const Secrets& secrets, ReplayProgress& progress);
   // Whether old committed an intent's transaction: its marker, or old's txid_status.
@@ -101,6 +106,7 @@ class JournalReplayer {
   router::Backend target_ = router::Backend::kNew;
   const router::Classifier classifier_;
   verify::ReplayCheckpoint checkpoint_;
+  bool checkpoint_moved_ = false;  // past skipped records, not yet written
   std::map<std::tuple<router::Backend, std::string, std::string>, std::unique_ptr<OwnConnection>>
       connections_;
   std::set<std::pair<std::string, uint64_t>> reported_problems_;  // segment, offset

@@ -35,6 +35,10 @@ constexpr auto kUnreachablePause = std::chrono::seconds(1);
 constexpr auto kClosingPoll = std::chrono::milliseconds(1);
 // Replay waiting this long for transactions mirrored live to end is logged (once per wait).
 constexpr auto kLongWait = std::chrono::seconds(10);
+// While new is live, settled intents are passed over this often: the checkpoint written, the
+// segments holding only them deleted (after a crash replay asks old and new about each intent
+// since the last pass).
+constexpr auto kLivePassEvery = std::chrono::seconds(1);
 
 int lock_directory(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
@@ -144,10 +148,10 @@ asio::awaitable<uint64_t> MirrorJournal::write_intent(verify::JournalRecord reco
   co_return written;
 }
 
-asio::awaitable<void> MirrorJournal::settle_intent(uint64_t sequence, bool committed, bool marker) {
+asio::awaitable<void> MirrorJournal::settle_intent(uint64_t sequence, bool replay, bool marker) {
   using Outcome = verify::JournalRecord::Outcome;
   if (marker) {
-    verify::JournalRecord record{.outcome = committed ? Outcome::kCommitted : Outcome::kCancelled,
+    verify::JournalRecord record{.outcome = replay ? Outcome::kReplay : Outcome::kSkip,
                                  .resolves = sequence};
     const uint64_t written = co_await write(std::move(record), 0);
     // After a crash the intent is then reported for verification (journal_commit_unknown), or
@@ -155,7 +159,7 @@ asio::awaitable<void> MirrorJournal::settle_intent(uint64_t sequence, bool commi
     if (written == 0) log::warn("journal_marker_not_written", {{"intent", sequence}});
   }
   std::lock_guard lock(mutex_);
-  settled_[sequence] = committed;
+  settled_[sequence] = replay;
   unsettled_.erase(sequence);
 }
 
@@ -167,9 +171,27 @@ JournalReplayer::Settled MirrorJournal::settled_after(uint64_t replayed) {
 }
 
 uint64_t MirrorJournal::replayable_through() {
-  const uint64_t durable = writer_.durable_sequence();
   std::lock_guard lock(mutex_);
+  return replayable_through_locked();
+}
+
+uint64_t MirrorJournal::replayable_through_locked() const {
+  const uint64_t durable = writer_.durable_sequence();
   return unsettled_.empty() ? durable : std::min(durable, *unsettled_.begin() - 1);
+}
+
+// While new is live: the intents up to `through` need no replay. The checkpoint moves past them
+// and the segments holding only such records are deleted.
+void MirrorJournal::pass_over(uint64_t through) {
+  if (through <= replayer_.replayed_through()) return;
+  try {
+    replayer_.pass_over(through);
+    settled_.erase(settled_.begin(), settled_.upper_bound(through));
+    replayed_through_ = through;
+    writer_.retire_segments_through(through);
+  } catch (const std::exception& e) {  // the checkpoint: the disk
+    log::error("journal_replay_failed", {{"error", e.what()}});
+  }
 }
 
 uint64_t MirrorJournal::records_behind() const {
@@ -193,10 +215,20 @@ asio::awaitable<void> MirrorJournal::run_replay(
     std::function<std::shared_ptr<const Secrets>()> secrets) {
   std::optional<Clock::time_point> waiting_since;  // for live transactions to end
   bool waited_long = false;                        // and that was logged
+  Clock::time_point passed_at{};                   // the last pass over intents while live
   while (!stopping_.load()) {
     co_await sleep_for(kReplayPoll);
     {
       std::lock_guard lock(mutex_);
+      if (mode_.load() == Mode::kLive) {
+        // Every settled intent is one new has (a transaction new missed makes new behind
+        // before its intent is settled): passed over without reading, at most once a second.
+        if (Clock::now() - passed_at >= kLivePassEvery) {
+          passed_at = Clock::now();
+          pass_over(replayable_through_locked());
+        }
+        continue;
+      }
       if (mode_.load() != Mode::kBehind) continue;
       // Live transactions begun before new fell behind must end on new first.
       if (open_live_ > 0) {

@@ -78,13 +78,14 @@ class MirrorJournal {
   asio::awaitable<uint64_t> write(verify::JournalRecord record, uint64_t reserved);
   // An intent (verify::JournalRecord::intent), written before the source of truth is asked to
   // commit: 0 when the disk refused (the commit must then not be sent). Replay stops before it
-  // until settle_intent() has written its marker.
+  // until settle_intent().
   asio::awaitable<uint64_t> write_intent(verify::JournalRecord record);
-  // What the source of truth did with the intent's transaction (`committed`). Kept in memory
-  // for replay; also written to disk as a marker when `marker`, for when old cannot tell after
-  // a crash (the intent has no source transaction id, or the transaction went on without
-  // committing and a later intent holds it).
-  asio::awaitable<void> settle_intent(uint64_t sequence, bool committed, bool marker);
+  // Old answered the intent's commit: whether it must be `replay`ed (old committed it, new
+  // lacks it) or not (old did not commit it, or new has it). Kept in memory for replay; also
+  // written to disk as a marker when `marker`, for when old cannot tell after a crash (the
+  // intent has no source transaction id, or the transaction went on without committing and a
+  // later intent holds it).
+  asio::awaitable<void> settle_intent(uint64_t sequence, bool replay, bool marker);
   // Whether a record can be made durable now (false after a failed write until the disk takes
   // one again, see JournalWriter::writable()). Thread-safe.
   bool writable() { return writer_.writable(); }
@@ -116,6 +117,8 @@ class MirrorJournal {
   asio::awaitable<bool> commit(uint64_t sequence);
   // Replay may run every record up to this: durable, and before every intent not yet settled.
   uint64_t replayable_through();
+  uint64_t replayable_through_locked() const;  // under mutex_
+  void pass_over(uint64_t through);            // under mutex_, while live
   JournalReplayer::Settled settled_after(uint64_t replayed);
   void set_mode(Mode mode, std::string_view event, std::string_view reason);
 

@@ -304,6 +304,7 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
   } else {
     to_new.append(for_new);
     transaction_.keep(for_journal);
+    if (unit.kind != router::Kind::kTransaction) transaction_.wrote();
     // Until new's transaction has an id, ask for it after each write that leaves it open.
     frame.ask_transaction_id = transaction_.new_transaction_id() == 0 &&
                                !unit.controls_transaction && (wrap || secondary_.status == 'T');

@@ -1,13 +1,16 @@
 // Fail closed: a transaction new needs from the mirror journal (new is behind, or new missed
 // part of it) is journaled before old is asked to commit it, so a commit the journal cannot
-// take is refused instead of sent: old rolls the transaction back and the client gets the
-// error (53100 when the journal's disk refuses, 54000 when the transaction is too large), as
-// from a COMMIT the server itself refused. While the journal cannot be written, writes that
-// would need it are refused before old runs them; they resume by themselves once the disk
-// takes a write again (MirrorJournal::writable()).
+// take is refused instead of sent. (Every other transaction that wrote is journaled there too,
+// while the journal can be written, so that a cutover stopped between old's commit and new's
+// leaves a record replay settles by asking both.) A refused commit: old rolls the transaction back
+// and the client gets the error (53100 when the journal's disk refuses, 54000 when the transaction
+// is too large), as from a COMMIT the server itself refused. While the journal cannot be written,
+// writes that would need it are refused before old runs them; they resume by themselves once the
+// disk takes a write again (MirrorJournal::writable()).
 #include <cstdlib>
 
 #include "proxy/auth/backend_login.h"
+#include "proxy/base/log.h"
 #include "proxy/mirror/mirror.h"
 #include "proxy/mirror/mirror_messages.h"
 #include "proxy/mirror/session_error.h"
@@ -27,7 +30,11 @@ std::optional<router::Refusal> Mirror::journal_refusal(const router::Classificat
 
 asio::awaitable<std::optional<router::Refusal>> Mirror::journal_first(
     std::string_view committing, const router::Classification& unit) {
-  if (!transaction_.owes_journal()) co_return std::nullopt;
+  if (!transaction_.journals_commit()) co_return std::nullopt;
+  // New has all of it so far: the intent is only a safeguard against a crash between the two
+  // commits, not worth refusing the commit for.
+  const bool needed = transaction_.owes_journal();
+  if (!needed && !context_.journal->writable()) co_return std::nullopt;
   // Old's id for the transaction, so that replay can ask old whether it committed if cutover
   // stops before the answer (none yet when the committing unit itself is the first write).
   uint64_t source_transaction_id = 0;
@@ -40,10 +47,13 @@ asio::awaitable<std::optional<router::Refusal>> Mirror::journal_first(
   }
   const ErrorCode failed =
       co_await transaction_.write_intent(committing, new_side_.state(), source_transaction_id);
-  if (!failed) co_return std::nullopt;
-  const auto reason = failed == make_error_code(SessionError::kTransactionTooLarge)
-                          ? router::RefusalReason::kTransactionTooLarge
-                          : router::RefusalReason::kJournalUnwritable;
+  if (!failed || !needed) co_return std::nullopt;
+  const bool too_large = failed == make_error_code(SessionError::kTransactionTooLarge);
+  log::error("mirror_commit_refused", {{"conn", conn_id_},
+                                       {"reason", too_large ? "transaction larger than 64 MB"
+                                                            : "the journal cannot be written"}});
+  const auto reason = too_large ? router::RefusalReason::kTransactionTooLarge
+                                : router::RefusalReason::kJournalUnwritable;
   router::Refusal refusal = router::journal_refusal(reason, context_.config.verify.journal_dir);
   note_refused(refusal, unit);
   co_return refusal;

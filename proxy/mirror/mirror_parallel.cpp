@@ -47,6 +47,7 @@ asio::awaitable<bool> Mirror::unit_parallel(std::string_view old_prefix, std::st
   const char status = answer->status;
   if (!answer->sqlstate.empty()) co_return co_await send_ready(status);  // new never sees it
   transaction_.keep(for_journal);
+  transaction_.wrote();
   std::string to_new(for_new);
   // Until new's transaction has an id, ask for it with the first write (see run_on_mirror()).
   Frame frame{.ask_transaction_id = transaction_.new_transaction_id() == 0 && pending_.empty(),

@@ -41,21 +41,16 @@ void MirroredTransaction::note(MirrorOutcome outcome, uint64_t fingerprint) {
 asio::awaitable<ErrorCode> MirroredTransaction::write_intent(std::string_view committing,
                                                              const SessionStateLog& session_state,
                                                              uint64_t source_transaction_id) {
-  auto intent = record(*lost_, units_, committing, session_state);
-  if (!intent) {
-    log::error("mirror_commit_refused",
-               {{"conn", conn_id_}, {"reason", "transaction larger than 64 MB"}});
-    co_return SessionError::kTransactionTooLarge;
-  }
+  // New ran all of it so far: if cutover stops before new's commit, replay asks new first.
+  const Outcome outcome = lost_ ? *lost_ : Outcome::kMayHaveApplied;
+  auto intent = record(outcome, units_, committing, session_state);
+  if (!intent) co_return SessionError::kTransactionTooLarge;
   intent->source_transaction_id = source_transaction_id;
   intent_source_id_ = source_transaction_id;
   intent_ = co_await journal_->write_intent(std::move(*intent));
-  if (intent_ == 0) {
-    log::error("mirror_commit_refused",
-               {{"conn", conn_id_}, {"reason", "the journal cannot be written"}});
-    co_return SessionError::kJournalUnwritable;
-  }
-  log_journaled(intent_, *lost_, place_.get());
+  if (intent_ == 0) co_return SessionError::kJournalUnwritable;
+  written_lost_ = lost_.has_value();
+  if (lost_) log_journaled(intent_, *lost_, place_.get());
   co_return ErrorCode{};
 }
 
@@ -74,8 +69,12 @@ asio::awaitable<ErrorCode> MirroredTransaction::settle(bool committed,
   // place not used is given back when it goes.
   const auto place = std::move(place_);
   const uint64_t intent = std::exchange(intent_, 0);
+  wrote_ = false;
   if (intent != 0) {
-    co_await journal_->settle_intent(intent, committed, intent_source_id_ == 0);
+    const bool replay = committed && lost.has_value();
+    // New missed its commit (the intent was written while new had all of it): replayed after all.
+    if (replay && !written_lost_) log_journaled(intent, *lost, place.get());
+    co_await journal_->settle_intent(intent, replay, intent_source_id_ == 0);
     co_return ErrorCode{};
   }
   if (!committed || !lost || journal_ == nullptr) co_return ErrorCode{};

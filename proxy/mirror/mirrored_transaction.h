@@ -43,10 +43,17 @@ class MirroredTransaction {
   void reserve(bool may_commit);
   // Whether new missed part of the transaction: its commit must be journaled first.
   bool owes_journal() const { return journal_ != nullptr && lost_.has_value(); }
+  // A unit of it wrote (or may have: not a transaction statement).
+  void wrote() { wrote_ = true; }
+  // Whether its commit is journaled first: new missed part of it or, as a safeguard against
+  // cutover stopping between old's commit and new's, it wrote.
+  bool journals_commit() const { return journal_ != nullptr && (lost_.has_value() || wrote_); }
   // Old is about to be asked to commit it (`committing`: the unit that will, as new should run
   // it; `source_transaction_id`: old's id for it, 0 when unknown): its record, the units so
-  // far and `committing` after the session state, is made durable first. An error when it
-  // cannot be (kJournalUnwritable, kTransactionTooLarge): the commit must not be sent.
+  // far and `committing` after the session state, is made durable first; may-have-applied
+  // while new ran all of it (replay then asks new). An error when it cannot be
+  // (kJournalUnwritable, kTransactionTooLarge): if new missed part of it, the commit must not
+  // be sent.
   asio::awaitable<ErrorCode> write_intent(std::string_view committing,
                                           const SessionStateLog& session_state,
                                           uint64_t source_transaction_id);
@@ -83,6 +90,8 @@ class MirroredTransaction {
                      const MirrorJournal::Transaction* place) const;
 
   std::optional<verify::JournalRecord::Outcome> lost_;
+  bool wrote_ = false;
+  bool written_lost_ = false;  // its intent was written after new missed part of it
   uint64_t intent_ = 0;              // the sequence of its intent, once written
   uint64_t intent_source_id_ = 0;    // old's id for the transaction, as the intent has it
   uint64_t fingerprint_ = 0;         // of the first unit new missed

@@ -54,14 +54,22 @@ class MirrorUnitTest : public SessionPartsTest {
   }
 };
 
-TEST_F(MirrorUnitTest, AnAutocommitWriteIsWrappedOnBothSidesAndNothingIsJournaled) {
+// Its intent (old's and new's ids for the transaction, should cutover stop between the two
+// commits) is written before old's COMMIT; new then has it all: nothing to replay.
+TEST_F(MirrorUnitTest, AnAutocommitWriteIsWrappedOnBothSidesWithItsIntentFirst) {
   start_new(ScriptedNew{});
   EXPECT_TRUE(query("UPDATE t SET v = 1 WHERE id = 1"));
-  EXPECT_EQ(old_.queries, (Strings{"BEGIN", "UPDATE t SET v = 1 WHERE id = 1", "COMMIT"}));
+  EXPECT_EQ(old_.queries, (Strings{"BEGIN", "UPDATE t SET v = 1 WHERE id = 1",
+                                   std::string(kAskTransactionId), "COMMIT"}));
   EXPECT_EQ(new_server_->queries(), (Strings{"BEGIN", "UPDATE t SET v = 1 WHERE id = 1",
                                              std::string(kAskTransactionId), "COMMIT"}));
   EXPECT_EQ(old_.readies, std::vector<char>{'I'});  // the client sees one unit, idle after it
-  EXPECT_TRUE(journal().empty());
+  const auto records = journal();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_TRUE(records[0].intent);
+  EXPECT_EQ(records[0].outcome, Outcome::kMayHaveApplied);
+  EXPECT_EQ(records[0].source_transaction_id, 777u);
+  EXPECT_EQ(records[0].mirror_transaction_id, 4242u);
 }
 
 // New ran the transaction and was sent its COMMIT; whether it committed is unknown once the
@@ -74,11 +82,12 @@ TEST_F(MirrorUnitTest, NewLostAfterCommitWasSentIsJournaledAsMayHaveAppliedBefor
   EXPECT_TRUE(query("BEGIN"));
   EXPECT_TRUE(query("UPDATE t SET v = 2 WHERE id = 7"));
   EXPECT_TRUE(query("COMMIT"));
-  EXPECT_EQ(old_.queries, (Strings{"BEGIN", "UPDATE t SET v = 2 WHERE id = 7", "COMMIT"}));
+  EXPECT_EQ(old_.queries, (Strings{"BEGIN", "UPDATE t SET v = 2 WHERE id = 7",
+                                   std::string(kAskTransactionId), "COMMIT"}));
   EXPECT_EQ(new_server_->queries(), (Strings{"BEGIN", "UPDATE t SET v = 2 WHERE id = 7",
                                              std::string(kAskTransactionId), "COMMIT"}));
   EXPECT_EQ(old_.readies, (std::vector<char>{'T', 'T', 'I'}));
-  EXPECT_EQ(records_when_told, 1u);  // durable before the client's ReadyForQuery went out
+  EXPECT_EQ(records_when_told, 1u);  // durable before old's COMMIT, let alone the client's answer
   const auto records = journal();
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].outcome, Outcome::kMayHaveApplied);

@@ -142,9 +142,9 @@ TEST_F(MirroredTransactionTest, AnIntentIsWrittenBeforeTheCommitAndMarkedOnlyWhe
   run_to_completion(transaction_.still_open());
   written = records();
   ASSERT_EQ(written.size(), 5u);
-  EXPECT_EQ(written[2].outcome, Outcome::kCancelled);
+  EXPECT_EQ(written[2].outcome, Outcome::kSkip);
   EXPECT_EQ(written[2].resolves, written[1].sequence);
-  EXPECT_EQ(written[4].outcome, Outcome::kCancelled);
+  EXPECT_EQ(written[4].outcome, Outcome::kSkip);
   EXPECT_EQ(written[4].resolves, written[3].sequence);
 }
 

@@ -227,7 +227,7 @@ TEST_F(JournalTest, IntentsAndMarkersComeBackAsWritten) {
   JournalRecord intent = record(1);
   intent.intent = true;
   intent.source_transaction_id = 4242;
-  const JournalRecord marker{.outcome = JournalRecord::Outcome::kCancelled, .resolves = 1};
+  const JournalRecord marker{.outcome = JournalRecord::Outcome::kSkip, .resolves = 1};
   {
     JournalWriter writer(dir, {});
     writer.append(intent);
@@ -240,7 +240,7 @@ TEST_F(JournalTest, IntentsAndMarkersComeBackAsWritten) {
   EXPECT_FALSE(got.records[0].is_marker());
   EXPECT_TRUE(got.records[1].is_marker());
   EXPECT_EQ(got.records[1].resolves, 1u);
-  EXPECT_EQ(got.records[1].outcome, JournalRecord::Outcome::kCancelled);
+  EXPECT_EQ(got.records[1].outcome, JournalRecord::Outcome::kSkip);
 }
 
 // A record written before intents existed ends after its unit: it reads back as written after
