@@ -100,8 +100,7 @@ asio::awaitable<bool> JournalReplayer::replay_record(const verify::JournalRecord
                                                      const Settled& settled, const Secrets& secrets,
                                                      ReplayProgress& progress) {
   if (skipped_without_running(record, settled)) {
-    checkpoint_.through = record.sequence;
-    checkpoint_moved_ = true;
+    pass(record.sequence);
     if (!record.is_marker()) ++progress.not_needed;
     co_return true;
   }
@@ -116,10 +115,11 @@ asio::awaitable<bool> JournalReplayer::replay_record(const verify::JournalRecord
                "committed",
                std::move(keys));
         ++progress.reported;
+        advance(record.sequence, 0);
       } else {
         ++progress.not_needed;
+        pass(record.sequence);  // asking again after a crash gives the same answer
       }
-      advance(record.sequence, 0);
       co_return true;
     }
   }
@@ -128,7 +128,7 @@ asio::awaitable<bool> JournalReplayer::replay_record(const verify::JournalRecord
     if (!status) co_return false;
     if (*status == "committed") {  // new has it: nothing to do
       ++progress.already_applied;
-      advance(record.sequence, 0);
+      pass(record.sequence);
       co_return true;
     }
     // Still running on new (its backend outlived cutover's wait): ask again later, for a while.
@@ -292,6 +292,13 @@ asio::awaitable<void> JournalReplayer::clean_up(OwnConnection& connection, char 
   if (status != 'I') append_query(messages, "ROLLBACK");
   append_query(messages, "DISCARD ALL");
   co_await exchange(connection, messages, status != 'I' ? 2 : 1);
+}
+
+// Past a record that needs nothing: the checkpoint is written at the end of the pass (or with
+// the next record that runs), not for each.
+void JournalReplayer::pass(uint64_t sequence) {
+  checkpoint_.through = sequence;
+  checkpoint_moved_ = true;
 }
 
 void JournalReplayer::advance(uint64_t through, uint64_t in_doubt) {

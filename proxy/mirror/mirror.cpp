@@ -211,6 +211,7 @@ asio::awaitable<bool> Mirror::unit(std::string_view old_prefix, std::string_view
   co_await settle_pending();      // before old may end the transaction
   const bool wrap = wraps(unit);  // old owes nothing now: its status is the session's
   co_await join(unit);
+  if (unit.kind != router::Kind::kTransaction) transaction_.wrote();
   if (!wrap && (unit.controls_transaction || primary_.status == 'I')) {  // it may commit
     const std::optional<router::Refusal> refusal = co_await journal_first(for_journal, unit);
     if (refusal) {
@@ -304,7 +305,6 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
   } else {
     to_new.append(for_new);
     transaction_.keep(for_journal);
-    if (unit.kind != router::Kind::kTransaction) transaction_.wrote();
     // Until new's transaction has an id, ask for it after each write that leaves it open.
     frame.ask_transaction_id = transaction_.new_transaction_id() == 0 &&
                                !unit.controls_transaction && (wrap || secondary_.status == 'T');

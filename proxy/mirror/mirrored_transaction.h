@@ -91,7 +91,7 @@ class MirroredTransaction {
 
   std::optional<verify::JournalRecord::Outcome> lost_;
   bool wrote_ = false;
-  bool written_lost_ = false;  // its intent was written after new missed part of it
+  bool written_lost_ = false;        // its intent was written after new missed part of it
   uint64_t intent_ = 0;              // the sequence of its intent, once written
   uint64_t intent_source_id_ = 0;    // old's id for the transaction, as the intent has it
   uint64_t fingerprint_ = 0;         // of the first unit new missed
