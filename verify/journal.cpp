@@ -227,7 +227,7 @@ JournalWriter::JournalWriter(fs::path dir, Options options)
   auto files = segments(dir_);
   // An empty segment left by retire_through() carries the sequence on.
   if (!files.empty()) next_sequence_ = std::max(next_sequence_, first_sequence_of(files.back()));
-  durable_ = pending_last_ = next_sequence_ - 1;
+  durable_ = written_ = pending_last_ = next_sequence_ - 1;
   if (files.empty()) return;  // the first commit opens a segment
   // A torn tail was never acknowledged: cut it off so new records follow whole ones.
   for (const auto& p : existing.problems) {
@@ -275,36 +275,39 @@ void JournalWriter::resolve(uint64_t sequence, std::string bytes) {
   durable_changed_.notify_all();  // a commit may be waiting for this prefix
 }
 
-void JournalWriter::commit(uint64_t sequence) {
+void JournalWriter::commit(uint64_t sequence, Durability durability) {
+  const bool sync = durability == Durability::kSynced;
   std::unique_lock lock(mutex_);
-  while (durable_ < sequence) {
+  while ((sync ? durable_ : written_) < sequence) {
     if (syncing_ || pending_last_ < sequence) {  // another thread writes, or a reservation
       durable_changed_.wait(lock);               // before `sequence` is not resolved yet
       continue;
     }
-    // This thread writes everything queued so far; the others wait for its fdatasync.
+    // This thread writes everything queued so far (and syncs what was written, when asked);
+    // the others wait for it.
     syncing_ = true;
     std::string bytes = std::move(pending_);
     pending_.clear();
-    const uint64_t first = durable_ + 1;
+    const uint64_t first = written_ + 1;
     const uint64_t last = pending_last_;
     lock.unlock();
     std::exception_ptr failure;
     try {
-      write_out(bytes, first);
+      write_out(bytes, first, sync);
     } catch (...) {
       failure = std::current_exception();
       cut_back();
     }
     lock.lock();
     syncing_ = false;
-    durable_ = last;  // on disk, or given up: either way later records may go next
+    written_ = last;  // in the file, or given up: either way later records may go next
+    if (sync || failure) durable_ = last;
     failing_ = failure != nullptr;
     if (failure) {
       constexpr size_t kLostKept = 1024;  // far more than writers waiting at any one time
       lost_.emplace_back(first, last);
       if (lost_.size() > kLostKept) lost_.pop_front();
-    } else {
+    } else if (sync) {
       ++syncs_;
     }
     durable_changed_.notify_all();
@@ -346,9 +349,9 @@ bool JournalWriter::writable() {
   return ok;
 }
 
-void JournalWriter::write_out(const std::string& bytes, uint64_t first_sequence) {
-  if (bytes.empty()) return;
-  if (fd_ < 0 || (segment_size_ > 0 && segment_size_ + bytes.size() > options_.segment_bytes)) {
+void JournalWriter::write_out(const std::string& bytes, uint64_t first_sequence, bool sync) {
+  if (!bytes.empty() &&
+      (fd_ < 0 || (segment_size_ > 0 && segment_size_ + bytes.size() > options_.segment_bytes))) {
     open_segment(first_sequence);
   }
   for (std::string_view rest = bytes; !rest.empty();) {
@@ -357,12 +360,18 @@ void JournalWriter::write_out(const std::string& bytes, uint64_t first_sequence)
     if (n < 0) fail("journal: write");
     rest.remove_prefix(static_cast<size_t>(n));
   }
-  if (::fdatasync(fd_) != 0) fail("journal: fdatasync");
   segment_size_ += bytes.size();
+  if (sync && fd_ >= 0 && ::fdatasync(fd_) != 0) fail("journal: fdatasync");
 }
 
 void JournalWriter::open_segment(uint64_t first_sequence) {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0) {
+    // Records only written to the segment closing must not wait for a sync that no longer
+    // reaches them.
+    if (::fdatasync(fd_) != 0) fail("journal: fdatasync");
+    ::close(fd_);
+    fd_ = -1;
+  }
   char name[64];
   std::snprintf(name, sizeof name, "journal-%020llu.seg",
                 static_cast<unsigned long long>(first_sequence));
@@ -376,7 +385,7 @@ void JournalWriter::open_segment(uint64_t first_sequence) {
 
 bool JournalWriter::retire_through(uint64_t through) {
   std::lock_guard lock(mutex_);
-  if (syncing_ || !reserved_.empty() || !pending_.empty() || durable_ != through) {
+  if (syncing_ || !reserved_.empty() || !pending_.empty() || written_ != through) {
     return false;
   }
   open_segment(through + 1);  // empty: its name carries the sequence on
@@ -402,6 +411,11 @@ void JournalWriter::retire_segments_through(uint64_t through) {
 uint64_t JournalWriter::durable_sequence() const {
   std::lock_guard lock(mutex_);
   return durable_;
+}
+
+uint64_t JournalWriter::written_sequence() const {
+  std::lock_guard lock(mutex_);
+  return written_;
 }
 
 uint64_t JournalWriter::syncs() const {

@@ -104,17 +104,22 @@ class JournalWriter {
   uint64_t reserve();
   void fill(uint64_t sequence, JournalRecord record);
   void cancel(uint64_t sequence);
-  // Blocks until every record up to `sequence` is durable. Throws std::system_error when the
-  // disk refused the write that held it (the caller must then not acknowledge the write): that
-  // write's records are given up (a record is never half on disk, the segment is cut back)
-  // and later ones are tried afresh, so writing resumes by itself once space returns.
-  void commit(uint64_t sequence);
+  // How far commit() takes records: into the file (they survive the process, not the machine)
+  // or, synced, onto the disk.
+  enum class Durability { kSynced, kWritten };
+  // Blocks until every record up to `sequence` is durable (or only written). Throws
+  // std::system_error when the disk refused the write that held it (the caller must then not
+  // acknowledge the write): that write's records are given up (a record is never half on
+  // disk, the segment is cut back) and later ones are tried afresh, so writing resumes by
+  // itself once space returns.
+  void commit(uint64_t sequence, Durability durability = Durability::kSynced);
   // False from a failed write until one succeeds or, at most once a second, a probe of the
   // directory (a file the size of a large record, written and synced) shows space again.
   bool writable();
 
   uint64_t durable_sequence() const;
-  uint64_t syncs() const;  // fdatasync calls so far (group commit keeps this low)
+  uint64_t written_sequence() const;  // every record up to it is in the file
+  uint64_t syncs() const;             // fdatasync calls so far (group commit keeps this low)
 
   // Once every record up to `through` is replayed: starts an empty segment (whose name keeps
   // the sequence going across restarts) and deletes the others. False, with nothing done, when
@@ -130,7 +135,7 @@ class JournalWriter {
   };
   void resolve(uint64_t sequence, std::string bytes);
   void open_segment(uint64_t first_sequence);
-  void write_out(const std::string& bytes, uint64_t first_sequence);
+  void write_out(const std::string& bytes, uint64_t first_sequence, bool sync);
   void cut_back();
 
   const std::filesystem::path dir_;
@@ -141,7 +146,8 @@ class JournalWriter {
   uint64_t next_sequence_ = 1;
   uint64_t pending_last_ = 0;              // every sequence up to this is in pending_ or on disk
   std::map<uint64_t, Reserved> reserved_;  // after pending_last_, not all resolved
-  uint64_t durable_ = 0;
+  uint64_t durable_ = 0;                   // synced
+  uint64_t written_ = 0;                   // in the file (written_ >= durable_)
   bool syncing_ = false;
   bool failing_ = false;  // the last write failed
   std::chrono::steady_clock::time_point last_probe_{};

@@ -76,7 +76,7 @@ MirrorJournal::MirrorJournal(const Config& config, DivergenceLedger& divergences
       writer_(config.verify.journal_dir, {}),
       replayer_(config, divergences) {
   replayed_through_ = replayer_.replayed_through();
-  if (writer_.durable_sequence() > replayer_.replayed_through()) {
+  if (writer_.written_sequence() > replayer_.replayed_through()) {
     set_mode(Mode::kBehind, "journal_not_replayed", "records found at start");
   }
 }
@@ -121,7 +121,8 @@ void MirrorJournal::set_mode(Mode mode, std::string_view event, std::string_view
                                                    : "writes journaled, reads stay on old"}});
 }
 
-asio::awaitable<uint64_t> MirrorJournal::write(verify::JournalRecord record, uint64_t reserved) {
+asio::awaitable<uint64_t> MirrorJournal::write(verify::JournalRecord record, uint64_t reserved,
+                                               Durability durability) {
   uint64_t sequence = reserved;
   if (sequence != 0) {
     writer_.fill(sequence, std::move(record));
@@ -129,18 +130,20 @@ asio::awaitable<uint64_t> MirrorJournal::write(verify::JournalRecord record, uin
     sequence = writer_.append(std::move(record));
   }
   // Runs on the disk thread; the caller resumes on its own executor afterwards.
-  const bool durable = co_await asio::co_spawn(disk_, commit(sequence), asio::use_awaitable);
+  const bool durable =
+      co_await asio::co_spawn(disk_, commit(sequence, durability), asio::use_awaitable);
   co_return durable ? sequence : 0;
 }
 
-asio::awaitable<uint64_t> MirrorJournal::write_intent(verify::JournalRecord record) {
+asio::awaitable<uint64_t> MirrorJournal::write_intent(verify::JournalRecord record,
+                                                      Durability durability) {
   record.intent = true;
   const uint64_t sequence = writer_.reserve();
   {
     std::lock_guard lock(mutex_);
     unsettled_.insert(sequence);  // before it can be durable: replay must not pass it
   }
-  const uint64_t written = co_await write(std::move(record), sequence);
+  const uint64_t written = co_await write(std::move(record), sequence, durability);
   if (written == 0) {
     std::lock_guard lock(mutex_);
     unsettled_.erase(sequence);
@@ -148,8 +151,13 @@ asio::awaitable<uint64_t> MirrorJournal::write_intent(verify::JournalRecord reco
   co_return written;
 }
 
-asio::awaitable<void> MirrorJournal::settle_intent(uint64_t sequence, bool replay, bool marker) {
+asio::awaitable<bool> MirrorJournal::settle_intent(uint64_t sequence, bool replay, bool marker) {
   using Outcome = verify::JournalRecord::Outcome;
+  bool durable = true;
+  if (replay) {  // an intent only written while new had it all: new needs it now
+    durable =
+        co_await asio::co_spawn(disk_, commit(sequence, Durability::kSynced), asio::use_awaitable);
+  }
   if (marker) {
     verify::JournalRecord record{.outcome = replay ? Outcome::kReplay : Outcome::kSkip,
                                  .resolves = sequence};
@@ -161,6 +169,7 @@ asio::awaitable<void> MirrorJournal::settle_intent(uint64_t sequence, bool repla
   std::lock_guard lock(mutex_);
   settled_[sequence] = replay;
   unsettled_.erase(sequence);
+  co_return durable;
 }
 
 // What this process knows of intents replay has not passed yet.
@@ -176,7 +185,7 @@ uint64_t MirrorJournal::replayable_through() {
 }
 
 uint64_t MirrorJournal::replayable_through_locked() const {
-  const uint64_t durable = writer_.durable_sequence();
+  const uint64_t durable = writer_.written_sequence();
   return unsettled_.empty() ? durable : std::min(durable, *unsettled_.begin() - 1);
 }
 
@@ -196,14 +205,14 @@ void MirrorJournal::pass_over(uint64_t through) {
 
 uint64_t MirrorJournal::records_behind() const {
   if (!holds_records()) return 0;
-  const uint64_t durable = writer_.durable_sequence();
+  const uint64_t durable = writer_.written_sequence();
   const uint64_t replayed = replayed_through_.load();
   return durable > replayed ? durable - replayed : 0;
 }
 
-asio::awaitable<bool> MirrorJournal::commit(uint64_t sequence) {
+asio::awaitable<bool> MirrorJournal::commit(uint64_t sequence, Durability durability) {
   try {
-    writer_.commit(sequence);
+    writer_.commit(sequence, durability);
     co_return true;
   } catch (const std::system_error& e) {
     log::error("journal_write_failed", {{"sequence", sequence}, {"error", e.what()}});
@@ -256,7 +265,7 @@ asio::awaitable<void> MirrorJournal::run_replay(
     }
     if (pause) {
       co_await sleep_for(kUnreachablePause);
-    } else if (!stopping_.load() && replayer_.replayed_through() >= writer_.durable_sequence()) {
+    } else if (!stopping_.load() && replayer_.replayed_through() >= writer_.written_sequence()) {
       co_await hand_over(secrets());
     }
   }
@@ -307,7 +316,7 @@ asio::awaitable<bool> MirrorJournal::hand_over(const std::shared_ptr<const Secre
 }
 
 asio::awaitable<ReplayProgress> MirrorJournal::replay_all(std::shared_ptr<const Secrets> secrets) {
-  const uint64_t last = writer_.durable_sequence();
+  const uint64_t last = writer_.written_sequence();
   auto progress = co_await replayer_.replay(std::move(secrets), last, nullptr);
   replayer_.disconnect();
   if (!progress.new_unreachable && replayer_.replayed_through() >= last) {

@@ -75,17 +75,21 @@ class MirrorJournal {
 
   // Appends `record` (in the place `reserved`, when not 0) and returns once it is on disk: its
   // sequence, or 0 when the disk refused (the write must then not be acknowledged).
-  asio::awaitable<uint64_t> write(verify::JournalRecord record, uint64_t reserved);
+  using Durability = verify::JournalWriter::Durability;
+  asio::awaitable<uint64_t> write(verify::JournalRecord record, uint64_t reserved,
+                                  Durability durability = Durability::kSynced);
   // An intent (verify::JournalRecord::intent), written before the source of truth is asked to
-  // commit: 0 when the disk refused (the commit must then not be sent). Replay stops before it
+  // commit (synced, or only written where it merely guards against cutover's own crash): 0
+  // when the disk refused (the commit must then not be sent). Replay stops before it
   // until settle_intent().
-  asio::awaitable<uint64_t> write_intent(verify::JournalRecord record);
+  asio::awaitable<uint64_t> write_intent(verify::JournalRecord record, Durability durability);
   // Old answered the intent's commit: whether it must be `replay`ed (old committed it, new
   // lacks it) or not (old did not commit it, or new has it). Kept in memory for replay; also
   // written to disk as a marker when `marker`, for when old cannot tell after a crash (the
   // intent has no source transaction id, or the transaction went on without committing and a
   // later intent holds it).
-  asio::awaitable<void> settle_intent(uint64_t sequence, bool replay, bool marker);
+  // False when a replayed intent that was only written could not be synced.
+  asio::awaitable<bool> settle_intent(uint64_t sequence, bool replay, bool marker);
   // Whether a record can be made durable now (false after a failed write until the disk takes
   // one again, see JournalWriter::writable()). Thread-safe.
   bool writable() { return writer_.writable(); }
@@ -114,7 +118,7 @@ class MirrorJournal {
   enum class Mode { kLive, kBehind, kClosing };
 
   asio::awaitable<bool> hand_over(const std::shared_ptr<const Secrets>& secrets);
-  asio::awaitable<bool> commit(uint64_t sequence);
+  asio::awaitable<bool> commit(uint64_t sequence, Durability durability);
   // Replay may run every record up to this: durable, and before every intent not yet settled.
   uint64_t replayable_through();
   uint64_t replayable_through_locked() const;  // under mutex_

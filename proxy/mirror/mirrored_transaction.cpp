@@ -47,7 +47,12 @@ asio::awaitable<ErrorCode> MirroredTransaction::write_intent(std::string_view co
   if (!intent) co_return SessionError::kTransactionTooLarge;
   intent->source_transaction_id = source_transaction_id;
   intent_source_id_ = source_transaction_id;
-  intent_ = co_await journal_->write_intent(std::move(*intent));
+  // Where new has all of it so far, the intent guards against cutover's own process dying
+  // between the two commits: written to the file, not synced (settle() syncs it if new then
+  // misses the commit; see docs/mirroring.md).
+  const auto durability =
+      lost_ ? MirrorJournal::Durability::kSynced : MirrorJournal::Durability::kWritten;
+  intent_ = co_await journal_->write_intent(std::move(*intent), durability);
   if (intent_ == 0) co_return SessionError::kJournalUnwritable;
   written_lost_ = lost_.has_value();
   if (lost_) log_journaled(intent_, *lost_, place_.get());
@@ -57,8 +62,11 @@ asio::awaitable<ErrorCode> MirroredTransaction::write_intent(std::string_view co
 asio::awaitable<void> MirroredTransaction::still_open() {
   if (place_ != nullptr) place_->release();
   const uint64_t intent = std::exchange(intent_, 0);
-  // Old's id would say "committed" once a later unit commits it: this intent must say no.
-  if (intent != 0) co_await journal_->settle_intent(intent, false, true);
+  if (intent == 0) co_return;
+  // Old's id would say "committed" once a later unit commits it: this intent must say no, on
+  // disk (journal_marker_not_written when it cannot).
+  const bool settled = co_await journal_->settle_intent(intent, false, true);
+  static_cast<void>(settled);  // true: nothing was to be synced
 }
 
 asio::awaitable<ErrorCode> MirroredTransaction::settle(bool committed,
@@ -74,7 +82,8 @@ asio::awaitable<ErrorCode> MirroredTransaction::settle(bool committed,
     const bool replay = committed && lost.has_value();
     // New missed its commit (the intent was written while new had all of it): replayed after all.
     if (replay && !written_lost_) log_journaled(intent, *lost, place.get());
-    co_await journal_->settle_intent(intent, replay, intent_source_id_ == 0);
+    const bool durable = co_await journal_->settle_intent(intent, replay, intent_source_id_ == 0);
+    if (!durable) co_return SessionError::kJournalUnwritable;  // old committed it already
     co_return ErrorCode{};
   }
   if (!committed || !lost || journal_ == nullptr) co_return ErrorCode{};
