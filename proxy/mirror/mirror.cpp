@@ -232,8 +232,18 @@ asio::awaitable<bool> Mirror::unit(std::string_view old_prefix, std::string_view
   primary_.filter.hold_ready(wrap ? 1 : 0, false);
   to_old.append(old_prefix);
   to_old.append(for_old);
-  auto answer = co_await host_.run_on_old(to_old, wrap ? 2 : 1);
+  // Old's id for the transaction, for its intent (mirror_commit.cpp), pipelined with its write.
+  const bool ask = asks_source_id(unit, wrap);
+  if (ask) {
+    primary_.filter.keep_answer(wrap ? 2 : 1);
+    append_query(to_old, kAskTransactionId);
+  }
+  auto answer = co_await host_.run_on_old(to_old, (wrap ? 2 : 1) + (ask ? 1 : 0));
   if (!answer) co_return false;
+  if (ask) {
+    const std::optional<HeldAnswer> kept = host_.take_kept_answer();
+    if (kept) note_source_id(*kept);
+  }
   co_return co_await after_old(*answer, wrap, for_new, for_journal, unit, pinner_.unpinned(),
                                !pinner_.unsafe().empty());
 }

@@ -55,6 +55,9 @@ class Mirror {
     // held answer, nullopt when old's connection failed.
     virtual asio::awaitable<std::optional<HeldAnswer>> run_on_old(std::string_view messages,
                                                                   int units) = 0;
+    // After run_on_old(): the answer of a unit of cutover's own in it that the filter was told
+    // to keep (ReplyFilter::keep_answer()); nullopt when there is none.
+    virtual std::optional<HeldAnswer> take_kept_answer() = 0;
     // The ReadyForQuery that ends a mirrored unit, written to the client.
     virtual asio::awaitable<bool> send_ready_to_client(char status) = 0;
   };
@@ -173,6 +176,8 @@ class Mirror {
   asio::awaitable<std::optional<router::Refusal>> journal_first(std::string_view committing,
                                                                 const router::Classification& unit);
   asio::awaitable<bool> refuse_commit(const router::Refusal& refusal);
+  bool asks_source_id(const router::Classification& unit, bool wrap) const;
+  void note_source_id(const HeldAnswer& answer);
   asio::awaitable<void> join(const router::Classification& unit);
   asio::awaitable<bool> settle(bool committed);
   asio::awaitable<bool> send_ready(char status);

@@ -37,16 +37,12 @@ asio::awaitable<std::optional<router::Refusal>> Mirror::journal_first(
   if (!needed && !context_.journal->writable()) co_return std::nullopt;
   // Old's id for the transaction, so that replay can ask old whether it committed if cutover
   // stops before the answer (none yet when the committing unit itself is the first write).
-  uint64_t source_transaction_id = 0;
-  if (primary_.status != 'I') {
+  // Usually asked with its first write already (asks_source_id()).
+  if (transaction_.source_transaction_id() == 0 && primary_.status != 'I') {
     const std::optional<HeldAnswer> answer = co_await host_.query_own(kAskTransactionId);
-    if (answer && answer->sqlstate.empty() && !answer->data_rows.empty()) {
-      const std::optional<std::string> id = first_column(answer->data_rows.front());
-      if (id) source_transaction_id = std::strtoull(id->c_str(), nullptr, 10);
-    }
+    if (answer) note_source_id(*answer);
   }
-  const ErrorCode failed =
-      co_await transaction_.write_intent(committing, new_side_.state(), source_transaction_id);
+  const ErrorCode failed = co_await transaction_.write_intent(committing, new_side_.state());
   if (!failed || !needed) co_return std::nullopt;
   const bool too_large = failed == make_error_code(SessionError::kTransactionTooLarge);
   log::error("mirror_commit_refused", {{"conn", conn_id_},
@@ -57,6 +53,20 @@ asio::awaitable<std::optional<router::Refusal>> Mirror::journal_first(
   router::Refusal refusal = router::journal_refusal(reason, context_.config.verify.journal_dir);
   note_refused(refusal, unit);
   co_return refusal;
+}
+
+// Whether old is asked for its id for the transaction after this unit: a write in a
+// transaction (cutover's, or the client's) whose id is not known yet, while a journal is kept.
+bool Mirror::asks_source_id(const router::Classification& unit, bool wrap) const {
+  return context_.journal != nullptr && transaction_.source_transaction_id() == 0 &&
+         unit.kind != router::Kind::kTransaction && !unit.controls_transaction &&
+         (wrap || primary_.status == 'T');
+}
+
+void Mirror::note_source_id(const HeldAnswer& answer) {
+  if (!answer.sqlstate.empty() || answer.data_rows.empty()) return;
+  const std::optional<std::string> id = first_column(answer.data_rows.front());
+  if (id) transaction_.set_source_transaction_id(std::strtoull(id->c_str(), nullptr, 10));
 }
 
 // Old raises the refusal in place of the commit; a transaction block is then rolled back by

@@ -17,6 +17,7 @@ asio::awaitable<bool> MirroredTransaction::join(uint64_t fingerprint, bool in_tr
   const auto route = co_await journal_->begin_transaction();
   place_ = std::make_unique<MirrorJournal::Transaction>(*journal_, route);
   new_transaction_id_ = 0;
+  source_transaction_id_ = 0;
   if (route != MirrorJournal::Route::kJournal) co_return false;
   lost_ = Outcome::kDidNotApply;
   fingerprint_ = fingerprint;
@@ -39,14 +40,12 @@ void MirroredTransaction::note(MirrorOutcome outcome, uint64_t fingerprint) {
 }
 
 asio::awaitable<ErrorCode> MirroredTransaction::write_intent(std::string_view committing,
-                                                             const SessionStateLog& session_state,
-                                                             uint64_t source_transaction_id) {
+                                                             const SessionStateLog& session_state) {
   // New ran all of it so far: if cutover stops before new's commit, replay asks new first.
   const Outcome outcome = lost_ ? *lost_ : Outcome::kMayHaveApplied;
   auto intent = record(outcome, units_, committing, session_state);
   if (!intent) co_return SessionError::kTransactionTooLarge;
-  intent->source_transaction_id = source_transaction_id;
-  intent_source_id_ = source_transaction_id;
+  intent->source_transaction_id = source_transaction_id_;
   // Where new has all of it so far, the intent guards against cutover's own process dying
   // between the two commits: written to the file, not synced (settle() syncs it if new then
   // misses the commit; see docs/mirroring.md).
@@ -82,7 +81,8 @@ asio::awaitable<ErrorCode> MirroredTransaction::settle(bool committed,
     const bool replay = committed && lost.has_value();
     // New missed its commit (the intent was written while new had all of it): replayed after all.
     if (replay && !written_lost_) log_journaled(intent, *lost, place.get());
-    const bool durable = co_await journal_->settle_intent(intent, replay, intent_source_id_ == 0);
+    const bool durable =
+        co_await journal_->settle_intent(intent, replay, source_transaction_id_ == 0);
     if (!durable) co_return SessionError::kJournalUnwritable;  // old committed it already
     co_return ErrorCode{};
   }

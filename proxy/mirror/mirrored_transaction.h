@@ -49,14 +49,16 @@ class MirroredTransaction {
   // cutover stopping between old's commit and new's, it wrote.
   bool journals_commit() const { return journal_ != nullptr && (lost_.has_value() || wrote_); }
   // Old is about to be asked to commit it (`committing`: the unit that will, as new should run
-  // it; `source_transaction_id`: old's id for it, 0 when unknown): its record, the units so
+  // it): its record, with old's id for it when known, the units so
   // far and `committing` after the session state, is made durable first; may-have-applied
   // while new ran all of it (replay then asks new). An error when it cannot be
   // (kJournalUnwritable, kTransactionTooLarge): if new missed part of it, the commit must not
   // be sent.
   asio::awaitable<ErrorCode> write_intent(std::string_view committing,
-                                          const SessionStateLog& session_state,
-                                          uint64_t source_transaction_id);
+                                          const SessionStateLog& session_state);
+  // Old's id for the transaction (txid_current_if_assigned()), once asked; 0: not known.
+  uint64_t source_transaction_id() const { return source_transaction_id_; }
+  void set_source_transaction_id(uint64_t id) { source_transaction_id_ = id; }
   // What became of a unit of it on new.
   void note(MirrorOutcome outcome, uint64_t fingerprint);
   // Units of it, as new is to run them on a fresh connection.
@@ -91,10 +93,10 @@ class MirroredTransaction {
 
   std::optional<verify::JournalRecord::Outcome> lost_;
   bool wrote_ = false;
-  bool written_lost_ = false;        // its intent was written after new missed part of it
-  uint64_t intent_ = 0;              // the sequence of its intent, once written
-  uint64_t intent_source_id_ = 0;    // old's id for the transaction, as the intent has it
-  uint64_t fingerprint_ = 0;         // of the first unit new missed
+  bool written_lost_ = false;           // its intent was written after new missed part of it
+  uint64_t intent_ = 0;                 // the sequence of its intent, once written
+  uint64_t source_transaction_id_ = 0;  // old's id for the transaction (0: not known)
+  uint64_t fingerprint_ = 0;            // of the first unit new missed
   uint64_t new_transaction_id_ = 0;  // new's id for its open transaction, once asked (0: unknown)
 };
 

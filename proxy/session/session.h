@@ -96,6 +96,7 @@ class Session final : private Mirror::Host, private UnitDispatcher::Host {
   asio::awaitable<bool> forward_to_old(std::string& pending) override;
   asio::awaitable<std::optional<HeldAnswer>> run_on_old(std::string_view messages,
                                                         int units) override;
+  std::optional<HeldAnswer> take_kept_answer() override;
   asio::awaitable<bool> wait_for_old() override;
   asio::awaitable<bool> send_ready_to_client(char status) override;
 

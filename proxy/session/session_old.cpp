@@ -64,6 +64,11 @@ asio::awaitable<std::optional<HeldAnswer>> Session::run_on_old(std::string_view 
   co_return primary_.filter.take_held();
 }
 
+std::optional<HeldAnswer> Session::take_kept_answer() {
+  if (!primary_.filter.has_held()) return std::nullopt;
+  return primary_.filter.take_held();
+}
+
 // Until old owes no ReadyForQuery and its answers went out to the client; false when the
 // session ends meanwhile.
 asio::awaitable<bool> Session::wait_for_old() {

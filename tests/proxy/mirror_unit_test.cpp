@@ -107,10 +107,11 @@ TEST_F(MirrorUnitTest, AWriteNewRefusesKeepsTheRestOffNewAndJournalsTheTransacti
   EXPECT_EQ(new_server_->queries(), (Strings{"BEGIN", "UPDATE t SET v = 3 WHERE id = 1",
                                              std::string(kAskTransactionId), "ROLLBACK"}));
   EXPECT_EQ(old_.readies, (std::vector<char>{'T', 'T', 'T', 'I'}));
-  // Journaled before old was asked to commit, with old's id for the transaction.
+  // Old's id for the transaction asked with its first write; journaled before old was asked
+  // to commit.
   EXPECT_EQ(old_.queries,
-            (Strings{"BEGIN", "UPDATE t SET v = 3 WHERE id = 1", "UPDATE t SET v = 4 WHERE id = 2",
-                     std::string(kAskTransactionId), "COMMIT"}));
+            (Strings{"BEGIN", "UPDATE t SET v = 3 WHERE id = 1", std::string(kAskTransactionId),
+                     "UPDATE t SET v = 4 WHERE id = 2", "COMMIT"}));
   const auto records = journal();
   ASSERT_EQ(records.size(), 1u);  // old's id says whether it committed: no marker needed
   EXPECT_TRUE(records[0].intent);

@@ -122,7 +122,8 @@ TEST_F(MirroredTransactionTest, AnIntentIsWrittenBeforeTheCommitAndMarkedOnlyWhe
   transaction_.keep("BEGIN;INSERT ...;");
   transaction_.note(MirrorOutcome::kNotApplied, 1);
   EXPECT_TRUE(transaction_.owes_journal());
-  EXPECT_FALSE(run_to_completion(transaction_.write_intent("COMMIT;", state("SET a = 1;"), 99)));
+  transaction_.set_source_transaction_id(99);
+  EXPECT_FALSE(run_to_completion(transaction_.write_intent("COMMIT;", state("SET a = 1;"))));
   auto written = records();
   ASSERT_EQ(written.size(), 1u);  // before old's COMMIT
   EXPECT_TRUE(written[0].intent);
@@ -133,12 +134,13 @@ TEST_F(MirroredTransactionTest, AnIntentIsWrittenBeforeTheCommitAndMarkedOnlyWhe
   // Without old's id: a marker.
   run_to_completion(transaction_.join(2, false));
   transaction_.note(MirrorOutcome::kNotApplied, 2);
-  EXPECT_FALSE(run_to_completion(transaction_.write_intent("INSERT ...;", state(""), 0)));
+  EXPECT_FALSE(run_to_completion(transaction_.write_intent("INSERT ...;", state(""))));
   EXPECT_FALSE(run_to_completion(transaction_.settle(false, state(""))));
   // The transaction goes on after a unit that could have committed it: a marker says no.
   run_to_completion(transaction_.join(3, false));
   transaction_.note(MirrorOutcome::kNotApplied, 3);
-  EXPECT_FALSE(run_to_completion(transaction_.write_intent("SAVEPOINT s;", state(""), 77)));
+  transaction_.set_source_transaction_id(77);
+  EXPECT_FALSE(run_to_completion(transaction_.write_intent("SAVEPOINT s;", state(""))));
   run_to_completion(transaction_.still_open());
   written = records();
   ASSERT_EQ(written.size(), 5u);
@@ -154,7 +156,7 @@ TEST_F(MirroredTransactionTest, ATransactionTooLargeToJournalIsRefusedBeforeItsC
   const std::string megabyte(size_t{1} << 20, 'x');
   for (int i = 0; i < 64; ++i) transaction_.keep(megabyte);
   const std::string committing = "COMMIT;" + megabyte;  // past the 64 MB a record may hold
-  const ErrorCode failed = run_to_completion(transaction_.write_intent(committing, state(""), 5));
+  const ErrorCode failed = run_to_completion(transaction_.write_intent(committing, state("")));
   EXPECT_EQ(failed, make_error_code(SessionError::kTransactionTooLarge));
   EXPECT_TRUE(records().empty());
 }

@@ -38,6 +38,7 @@ class FakeOld final : public Mirror::Host {
   asio::awaitable<std::optional<HeldAnswer>> run_on_old(std::string_view messages,
                                                         int units) override;
   asio::awaitable<bool> wait_for_old() override { co_return true; }
+  std::optional<HeldAnswer> take_kept_answer() override { return std::exchange(kept_, {}); }
   asio::awaitable<bool> send_ready_to_client(char status) override;
 
   std::vector<std::string> queries;  // every Query text old was sent, in order
@@ -46,8 +47,10 @@ class FakeOld final : public Mirror::Host {
 
  private:
   HeldAnswer run(std::string_view messages);
+  static HeldAnswer answer_to_ask(char status);
 
   BackendLink& primary_;
+  std::optional<HeldAnswer> kept_;  // the answer to cutover's question for old's id
 };
 
 class SessionPartsTest : public ::testing::Test {
