@@ -32,6 +32,7 @@
 #include "proxy/migration/journal_replay.h"
 #include "proxy/net/asio.h"
 #include "verify/journal.h"
+#include "verify/journal_writer.h"
 
 namespace cutover::proxy {
 

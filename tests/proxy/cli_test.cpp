@@ -9,6 +9,7 @@
 #include "tests/harness/util.h"
 #include "tests/proxy/proxy_fixture.h"
 #include "verify/journal.h"
+#include "verify/journal_writer.h"
 
 namespace cutover::testing {
 namespace {

@@ -13,6 +13,7 @@
 #include "tests/proxy/journal_fixture.h"
 #include "tests/proxy/routing_fixture.h"
 #include "verify/journal.h"
+#include "verify/journal_writer.h"
 
 namespace cutover::testing {
 namespace {

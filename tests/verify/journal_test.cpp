@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "tests/harness/small_disk.h"
+#include "verify/journal_writer.h"
 #include "verify/replay_checkpoint.h"
 
 namespace cutover::verify {
