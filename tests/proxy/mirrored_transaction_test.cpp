@@ -148,6 +148,7 @@ TEST_F(MirroredTransactionTest, AnIntentIsWrittenBeforeTheCommitAndMarkedOnlyWhe
   EXPECT_EQ(written[2].resolves, written[1].sequence);
   EXPECT_EQ(written[4].outcome, Outcome::kSkip);
   EXPECT_EQ(written[4].resolves, written[3].sequence);
+  EXPECT_FALSE(run_to_completion(transaction_.settle(false, state(""))));  // rolled back at last
 }
 
 TEST_F(MirroredTransactionTest, ATransactionTooLargeToJournalIsRefusedBeforeItsCommit) {
@@ -158,6 +159,7 @@ TEST_F(MirroredTransactionTest, ATransactionTooLargeToJournalIsRefusedBeforeItsC
   const std::string committing = "COMMIT;" + megabyte;  // past the 64 MB a record may hold
   const ErrorCode failed = run_to_completion(transaction_.write_intent(committing, state("")));
   EXPECT_EQ(failed, make_error_code(SessionError::kTransactionTooLarge));
+  EXPECT_FALSE(run_to_completion(transaction_.settle(false, state(""))));  // the refused commit
   EXPECT_TRUE(records().empty());
 }
 
