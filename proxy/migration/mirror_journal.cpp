@@ -269,6 +269,12 @@ asio::awaitable<void> MirrorJournal::run_replay(
       co_await hand_over(secrets());
     }
   }
+  {
+    // Stopped after the last session: a clean stop leaves no settled intent for the next
+    // start to ask old and new about.
+    std::lock_guard lock(mutex_);
+    if (mode_.load() == Mode::kLive) pass_over(replayable_through_locked());
+  }
   replayer_.disconnect();
 }
 

@@ -167,5 +167,25 @@ TEST_F(JournalReplayTest, KilledBetweenTheTwoCommitsUnderLoadNothingIsLostOrLeft
   EXPECT_TRUE(mismatch_lines("journal_refused").empty());
 }
 
+// Intents of transactions new has are passed over when cutover stops cleanly: the next start
+// finds nothing to ask old and new about, and new is live from the start.
+TEST_F(JournalReplayTest, ACleanStopLeavesNoIntentForTheNextStart) {
+  {
+    Connection c = connect_proxy();
+    c.exec("insert into replayed values (1, 'live')");
+    c.exec("begin; update replayed set v = 'still live' where id = 1; commit");
+  }
+  proxy_->signal(SIGTERM);
+  ASSERT_EQ(proxy_->wait_exit(10s), 0);
+  const CommandResult inspect = run_command(
+      {CUTOVER_BINARY, "journal", "--config", proxy_->config_path().string(), "inspect"});
+  EXPECT_NE(inspect.out.find(" waiting=0\n"), std::string::npos) << inspect.out;
+  start();
+  Connection c = connect_proxy();
+  EXPECT_EQ(which_server(c), std::to_string(new_cluster_->port()));
+  EXPECT_EQ(count_in_log("journal_not_replayed"), 0u) << proxy_->log();
+  EXPECT_EQ(rows(*new_cluster_), "1\tstill live");
+}
+
 }  // namespace
 }  // namespace cutover::testing
