@@ -210,6 +210,7 @@ struct Classifier::Walk {
     if (type == "TransactionStmt") {
       result.controls_transaction = true;
       const std::string_view kind = string_at(node, "kind");
+      result.commits |= kind == "TRANS_STMT_COMMIT";  // COMMIT and END
       result.two_phase |= kind == "TRANS_STMT_PREPARE" || kind == "TRANS_STMT_COMMIT_PREPARED" ||
                           kind == "TRANS_STMT_ROLLBACK_PREPARED";
       // Only a certain READ ONLY lets the transaction's reads leave the source of truth.

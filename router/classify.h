@@ -44,6 +44,8 @@ struct Classification {
   bool copies_in = false;
   int copies_in_statements = 0;  // COPY ... FROM STDIN statements in the unit
   bool controls_transaction = false;
+  // COMMIT or END: what may commit a transaction block (mirroring journals it first).
+  bool commits = false;
   // PREPARE TRANSACTION, COMMIT PREPARED or ROLLBACK PREPARED (two-phase commit).
   bool two_phase = false;
   // Asks about the server the session is connected to (pg_backend_pid(), currval(), the

@@ -67,6 +67,7 @@ void merge(Classification& into, const Classification& unit) {
   into.forgets_prepared |= unit.forgets_prepared;
   into.copies_in |= unit.copies_in;
   into.controls_transaction |= unit.controls_transaction;
+  into.commits |= unit.commits;
   into.refuses_transaction_block |= unit.refuses_transaction_block;
   into.nondeterministic |= unit.nondeterministic;
   into.inserts |= unit.inserts;

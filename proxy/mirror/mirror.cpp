@@ -212,7 +212,9 @@ asio::awaitable<bool> Mirror::unit(std::string_view old_prefix, std::string_view
   const bool wrap = wraps(unit);  // old owes nothing now: its status is the session's
   co_await join(unit);
   if (unit.kind != router::Kind::kTransaction) transaction_.wrote();
-  if (!wrap && (unit.controls_transaction || primary_.status == 'I')) {  // it may commit
+  // It may commit: a COMMIT, or a statement old runs outside a transaction block (a BEGIN, a
+  // SAVEPOINT or a ROLLBACK needs no intent).
+  if (!wrap && (unit.commits || (primary_.status == 'I' && !unit.controls_transaction))) {
     const std::optional<router::Refusal> refusal = co_await journal_first(for_journal, unit);
     if (refusal) {
       const bool refused = co_await refuse_commit(*refusal);

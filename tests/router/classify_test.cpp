@@ -82,6 +82,13 @@ TEST(ClassifyTest, WhatMirroringNeedsIsFlagged) {
   EXPECT_TRUE(classifier.classify("INSERT INTO t VALUES (1); COMMIT").controls_transaction);
   EXPECT_TRUE(classifier.classify("BEGIN").controls_transaction);
   EXPECT_FALSE(classifier.classify("INSERT INTO t VALUES (1)").controls_transaction);
+  // What may commit a transaction block, for the mirror's journal.
+  for (const char* sql : {"COMMIT", "END", "INSERT INTO t VALUES (1); COMMIT"}) {
+    EXPECT_TRUE(classifier.classify(sql).commits) << sql;
+  }
+  for (const char* sql : {"ROLLBACK", "SAVEPOINT s", "RELEASE s", "BEGIN"}) {
+    EXPECT_FALSE(classifier.classify(sql).commits) << sql;
+  }
   EXPECT_TRUE(classifier.classify("INSERT INTO t VALUES (1)").inserts);
   EXPECT_TRUE(classifier
                   .classify("WITH x AS (INSERT INTO t DEFAULT VALUES RETURNING id) "
