@@ -180,6 +180,7 @@ struct Classifier::Walk {
     }
     result.refuses_transaction_block |= runs_outside_transactions(type, node);
     if (type == "InsertStmt") result.inserts = true;
+    if (type == "UpdateStmt" || type == "DeleteStmt") result.changes_rows = true;
     if (type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" ||
         type == "MergeStmt" || type == "TruncateStmt" || type == "DoStmt" || type == "CallStmt" ||
         type == "LockStmt" || type == "NotifyStmt" || type == "VacuumStmt" ||

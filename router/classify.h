@@ -58,6 +58,8 @@ struct Classification {
   bool nondeterministic = false;
   // Has an INSERT, whose target's column defaults may differ per server (insert_defaults.h).
   bool inserts = false;
+  // Is an UPDATE or DELETE: its rows may follow from other data (router/row_effect.h).
+  bool changes_rows = false;
   // Tables the unit names, as written ("name" or "schema.name"), for per-table overrides.
   std::vector<std::string> tables{};
   std::string error{};  // the parser's message when kind is kUnknown because parsing failed

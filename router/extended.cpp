@@ -71,6 +71,7 @@ void merge(Classification& into, const Classification& unit) {
   into.refuses_transaction_block |= unit.refuses_transaction_block;
   into.nondeterministic |= unit.nondeterministic;
   into.inserts |= unit.inserts;
+  into.changes_rows |= unit.changes_rows;
   into.two_phase |= unit.two_phase;
   into.server_bound |= unit.server_bound;
   into.copies_in_statements += unit.copies_in_statements;

@@ -26,8 +26,9 @@ enum class RefusalReason : uint8_t {
   kFastPath,
   kJournalUnwritable,    // new needs the transaction from the journal, which cannot be written
   kTransactionTooLarge,  // ... or which cannot hold it (over 64 MB)
+  kDataDependent,        // rows chosen by other data that cannot be mirrored by their keys
 };
-inline constexpr size_t kRefusalReasons = 7;
+inline constexpr size_t kRefusalReasons = 8;
 std::string_view reason_name(RefusalReason reason);
 
 struct Refusal {
@@ -55,6 +56,11 @@ Refusal fast_path_refusal();
 // journal (new is behind, or missed part of it) when the journal cannot take it: unwritable
 // (53100 disk_full; `journal_dir` names it) or the transaction too large (54000).
 Refusal journal_refusal(RefusalReason reason, std::string_view journal_dir);
+
+// The refusal of an UPDATE or DELETE whose rows or values follow from other data (so it is
+// mirrored by the keys of the rows it changed, router/row_effect.h) when that cannot be done:
+// `problem` says why ("t has no primary key ...").
+Refusal data_dependent_refusal(std::string_view problem);
 
 // The refusal of COPY ... FROM STDIN in the extended protocol: its data cannot be kept for new
 // the way a simple Query's is.

@@ -38,7 +38,7 @@ void ReplyFilter::compare_answer(int units_before) {
   expected_.push_back({Edit::kComparedAnswer, units_before, 0, {}});
 }
 
-void ReplyFilter::hold_ready(int units_before, bool drop_tags) {
+void ReplyFilter::hold_ready(int units_before, bool drop_tags, bool take_rows) {
   const Edit edit = drop_tags ? Edit::kReadyAndTags : Edit::kReady;
   for (Expected& e : expected_) {
     if (e.edit == Edit::kObserved && e.units_before == units_before) {
@@ -47,6 +47,7 @@ void ReplyFilter::hold_ready(int units_before, bool drop_tags) {
     }
   }
   expected_.push_back({edit, units_before, 0, {}});
+  expected_.back().take_rows = take_rows;
 }
 
 void ReplyFilter::observe(int units_before) {
@@ -78,6 +79,10 @@ bool ReplyFilter::edits(Expected& e, char type, std::string_view body) {
     case Edit::kReady:
     case Edit::kReadyAndTags:
     case Edit::kObserved:
+      if (e.take_rows && (type == 'T' || type == 'D')) {  // rows cutover asked for
+        if (type == 'D') e.answer.data_rows.emplace_back(body);
+        return true;
+      }
       if (type == 'D' && e.edit == Edit::kKeptAnswer) e.answer.data_rows.emplace_back(body);
       if (type == 'C') {
         e.answer.tags.push_back(field_of(type, body, 'C'));

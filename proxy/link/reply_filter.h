@@ -26,7 +26,8 @@ struct HeldAnswer {
   // captured count.
   uint64_t rows = 0;
   verify::Digest rows_digest{};
-  // The DataRow bodies themselves: only for a statement of cutover's own (keep_answer()).
+  // The DataRow bodies themselves: only for a statement of cutover's own (keep_answer()), or
+  // rows taken out for cutover (hold_ready()'s take_rows).
   std::vector<std::string> data_rows{};
 };
 
@@ -49,8 +50,10 @@ class ReplyFilter {
   void compare_answer(int units_before);
   // Takes out that unit's ReadyForQuery (and with `drop_tags` its CommandCompletes) and
   // reports the answer through take_held(); the rest of it goes to the client as it comes.
-  // What observe() saw of the unit so far is part of that answer.
-  void hold_ready(int units_before, bool drop_tags);
+  // What observe() saw of the unit so far is part of that answer. With `take_rows` its
+  // RowDescription and DataRows are taken out too, and reported as data_rows (rows cutover
+  // asked for: the keys of a write mirrored by its effect).
+  void hold_ready(int units_before, bool drop_tags, bool take_rows = false);
   // Notes that unit's tags, error and rows as they pass, taking nothing out: a batch going to
   // old in pieces, whose ReadyForQuery hold_ready() may hold once its Sync came. Without
   // hold_ready() it ends with its unit, reporting nothing.
@@ -86,6 +89,7 @@ class ReplyFilter {
     HeldAnswer answer;
     verify::RowSetHasher rows{};
     uint64_t* taken_out = nullptr;
+    bool take_rows = false;
   };
   struct Cut {
     size_t start;  // kFromHeld: the first message of the chunk, which began in held bytes

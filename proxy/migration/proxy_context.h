@@ -16,6 +16,7 @@
 #include "proxy/base/metrics.h"
 #include "proxy/control/control_state.h"
 #include "proxy/control/roles.h"
+#include "proxy/migration/commit_fence.h"
 #include "proxy/migration/divergence_ledger.h"
 #include "proxy/migration/mirror_journal.h"
 #include "proxy/migration/sequence_keeper.h"
@@ -62,6 +63,9 @@ class ProxyContext {
   std::unique_ptr<MirrorJournal> journal;
   std::unique_ptr<verify::Comparator> comparator;
   std::unique_ptr<SequenceKeeper> sequences;  // dual_write, unless sequence_sync_ms is 0
+  // Commits old has and new may not have yet: what a mirrored write waits for before it goes
+  // to new.
+  CommitFence commits;
   // Keys the fake SCRAM salts of unknown users, so they stay the same for a name within a
   // process and do not reveal that the user does not exist.
   const protocol::scram::Key mock_key;

@@ -17,7 +17,8 @@ Mirror::Mirror(Host& host, Links links, Pinner& pinner, ProxyContext& context, u
       pinner_(pinner),
       context_(context),
       conn_id_(conn_id),
-      transaction_(context.journal.get(), conn_id, database, user) {}
+      transaction_(context.journal.get(), conn_id, database, user),
+      effects_(host, context.schema_version) {}
 
 // The first mirrored unit of a transaction decides whether it goes to new live or, while new
 // is behind, to the journal whole (MirroredTransaction::join()).
@@ -84,10 +85,19 @@ asio::awaitable<bool> Mirror::query(std::string_view whole, const router::Classi
   // Named, no co_await in an if's initializer: GCC 12 miscompiles those in coroutines.
   std::optional<router::Refusal> refusal = unsafe_refusal(unit);
   if (!refusal) refusal = journal_refusal(unit);
+  EffectPlanner::Decision effect;
+  if (!refusal && unit.changes_rows) {
+    const bool allow = context_.config.migration.mirror.unsafe_writes == UnsafeWrites::kAllow;
+    effect = co_await effects_.decide(query_text(whole), unit, allow);
+    if (effect.refusal) note_refused(*effect.refusal, unit);
+    refusal = std::move(effect.refusal);
+    if (!effect.unsafe.empty()) pinner_.note_unsafe(unit.fingerprint, effect.unsafe);
+  }
   if (refusal) {
     const bool refused = co_await refuse(*refusal, unit);
     co_return refused;
   }
+  if (effect.plan) co_return co_await by_effect(*effect.plan, query_text(whole), unit);
   co_return co_await this->unit({}, whole, whole, whole, unit);
 }
 
@@ -136,19 +146,6 @@ asio::awaitable<bool> Mirror::batch(std::string_view batch, const router::BatchP
   co_return true;
 }
 
-asio::awaitable<bool> Mirror::refuse_batch(const router::Refusal& refusal,
-                                           const router::Classification& unit,
-                                           std::string& pending) {
-  const bool forwarded = co_await host_.forward_to_old(pending);
-  if (!forwarded) co_return false;
-  --primary_.pending_replies;  // its Sync, counted when the client sent it
-  const bool idle = co_await host_.wait_for_old();
-  if (!idle) co_return false;
-  refused_ = true;
-  const bool refused = co_await refuse(refusal, unit);
-  co_return refused;
-}
-
 asio::awaitable<bool> Mirror::streamed_batch(std::string_view sync, std::string_view batch,
                                              const router::BatchPlan& plan,
                                              std::string_view journal_prefix, bool kept_whole,
@@ -159,11 +156,13 @@ asio::awaitable<bool> Mirror::streamed_batch(std::string_view sync, std::string_
   co_await settle_pending();  // before its Sync lets old end the transaction
   co_await join(plan.unit);
   transaction_.reserve(primary_.status == 'I' || plan.unit.controls_transaction);
+  if (primary_.status == 'I' || plan.unit.commits) committing_ = context_.commits.take();
   // Its ReadyForQuery comes after those of the units still owed before this Sync.
   primary_.filter.hold_ready(primary_.pending_replies - 1, false);
   --primary_.pending_replies;  // the Sync, counted when the client sent it; run_on_old() counts it
   auto answer = co_await host_.run_on_old(sync, 1);
   if (!answer) co_return false;
+  old_answered();
   pinner_.streamed_batch_over(own_parses_taken_out_);
   if (!kept_whole || !plan.new_can_run) broken_ = MirrorBreak::kBatchNotKept;
   const std::string for_new = plan.new_prefix + std::string(batch);
@@ -220,6 +219,7 @@ asio::awaitable<bool> Mirror::unit(std::string_view old_prefix, std::string_view
       const bool refused = co_await refuse_commit(*refusal);
       co_return refused;
     }
+    committing_ = context_.commits.take();
   }
   std::string to_old;
   if (wrap) {
@@ -231,7 +231,7 @@ asio::awaitable<bool> Mirror::unit(std::string_view old_prefix, std::string_view
     primary_.filter.drop_parse_complete(wrap ? 1 : 0, parses_before + (old_prefix.empty() ? 0 : 1),
                                         &own_parses_taken_out_);
   }
-  primary_.filter.hold_ready(wrap ? 1 : 0, false);
+  primary_.filter.hold_ready(wrap ? 1 : 0, false, effect_ != nullptr);
   to_old.append(old_prefix);
   to_old.append(for_old);
   // Old's id for the transaction, for its intent (mirror_commit.cpp), pipelined with its write.
@@ -242,41 +242,13 @@ asio::awaitable<bool> Mirror::unit(std::string_view old_prefix, std::string_view
   }
   auto answer = co_await host_.run_on_old(to_old, (wrap ? 2 : 1) + (ask ? 1 : 0));
   if (!answer) co_return false;
+  old_answered();
   if (ask) {
     const std::optional<HeldAnswer> kept = host_.take_kept_answer();
     if (kept) note_source_id(*kept);
   }
   co_return co_await after_old(*answer, wrap, for_new, for_journal, unit, pinner_.unpinned(),
                                !pinner_.unsafe().empty());
-}
-
-std::optional<router::Refusal> Mirror::unsafe_refusal(const router::Classification& unit) {
-  if (pinner_.unsafe().empty() ||
-      context_.config.migration.mirror.unsafe_writes != UnsafeWrites::kRefuse) {
-    return std::nullopt;
-  }
-  router::Refusal refusal = router::unsafe_write_refusal(pinner_.unsafe());
-  note_refused(refusal, unit);
-  return refusal;
-}
-
-// Old raises the refusal in the unit's place, as a unit of its own that fails (so a wrapped
-// one is rolled back, and a transaction is failed as by any error of old's); new never sees it.
-asio::awaitable<bool> Mirror::refuse(const router::Refusal& refusal,
-                                     const router::Classification& unit) {
-  std::string raising;
-  append_query(raising, router::raising_statement(refusal));
-  const std::vector<int> no_parses;
-  const bool ran = co_await this->unit({}, raising, {}, {}, unit, no_parses);
-  co_return ran;
-}
-
-void Mirror::note_refused(const router::Refusal& refusal, const router::Classification& unit) {
-  context_.metrics.refused(refusal.reason);
-  log::warn("unit_refused", {{"conn", conn_id_},
-                             {"fingerprint", log::hex(unit.fingerprint)},
-                             {"reason", router::reason_name(refusal.reason)},
-                             {"message", refusal.message}});
 }
 
 // The rest of a mirrored unit once old has answered it (its ReadyForQuery held): new runs it
@@ -302,6 +274,19 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
       if (!co_await settle(false)) co_return false;
     }
     co_return co_await send_ready(status);
+  }
+  std::string on_keys;  // mirrored by its effect: new's text, made from old's answer
+  if (effect_ != nullptr) {
+    const std::optional<std::string> text = effects_.for_new(effect_sql_, *effect_, held.data_rows);
+    if (text) {
+      append_query(on_keys, *text);
+      for_new = for_journal = on_keys;
+    } else {  // not the keys asked for: new and the journal get the statement, reported
+      log::error("mirror_keys_unreadable", {{"conn", conn_id_},
+                                            {"fingerprint", log::hex(unit.fingerprint)},
+                                            {"rows", held.data_rows.size()}});
+      unsafe = true;
+    }
   }
   // A COMMIT old answered with ROLLBACK (its transaction had failed) rolls new back too.
   const bool old_rolled_back =
@@ -336,6 +321,7 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
       co_return refused;
     }
     primary_.filter.hold_ready(0, true);  // its tag is cutover's; an error still reaches the client
+    committing_ = context_.commits.take();
     auto commit = co_await host_.run_on_old(to_old, 1);
     if (!commit) co_return false;
     status = commit->status;
@@ -365,6 +351,7 @@ void Mirror::note_unpinned_write(const router::Classification& unit) {
 // are (never in the middle of something old's relay is writing).
 asio::awaitable<bool> Mirror::send_ready(char status) {
   if (status == 'I') broken_ = MirrorBreak::kNone;
+  committing_.reset();  // new's side of a commit is done, or never will be
   const bool sent = co_await host_.send_ready_to_client(status);
   co_return sent;
 }

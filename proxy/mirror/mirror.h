@@ -28,7 +28,9 @@
 #include "proxy/link/kept_messages.h"
 #include "proxy/link/reply_filter.h"
 #include "proxy/link/secondary.h"
+#include "proxy/migration/commit_fence.h"
 #include "proxy/migration/proxy_context.h"
+#include "proxy/mirror/effect_planner.h"
 #include "proxy/mirror/mirror_break.h"
 #include "proxy/mirror/mirrored_transaction.h"
 #include "proxy/mirror/pinner.h"
@@ -127,7 +129,12 @@ class Mirror {
   void compare(verify::WriteAnswer on_primary, verify::WriteAnswer on_secondary,
                const router::Classification& unit, bool nondeterministic, bool shadow_read);
   // The connections traded places: new's transaction id is unknown.
-  void roles_swapped() { transaction_.set_new_transaction_id(0); }
+  void roles_swapped() {
+    transaction_.set_new_transaction_id(0);
+    effects_.settings_changed();
+  }
+  // What names mean may have changed (SET search_path, ...).
+  void settings_changed() { effects_.settings_changed(); }
 
  private:
   enum class Send { kSent, kSkipped, kLost };
@@ -169,6 +176,13 @@ class Mirror {
   // The refusal of the unit just pinned when it is unsafe and such writes are refused.
   std::optional<router::Refusal> unsafe_refusal(const router::Classification& unit);
   asio::awaitable<bool> refuse(const router::Refusal& refusal, const router::Classification& unit);
+  // A single UPDATE or DELETE of a Query whose rows follow from other data: run on old
+  // returning its rows' keys, then on new on those keys (effect_planner.h).
+  asio::awaitable<bool> by_effect(const EffectPlanner::Plan& plan, std::string_view sql,
+                                  const router::Classification& unit);
+  // Old answered a unit of the client's: what it saw committed is what new must have before
+  // the unit goes there (CommitFence).
+  void old_answered() { seen_commits_ = context_.commits.horizon(); }
   // mirror_commit.cpp: the refusal of a write that needs the journal while it cannot be
   // written; the intent of a commit new needs from the journal (`committing`: the unit that
   // commits), nullopt when the commit may go; a commit refused in its place.
@@ -214,6 +228,12 @@ class Mirror {
   std::deque<Pending> pending_;
   uint64_t own_parses_taken_out_ = 0;
   Copy copy_;
+  EffectPlanner effects_;
+  // While a unit mirrored by its effect runs: its plan and the text it was made from.
+  const EffectPlanner::Plan* effect_ = nullptr;
+  std::string_view effect_sql_;
+  CommitFence::Ticket committing_;  // a commit of this session's is between old and new
+  uint64_t seen_commits_ = 0;       // CommitFence::horizon() when old last answered a unit
   bool retired_ = false;
   ErrorCode failure_{};
 };

@@ -3,6 +3,7 @@
 // the comparator with old's, and new's transaction ended the way old's did.
 // Not the unit's side on old (mirror.cpp).
 #include <cstdlib>
+#include <utility>
 
 #include "proxy/base/log.h"
 #include "proxy/mirror/mirror.h"
@@ -49,6 +50,16 @@ asio::awaitable<Mirror::Send> Mirror::send_to_new(std::string_view messages,
     // would run without what came before (outside any transaction, after a skipped BEGIN).
     if (broken_ == MirrorBreak::kNone) broken_ = MirrorBreak::kEarlierSkipped;
     co_return Send::kSkipped;
+  }
+  // New must have every commit old's answer to the unit may have seen (CommitFence).
+  const uint64_t seen = std::exchange(seen_commits_, 0);
+  if (seen != 0 && unit.kind != router::Kind::kTransaction) {
+    const bool caught_up =
+        co_await context_.commits.wait(seen, committing_.number(), context_.live.mirror_timeout());
+    if (!caught_up) {
+      log::warn("mirror_commit_wait_timeout",
+                {{"conn", conn_id_}, {"fingerprint", log::hex(unit.fingerprint)}});
+    }
   }
   const ErrorCode ec = co_await new_side_.send(messages);
   co_return ec ? Send::kLost : Send::kSent;

@@ -22,8 +22,9 @@ namespace cutover::proxy {
 bool Mirror::runs_parallel(const router::Classification& unit) const {
   using router::Kind;
   return context_.config.migration.mirror.ordering == MirrorOrdering::kParallel &&
-         primary_.status == 'T' && (unit.kind == Kind::kWrite || unit.kind == Kind::kUnknown) &&
-         !unit.controls_transaction && !unit.refuses_transaction_block;
+         effect_ == nullptr && primary_.status == 'T' &&
+         (unit.kind == Kind::kWrite || unit.kind == Kind::kUnknown) && !unit.controls_transaction &&
+         !unit.refuses_transaction_block;
 }
 
 // A write inside a transaction (old owes nothing): old runs it, new gets it without waiting
@@ -44,6 +45,7 @@ asio::awaitable<bool> Mirror::unit_parallel(std::string_view old_prefix, std::st
   to_old.append(for_old);
   auto answer = co_await host_.run_on_old(to_old, 1);
   if (!answer) co_return false;
+  old_answered();
   const char status = answer->status;
   if (!answer->sqlstate.empty()) co_return co_await send_ready(status);  // new never sees it
   transaction_.keep(for_journal);

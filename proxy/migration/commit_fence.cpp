@@ -1,0 +1,67 @@
+#include "proxy/migration/commit_fence.h"
+
+#include <algorithm>
+
+namespace cutover::proxy {
+
+CommitFence::Ticket& CommitFence::Ticket::operator=(Ticket&& other) noexcept {
+  if (this != &other) {
+    reset();
+    fence_ = std::exchange(other.fence_, nullptr);
+    number_ = std::exchange(other.number_, 0);
+  }
+  return *this;
+}
+
+void CommitFence::Ticket::reset() {
+  if (fence_ != nullptr) fence_->give_back(number_);
+  fence_ = nullptr;
+  number_ = 0;
+}
+
+CommitFence::Ticket CommitFence::take() {
+  std::lock_guard lock(mutex_);
+  out_.insert(++last_);
+  return Ticket(this, last_);
+}
+
+uint64_t CommitFence::horizon() const {
+  std::lock_guard lock(mutex_);
+  return last_;
+}
+
+bool CommitFence::clear_through(uint64_t limit) const {
+  return out_.empty() || *out_.begin() > limit;
+}
+
+void CommitFence::give_back(uint64_t number) {
+  std::lock_guard lock(mutex_);
+  out_.erase(number);
+  for (Waiter& waiter : waiters_) {
+    if (!waiter.timer || !clear_through(waiter.limit)) continue;
+    // Each session's timer lives on its own thread's io_context: cancelled there.
+    asio::post(waiter.timer->get_executor(), [timer = waiter.timer] { timer->cancel(); });
+    waiter.timer.reset();  // woken once
+  }
+}
+
+asio::awaitable<bool> CommitFence::wait(uint64_t horizon, uint64_t own,
+                                        std::chrono::milliseconds timeout) {
+  const uint64_t limit = own != 0 ? std::min(horizon, own - 1) : horizon;
+  auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+  std::list<Waiter>::iterator mine;
+  {
+    std::lock_guard lock(mutex_);
+    if (clear_through(limit)) co_return true;
+    timer->expires_after(timeout);
+    mine = waiters_.insert(waiters_.end(), Waiter{limit, timer});
+  }
+  // Woken by give_back() (cancelled) or at the timeout: either way, looked at again.
+  const auto waited = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+  (void)waited;
+  std::lock_guard lock(mutex_);
+  waiters_.erase(mine);
+  co_return clear_through(limit);
+}
+
+}  // namespace cutover::proxy

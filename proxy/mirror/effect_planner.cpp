@@ -1,0 +1,113 @@
+#include "proxy/mirror/effect_planner.h"
+
+#include <utility>
+#include <variant>
+
+#include "protocol/backend.h"
+#include "router/insert_defaults.h"
+
+namespace cutover::proxy {
+namespace {
+
+// One row per key column, in the key's order, each saying that the relation exists: the
+// primary key, else the unique key of NOT NULL columns with the fewest columns (a NULL in a
+// unique column would let two rows share a "key"). One row with a NULL column when there is
+// none; a false first column when the relation is unknown, never an error (which would abort
+// the client's transaction).
+std::string key_query(const std::string& relation_literal) {
+  return "SELECT c.oid IS NOT NULL, a.attname FROM (SELECT pg_catalog.to_regclass(" +
+         relation_literal +
+         ") AS oid) c LEFT JOIN LATERAL (SELECT i.indrelid, i.indkey, i.indnkeyatts FROM "
+         "pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisunique AND i.indimmediate "
+         "AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL AND NOT EXISTS (SELECT "
+         "FROM pg_catalog.pg_attribute n WHERE n.attrelid = i.indrelid AND n.attnum = ANY "
+         "(i.indkey) AND NOT n.attnotnull) ORDER BY i.indisprimary DESC, i.indnkeyatts, "
+         "i.indexrelid LIMIT 1) k ON true LEFT JOIN LATERAL pg_catalog.unnest(CAST(k.indkey AS "
+         "int2[])) WITH ORDINALITY AS u(attnum, n) ON u.n <= k.indnkeyatts LEFT JOIN "
+         "pg_catalog.pg_attribute a ON a.attrelid = k.indrelid AND a.attnum = u.attnum ORDER BY "
+         "u.n";
+}
+
+std::optional<protocol::DataRow> decode_row(const std::string& body) {
+  auto decoded = protocol::decode_backend('D', body);
+  if (!decoded) return std::nullopt;
+  return std::get<protocol::DataRow>(std::move(*decoded));
+}
+
+}  // namespace
+
+asio::awaitable<EffectPlanner::Decision> EffectPlanner::decide(std::string_view sql,
+                                                               const router::Classification& unit,
+                                                               bool allow) {
+  // A failed transaction refuses cutover's question too: old answers the write with its error.
+  if (!unit.changes_rows || source_.transaction_status() == 'E') co_return Decision{};
+  if (const uint64_t version = schema_version_.load(); version != version_) {
+    forget();
+    version_ = version;
+  }
+  if (by_key_.contains(unit.fingerprint)) co_return Decision{};
+  std::optional<router::RowWrite> write = router::find_row_write(sql);
+  // Several statements, or WHERE CURRENT OF (a cursor whose query ran on both): as a statement.
+  if (!write || write->current_of) co_return Decision{};
+  std::optional<std::vector<std::string>> key = co_await key_of(write->relation);
+  if (!key) co_return Decision{};  // unknown to old: the write gets old's own error
+  if (!write->reads_other_rows && router::names_rows_by_key(*write, *key)) {
+    constexpr size_t kMaxShapes = 4096;
+    if (by_key_.size() >= kMaxShapes) by_key_.clear();
+    by_key_.insert(unit.fingerprint);
+    co_return Decision{};
+  }
+  std::string problem;
+  if (write->reads_other_rows) {
+    problem = "it takes values from other rows (a subquery in SET, FROM or WITH)";
+  } else if (key->empty()) {
+    problem = write->relation +
+              " has no primary key (nor a unique key of NOT NULL columns) to name its rows by";
+  } else if (write->returning) {
+    problem = "cutover cannot yet mirror it by the keys of its rows next to a RETURNING";
+  }
+  if (!problem.empty()) {
+    if (allow) co_return Decision{.unsafe = problem};
+    co_return Decision{.refusal = router::data_dependent_refusal(problem)};
+  }
+  Plan plan{.write = std::move(*write), .key = std::move(*key)};
+  plan.for_old = router::returning_keys(sql, plan.write, plan.key);
+  co_return Decision{.plan = std::move(plan)};
+}
+
+std::optional<std::string> EffectPlanner::for_new(std::string_view sql, const Plan& plan,
+                                                  const std::vector<std::string>& data_rows) const {
+  std::vector<std::string> keys;
+  keys.reserve(data_rows.size());
+  for (const std::string& body : data_rows) {
+    std::optional<protocol::DataRow> row = decode_row(body);
+    if (!row || row->columns.size() != 1 || !row->columns[0]) return std::nullopt;
+    keys.push_back(std::move(*row->columns[0]));
+  }
+  return router::on_keys(sql, plan.write, plan.key, keys);
+}
+
+asio::awaitable<std::optional<std::vector<std::string>>> EffectPlanner::key_of(
+    const std::string& relation) {
+  if (auto it = keys_.find(relation); it != keys_.end()) co_return it->second;
+  const std::optional<HeldAnswer> answer =
+      co_await source_.query_own(key_query(router::quote_literal(relation)));
+  if (!answer || !answer->sqlstate.empty() || answer->data_rows.empty()) co_return std::nullopt;
+  std::vector<std::string> key;
+  for (const std::string& body : answer->data_rows) {
+    std::optional<protocol::DataRow> row = decode_row(body);
+    if (!row || row->columns.size() != 2 || row->columns[0] != "t") co_return std::nullopt;
+    if (row->columns[1]) key.push_back(std::move(*row->columns[1]));
+  }
+  constexpr size_t kMaxTables = 256;
+  if (keys_.size() >= kMaxTables) keys_.clear();
+  keys_.emplace(relation, key);
+  co_return key;
+}
+
+void EffectPlanner::forget() {
+  keys_.clear();
+  by_key_.clear();
+}
+
+}  // namespace cutover::proxy

@@ -1,0 +1,69 @@
+// Which of a session's UPDATEs and DELETEs are mirrored by their effect (router/row_effect.h):
+// those whose rows follow from other data are run on old with their rows' keys returned to
+// cutover, then on new on exactly those keys. The keys are the table's primary key (else a
+// unique key of NOT NULL columns), read from the source of truth's catalog once per table and
+// schema version; a statement shape named by key stays a statement and costs a lookup by
+// fingerprint afterwards. Simple protocol only, for now: an extended batch is mirrored as a
+// statement (docs/mirroring.md says what that leaves open).
+// Not the running of the two texts (the mirror), nor other pinned values (pinner.h).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "proxy/mirror/pinner.h"
+#include "proxy/net/asio.h"
+#include "router/classify.h"
+#include "router/refusals.h"
+#include "router/row_effect.h"
+
+namespace cutover::proxy {
+
+class EffectPlanner {
+ public:
+  EffectPlanner(SourceOfTruth& source, const std::atomic<uint64_t>& schema_version)
+      : source_(source), schema_version_(schema_version) {}
+
+  // A write mirrored by its effect: what old runs, and how new's text is made from its answer.
+  struct Plan {
+    router::RowWrite write{};
+    std::vector<std::string> key{};
+    std::string for_old{};
+  };
+  // How one unit is mirrored: as a statement (neither set), by its effect, or not at all.
+  struct Decision {
+    std::optional<Plan> plan{};
+    std::optional<router::Refusal> refusal{};
+    std::string unsafe{};  // allowed by unsafe_writes but neither: an open divergence
+  };
+  // `sql`: the whole Query as both sides would run it (pinned); `allow`: unsafe_writes allows
+  // what cannot be mirrored. Asks old for a table's key (the source idle or in a transaction).
+  asio::awaitable<Decision> decide(std::string_view sql, const router::Classification& unit,
+                                   bool allow);
+  // New's text (and the journal's) once old ran plan.for_old: `data_rows` the DataRow bodies it
+  // returned, taken out of the client's stream. nullopt when they are not the keys asked for.
+  std::optional<std::string> for_new(std::string_view sql, const Plan& plan,
+                                     const std::vector<std::string>& data_rows) const;
+
+  // What names mean may have changed (SET search_path, ...): forget what was learnt.
+  void settings_changed() { forget(); }
+
+ private:
+  // The key columns of `relation`: empty when it has none; nullopt when old could not say.
+  asio::awaitable<std::optional<std::vector<std::string>>> key_of(const std::string& relation);
+  void forget();
+
+  SourceOfTruth& source_;
+  const std::atomic<uint64_t>& schema_version_;
+  uint64_t version_ = 0;
+  std::unordered_map<std::string, std::vector<std::string>> keys_;  // by quoted relation
+  std::unordered_set<uint64_t> by_key_;  // fingerprints of statements that name rows by key
+};
+
+}  // namespace cutover::proxy

@@ -1,0 +1,57 @@
+// Writes mirrored by their effect. An UPDATE or DELETE that names its rows by key (`id = 5`,
+// `id = $1`) changes the same rows on old and new: the row locks order it against every
+// conflicting write. One whose rows follow from other data (`WHERE id = (SELECT max(id) ...)`,
+// `WHERE status = 'new'`, no WHERE at all) may pick other rows on new, where the writes
+// committed around it are not yet, or already, in place. So old runs it with the keys of the
+// rows it changed returned to cutover (`RETURNING json_build_object(...)`, taken out of the
+// client's stream), and new runs it on exactly those keys. This file finds such a statement in
+// the parse tree and writes both texts; which columns are a table's key comes from the
+// caller (old's catalog). Pure.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cutover::router {
+
+// The single UPDATE or DELETE of a statement text.
+struct RowWrite {
+  bool update = false;      // else DELETE
+  std::string relation{};   // as SQL names it, quoted: "public"."t" or "t"
+  bool only = false;        // ONLY: not the rows of tables inheriting from it
+  std::string reference{};  // what its columns go by in the statement: the alias, or the table
+  // Columns set equal to a constant or a parameter at the top of WHERE (ANDed): rows named
+  // by value, whatever else is committed.
+  std::vector<std::string> fixed_columns{};
+  // Values or rows it takes from other rows than its own: UPDATE ... FROM, DELETE ... USING,
+  // a subquery in SET, a WITH clause. By keys alone new could not compute the same values.
+  bool reads_other_rows = false;
+  bool returning = false;   // the client asked for RETURNING
+  bool current_of = false;  // WHERE CURRENT OF a cursor
+  size_t where_begin = 0;   // the WHERE keyword; `where_end` when there is none
+  size_t where_end = 0;     // where the condition ends: RETURNING, or the statement's end
+  size_t end = 0;           // the statement's end, before a closing semicolon
+};
+
+// The UPDATE or DELETE that `sql` holds as its only statement; nullopt for anything else, or
+// when the text does not parse.
+std::optional<RowWrite> find_row_write(std::string_view sql);
+
+// Whether `key` (a table's key columns) is named by value in the statement: it is mirrored as
+// a statement then.
+bool names_rows_by_key(const RowWrite& write, const std::vector<std::string>& key);
+
+// Old's text: the statement returning each changed row's key as one JSON object, after what
+// the client asked to be returned (nothing, for now: see RowWrite::returning).
+std::string returning_keys(std::string_view sql, const RowWrite& write,
+                           const std::vector<std::string>& key);
+
+// New's text: the statement with its condition replaced by the keys old returned (`keys`: the
+// JSON objects of returning_keys(), one per row).
+std::string on_keys(std::string_view sql, const RowWrite& write,
+                    const std::vector<std::string>& key, const std::vector<std::string>& keys);
+
+}  // namespace cutover::router

@@ -1,0 +1,80 @@
+// find_row_write(), returning_keys() and on_keys(): which UPDATEs and DELETEs name their rows
+// by key, and the two texts of one mirrored by its effect.
+#include "router/row_effect.h"
+
+#include <gtest/gtest.h>
+
+namespace cutover::router {
+namespace {
+
+using Names = std::vector<std::string>;
+
+TEST(RowEffectTest, KeyEqualityNamesRowsByKeyWhateverElseIsCommitted) {
+  const auto by_key = find_row_write("update t set v = v + 1 where id = 5 and v > 0");
+  ASSERT_TRUE(by_key);
+  EXPECT_TRUE(by_key->update);
+  EXPECT_EQ(by_key->fixed_columns, (Names{"id"}));
+  EXPECT_TRUE(names_rows_by_key(*by_key, {"id"}));
+  EXPECT_FALSE(names_rows_by_key(*by_key, {"id", "region"}));
+  EXPECT_FALSE(names_rows_by_key(*by_key, {}));  // no key: never by key
+  const auto parameters = find_row_write("delete from s.t where $2 = b and a = $1::int");
+  ASSERT_TRUE(parameters);
+  EXPECT_EQ(parameters->fixed_columns, (Names{"b", "a"}));
+  EXPECT_EQ(parameters->relation, "\"s\".\"t\"");  // quoted as the parser read it
+}
+
+TEST(RowEffectTest, RowsChosenByOtherDataAreNotNamedByKey) {
+  for (const char* sql : {"update t set v = 1 where id = (select max(id) from t)",
+                          "update t set v = 1 where status = 'new' or id = 5",
+                          "delete from t where id > 10", "update t set v = 1"}) {
+    const auto write = find_row_write(sql);
+    ASSERT_TRUE(write) << sql;
+    EXPECT_FALSE(names_rows_by_key(*write, {"id"})) << sql;
+    EXPECT_FALSE(write->reads_other_rows) << sql;
+  }
+}
+
+TEST(RowEffectTest, ValuesFromOtherRowsAreFoundAndOtherStatementsAreNoRowWrites) {
+  for (const char* sql : {"update t set v = (select max(v) from u) where id = 1",
+                          "update t set v = u.v from u where u.id = t.id",
+                          "with m as (select 1) update t set v = 2 where id = 1"}) {
+    const auto write = find_row_write(sql);
+    ASSERT_TRUE(write) << sql;
+    EXPECT_TRUE(write->reads_other_rows) << sql;
+  }
+  EXPECT_FALSE(find_row_write("delete from t using u where u.id = t.id")->reads_other_rows);
+  EXPECT_TRUE(find_row_write("update t set v = 1 where current of c")->current_of);
+  EXPECT_TRUE(find_row_write("delete from t where id > 1 returning id")->returning);
+  EXPECT_FALSE(find_row_write("insert into t values (1)"));
+  EXPECT_FALSE(find_row_write("update t set v = 1; update t set v = 2"));
+  EXPECT_FALSE(find_row_write("update t set"));
+}
+
+TEST(RowEffectTest, OldReturnsTheKeysAndNewRunsOnThem) {
+  const std::string sql = "UPDATE t AS x SET v = v + 1 WHERE id = (SELECT max(id) FROM t) ;";
+  const auto write = find_row_write(sql);
+  ASSERT_TRUE(write);
+  EXPECT_EQ(returning_keys(sql, *write, {"id", "Region"}),
+            "UPDATE t AS x SET v = v + 1 WHERE id = (SELECT max(id) FROM t) RETURNING "
+            "json_build_object('id', \"x\".\"id\", 'Region', \"x\".\"Region\") ;");
+  EXPECT_EQ(on_keys(sql, *write, {"id", "Region"}, {R"({"id":7,"Region":"eu"})", R"({"id":9})"}),
+            "UPDATE t AS x SET v = v + 1  WHERE (\"x\".\"id\", \"x\".\"Region\") IN (SELECT "
+            "k.\"id\", k.\"Region\" FROM json_populate_recordset(NULL::\"t\", "
+            "'[{\"id\":7,\"Region\":\"eu\"},{\"id\":9}]') AS k)  ;");
+}
+
+TEST(RowEffectTest, ADeleteOnKeysDropsWhatOnlyChoseItsRows) {
+  const std::string sql = "delete from only s.t using u where u.flag and u.id = t.id";
+  const auto write = find_row_write(sql);
+  ASSERT_TRUE(write);
+  EXPECT_EQ(on_keys(sql, *write, {"id"}, {}),
+            "DELETE FROM ONLY \"s\".\"t\" AS \"t\" WHERE (\"t\".\"id\") IN (SELECT k.\"id\" "
+            "FROM json_populate_recordset(NULL::\"s\".\"t\", '[]') AS k) ");
+  const std::string no_where = "update t set v = 0";
+  EXPECT_EQ(on_keys(no_where, *find_row_write(no_where), {"id"}, {"{\"id\":1}"}),
+            "update t set v = 0 WHERE (\"t\".\"id\") IN (SELECT k.\"id\" FROM "
+            "json_populate_recordset(NULL::\"t\", '[{\"id\":1}]') AS k) ");
+}
+
+}  // namespace
+}  // namespace cutover::router
