@@ -97,10 +97,13 @@ asio::awaitable<bool> Mirror::copy_data(char type, std::string_view whole, std::
     if (refusal) {
       end.clear();
       protocol::encode(protocol::CopyFail{.message = refusal->message}, end);
+    } else {
+      committing_ = context_.commits.take();
     }
   }
   auto answer = co_await host_.run_on_old(end, 1);
   if (!answer) co_return false;
+  old_answered();
   co_return co_await after_old(*answer, false, kept.bytes(), kept.bytes(), unit, false, false);
 }
 

@@ -33,10 +33,12 @@ class DefaultsTest : public RoutingTest {
   // The mismatch log's lines, once a sentinel mismatch made after everything else is in.
   std::vector<std::string> mismatches_after_sentinel() {
     old_db().query(
-        "drop table if exists sentinel; create table sentinel(id int); "
+        "drop table if exists sentinel; create table sentinel(id int primary key); "
         "insert into sentinel values (1)");
-    TwoClusters::new_db().query("drop table if exists sentinel; create table sentinel(id int)");
-    connect_proxy().exec("update sentinel set id = 2");  // UPDATE 1 on old, UPDATE 0 on new
+    TwoClusters::new_db().query(
+        "drop table if exists sentinel; create table sentinel(id int primary key)");
+    // UPDATE 1 on old, UPDATE 0 on new
+    connect_proxy().exec("update sentinel set id = 2 where id = 1");
     return mismatch_lines_until(*proxy_, [](const std::string& last) {
       return last.find("UPDATE 0") != std::string::npos;
     });

@@ -73,6 +73,7 @@ TEST_F(JournalReplayTest, ALongCreateTableAsIsReplayedNotDropped) {
   start("  mirror: { timeout_ms: 100 }\n");
   Connection c = connect_proxy();
   c.exec("create table fs as select g as id, md5(g::text) as h from generate_series(1, 300000) g");
+  c.exec("alter table fs add primary key (id)");  // its UPDATEs name rows by key
   for (int i = 1; i <= 20; ++i) c.exec("update fs set h = 'after' where id = " + std::to_string(i));
   c.exec("insert into fs values (0, 'zero')");
   ASSERT_TRUE(wait_for_live()) << proxy_->log();

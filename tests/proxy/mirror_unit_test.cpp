@@ -61,6 +61,8 @@ TEST_F(MirrorUnitTest, AnAutocommitWriteIsWrappedOnBothSidesWithItsIntentFirst) 
   EXPECT_TRUE(query("UPDATE t SET v = 1 WHERE id = 1"));
   EXPECT_EQ(old_.queries, (Strings{"BEGIN", "UPDATE t SET v = 1 WHERE id = 1",
                                    std::string(kAskTransactionId), "COMMIT"}));
+  ASSERT_EQ(old_.key_questions.size(), 1u);  // is id t's key? (the fake does not know t)
+  EXPECT_NE(old_.key_questions[0].find("to_regclass('\"t\"')"), std::string::npos);
   EXPECT_EQ(new_server_->queries(), (Strings{"BEGIN", "UPDATE t SET v = 1 WHERE id = 1",
                                              std::string(kAskTransactionId), "COMMIT"}));
   EXPECT_EQ(old_.readies, std::vector<char>{'I'});  // the client sees one unit, idle after it
