@@ -135,6 +135,8 @@ std::optional<RowWrite> find_row_write(std::string_view sql) {
                            (write.update && statement->contains("fromClause")) ||
                            (targets != nullptr && has_sublink(*targets));
   write.returning = statement->contains("returningList");
+  // New's DELETE goes without USING (the keys chose its rows): a RETURNING could name it.
+  write.reads_other_rows |= !write.update && write.returning && statement->contains("usingClause");
   find_clauses(sql, write);
   return write;
 }
@@ -159,7 +161,8 @@ std::string returning_keys(std::string_view sql, const RowWrite& write,
         .append(quote_identifier(column));
   }
   std::string text(sql.substr(0, write.end));
-  text.append(" RETURNING json_build_object(").append(object).append(")");
+  text.append(write.returning ? ", " : " RETURNING ");
+  text.append("json_build_object(").append(object).append(")");
   text.append(sql.substr(write.end));
   return text;
 }

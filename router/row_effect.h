@@ -27,9 +27,10 @@ struct RowWrite {
   // by value, whatever else is committed.
   std::vector<std::string> fixed_columns{};
   // Values or rows it takes from other rows than its own: UPDATE ... FROM, DELETE ... USING,
-  // a subquery in SET, a WITH clause. By keys alone new could not compute the same values.
+  // a subquery in SET, a WITH clause, a DELETE ... USING that returns rows. By keys alone new
+  // could not compute the same values.
   bool reads_other_rows = false;
-  bool returning = false;   // the client asked for RETURNING
+  bool returning = false;   // the client asked for RETURNING (it ends the statement)
   bool current_of = false;  // WHERE CURRENT OF a cursor
   size_t where_begin = 0;   // the WHERE keyword; `where_end` when there is none
   size_t where_end = 0;     // where the condition ends: RETURNING, or the statement's end
@@ -44,8 +45,8 @@ std::optional<RowWrite> find_row_write(std::string_view sql);
 // a statement then.
 bool names_rows_by_key(const RowWrite& write, const std::vector<std::string>& key);
 
-// Old's text: the statement returning each changed row's key as one JSON object, after what
-// the client asked to be returned (nothing, for now: see RowWrite::returning).
+// Old's text: the statement returning each changed row's key as one JSON object, as the last
+// column after what the client asked to be returned.
 std::string returning_keys(std::string_view sql, const RowWrite& write,
                            const std::vector<std::string>& key);
 

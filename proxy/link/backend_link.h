@@ -30,9 +30,10 @@ inline constexpr size_t kMaxBackendMessage = size_t{1} << 30;
 
 struct BackendLink {
   // The relay's scanner captures these messages of the server's (kCaptureWithRows while a
-  // mirrored unit's answer is expected: the comparator hashes RETURNING rows).
+  // mirrored unit's answer is expected: the comparator hashes RETURNING rows, and the
+  // ReplyFilter may take a column of cutover's out of them).
   static constexpr std::string_view kCapture = "ZSCE";
-  static constexpr std::string_view kCaptureWithRows = "ZSCED";
+  static constexpr std::string_view kCaptureWithRows = "ZSCEDT";
 
   explicit BackendLink(const asio::any_io_executor& executor)
       : stream(executor), scanner(kCapture, kMaxBackendMessage), answer_signal(executor) {}

@@ -4,6 +4,7 @@
 #include <variant>
 
 #include "protocol/backend.h"
+#include "protocol/message_writer.h"
 
 namespace cutover::proxy {
 namespace {
@@ -38,7 +39,7 @@ void ReplyFilter::compare_answer(int units_before) {
   expected_.push_back({Edit::kComparedAnswer, units_before, 0, {}});
 }
 
-void ReplyFilter::hold_ready(int units_before, bool drop_tags, bool take_rows) {
+void ReplyFilter::hold_ready(int units_before, bool drop_tags, Taken taken) {
   const Edit edit = drop_tags ? Edit::kReadyAndTags : Edit::kReady;
   for (Expected& e : expected_) {
     if (e.edit == Edit::kObserved && e.units_before == units_before) {
@@ -47,7 +48,7 @@ void ReplyFilter::hold_ready(int units_before, bool drop_tags, bool take_rows) {
     }
   }
   expected_.push_back({edit, units_before, 0, {}});
-  expected_.back().take_rows = take_rows;
+  expected_.back().taken = taken;
 }
 
 void ReplyFilter::observe(int units_before) {
@@ -61,7 +62,7 @@ HeldAnswer ReplyFilter::take_held() {
 }
 
 // Sets e.units_before to -1 once its unit's answer is over for it.
-bool ReplyFilter::edits(Expected& e, char type, std::string_view body) {
+bool ReplyFilter::edits(Expected& e, char type, std::string_view body, std::string& replacement) {
   if (e.units_before > 0) {
     if (type == 'Z') --e.units_before;
     return false;
@@ -79,8 +80,13 @@ bool ReplyFilter::edits(Expected& e, char type, std::string_view body) {
     case Edit::kReady:
     case Edit::kReadyAndTags:
     case Edit::kObserved:
-      if (e.take_rows && (type == 'T' || type == 'D')) {  // rows cutover asked for
+      if (e.taken == Taken::kRows && (type == 'T' || type == 'D')) {  // rows cutover asked for
         if (type == 'D') e.answer.data_rows.emplace_back(body);
+        return true;
+      }
+      if (e.taken == Taken::kLastColumn && (type == 'T' || type == 'D') && !body.empty()) {
+        take_last_column(e, type, body, replacement);
+        if (type == 'D') e.rows.add_data_row(replacement.substr(5));  // the client's row
         return true;
       }
       if (type == 'D' && e.edit == Edit::kKeptAnswer) e.answer.data_rows.emplace_back(body);
@@ -104,14 +110,53 @@ bool ReplyFilter::edits(Expected& e, char type, std::string_view body) {
   return false;
 }
 
+// Both messages count their columns in 16 bits, then list them: a RowDescription each as its
+// name (NUL-terminated) and 18 bytes, a DataRow each as a 32-bit length (-1: NULL) and as many
+// bytes. A malformed message is passed on unchanged and nothing is taken.
+void ReplyFilter::take_last_column(Expected& e, char type, std::string_view body,
+                                   std::string& replacement) {
+  auto read16 = [&](size_t at) {
+    return static_cast<uint16_t>((static_cast<uint8_t>(body[at]) << 8) |
+                                 static_cast<uint8_t>(body[at + 1]));
+  };
+  const size_t count = body.size() >= 2 ? read16(0) : 0;
+  size_t at = 2;
+  size_t last = at;
+  for (size_t column = 0; column < count && at <= body.size(); ++column) {
+    last = at;
+    if (type == 'T') {
+      const size_t nul = body.find('\0', at);
+      at = nul == std::string_view::npos ? body.size() + 1 : nul + 1 + 18;
+    } else if (at + 4 <= body.size()) {
+      const auto length = static_cast<int32_t>((read16(at) << 16) | read16(at + 2));
+      at += 4 + static_cast<size_t>(std::max(length, 0));
+    } else {
+      at = body.size() + 1;
+    }
+  }
+  const bool whole = count > 0 && at == body.size();
+  replacement.clear();
+  protocol::MessageWriter out(replacement, type);
+  if (whole) {
+    out.i16(static_cast<int16_t>(count - 1)).bytes(body.substr(2, last - 2));
+    if (type == 'D') {  // the last column as a DataRow of its own, for the caller
+      e.answer.data_rows.push_back(std::string("\0\1", 2).append(body.substr(last)));
+    }
+  } else {
+    out.bytes(body);
+  }
+  out.finish();
+}
+
 void ReplyFilter::on_message(char type, std::string_view body, size_t end) {
   bool cut = false;
+  std::string replacement;
   for (auto& e : expected_) {
-    if (e.units_before < 0 || !edits(e, type, body)) continue;
+    if (e.units_before < 0 || !edits(e, type, body, replacement)) continue;
     cut = true;
     if (e.taken_out != nullptr) ++*e.taken_out;
   }
-  if (cut) cuts_.push_back({ended_ ? last_end_ : kFromHeld, end});
+  if (cut) cuts_.push_back({ended_ ? last_end_ : kFromHeld, end, std::move(replacement)});
   last_end_ = end;
   ended_ = true;
   for (auto& e : expected_) {
@@ -132,8 +177,8 @@ std::string_view ReplyFilter::filter(std::string_view chunk) {
   // Later cuts first, so the earlier offsets stay valid.
   for (auto it = cuts_.rbegin(); it != cuts_.rend(); ++it) {
     size_t start = it->start == kFromHeld ? 0 : offset + it->start;
-    out_.erase(start, offset + it->end - start);
-    keep -= offset + it->end - start;
+    out_.replace(start, offset + it->end - start, it->replacement);
+    keep -= offset + it->end - start - it->replacement.size();
   }
   cuts_.clear();
   ended_ = false;

@@ -50,10 +50,11 @@ class ReplyFilter {
   void compare_answer(int units_before);
   // Takes out that unit's ReadyForQuery (and with `drop_tags` its CommandCompletes) and
   // reports the answer through take_held(); the rest of it goes to the client as it comes.
-  // What observe() saw of the unit so far is part of that answer. With `take_rows` its
-  // RowDescription and DataRows are taken out too, and reported as data_rows (rows cutover
-  // asked for: the keys of a write mirrored by its effect).
-  void hold_ready(int units_before, bool drop_tags, bool take_rows = false);
+  // What observe() saw of the unit so far is part of that answer. `taken`: rows, or the last
+  // column of each, that cutover asked for (the keys of a write mirrored by its effect) are
+  // taken out and reported as data_rows (one column each).
+  enum class Taken : uint8_t { kNothing, kRows, kLastColumn };
+  void hold_ready(int units_before, bool drop_tags, Taken taken = Taken::kNothing);
   // Notes that unit's tags, error and rows as they pass, taking nothing out: a batch going to
   // old in pieces, whose ReadyForQuery hold_ready() may hold once its Sync came. Without
   // hold_ready() it ends with its unit, reporting nothing.
@@ -89,16 +90,21 @@ class ReplyFilter {
     HeldAnswer answer;
     verify::RowSetHasher rows{};
     uint64_t* taken_out = nullptr;
-    bool take_rows = false;
+    Taken taken = Taken::kNothing;
   };
   struct Cut {
     size_t start;  // kFromHeld: the first message of the chunk, which began in held bytes
     size_t end;
+    std::string replacement{};  // what goes in its place (a DataRow without cutover's column)
   };
   static constexpr size_t kFromHeld = static_cast<size_t>(-1);
 
-  // What `e` does with this message of its unit: true when the message is taken out.
-  static bool edits(Expected& e, char type, std::string_view body);
+  // What `e` does with this message of its unit: true when the message is taken out (and
+  // `replacement` what goes in its place, when anything does).
+  static bool edits(Expected& e, char type, std::string_view body, std::string& replacement);
+  // A RowDescription or DataRow without its last column (kLastColumn), which goes to `e`.
+  static void take_last_column(Expected& e, char type, std::string_view body,
+                               std::string& replacement);
 
   std::deque<Expected> expected_;
   std::deque<HeldAnswer> answers_;

@@ -59,12 +59,11 @@ asio::awaitable<EffectPlanner::Decision> EffectPlanner::decide(std::string_view 
   }
   std::string problem;
   if (write->reads_other_rows) {
-    problem = "it takes values from other rows (a subquery in SET, FROM or WITH)";
+    problem =
+        "it takes values from other rows (a subquery in SET, FROM, WITH, or USING with RETURNING)";
   } else if (key->empty()) {
     problem = write->relation +
               " has no primary key (nor a unique key of NOT NULL columns) to name its rows by";
-  } else if (write->returning) {
-    problem = "cutover cannot yet mirror it by the keys of its rows next to a RETURNING";
   }
   if (!problem.empty()) {
     if (allow) co_return Decision{.unsafe = problem};

@@ -231,7 +231,11 @@ asio::awaitable<bool> Mirror::unit(std::string_view old_prefix, std::string_view
     primary_.filter.drop_parse_complete(wrap ? 1 : 0, parses_before + (old_prefix.empty() ? 0 : 1),
                                         &own_parses_taken_out_);
   }
-  primary_.filter.hold_ready(wrap ? 1 : 0, false, effect_ != nullptr);
+  using Taken = ReplyFilter::Taken;
+  const Taken taken = effect_ == nullptr         ? Taken::kNothing
+                      : effect_->write.returning ? Taken::kLastColumn
+                                                 : Taken::kRows;
+  primary_.filter.hold_ready(wrap ? 1 : 0, false, taken);
   to_old.append(old_prefix);
   to_old.append(for_old);
   // Old's id for the transaction, for its intent (mirror_commit.cpp), pipelined with its write.

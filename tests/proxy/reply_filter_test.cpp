@@ -203,3 +203,50 @@ TEST(ReplyFilter, AnObservedUnitNeverHeldEndsWithItsReadyForQuery) {
 
 }  // namespace
 }  // namespace cutover::proxy
+
+namespace cutover::proxy {
+namespace {
+
+// A RowDescription or DataRow of `columns`, each a name (T) or a value (D; nullopt: NULL).
+std::string columns_message(char type, const std::vector<std::optional<std::string>>& columns) {
+  std::string body{static_cast<char>(columns.size() >> 8), static_cast<char>(columns.size())};
+  for (const auto& column : columns) {
+    if (type == 'T') {
+      body.append(*column).push_back('\0');
+      body.append(18, '\x01');
+    } else if (!column) {
+      body.append("\xff\xff\xff\xff", 4);
+    } else {
+      const auto n = static_cast<uint32_t>(column->size());
+      for (int shift = 24; shift >= 0; shift -= 8) body.push_back(static_cast<char>(n >> shift));
+      body.append(*column);
+    }
+  }
+  return message(type, body);
+}
+
+// A write mirrored by its effect returns its keys to cutover as the last column, after the
+// client's RETURNING: the client gets its own columns, every split of the stream alike, and
+// the answer reports the keys as one-column rows.
+TEST(ReplyFilter, TakesTheLastColumnOutOfEachRowAtEverySplit) {
+  const std::string sent = columns_message('T', {"id", "note", "json_build_object"}) +
+                           columns_message('D', {"7", std::nullopt, R"({"id":7})"}) +
+                           columns_message('D', {"9", "x", R"({"id":9})"}) +
+                           message('C', std::string("DELETE 2\0", 9)) + kReady;
+  const std::string seen =
+      columns_message('T', {"id", "note"}) + columns_message('D', {"7", std::nullopt}) +
+      columns_message('D', {"9", "x"}) + message('C', std::string("DELETE 2\0", 9));
+  for (size_t split = 0; split <= sent.size(); ++split) {
+    ReplyFilter filter;
+    filter.hold_ready(0, false, ReplyFilter::Taken::kLastColumn);
+    EXPECT_EQ(relay(filter, sent, {split}, "ZCEDT"), seen) << "split at " << split;
+    ASSERT_TRUE(filter.has_held());
+    const HeldAnswer held = filter.take_held();
+    EXPECT_EQ(held.rows, 2u);  // the client's rows, digested as the client got them
+    ASSERT_EQ(held.data_rows.size(), 2u);
+    EXPECT_EQ(message('D', held.data_rows[1]), columns_message('D', {R"({"id":9})"}));
+  }
+}
+
+}  // namespace
+}  // namespace cutover::proxy

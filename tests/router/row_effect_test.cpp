@@ -43,6 +43,8 @@ TEST(RowEffectTest, ValuesFromOtherRowsAreFoundAndOtherStatementsAreNoRowWrites)
     EXPECT_TRUE(write->reads_other_rows) << sql;
   }
   EXPECT_FALSE(find_row_write("delete from t using u where u.id = t.id")->reads_other_rows);
+  EXPECT_TRUE(
+      find_row_write("delete from t using u where u.id = t.id returning u.v")->reads_other_rows);
   EXPECT_TRUE(find_row_write("update t set v = 1 where current of c")->current_of);
   EXPECT_TRUE(find_row_write("delete from t where id > 1 returning id")->returning);
   EXPECT_FALSE(find_row_write("insert into t values (1)"));
@@ -57,6 +59,9 @@ TEST(RowEffectTest, OldReturnsTheKeysAndNewRunsOnThem) {
   EXPECT_EQ(returning_keys(sql, *write, {"id", "Region"}),
             "UPDATE t AS x SET v = v + 1 WHERE id = (SELECT max(id) FROM t) RETURNING "
             "json_build_object('id', \"x\".\"id\", 'Region', \"x\".\"Region\") ;");
+  const std::string returning = "delete from t where v > 1 returning *";
+  EXPECT_EQ(returning_keys(returning, *find_row_write(returning), {"id"}),
+            "delete from t where v > 1 returning *, json_build_object('id', \"t\".\"id\")");
   EXPECT_EQ(on_keys(sql, *write, {"id", "Region"}, {R"({"id":7,"Region":"eu"})", R"({"id":9})"}),
             "UPDATE t AS x SET v = v + 1  WHERE (\"x\".\"id\", \"x\".\"Region\") IN (SELECT "
             "k.\"id\", k.\"Region\" FROM json_populate_recordset(NULL::\"t\", "
