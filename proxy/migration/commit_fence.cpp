@@ -13,7 +13,7 @@ CommitFence::Ticket& CommitFence::Ticket::operator=(Ticket&& other) noexcept {
   return *this;
 }
 
-void CommitFence::Ticket::reset() {
+void CommitFence::Ticket::reset() noexcept {
   if (fence_ != nullptr) fence_->give_back(number_);
   fence_ = nullptr;
   number_ = 0;
@@ -30,18 +30,28 @@ uint64_t CommitFence::horizon() const {
   return last_;
 }
 
+size_t CommitFence::waiting() const {
+  std::lock_guard lock(mutex_);
+  return waiters_.size();
+}
+
 bool CommitFence::clear_through(uint64_t limit) const {
   return out_.empty() || *out_.begin() > limit;
 }
 
-void CommitFence::give_back(uint64_t number) {
-  std::lock_guard lock(mutex_);
-  out_.erase(number);
-  for (Waiter& waiter : waiters_) {
-    if (!waiter.timer || !clear_through(waiter.limit)) continue;
-    // Each session's timer lives on its own thread's io_context: cancelled there.
-    asio::post(waiter.timer->get_executor(), [timer = waiter.timer] { timer->cancel(); });
-    waiter.timer.reset();  // woken once
+// Called from destructors: whatever fails here (a mutex that cannot lock, no memory for the
+// wake-up) cannot be reported, and a waiter not woken still looks again at its timeout.
+void CommitFence::give_back(uint64_t number) noexcept {
+  try {
+    std::lock_guard lock(mutex_);
+    out_.erase(number);
+    for (Waiter& waiter : waiters_) {
+      if (!waiter.timer || !clear_through(waiter.limit)) continue;
+      // Each session's timer lives on its own thread's io_context: cancelled there.
+      asio::post(waiter.timer->get_executor(), [timer = waiter.timer] { timer->cancel(); });
+      waiter.timer.reset();  // woken once
+    }
+  } catch (...) {  // NOLINT(bugprone-empty-catch): see above
   }
 }
 

@@ -30,7 +30,7 @@ class CommitFence {
     Ticket(Ticket&& other) noexcept { *this = std::move(other); }
     Ticket& operator=(Ticket&& other) noexcept;
     ~Ticket() { reset(); }
-    void reset();
+    void reset() noexcept;
     uint64_t number() const { return number_; }
 
    private:
@@ -46,13 +46,15 @@ class CommitFence {
   // Until every ticket up to `horizon` is given back (those after `own`, and `own`, a ticket
   // the caller holds, not counted); false after `timeout` with some still out.
   asio::awaitable<bool> wait(uint64_t horizon, uint64_t own, std::chrono::milliseconds timeout);
+  // Sessions waiting now.
+  size_t waiting() const;
 
  private:
   struct Waiter {
     uint64_t limit;  // every ticket up to this must be back
     std::shared_ptr<asio::steady_timer> timer;
   };
-  void give_back(uint64_t number);
+  void give_back(uint64_t number) noexcept;
   bool clear_through(uint64_t limit) const;  // mutex_ held
 
   mutable std::mutex mutex_;
