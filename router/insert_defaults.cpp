@@ -276,7 +276,7 @@ std::optional<std::vector<DefaultSlot>> default_slots(size_t insert, const Inser
 
 std::string fill_defaults(std::string_view sql, const std::vector<InsertShape>& shapes,
                           const std::vector<const std::vector<TableColumn>*>& tables,
-                          const std::vector<FilledSlot>& filled) {
+                          const std::vector<FilledSlot>& filled, TextMap* rewrites) {
   struct Edit {
     size_t at;
     size_t erase;
@@ -336,6 +336,9 @@ std::string fill_defaults(std::string_view sql, const std::vector<InsertShape>& 
                    [](const Edit& a, const Edit& b) { return a.at < b.at; });
   std::string out(sql);
   for (auto it = edits.rbegin(); it != edits.rend(); ++it) out.replace(it->at, it->erase, it->text);
+  if (rewrites != nullptr) {
+    for (const Edit& e : edits) rewrites->edit(e.at, e.erase, e.text.size());
+  }
   return out;
 }
 

@@ -89,9 +89,10 @@ struct FilledSlot {
   DefaultSlot slot;
   std::string value;
 };
+// Each edit is noted in `rewrites`, when given (its current rewrite).
 std::string fill_defaults(std::string_view sql, const std::vector<InsertShape>& shapes,
                           const std::vector<const std::vector<TableColumn>*>& tables,
-                          const std::vector<FilledSlot>& filled);
+                          const std::vector<FilledSlot>& filled, TextMap* rewrites = nullptr);
 
 // SQL quoting for what cutover writes into statements (standard_conforming_strings on).
 std::string quote_literal(std::string_view text);

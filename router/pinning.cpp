@@ -266,7 +266,7 @@ std::optional<NonDeterminism> find_nondeterminism(std::string_view sql) {
 }
 
 std::string pin_time(std::string_view sql, const std::vector<TimeCall>& calls,
-                     std::string_view transaction, std::string_view statement) {
+                     std::string_view transaction, std::string_view statement, TextMap* rewrites) {
   std::string out;
   size_t at = 0;
   for (const auto& call : calls) {
@@ -274,7 +274,9 @@ std::string pin_time(std::string_view sql, const std::vector<TimeCall>& calls,
     std::string instant =
         "CAST(" + std::string(call.per_statement ? statement : transaction) + " AS timestamptz)";
     // A precision or another type is applied to the instant the way PostgreSQL would.
+    const size_t before = out.size();
     out += call.type == "timestamptz" ? instant : "CAST(" + instant + " AS " + call.type + ")";
+    if (rewrites != nullptr) rewrites->edit(call.begin, call.end - call.begin, out.size() - before);
     at = call.end;
   }
   out.append(sql.substr(at));

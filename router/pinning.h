@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "router/text_map.h"
+
 namespace cutover::router {
 
 // One call of a time function, where it stands in the text.
@@ -51,8 +53,10 @@ std::optional<NonDeterminism> find_nondeterminism(std::string_view sql);
 // expressions whose text reads as a timestamptz: a quoted literal of timestamp_literal()'s
 // ('2026-11-27 17:01:32.123456+00'), or a parameter ($3) of type text. `transaction` stands
 // for now() and its kin, `statement` for statement_timestamp().
+// Each replacement is noted in `rewrites`, when given (its current rewrite).
 std::string pin_time(std::string_view sql, const std::vector<TimeCall>& calls,
-                     std::string_view transaction, std::string_view statement);
+                     std::string_view transaction, std::string_view statement,
+                     TextMap* rewrites = nullptr);
 
 // An instant as PostgreSQL timestamptz text in UTC, "2026-11-27 17:01:32.123456+00" (unquoted).
 std::string timestamp_literal(int64_t unix_microseconds);

@@ -172,13 +172,15 @@ Refusal unsafe_write_refusal(const std::string& what) {
 }
 
 Refusal data_dependent_refusal(std::string_view problem) {
-  return Refusal{.message = "cutover: this write chooses its rows or values by other data, which "
-                            "the old and the new database may see in different states, and " +
-                            std::string(problem) + ", so it cannot be mirrored",
-                 .hint = "Name the rows by their key (WHERE id = ...), or read the keys and values "
-                         "first (SELECT ... FOR UPDATE) and write them by key. "
-                         "migration.mirror.unsafe_writes: allow runs such writes anyway, each an "
-                         "open divergence.",
+  return Refusal{.message =
+                     "cutover: this write chooses its rows or values by other data, which "
+                     "the old and the new database may see in different states, and " +
+                     std::string(problem) + ", so it cannot be mirrored",
+                 .hint =
+                     "Name the rows by their key (WHERE id = ...), or read the keys and values "
+                     "first (SELECT ... FOR UPDATE) and write them by key. "
+                     "migration.mirror.unsafe_writes: allow runs such writes anyway, each an "
+                     "open divergence.",
                  .reason = RefusalReason::kDataDependent};
 }
 

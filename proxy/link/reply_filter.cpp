@@ -39,8 +39,10 @@ void ReplyFilter::compare_answer(int units_before) {
   expected_.push_back({Edit::kComparedAnswer, units_before, 0, {}});
 }
 
-void ReplyFilter::hold_ready(int units_before, bool drop_tags, Taken taken) {
-  const Edit edit = drop_tags ? Edit::kReadyAndTags : Edit::kReady;
+void ReplyFilter::hold_ready(int units_before) { hold_ready(units_before, Holding{}); }
+
+void ReplyFilter::hold_ready(int units_before, Holding how) {
+  const Edit edit = how.drop_tags ? Edit::kReadyAndTags : Edit::kReady;
   for (Expected& e : expected_) {
     if (e.edit == Edit::kObserved && e.units_before == units_before) {
       e.edit = edit;
@@ -48,7 +50,8 @@ void ReplyFilter::hold_ready(int units_before, bool drop_tags, Taken taken) {
     }
   }
   expected_.push_back({edit, units_before, 0, {}});
-  expected_.back().taken = taken;
+  expected_.back().taken = how.taken;
+  expected_.back().position = std::move(how.position);
 }
 
 void ReplyFilter::observe(int units_before) {
@@ -95,6 +98,7 @@ bool ReplyFilter::edits(Expected& e, char type, std::string_view body, std::stri
         return e.edit != Edit::kReady && e.edit != Edit::kObserved;
       }
       if (type == 'E' && e.answer.sqlstate.empty()) e.answer.sqlstate = field_of(type, body, 'C');
+      if (type == 'E' && e.position && moves_position(e, body, replacement)) return true;
       if (type == 'D') e.rows.add_data_row(body);
       if (type != 'Z') return e.edit == Edit::kKeptAnswer || e.edit == Edit::kComparedAnswer;
       if (e.edit == Edit::kObserved) {  // never held: its unit is over for it
@@ -146,6 +150,23 @@ void ReplyFilter::take_last_column(Expected& e, char type, std::string_view body
     out.bytes(body);
   }
   out.finish();
+}
+
+bool ReplyFilter::moves_position(const Expected& e, std::string_view body,
+                                 std::string& replacement) {
+  auto decoded = protocol::decode_backend('E', body);
+  auto* error = decoded ? std::get_if<protocol::ErrorFields>(&*decoded) : nullptr;
+  if (error == nullptr) return false;
+  for (auto& [code, value] : error->fields) {
+    if (code != 'P') continue;
+    const std::optional<std::string> moved = e.position(value);
+    if (!moved || *moved == value) return false;
+    value = *moved;
+    replacement.clear();
+    protocol::encode(*error, replacement);
+    return true;
+  }
+  return false;
 }
 
 void ReplyFilter::on_message(char type, std::string_view body, size_t end) {

@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,11 +52,19 @@ class ReplyFilter {
   void compare_answer(int units_before);
   // Takes out that unit's ReadyForQuery (and with `drop_tags` its CommandCompletes) and
   // reports the answer through take_held(); the rest of it goes to the client as it comes.
-  // What observe() saw of the unit so far is part of that answer. `taken`: rows, or the last
-  // column of each, that cutover asked for (the keys of a write mirrored by its effect) are
-  // taken out and reported as data_rows (one column each).
+  // What observe() saw of the unit so far is part of that answer.
   enum class Taken : uint8_t { kNothing, kRows, kLastColumn };
-  void hold_ready(int units_before, bool drop_tags, Taken taken = Taken::kNothing);
+  struct Holding {
+    bool drop_tags = false;
+    // Rows, or the last column of each, that cutover asked for (the keys of a write mirrored
+    // by its effect): taken out and reported as data_rows (one column each).
+    Taken taken = Taken::kNothing;
+    // An error's position ('P') in the text old ran, as the client's text has it (the unit's
+    // text was rewritten, router/text_map.h); nullopt leaves it as it is.
+    std::function<std::optional<std::string>(std::string_view)> position{};
+  };
+  void hold_ready(int units_before, Holding how);
+  void hold_ready(int units_before);
   // Notes that unit's tags, error and rows as they pass, taking nothing out: a batch going to
   // old in pieces, whose ReadyForQuery hold_ready() may hold once its Sync came. Without
   // hold_ready() it ends with its unit, reporting nothing.
@@ -91,6 +101,7 @@ class ReplyFilter {
     verify::RowSetHasher rows{};
     uint64_t* taken_out = nullptr;
     Taken taken = Taken::kNothing;
+    std::function<std::optional<std::string>(std::string_view)> position{};
   };
   struct Cut {
     size_t start;  // kFromHeld: the first message of the chunk, which began in held bytes
@@ -105,6 +116,8 @@ class ReplyFilter {
   // A RowDescription or DataRow without its last column (kLastColumn), which goes to `e`.
   static void take_last_column(Expected& e, char type, std::string_view body,
                                std::string& replacement);
+  // An ErrorResponse with its position moved into the client's text; false when it has none.
+  static bool moves_position(const Expected& e, std::string_view body, std::string& replacement);
 
   std::deque<Expected> expected_;
   std::deque<HeldAnswer> answers_;

@@ -66,7 +66,8 @@ asio::awaitable<bool> Mirror::query(std::string_view whole, const router::Classi
   --primary_.pending_replies;  // counted when the client sent it; run_on_old() counts what goes out
   if (!co_await host_.wait_for_old()) co_return false;
   pinner_.start_unit();
-  std::string pinned;  // both sides run the pinned text
+  const std::string_view sent = query_text(whole);  // the client's text
+  std::string pinned;                               // both sides run the pinned text
   if (unit.nondeterministic) {
     const std::string sql = pinner_.pin_text(query_text(whole), unit);
     if (!sql.empty()) {
@@ -96,6 +97,12 @@ asio::awaitable<bool> Mirror::query(std::string_view whole, const router::Classi
   if (refusal) {
     const bool refused = co_await refuse(*refusal, unit);
     co_return refused;
+  }
+  if (!pinner_.rewrites().empty()) {  // old's errors point into the client's own text
+    positions_ = [sent = std::string(sent), ran = std::string(query_text(whole)),
+                  rewrites = pinner_.rewrites()](std::string_view position) {
+      return rewrites.position_in(position, ran, sent);
+    };
   }
   if (effect.plan) co_return co_await by_effect(*effect.plan, query_text(whole), unit);
   co_return co_await this->unit({}, whole, whole, whole, unit);
@@ -158,7 +165,7 @@ asio::awaitable<bool> Mirror::streamed_batch(std::string_view sync, std::string_
   transaction_.reserve(primary_.status == 'I' || plan.unit.controls_transaction);
   if (primary_.status == 'I' || plan.unit.commits) committing_ = context_.commits.take();
   // Its ReadyForQuery comes after those of the units still owed before this Sync.
-  primary_.filter.hold_ready(primary_.pending_replies - 1, false);
+  primary_.filter.hold_ready(primary_.pending_replies - 1);
   --primary_.pending_replies;  // the Sync, counted when the client sent it; run_on_old() counts it
   auto answer = co_await host_.run_on_old(sync, 1);
   if (!answer) co_return false;
@@ -182,7 +189,7 @@ asio::awaitable<bool> Mirror::shadow_read(std::string_view for_old, std::string_
                                           std::string& pending) {
   if (!co_await host_.forward_to_old(pending)) co_return false;
   --primary_.pending_replies;  // counted when the client sent it; run_on_old() counts it
-  primary_.filter.hold_ready(0, false);
+  primary_.filter.hold_ready(0);
   auto answer = co_await host_.run_on_old(for_old, 1);
   if (!answer) co_return false;
   applied_ = false;
@@ -235,7 +242,8 @@ asio::awaitable<bool> Mirror::unit(std::string_view old_prefix, std::string_view
   const Taken taken = effect_ == nullptr         ? Taken::kNothing
                       : effect_->write.returning ? Taken::kLastColumn
                                                  : Taken::kRows;
-  primary_.filter.hold_ready(wrap ? 1 : 0, false, taken);
+  primary_.filter.hold_ready(wrap ? 1 : 0, {.taken = taken, .position = std::move(positions_)});
+  positions_ = nullptr;
   to_old.append(old_prefix);
   to_old.append(for_old);
   // Old's id for the transaction, for its intent (mirror_commit.cpp), pipelined with its write.
@@ -324,7 +332,8 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
       const bool refused = co_await refuse_commit(*refusal);
       co_return refused;
     }
-    primary_.filter.hold_ready(0, true);  // its tag is cutover's; an error still reaches the client
+    // Its tag is cutover's; an error still reaches the client.
+    primary_.filter.hold_ready(0, {.drop_tags = true});
     committing_ = context_.commits.take();
     auto commit = co_await host_.run_on_old(to_old, 1);
     if (!commit) co_return false;

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -232,6 +233,8 @@ class Mirror {
   // While a unit mirrored by its effect runs: its plan and the text it was made from.
   const EffectPlanner::Plan* effect_ = nullptr;
   std::string_view effect_sql_;
+  // An error's position in the text old runs, in the client's (the text was pinned).
+  std::function<std::optional<std::string>(std::string_view)> positions_;
   CommitFence::Ticket committing_;  // a commit of this session's is between old and new
   uint64_t seen_commits_ = 0;       // CommitFence::horizon() when old last answered a unit
   bool retired_ = false;

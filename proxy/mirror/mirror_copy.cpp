@@ -86,10 +86,9 @@ asio::awaitable<bool> Mirror::copy_data(char type, std::string_view whole, std::
   const KeptMessages kept = std::exchange(copy_.kept, {});
   const router::Classification unit = std::exchange(copy_.unit, {});
   if (!co_await host_.forward_to_old(pending)) co_return false;
-  co_await settle_pending();  // before old may end the transaction
-  primary_.filter.hold_ready(primary_.pending_replies - 1,
-                             false);  // the COPY's, after those owed before
-  --primary_.pending_replies;         // the COPY's Query, counted when the client sent it
+  co_await settle_pending();                                 // before old may end the transaction
+  primary_.filter.hold_ready(primary_.pending_replies - 1);  // the COPY's, after those owed
+  --primary_.pending_replies;  // the COPY's Query, counted when the client sent it
   std::string end(whole);
   if (type == 'c' && primary_.status == 'I') {  // its CopyDone commits it on old
     const std::optional<router::Refusal> refusal = co_await journal_first(kept.bytes(), unit);

@@ -40,7 +40,7 @@ asio::awaitable<bool> Mirror::unit_parallel(std::string_view old_prefix, std::st
     primary_.filter.drop_parse_complete(0, parses_before + (old_prefix.empty() ? 0 : 1),
                                         &own_parses_taken_out_);
   }
-  primary_.filter.hold_ready(0, false);
+  primary_.filter.hold_ready(0);
   std::string to_old(old_prefix);
   to_old.append(for_old);
   auto answer = co_await host_.run_on_old(to_old, 1);

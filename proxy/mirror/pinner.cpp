@@ -18,6 +18,7 @@ void Pinner::start_unit() {
   if (source_.transaction_status() == 'I') transaction_time_.clear();
   unpinned_ = false;
   unsafe_.clear();
+  rewrites_.clear();
 }
 
 // cutover's clock as the instants now() (fixed for the transaction) and statement_timestamp()
@@ -63,8 +64,9 @@ std::string Pinner::pin_text(std::string_view sql, const router::Classification&
   }
   if (!found || found->time_calls.empty()) return {};
   auto [transaction, statement] = instants();
+  rewrites_.begin_rewrite();
   return router::pin_time(sql, found->time_calls, router::quote_literal(transaction),
-                          router::quote_literal(statement));
+                          router::quote_literal(statement), &rewrites_);
 }
 
 void Pinner::settings_changed() {

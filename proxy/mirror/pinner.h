@@ -56,6 +56,7 @@ class Pinner {
   void start_unit();
   // Whether the unit since start_unit() calls what could not be pinned (random(), ...).
   bool unpinned() const { return unpinned_; }
+  const router::TextMap& rewrites() const { return rewrites_; }
   // What of it the unit stores although each server computes its own (a write calling
   // random(), an INSERT ... SELECT with volatile defaults): empty when nothing; such a write
   // is refused or, when allowed, an open divergence.
@@ -70,6 +71,7 @@ class Pinner {
 
   // Simple protocol: a Query's text with its time functions pinned (empty: nothing to pin),
   // and then with its INSERTs' differing defaults evaluated on the source and written in.
+  // rewrites() says where the unit's text changed (for the positions of old's errors).
   std::string pin_text(std::string_view sql, const router::Classification& unit);
   asio::awaitable<std::string> pin_defaults(std::string_view sql,
                                             const router::Classification& unit);
@@ -192,6 +194,7 @@ class Pinner {
   bool standard_strings_ = true;
   bool unpinned_ = false;
   std::string unsafe_;
+  router::TextMap rewrites_;      // of the unit's text, since start_unit()
   std::string transaction_time_;  // what now() is in this transaction, once pinned
   std::unordered_set<uint64_t> unpinned_reported_;  // fingerprints logged as such already
   // INSERT targets' columns, by quoted name, as of the schema version.

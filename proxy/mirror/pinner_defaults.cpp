@@ -110,7 +110,8 @@ asio::awaitable<std::string> Pinner::pin_defaults(std::string_view sql,
                                                               plan->evaluated[i].column->type + ")"
                                                         : "NULL";
   }
-  co_return router::fill_defaults(sql, plan->shapes, plan->tables, plan->filled);
+  rewrites_.begin_rewrite();
+  co_return router::fill_defaults(sql, plan->shapes, plan->tables, plan->filled, &rewrites_);
 }
 
 // The table cache as of the current schema version. Forgotten here, never while a plan holds

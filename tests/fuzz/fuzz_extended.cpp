@@ -105,9 +105,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       filter.drop_answer(units_before);
       break;
     default:
-      filter.hold_ready(units_before, size > 1 && data[1] % 2 == 0);
+      // Rows or their last column taken out (a write mirrored by its effect), an error's
+      // position moved: each message rewritten must still frame.
+      filter.hold_ready(
+          units_before,
+          {.drop_tags = size > 1 && data[1] % 2 == 0,
+           .taken = static_cast<cutover::proxy::ReplyFilter::Taken>(size > 1 ? data[1] % 3 : 0),
+           .position = [](std::string_view p) { return std::string(p) + "1"; }});
   }
-  cutover::protocol::FrameScanner scanner("ZCE", size_t{1} << 20);
+  cutover::protocol::FrameScanner scanner("ZCEDT", size_t{1} << 20);
   std::string relayed;
   for (size_t at = 0; at < batch.size(); at += 7) {  // chunks of 7: messages split anywhere
     std::string_view chunk = std::string_view(batch).substr(at, 7);
@@ -117,8 +123,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     });
     relayed += filtering ? filter.filter(chunk) : chunk;
   }
-  // Only whole messages are taken out, and nothing is added.
-  check(relayed.size() <= batch.size() && whole_messages(relayed));
+  // Only whole messages are taken out or rewritten.
+  check(whole_messages(relayed));
   while (filter.has_held()) filter.take_held();
   return 0;
 }

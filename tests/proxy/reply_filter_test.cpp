@@ -93,8 +93,8 @@ TEST(ReplyFilter, WrappedAutocommitWriteShowsOnlyTheClientsAnswerAtEverySplit) {
   for (size_t split = 0; split <= stream.size(); ++split) {
     ReplyFilter filter;
     filter.drop_answer(0);
-    filter.hold_ready(1, false);
-    filter.hold_ready(2, true);
+    filter.hold_ready(1);
+    filter.hold_ready(2, {.drop_tags = true});
     EXPECT_EQ(relay(filter, stream, {split}), kRow + complete("UPDATE 1")) << "split " << split;
     EXPECT_FALSE(filter.engaged());
     ASSERT_TRUE(filter.has_held());
@@ -115,7 +115,7 @@ TEST(ReplyFilter, AHeldAnswerKeepsItsErrorForTheClientAndReportsItsSqlstate) {
   std::string earlier = kRow + kReady;
   std::string failed = kError + message('Z', "E");
   ReplyFilter filter;
-  filter.hold_ready(1, false);
+  filter.hold_ready(1);
   EXPECT_EQ(relay(filter, earlier + failed, {2, 30}), earlier + kError);
   HeldAnswer answer = filter.take_held();
   EXPECT_EQ(answer.status, 'E');
@@ -184,7 +184,7 @@ TEST(ReplyFilter, AnObservedUnitHeldAtItsSyncReportsEveryTagItsPiecesGot) {
   ReplyFilter filter;
   filter.observe(0);
   EXPECT_EQ(relay(filter, first, {3}, "ZCED"), first);  // nothing taken out
-  filter.hold_ready(0, false);                          // the Sync went to old
+  filter.hold_ready(0);                                 // the Sync went to old
   EXPECT_EQ(relay(filter, rest, {5}, "ZCED"), complete("INSERT 0 1"));
   ASSERT_TRUE(filter.has_held());
   EXPECT_EQ(filter.take_held().tags, std::vector<std::string>(3, "INSERT 0 1"));
@@ -238,7 +238,7 @@ TEST(ReplyFilter, TakesTheLastColumnOutOfEachRowAtEverySplit) {
       columns_message('D', {"9", "x"}) + message('C', std::string("DELETE 2\0", 9));
   for (size_t split = 0; split <= sent.size(); ++split) {
     ReplyFilter filter;
-    filter.hold_ready(0, false, ReplyFilter::Taken::kLastColumn);
+    filter.hold_ready(0, {.taken = ReplyFilter::Taken::kLastColumn});
     EXPECT_EQ(relay(filter, sent, {split}, "ZCEDT"), seen) << "split at " << split;
     ASSERT_TRUE(filter.has_held());
     const HeldAnswer held = filter.take_held();
