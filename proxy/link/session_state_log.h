@@ -30,10 +30,11 @@ class SessionStateLog {
   }
   bool full() const { return full_; }
   const std::vector<std::string>& units() const { return units_; }
-  // Every unit in order, as one string (the prefix of a journaled transaction).
-  std::string joined() const {
+  // The first `count` units (every one by default) in order, as one string: the prefix of a
+  // journaled transaction.
+  std::string joined(size_t count = static_cast<size_t>(-1)) const {
     std::string out;
-    for (const std::string& unit : units_) out += unit;
+    for (size_t i = 0; i < units_.size() && i < count; ++i) out += units_[i];
     return out;
   }
   void clear() { units_.clear(); }

@@ -129,6 +129,11 @@ class Mirror {
   // Both answers to the comparator (off the client's path), named by database.
   void compare(verify::WriteAnswer on_primary, verify::WriteAnswer on_secondary,
                const router::Classification& unit, bool nondeterministic, bool shadow_read);
+  // Session state the client set (recorded in new_side's state log just before): kept in its
+  // place in the transaction, for the journal.
+  void session_unit(std::string_view whole) {
+    transaction_.keep_state(whole, new_side_.state().units().size());
+  }
   // The connections traded places: new's transaction id is unknown.
   void roles_swapped() {
     transaction_.set_new_transaction_id(0);

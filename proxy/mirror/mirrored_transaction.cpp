@@ -43,7 +43,7 @@ asio::awaitable<ErrorCode> MirroredTransaction::write_intent(std::string_view co
                                                              const SessionStateLog& session_state) {
   // New ran all of it so far: if cutover stops before new's commit, replay asks new first.
   const Outcome outcome = lost_ ? *lost_ : Outcome::kMayHaveApplied;
-  auto intent = record(outcome, units_, committing, session_state);
+  auto intent = record(outcome, units_, committing, session_state, state_before_);
   if (!intent) co_return SessionError::kTransactionTooLarge;
   intent->source_transaction_id = source_transaction_id_;
   // Where new has all of it so far, the intent guards against cutover's own process dying
@@ -56,6 +56,12 @@ asio::awaitable<ErrorCode> MirroredTransaction::write_intent(std::string_view co
   written_lost_ = lost_.has_value();
   if (lost_) log_journaled(intent_, *lost_, place_.get());
   co_return ErrorCode{};
+}
+
+void MirroredTransaction::keep_state(std::string_view unit, size_t log_units) {
+  if (units_.bytes().empty()) return;  // no transaction yet: the state it starts with
+  if (state_before_ == kAllState) state_before_ = log_units > 0 ? log_units - 1 : 0;
+  units_.append(unit);
 }
 
 asio::awaitable<void> MirroredTransaction::still_open() {
@@ -72,6 +78,7 @@ asio::awaitable<ErrorCode> MirroredTransaction::settle(bool committed,
                                                        const SessionStateLog& session_state) {
   const auto lost = std::exchange(lost_, std::nullopt);
   const KeptMessages units = std::exchange(units_, {});
+  const size_t state_before = std::exchange(state_before_, kAllState);
   // Counted as open until its record is durable (the hand-over waits for that); a reserved
   // place not used is given back when it goes.
   const auto place = std::move(place_);
@@ -87,7 +94,7 @@ asio::awaitable<ErrorCode> MirroredTransaction::settle(bool committed,
     co_return ErrorCode{};
   }
   if (!committed || !lost || journal_ == nullptr) co_return ErrorCode{};
-  auto written = record(*lost, units, {}, session_state);
+  auto written = record(*lost, units, {}, session_state, state_before);
   if (!written) {
     log::error("mirror_transaction_not_journaled",
                {{"conn", conn_id_}, {"reason", "transaction larger than 64 MB"}});
@@ -102,7 +109,7 @@ asio::awaitable<ErrorCode> MirroredTransaction::settle(bool committed,
 
 std::optional<verify::JournalRecord> MirroredTransaction::record(
     Outcome lost, const KeptMessages& units, std::string_view committing,
-    const SessionStateLog& session_state) const {
+    const SessionStateLog& session_state, size_t state_before) const {
   if (units.overflowed() || units.bytes().size() + committing.size() > KeptMessages::kMaxBytes) {
     return std::nullopt;
   }
@@ -116,8 +123,9 @@ std::optional<verify::JournalRecord> MirroredTransaction::record(
       .mirror_transaction_id = lost == Outcome::kMayHaveApplied ? new_transaction_id_ : 0,
       .database = database_,
       .user = user_};
-  // Run on a fresh connection, the unit needs the session's settings first.
-  out.unit += session_state.joined();
+  // Run on a fresh connection, the unit needs the session's settings first: those set before
+  // the transaction (the later ones are among its units).
+  out.unit += session_state.joined(state_before);
   out.unit += units.bytes();
   out.unit += committing;
   return out;

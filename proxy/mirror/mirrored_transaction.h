@@ -63,6 +63,11 @@ class MirroredTransaction {
   void note(MirrorOutcome outcome, uint64_t fingerprint);
   // Units of it, as new is to run them on a fresh connection.
   void keep(std::string_view units) { units_.append(units); }
+  // Session state the client set (SET, ...; `log_units`: the session's state log holds that
+  // many units now, this one last). Inside the transaction it is kept in its place among the
+  // units, and the record's prefix is the state as it was before, so replay runs each unit
+  // under the settings it ran with. Before the transaction it is only part of that prefix.
+  void keep_state(std::string_view unit, size_t log_units);
   // Old's transaction is still open after a unit that could have ended it: a reserved place
   // is given back, an intent is marked not committed (a later one will hold it all).
   asio::awaitable<void> still_open();
@@ -87,11 +92,15 @@ class MirroredTransaction {
   std::optional<verify::JournalRecord> record(verify::JournalRecord::Outcome lost,
                                               const KeptMessages& units,
                                               std::string_view committing,
-                                              const SessionStateLog& session_state) const;
+                                              const SessionStateLog& session_state,
+                                              size_t state_before) const;
   void log_journaled(uint64_t sequence, verify::JournalRecord::Outcome lost,
                      const MirrorJournal::Transaction* place) const;
 
   std::optional<verify::JournalRecord::Outcome> lost_;
+  // The session state log's units before the first state set inside the transaction.
+  static constexpr size_t kAllState = static_cast<size_t>(-1);
+  size_t state_before_ = kAllState;
   bool wrote_ = false;
   bool written_lost_ = false;           // its intent was written after new missed part of it
   uint64_t intent_ = 0;                 // the sequence of its intent, once written

@@ -82,6 +82,7 @@ asio::awaitable<bool> UnitDispatcher::route_query(std::string_view body, std::st
   }
   if (unit.kind == router::Kind::kSession) {
     parts_.new_side.record_state(whole);
+    parts_.mirror.session_unit(whole);
     if (parts_.new_side.ready()) co_await parts_.new_side.copy_state(whole);
   } else if (shadows(unit)) {
     co_return co_await parts_.mirror.shadow_read(whole, whole, unit, pending);

@@ -180,7 +180,9 @@ asio::awaitable<bool> UnitDispatcher::copy_batch_to_new(std::string_view batch,
     parts_.new_side.drop("session state not copied");
     co_return false;
   }
-  parts_.new_side.record_state(plan_batch(batch, true).new_prefix + std::string(batch));
+  const std::string recorded = plan_batch(batch, true).new_prefix + std::string(batch);
+  parts_.new_side.record_state(recorded);
+  parts_.mirror.session_unit(recorded);
   if (!parts_.new_side.ready()) co_return false;
   const std::string for_new = plan.new_prefix + std::string(batch);
   co_await parts_.new_side.copy_state(for_new);

@@ -259,3 +259,34 @@ TEST_F(JournalReplayTest, APromotionWaitsUntilNewHasEveryJournaledWrite) {
 
 }  // namespace
 }  // namespace cutover::testing
+
+namespace cutover::testing {
+namespace {
+
+// A SET between the statements of a journaled transaction is replayed in its place: each
+// statement runs under the search_path it ran with on old (the same table name, two schemas).
+TEST_F(JournalReplayTest, ASettingChangedInsideAJournaledTransactionIsReplayedInItsPlace) {
+  for (PgCluster* db : {&old_db(), new_cluster_.get()}) {
+    db->query(
+        "drop schema if exists s1, s2 cascade; create schema s1; create schema s2; create table "
+        "s1.t(id int primary key, v text); create table s2.t(id int primary key, v text)");
+  }
+  Connection c = connect_proxy();
+  c.exec("set search_path = s1");
+  new_cluster_->stop();
+  c.exec("begin");
+  c.exec("insert into t values (1, 'before the set')");
+  c.exec("set search_path = s2");
+  c.exec("insert into t values (2, 'after the set')");
+  c.exec("commit");
+  c.exec("insert into t values (3, 'after the transaction')");
+  new_cluster_->start();
+  ASSERT_TRUE(wait_for_live()) << proxy_->log();
+  EXPECT_EQ(old_db().query("select id from s1.t"), "1");
+  EXPECT_EQ(old_db().query("select id from s2.t order by id"), "2\n3");
+  EXPECT_EQ(every_row(*new_cluster_), every_row(old_db()));
+  EXPECT_TRUE(mismatch_lines("journal_refused").empty());
+}
+
+}  // namespace
+}  // namespace cutover::testing
