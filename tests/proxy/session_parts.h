@@ -44,8 +44,8 @@ class FakeOld final : public Mirror::Host {
   std::vector<std::string> queries;  // every Query text old was sent, in order
   // ... except the mirror's questions for a table's key (effect_planner.h), kept apart
   std::vector<std::string> key_questions;
-  std::vector<char> readies;         // the ReadyForQuery statuses the client was sent
-  std::function<void()> on_ready;    // called as each of them goes out
+  std::vector<char> readies;       // the ReadyForQuery statuses the client was sent
+  std::function<void()> on_ready;  // called as each of them goes out
 
  private:
   HeldAnswer run(std::string_view messages);
