@@ -19,7 +19,7 @@ inline constexpr char kCreate[] =
     "g int generated always as (length(v)) stored, updated_at timestamptz)";
 inline constexpr char kAllRows[] = "select * from gen order by id";
 
-class DefaultsTest : public RoutingTest {
+class DefaultsTest : public MirroringTest {
  protected:
   void SetUp() override {
     start_routing(0, "  read_your_writes_ms: 0\n");
@@ -39,9 +39,11 @@ class DefaultsTest : public RoutingTest {
         "drop table if exists sentinel; create table sentinel(id int primary key)");
     // UPDATE 1 on old, UPDATE 0 on new
     connect_proxy().exec("update sentinel set id = 2 where id = 1");
-    return mismatch_lines_until(*proxy_, [](const std::string& last) {
+    auto lines = mismatch_lines_until(*proxy_, [](const std::string& last) {
       return last.find("UPDATE 0") != std::string::npos;
     });
+    for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) db->query("drop table sentinel");
+    return lines;
   }
 };
 

@@ -187,6 +187,7 @@ TEST_F(MirrorEffectTest, SixteenClientsMixingKeyInsertsWithDataDependentWritesEn
   ASSERT_NE(opened, std::string::npos) << ledger;
   EXPECT_EQ(ledger.find("\"op\":\"open\"", opened + 1), std::string::npos) << ledger;
   EXPECT_NE(ledger.find(proxy_log_hex(sentinel)), std::string::npos) << ledger;
+  old_db().query("delete from ev where id = -1");  // the sentinel's row, on old alone
   for (const char* event : {"mirror_skipped", "mirror_failed", "mirror_journaled",
                             "mirror_commit_wait_timeout", "unit_refused"}) {
     EXPECT_EQ(proxy_->log().find(std::string("\"event\":\"") + event), std::string::npos) << event;

@@ -24,7 +24,7 @@ inline std::string proxy_log_hex(const std::string& sql) {
   return text;
 }
 
-class MirrorTest : public RoutingTest {
+class MirrorTest : public MirroringTest {
  protected:
   void SetUp() override {
     for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
@@ -39,6 +39,7 @@ class MirrorTest : public RoutingTest {
   }
   // cutover sampling every read for a shadow read, at `ramp`, and row 2 differing on new.
   void start_shadowing_with_drift(double ramp) {
+    differs_on_purpose_ = true;
     start_routing(ramp, "  read_your_writes_ms: 0\n  shadow_reads_percent: 100\n");
     old_db().query("insert into mirrored values (1, 'same'), (2, 'old')");
     TwoClusters::new_db().query("insert into mirrored values (1, 'same'), (2, 'new drifted')");

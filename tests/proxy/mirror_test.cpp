@@ -49,6 +49,7 @@ TEST_P(BothOrderingsTest, TransactionsEndTheSameWayOnBoth) {
 }
 
 TEST_P(BothOrderingsTest, AWriteOldRefusesNeverReachesNew) {
+  differs_on_purpose_ = true;  // a row put on old alone
   old_db().query("insert into mirrored values (1, 'only on old')");
   Connection c = connect_proxy();
   try {
@@ -66,6 +67,7 @@ TEST_P(BothOrderingsTest, AWriteOldRefusesNeverReachesNew) {
 // ordering (new may have run it): the client goes on after ROLLBACK TO SAVEPOINT and commits,
 // and new ends with exactly old's rows (in parallel ordering through the journal).
 TEST_P(BothOrderingsTest, AStatementOldRefusesInATransactionIsNotKeptOnNew) {
+  differs_on_purpose_ = true;  // a row put on old alone
   old_db().query("insert into mirrored values (1, 'only on old')");
   Connection c = connect_proxy();
   c.exec("begin");
@@ -118,6 +120,7 @@ TEST_F(MirrorTest, ParallelOrderingAnswersAWriteBeforeNewRunsItAndCommitsAfter) 
 }
 
 TEST_F(MirrorTest, ADifferentResultOnNewIsReportedWithTheFingerprint) {
+  differs_on_purpose_ = true;                              // new made to differ, to be reported
   old_db().query("insert into mirrored values (1, 'x')");  // new lacks the row
   Connection c = connect_proxy();
   const std::string update = "update mirrored set v = 'y' where id = 1";
@@ -132,6 +135,7 @@ TEST_F(MirrorTest, ADifferentResultOnNewIsReportedWithTheFingerprint) {
 }
 
 TEST_F(MirrorTest, ATriggerOnNewThatAltersAColumnIsReportedWithExactlyThatFingerprint) {
+  differs_on_purpose_ = true;  // new made to differ, to be reported
   TwoClusters::new_db().query(
       "create or replace function alter_v() returns trigger language plpgsql as "
       "$$ begin new.v := new.v || ' (altered)'; return new; end $$; "
@@ -219,6 +223,7 @@ TEST_P(BothOrderingsTest, TimeFunctionsArePinnedSoBothStoreTheSameValues) {
 // whole; replay runs them on new, which refuses them again, so each is reported for repair in
 // the mismatch log, once per transaction (not per statement), and then mirroring is live again.
 TEST_P(BothOrderingsTest, WritesNewRefusesAreJournaledPerTransactionAndReportedOnReplay) {
+  differs_on_purpose_ = true;  // new refuses them, to be reported
   old_db().query("drop table if exists journaled; create table journaled(v int)");
   TwoClusters::new_db().query("drop table if exists journaled");
   start_routing(0, config());

@@ -74,4 +74,19 @@ class RoutingTest : public ProxyTest {
   std::string new_port() const { return std::to_string(TwoClusters::new_db().port()); }
 };
 
+// Routing tests in dual_write that write through cutover: whatever a test wrote, old and new
+// end identical, every table compared in full; a test that makes them differ on purpose says
+// so (differs_on_purpose_).
+class MirroringTest : public RoutingTest {
+ protected:
+  void TearDown() override {
+    if (!differs_on_purpose_ && !HasFatalFailure()) {
+      EXPECT_EQ(every_row(TwoClusters::new_db()), every_row(old_db()))
+          << "old and new differ after the test";
+    }
+    RoutingTest::TearDown();
+  }
+  bool differs_on_purpose_ = false;
+};
+
 }  // namespace cutover::testing

@@ -12,7 +12,7 @@
 namespace cutover::testing {
 namespace {
 
-class WhileMirroringTest : public RoutingTest {
+class WhileMirroringTest : public MirroringTest {
  protected:
   void SetUp() override {
     for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
