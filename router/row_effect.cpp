@@ -42,20 +42,37 @@ bool fixed_value(const json::value& value) {
   return cast != nullptr && cast->if_contains("arg") != nullptr && fixed_value(cast->at("arg"));
 }
 
-// The column of a ColumnRef (its last name); empty for anything else.
-std::string column_named(const json::value& value) {
+// Whose columns a condition may name: the target's name as the statement calls it, and
+// whether other tables are in scope (FROM, USING), so that an unqualified name may be theirs.
+struct Target {
+  std::string name;
+  bool alone = true;
+};
+
+// The target's column a ColumnRef names (its last name); empty for anything else, or when it
+// may be another table's.
+std::string column_named(const json::value& value, const Target& target) {
   const json::object* ref = node_of(&value, "ColumnRef");
   const json::value* fields = ref != nullptr ? ref->if_contains("fields") : nullptr;
   if (fields == nullptr || !fields->is_array() || fields->as_array().empty()) return "";
-  const json::object* name = node_of(&fields->as_array().back(), "String");
+  const json::array& names = fields->as_array();
+  if (names.size() == 1 && !target.alone) return "";
+  if (names.size() >= 2) {
+    const json::object* table = node_of(&names[names.size() - 2], "String");
+    if (table == nullptr || string_field(*table, "sval") != target.name) return "";
+  }
+  const json::object* name = node_of(&names.back(), "String");
   return name != nullptr ? string_field(*name, "sval") : "";
 }
 
 // Columns set equal to a fixed value in the conditions ANDed at the top of `where`.
-void fixed_equalities(const json::value& where, std::vector<std::string>& out) {
+void fixed_equalities(const json::value& where, const Target& target,
+                      std::vector<std::string>& out) {
   if (const json::object* both = node_of(&where, "BoolExpr")) {
     if (string_field(*both, "boolop") != "AND_EXPR" || !both->contains("args")) return;
-    for (const json::value& arg : both->at("args").as_array()) fixed_equalities(arg, out);
+    for (const json::value& arg : both->at("args").as_array()) {
+      fixed_equalities(arg, target, out);
+    }
     return;
   }
   const json::object* op = node_of(&where, "A_Expr");
@@ -68,8 +85,10 @@ void fixed_equalities(const json::value& where, std::vector<std::string>& out) {
   const json::value* left = op->if_contains("lexpr");
   const json::value* right = op->if_contains("rexpr");
   if (left == nullptr || right == nullptr) return;
-  if (fixed_value(*right) && !column_named(*left).empty()) out.push_back(column_named(*left));
-  if (fixed_value(*left) && !column_named(*right).empty()) out.push_back(column_named(*right));
+  const std::string on_left = fixed_value(*right) ? column_named(*left, target) : "";
+  const std::string on_right = fixed_value(*left) ? column_named(*right, target) : "";
+  if (!on_left.empty()) out.push_back(on_left);
+  if (!on_right.empty()) out.push_back(on_right);
 }
 
 // WHERE, RETURNING and the statement's end, found in the text at the top level (outside
@@ -122,12 +141,14 @@ std::optional<RowWrite> find_row_write(std::string_view sql) {
   write.relation = relation_of(*range);
   write.only = !range->contains("inh");  // DELETE FROM ONLY t: not its inheritors' rows
   const json::value* alias = range->if_contains("alias");
-  write.reference = quote_identifier(alias != nullptr && alias->is_object()
-                                         ? string_field(alias->as_object(), "aliasname")
-                                         : string_field(*range, "relname"));
+  const Target target{
+      .name = alias != nullptr && alias->is_object() ? string_field(alias->as_object(), "aliasname")
+                                                     : string_field(*range, "relname"),
+      .alone = !statement->contains("fromClause") && !statement->contains("usingClause")};
+  write.reference = quote_identifier(target.name);
   const json::value* where = statement->if_contains("whereClause");
   if (where != nullptr) {
-    fixed_equalities(*where, write.fixed_columns);
+    fixed_equalities(*where, target, write.fixed_columns);
     write.current_of = node_of(where, "CurrentOfExpr") != nullptr;
   }
   const json::value* targets = statement->if_contains("targetList");

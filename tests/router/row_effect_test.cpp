@@ -21,6 +21,14 @@ TEST(RowEffectTest, KeyEqualityNamesRowsByKeyWhateverElseIsCommitted) {
   ASSERT_TRUE(parameters);
   EXPECT_EQ(parameters->fixed_columns, (Names{"b", "a"}));
   EXPECT_EQ(parameters->relation, "\"s\".\"t\"");  // quoted as the parser read it
+  // Another table's column, or one that may be (USING in scope), names no row of t.
+  for (const char* sql : {"delete from t using u where u.id = 5 and t.uid = u.id",
+                          "delete from t using u where id = 5 and t.uid = u.id",
+                          "update t set v = 1 from u where u.id = 5 and t.id = u.tid"}) {
+    EXPECT_FALSE(names_rows_by_key(*find_row_write(sql), {"id"})) << sql;
+  }
+  EXPECT_TRUE(names_rows_by_key(*find_row_write("delete from t using u where t.id = 5"), {"id"}));
+  EXPECT_TRUE(names_rows_by_key(*find_row_write("update s.t x set v = 1 where x.id = 5"), {"id"}));
 }
 
 TEST(RowEffectTest, RowsChosenByOtherDataAreNotNamedByKey) {
