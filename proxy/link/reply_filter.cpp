@@ -51,7 +51,7 @@ void ReplyFilter::hold_ready(int units_before, Holding how) {
   }
   expected_.push_back({edit, units_before, 0, {}});
   expected_.back().taken = how.taken;
-  expected_.back().position = std::move(how.position);
+  expected_.back().error_edit = std::move(how.error_edit);
 }
 
 void ReplyFilter::observe(int units_before) {
@@ -98,7 +98,7 @@ bool ReplyFilter::edits(Expected& e, char type, std::string_view body, std::stri
         return e.edit != Edit::kReady && e.edit != Edit::kObserved;
       }
       if (type == 'E' && e.answer.sqlstate.empty()) e.answer.sqlstate = field_of(type, body, 'C');
-      if (type == 'E' && e.position && moves_position(e, body, replacement)) return true;
+      if (type == 'E' && e.error_edit && edits_error(e, body, replacement)) return true;
       if (type == 'D') e.rows.add_data_row(body);
       if (type != 'Z') return e.edit == Edit::kKeptAnswer || e.edit == Edit::kComparedAnswer;
       if (e.edit == Edit::kObserved) {  // never held: its unit is over for it
@@ -152,21 +152,13 @@ void ReplyFilter::take_last_column(Expected& e, char type, std::string_view body
   out.finish();
 }
 
-bool ReplyFilter::moves_position(const Expected& e, std::string_view body,
-                                 std::string& replacement) {
+bool ReplyFilter::edits_error(const Expected& e, std::string_view body, std::string& replacement) {
   auto decoded = protocol::decode_backend('E', body);
   auto* error = decoded ? std::get_if<protocol::ErrorFields>(&*decoded) : nullptr;
-  if (error == nullptr) return false;
-  for (auto& [code, value] : error->fields) {
-    if (code != 'P') continue;
-    const std::optional<std::string> moved = e.position(value);
-    if (!moved || *moved == value) return false;
-    value = *moved;
-    replacement.clear();
-    protocol::encode(*error, replacement);
-    return true;
-  }
-  return false;
+  if (error == nullptr || !e.error_edit(*error)) return false;
+  replacement.clear();
+  protocol::encode(*error, replacement);
+  return true;
 }
 
 void ReplyFilter::on_message(char type, std::string_view body, size_t end) {

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/backend.h"
 #include "verify/row_hash.h"
 
 namespace cutover::proxy {
@@ -59,9 +60,9 @@ class ReplyFilter {
     // Rows, or the last column of each, that cutover asked for (the keys of a write mirrored
     // by its effect): taken out and reported as data_rows (one column each).
     Taken taken = Taken::kNothing;
-    // An error's position ('P') in the text old ran, as the client's text has it (the unit's
-    // text was rewritten, router/text_map.h); nullopt leaves it as it is.
-    std::function<std::optional<std::string>(std::string_view)> position{};
+    // Edits an error old sent in the answer (its position moved into the client's text, the
+    // context of cutover's own DO block taken out); true when it changed it.
+    std::function<bool(protocol::ErrorFields&)> error_edit{};
   };
   void hold_ready(int units_before, Holding how);
   void hold_ready(int units_before);
@@ -101,7 +102,7 @@ class ReplyFilter {
     verify::RowSetHasher rows{};
     uint64_t* taken_out = nullptr;
     Taken taken = Taken::kNothing;
-    std::function<std::optional<std::string>(std::string_view)> position{};
+    std::function<bool(protocol::ErrorFields&)> error_edit{};
   };
   struct Cut {
     size_t start;  // kFromHeld: the first message of the chunk, which began in held bytes
@@ -116,8 +117,8 @@ class ReplyFilter {
   // A RowDescription or DataRow without its last column (kLastColumn), which goes to `e`.
   static void take_last_column(Expected& e, char type, std::string_view body,
                                std::string& replacement);
-  // An ErrorResponse with its position moved into the client's text; false when it has none.
-  static bool moves_position(const Expected& e, std::string_view body, std::string& replacement);
+  // An ErrorResponse as e.error_edit changes it; false when it does not.
+  static bool edits_error(const Expected& e, std::string_view body, std::string& replacement);
 
   std::deque<Expected> expected_;
   std::deque<HeldAnswer> answers_;

@@ -99,10 +99,7 @@ asio::awaitable<bool> Mirror::query(std::string_view whole, const router::Classi
     co_return refused;
   }
   if (!pinner_.rewrites().empty()) {  // old's errors point into the client's own text
-    positions_ = [sent = std::string(sent), ran = std::string(query_text(whole)),
-                  rewrites = pinner_.rewrites()](std::string_view position) {
-      return rewrites.position_in(position, ran, sent);
-    };
+    error_edit_ = in_client_text(sent, query_text(whole), pinner_.rewrites());
   }
   if (effect.plan) co_return co_await by_effect(*effect.plan, query_text(whole), unit);
   co_return co_await this->unit({}, whole, whole, whole, unit);
@@ -242,8 +239,8 @@ asio::awaitable<bool> Mirror::unit(std::string_view old_prefix, std::string_view
   const Taken taken = effect_ == nullptr         ? Taken::kNothing
                       : effect_->write.returning ? Taken::kLastColumn
                                                  : Taken::kRows;
-  primary_.filter.hold_ready(wrap ? 1 : 0, {.taken = taken, .position = std::move(positions_)});
-  positions_ = nullptr;
+  primary_.filter.hold_ready(wrap ? 1 : 0, {.taken = taken, .error_edit = std::move(error_edit_)});
+  error_edit_ = nullptr;
   to_old.append(old_prefix);
   to_old.append(for_old);
   // Old's id for the transaction, for its intent (mirror_commit.cpp), pipelined with its write.

@@ -182,6 +182,10 @@ class Mirror {
   // The refusal of the unit just pinned when it is unsafe and such writes are refused.
   std::optional<router::Refusal> unsafe_refusal(const router::Classification& unit);
   asio::awaitable<bool> refuse(const router::Refusal& refusal, const router::Classification& unit);
+  static bool without_context(protocol::ErrorFields& error);  // a refusal's error, as shown
+  // An error's position in `ran` (the client's text `sent` rewritten) moved into `sent`.
+  static std::function<bool(protocol::ErrorFields&)> in_client_text(
+      std::string_view sent, std::string_view ran, const router::TextMap& rewrites);
   // A single UPDATE or DELETE of a Query whose rows follow from other data: run on old
   // returning its rows' keys, then on new on those keys (effect_planner.h).
   asio::awaitable<bool> by_effect(const EffectPlanner::Plan& plan, std::string_view sql,
@@ -238,8 +242,9 @@ class Mirror {
   // While a unit mirrored by its effect runs: its plan and the text it was made from.
   const EffectPlanner::Plan* effect_ = nullptr;
   std::string_view effect_sql_;
-  // An error's position in the text old runs, in the client's (the text was pinned).
-  std::function<std::optional<std::string>(std::string_view)> positions_;
+  // How an error of old's in the next unit is shown to the client: its position moved into
+  // the client's text (the text was pinned), or a refusal without its DO block's context.
+  std::function<bool(protocol::ErrorFields&)> error_edit_;
   CommitFence::Ticket committing_;  // a commit of this session's is between old and new
   uint64_t seen_commits_ = 0;       // CommitFence::horizon() when old last answered a unit
   bool retired_ = false;

@@ -75,7 +75,7 @@ asio::awaitable<bool> Mirror::refuse_commit(const router::Refusal& refusal) {
   refused_ = true;
   std::string to_old;
   append_query(to_old, router::raising_statement(refusal));
-  primary_.filter.hold_ready(0);
+  primary_.filter.hold_ready(0, {.error_edit = without_context});
   const std::optional<HeldAnswer> answer = co_await host_.run_on_old(to_old, 1);
   if (!answer) co_return false;
   if (answer->status != 'I') {

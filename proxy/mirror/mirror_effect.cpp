@@ -1,10 +1,32 @@
 // What of a unit is not mirrored statement for statement: a unit refused before old runs it
-// (router/refusals.h), and a write mirrored by its effect (effect_planner.h).
+// (router/refusals.h), a write mirrored by its effect (effect_planner.h); and how old's errors
+// in such units, or in rewritten text, are shown to the client.
 #include "proxy/base/log.h"
 #include "proxy/mirror/mirror.h"
 #include "proxy/mirror/mirror_messages.h"
 
 namespace cutover::proxy {
+
+std::function<bool(protocol::ErrorFields&)> Mirror::in_client_text(
+    std::string_view sent, std::string_view ran, const router::TextMap& rewrites) {
+  return
+      [sent = std::string(sent), ran = std::string(ran), rewrites](protocol::ErrorFields& error) {
+        for (auto& [code, value] : error.fields) {
+          if (code != 'P') continue;
+          std::optional<std::string> moved = rewrites.position_in(value, ran, sent);
+          if (!moved || *moved == value) return false;
+          value = std::move(*moved);
+          return true;
+        }
+        return false;
+      };
+}
+
+// A refusal is raised by cutover's DO block: the client sees the error, not where it came from
+// ("PL/pgSQL function inline_code_block line 1 at RAISE").
+bool Mirror::without_context(protocol::ErrorFields& error) {
+  return std::erase_if(error.fields, [](const auto& field) { return field.first == 'W'; }) > 0;
+}
 
 asio::awaitable<bool> Mirror::refuse_batch(const router::Refusal& refusal,
                                            const router::Classification& unit,
@@ -35,6 +57,7 @@ asio::awaitable<bool> Mirror::refuse(const router::Refusal& refusal,
                                      const router::Classification& unit) {
   std::string raising;
   append_query(raising, router::raising_statement(refusal));
+  error_edit_ = without_context;
   const std::vector<int> no_parses;
   const bool ran = co_await this->unit({}, raising, {}, {}, unit, no_parses);
   co_return ran;

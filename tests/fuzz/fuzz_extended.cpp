@@ -105,13 +105,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       filter.drop_answer(units_before);
       break;
     default:
-      // Rows or their last column taken out (a write mirrored by its effect), an error's
-      // position moved: each message rewritten must still frame.
+      // Rows or their last column taken out (a write mirrored by its effect), an error
+      // edited: each message rewritten must still frame.
       filter.hold_ready(
           units_before,
           {.drop_tags = size > 1 && data[1] % 2 == 0,
            .taken = static_cast<cutover::proxy::ReplyFilter::Taken>(size > 1 ? data[1] % 3 : 0),
-           .position = [](std::string_view p) { return std::string(p) + "1"; }});
+           .error_edit = [](cutover::protocol::ErrorFields& error) {
+             error.fields.emplace_back('P', "1");
+             return true;
+           }});
   }
   cutover::protocol::FrameScanner scanner("ZCEDT", size_t{1} << 20);
   std::string relayed;

@@ -41,13 +41,15 @@ struct Answer {
   int rows = 0;
   std::string sqlstate;
   std::string message;
+  std::string context;
 };
 
 Answer run(const Connection& c, const std::string& sql) {
   PGresult* r = PQexec(c.get(), sql.c_str());
-  Answer a{PQresStatus(PQresultStatus(r)), PQcmdStatus(r), PQntuples(r), "", ""};
+  Answer a{PQresStatus(PQresultStatus(r)), PQcmdStatus(r), PQntuples(r), "", "", ""};
   if (const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE)) a.sqlstate = state;
   if (const char* message = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)) a.message = message;
+  if (const char* context = PQresultErrorField(r, PG_DIAG_CONTEXT)) a.context = context;
   PQclear(r);
   return a;
 }
@@ -89,6 +91,7 @@ TEST_F(MirrorEffectTest, WhatCannotBeMirroredByItsKeysIsRefusedBeforeOldRunsIt) 
   EXPECT_EQ(no_key.sqlstate, "0A000");
   EXPECT_NE(no_key.message.find("\"nokey\" has no primary key"), std::string::npos)
       << no_key.message;
+  EXPECT_EQ(no_key.context, "");  // not cutover's DO block
   const Answer other_rows = run(c, "update ev set n = (select max(n) from ev) where id = 1");
   EXPECT_EQ(other_rows.sqlstate, "0A000");
   EXPECT_NE(other_rows.message.find("takes values from other rows"), std::string::npos);
