@@ -111,6 +111,28 @@ uint16_t free_port() {
   return ntohs(addr.sin_port);
 }
 
+Clients::Clients(int count, const std::function<void(int)>& body)
+    : failures_(static_cast<size_t>(count)) {
+  for (int client = 0; client < count; ++client) {
+    threads_.emplace_back([this, body, client] {
+      try {
+        body(client);
+      } catch (const std::exception& e) {
+        failures_[static_cast<size_t>(client)] = e.what();
+      }
+    });
+  }
+}
+
+Clients::~Clients() { join(); }
+
+std::vector<std::string> Clients::join() {
+  for (std::thread& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  return failures_;
+}
+
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -21,6 +22,19 @@ uint16_t free_port();
 // Waits until pred() is true, polling every 10 ms, up to timeout; returns pred()'s last value.
 // For awaiting observable events (a row in pg_stat_activity, a log line), not for sleeping.
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
+
+// `count` clients on threads of their own, each running body(its number from 0) from the
+// start; join() waits for them all and gives what each threw ("" when nothing), in order.
+class Clients {
+ public:
+  Clients(int count, const std::function<void(int)>& body);
+  ~Clients();
+  std::vector<std::string> join();
+
+ private:
+  std::vector<std::thread> threads_;
+  std::vector<std::string> failures_;
+};
 
 struct CommandResult {
   int status = -1;  // exit code, or 128 + signal number if it was killed

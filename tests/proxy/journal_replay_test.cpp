@@ -9,7 +9,6 @@
 #include <atomic>
 #include <fstream>
 #include <memory>
-#include <thread>
 #include <vector>
 
 #include "protocol/frontend.h"
@@ -181,37 +180,29 @@ TEST_F(JournalReplayTest, ConflictingWritesAcrossAnOutageLeaveBothIdentical) {
   constexpr int kClients = 8;
   constexpr int kRounds = 60;
   std::atomic<int> done{0};
-  std::vector<std::string> failures(kClients);
-  std::vector<std::thread> clients;
-  for (int client = 0; client < kClients; ++client) {
-    clients.emplace_back([&, client] {
-      try {
-        Connection c = connect_proxy();
-        for (int round = 0; round < kRounds; ++round) {
-          const std::string row = std::to_string(1 + (client + round) % 4);
-          const std::string update = "update replayed set v = '" + std::to_string(client) + "/" +
-                                     std::to_string(round) + "' where id = " + row;
-          if (round % 2 == 0) {
-            c.exec(update);
-          } else {
-            c.exec("begin");
-            c.exec(update);
-            c.exec("update replayed set v = v || '+' where id = " + row);  // one row: no deadlock
-            c.exec("commit");
-          }
-          ++done;
-        }
-      } catch (const std::exception& e) {
-        failures[client] = e.what();
+  Clients clients(kClients, [&](int client) {
+    Connection c = connect_proxy();
+    for (int round = 0; round < kRounds; ++round) {
+      const std::string row = std::to_string(1 + (client + round) % 4);
+      const std::string update = "update replayed set v = '" + std::to_string(client) + "/" +
+                                 std::to_string(round) + "' where id = " + row;
+      if (round % 2 == 0) {
+        c.exec(update);
+      } else {
+        c.exec("begin");
+        c.exec(update);
+        c.exec("update replayed set v = v || '+' where id = " + row);  // one row: no deadlock
+        c.exec("commit");
       }
-    });
-  }
+      ++done;
+    }
+  });
   const int total = kClients * kRounds;
   EXPECT_TRUE(wait_until([&] { return done.load() >= total / 5; }, 30s));
   new_cluster_->stop();
   EXPECT_TRUE(wait_until([&] { return done.load() >= total / 2; }, 30s));
   new_cluster_->start();
-  for (auto& t : clients) t.join();
+  const std::vector<std::string> failures = clients.join();
   for (int client = 0; client < kClients; ++client) EXPECT_EQ(failures[client], "") << client;
   ASSERT_TRUE(wait_for_live()) << proxy_->log();
   EXPECT_GE(count_in_log("mirror_behind"), 1u);

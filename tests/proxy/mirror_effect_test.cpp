@@ -9,7 +9,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
-#include <thread>
+#include <stdexcept>
 #include <vector>
 
 #include "tests/proxy/mirror_fixture.h"
@@ -114,63 +114,52 @@ TEST_F(MirrorEffectTest, SixteenClientsMixingKeyInsertsWithDataDependentWritesEn
   std::atomic<int> next_id{1};
   std::atomic<int> writes{0};
   std::atomic<int> deadlocks{0};
-  std::vector<std::string> failures(kClients);
-  std::vector<std::thread> clients;
-  for (int client = 0; client < kClients; ++client) {
-    clients.emplace_back([&, client] {
-      try {
-        Connection c = connect_proxy();
-        std::minstd_rand random(client);
-        auto insert = [&] {
-          const int id = next_id++;
-          return "insert into ev values (" + std::to_string(id) + ", " + std::to_string(id % 50) +
-                 ", now())";
-        };
-        while (std::chrono::steady_clock::now() < until) {
-          const std::string low = std::to_string(random() % 50);
-          std::vector<std::string> statements;
-          switch ((client + writes.load()) % 6) {
-            case 0:
-            case 1:
-              statements = {insert()};
-              break;
-            case 2:
-              statements = {
-                  "update ev set n = n + 1, at = now() where id = (select max(id) from ev)"};
-              break;
-            case 3:
-              statements = {"delete from ev where id = (select min(id) from ev)"};
-              break;
-            case 4:
-              statements = {"update ev set n = (n + 7) % 50 where n between " + low + " and " +
-                            low + " + 2"};
-              break;
-            default:
-              statements = {"begin", insert(), "update ev set at = now() where n = " + low,
-                            "commit"};
-          }
-          for (const std::string& sql : statements) {
-            PGresult* r = PQexec(c.get(), sql.c_str());
-            const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-            const std::string sqlstate = state != nullptr ? state : "";
-            if (!sqlstate.empty() && sqlstate != "40P01") {
-              failures[client] = sql + ": " + PQresultErrorMessage(r);
-            }
-            PQclear(r);
-            if (sqlstate == "40P01") {  // old chose a victim among range updates, as it would
-              ++deadlocks;
-              PQclear(PQexec(c.get(), "rollback"));
-              break;
-            }
-          }
-          ++writes;
-        }
-      } catch (const std::exception& e) {
-        failures[client] = e.what();
+  Clients clients(kClients, [&](int client) {
+    Connection c = connect_proxy();
+    std::minstd_rand random(client);
+    auto insert = [&] {
+      const int id = next_id++;
+      return "insert into ev values (" + std::to_string(id) + ", " + std::to_string(id % 50) +
+             ", now())";
+    };
+    while (std::chrono::steady_clock::now() < until) {
+      const std::string low = std::to_string(random() % 50);
+      std::vector<std::string> statements;
+      switch ((client + writes.load()) % 6) {
+        case 0:
+        case 1:
+          statements = {insert()};
+          break;
+        case 2:
+          statements = {"update ev set n = n + 1, at = now() where id = (select max(id) from ev)"};
+          break;
+        case 3:
+          statements = {"delete from ev where id = (select min(id) from ev)"};
+          break;
+        case 4:
+          statements = {"update ev set n = (n + 7) % 50 where n between " + low + " and " + low +
+                        " + 2"};
+          break;
+        default:
+          statements = {"begin", insert(), "update ev set at = now() where n = " + low, "commit"};
       }
-    });
-  }
-  for (auto& t : clients) t.join();
+      for (const std::string& sql : statements) {
+        PGresult* r = PQexec(c.get(), sql.c_str());
+        const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        const std::string sqlstate = state != nullptr ? state : "";
+        const std::string failed = sql + ": " + PQresultErrorMessage(r);
+        PQclear(r);
+        if (!sqlstate.empty() && sqlstate != "40P01") throw std::runtime_error(failed);
+        if (sqlstate == "40P01") {  // old chose a victim among range updates, as it would
+          ++deadlocks;
+          PQclear(PQexec(c.get(), "rollback"));
+          break;
+        }
+      }
+      ++writes;
+    }
+  });
+  const std::vector<std::string> failures = clients.join();
   for (int client = 0; client < kClients; ++client) {
     EXPECT_EQ(failures[client], "") << "client " << client;
   }
