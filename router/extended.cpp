@@ -123,6 +123,16 @@ BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& class
     if (name.empty() && !known->on_old) plan.old_prefix = known->parse;
     return {&known->unit, known->parse};
   };
+  // Portals bound in this batch, latest last, with their Binding in plan.pinnable (npos: none).
+  std::vector<std::pair<std::string_view, size_t>> bindings;
+  auto binding_of = [&](std::string_view portal) -> BatchPlan::Binding* {
+    auto it = std::find_if(bindings.rbegin(), bindings.rend(),
+                           [&](auto& b) { return b.first == portal; });
+    if (it == bindings.rend() || it->second == std::string_view::npos) return nullptr;
+    return &plan.pinnable[it->second];
+  };
+  int executes = 0;   // Execute messages so far
+  int describes = 0;  // Describe messages so far
   size_t message = 0;
   for_each_message(batch, [&](char type, std::string_view body, std::string_view whole) {
     Names n = names(type, body);
@@ -134,10 +144,13 @@ BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& class
         break;
       case 'B': {
         const Runs& bound = portals.emplace_back(n.first, statement(n.second)).second;
-        if (bound.unit->nondeterministic || bound.unit->inserts) {
+        size_t pinnable = std::string_view::npos;
+        if (bound.unit->nondeterministic || bound.unit->inserts || bound.unit->changes_rows) {
+          pinnable = plan.pinnable.size();
           plan.pinnable.push_back(
               {message, std::string(bound.parse), bound.unit->fingerprint, bound.unit->kind});
         }
+        bindings.emplace_back(n.first, pinnable);
         break;
       }
       case 'E': {
@@ -152,9 +165,23 @@ BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& class
                          : known           ? earlier->second.unit
                                            : unknown());
         plan.executes = true;
+        if (BatchPlan::Binding* bound = binding_of(n.first)) {
+          const bool unlimited = body.substr(n.first.size() + 1) == std::string_view("\0\0\0\0", 4);
+          if (bound->execute < 0 && unlimited) {
+            bound->execute = executes;
+          } else {
+            bound->runs_once = false;
+          }
+        }
+        ++executes;
         break;
       }
       case 'D':
+        if (n.kind == 'P') {
+          if (BatchPlan::Binding* bound = binding_of(n.first))
+            bound->describes.push_back(describes);
+        }
+        ++describes;
         if (n.kind == 'S') statement(n.first);
         if (n.kind == 'P' && latest(portals, n.first) == nullptr) {
           plan.movable = plan.new_can_run = false;

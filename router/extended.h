@@ -35,12 +35,19 @@ struct BatchPlan {
   std::vector<std::string> prepared_on_new{};  // statements the prefix prepares on new
   std::vector<Classification> parsed{};        // one per Parse in the batch, in order
   // Each Bind of a statement whose values may need pinning (an INSERT, or a call of now() or
-  // the like), with what its statement is.
+  // the like) or whose rows may follow from other data (an UPDATE or DELETE, see
+  // row_effect.h), with what its statement is.
   struct Binding {
     size_t message = 0;          // the Bind's place in the batch, counting messages from 0
     std::string parse{};         // the statement's Parse message, whole
     uint64_t fingerprint = 0;    // Classification::fingerprint of the statement
     Kind kind = Kind::kUnknown;  // the statement's
+    // Where the answers to its portal stand in the batch's: its Execute among the batch's
+    // Executes (-1: none), its Describes among the batch's Describes. `runs_once`: the portal
+    // is executed once at most, with no row limit, before it is bound again.
+    int execute = -1;
+    std::vector<int> describes{};
+    bool runs_once = true;
   };
   std::vector<Binding> pinnable{};
 };

@@ -156,6 +156,7 @@ std::optional<RowWrite> find_row_write(std::string_view sql) {
                            (write.update && statement->contains("fromClause")) ||
                            (targets != nullptr && has_sublink(*targets));
   write.returning = statement->contains("returningList");
+  write.uses_other_tables = !target.alone;
   // New's DELETE goes without USING (the keys chose its rows): a RETURNING could name it.
   write.reads_other_rows |= !write.update && write.returning && statement->contains("usingClause");
   find_clauses(sql, write);
@@ -188,8 +189,13 @@ std::string returning_keys(std::string_view sql, const RowWrite& write,
   return text;
 }
 
-std::string on_keys(std::string_view sql, const RowWrite& write,
-                    const std::vector<std::string>& key, const std::vector<std::string>& keys) {
+namespace {
+
+// The statement with its condition replaced by "the key is one of `rows`" (a JSON array of key
+// objects, as SQL); with `kept`, the client's condition stays, folded away by the planner
+// (`OR true`), so that the parameters it names keep the types PostgreSQL infers from it.
+std::string keyed(std::string_view sql, const RowWrite& write, const std::vector<std::string>& key,
+                  std::string_view rows, bool kept) {
   std::string columns;
   std::string picked;
   for (const std::string& column : key) {
@@ -199,18 +205,33 @@ std::string on_keys(std::string_view sql, const RowWrite& write,
         .append(quote_identifier(column));
     picked.append(picked.empty() ? "" : ", ").append("k.").append(quote_identifier(column));
   }
-  std::string rows = "[";
-  for (const std::string& one : keys) rows.append(rows.size() > 1 ? "," : "").append(one);
-  rows.append("]");
   // A DELETE's USING only chose rows: the keys have done that.
-  std::string text = write.update ? std::string(sql.substr(0, write.where_begin))
-                                  : "DELETE FROM " + std::string(write.only ? "ONLY " : "") +
-                                        write.relation + " AS " + write.reference;
+  std::string text = write.update || kept
+                         ? std::string(sql.substr(0, write.where_begin))
+                         : "DELETE FROM " + std::string(write.only ? "ONLY " : "") +
+                               write.relation + " AS " + write.reference;
   text.append(" WHERE (").append(columns).append(") IN (SELECT ").append(picked);
   text.append(" FROM json_populate_recordset(NULL::").append(write.relation).append(", ");
-  text.append(quote_literal(rows)).append(") AS k) ");
+  text.append(rows).append(") AS k) ");
+  if (kept && write.where_begin < write.where_end) {
+    constexpr size_t kWhere = 5;  // the keyword's length
+    const size_t begin = write.where_begin + kWhere;
+    text.append("AND ((").append(sql.substr(begin, write.where_end - begin)).append(") OR true) ");
+  }
   text.append(sql.substr(write.where_end));
   return text;
+}
+
+}  // namespace
+
+std::string on_keys(std::string_view sql, const RowWrite& write,
+                    const std::vector<std::string>& key, std::string_view keys) {
+  return keyed(sql, write, key, quote_literal(keys), false);
+}
+
+std::string on_key_parameter(std::string_view sql, const RowWrite& write,
+                             const std::vector<std::string>& key, size_t parameter) {
+  return keyed(sql, write, key, "CAST($" + std::to_string(parameter) + " AS json)", true);
 }
 
 }  // namespace cutover::router

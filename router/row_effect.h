@@ -30,11 +30,12 @@ struct RowWrite {
   // a subquery in SET, a WITH clause, a DELETE ... USING that returns rows. By keys alone new
   // could not compute the same values.
   bool reads_other_rows = false;
-  bool returning = false;   // the client asked for RETURNING (it ends the statement)
-  bool current_of = false;  // WHERE CURRENT OF a cursor
-  size_t where_begin = 0;   // the WHERE keyword; `where_end` when there is none
-  size_t where_end = 0;     // where the condition ends: RETURNING, or the statement's end
-  size_t end = 0;           // the statement's end, before a closing semicolon
+  bool uses_other_tables = false;  // FROM or USING
+  bool returning = false;          // the client asked for RETURNING (it ends the statement)
+  bool current_of = false;         // WHERE CURRENT OF a cursor
+  size_t where_begin = 0;          // the WHERE keyword; `where_end` when there is none
+  size_t where_end = 0;            // where the condition ends: RETURNING, or the statement's end
+  size_t end = 0;                  // the statement's end, before a closing semicolon
 };
 
 // The UPDATE or DELETE that `sql` holds as its only statement; nullopt for anything else, or
@@ -50,9 +51,16 @@ bool names_rows_by_key(const RowWrite& write, const std::vector<std::string>& ke
 std::string returning_keys(std::string_view sql, const RowWrite& write,
                            const std::vector<std::string>& key);
 
-// New's text: the statement with its condition replaced by the keys old returned (`keys`: the
-// JSON objects of returning_keys(), one per row).
+// New's text: the statement with its condition replaced by the keys old returned (`keys`: a
+// JSON array of the objects returning_keys() returned, one per row).
 std::string on_keys(std::string_view sql, const RowWrite& write,
-                    const std::vector<std::string>& key, const std::vector<std::string>& keys);
+                    const std::vector<std::string>& key, std::string_view keys);
+
+// The same for a prepared statement, the keys coming as parameter $`parameter` (text holding
+// the JSON array). The client's condition stays, made always true, so that its parameters keep
+// their types; so a DELETE keeps its USING, and the caller must not use this for one that has
+// it (the USING tables would have to hold rows on new).
+std::string on_key_parameter(std::string_view sql, const RowWrite& write,
+                             const std::vector<std::string>& key, size_t parameter);
 
 }  // namespace cutover::router

@@ -1,6 +1,7 @@
 #include "proxy/link/reply_filter.h"
 
 #include <algorithm>
+#include <utility>
 #include <variant>
 
 #include "protocol/backend.h"
@@ -52,6 +53,8 @@ void ReplyFilter::hold_ready(int units_before, Holding how) {
   expected_.push_back({edit, units_before, 0, {}});
   expected_.back().taken = how.taken;
   expected_.back().error_edit = std::move(how.error_edit);
+  expected_.back().executes = std::move(how.executes);
+  expected_.back().describes = std::move(how.describes);
 }
 
 void ReplyFilter::observe(int units_before) {
@@ -82,12 +85,15 @@ bool ReplyFilter::edits(Expected& e, char type, std::string_view body, std::stri
     case Edit::kComparedAnswer:
     case Edit::kReady:
     case Edit::kReadyAndTags:
-    case Edit::kObserved:
-      if (e.taken == Taken::kRows && (type == 'T' || type == 'D')) {  // rows cutover asked for
+    case Edit::kObserved: {
+      const Taken taken = taken_for(e, type);
+      if (taken == Taken::kRows && (type == 'T' || type == 'D')) {  // rows cutover asked for
         if (type == 'D') e.answer.data_rows.emplace_back(body);
+        // A Describe's answer: the client's statement returns no rows.
+        if (type == 'T' && !e.describes.empty()) replacement.assign("n\0\0\0\4", 5);
         return true;
       }
-      if (e.taken == Taken::kLastColumn && (type == 'T' || type == 'D') && !body.empty()) {
+      if (taken == Taken::kLastColumn && (type == 'T' || type == 'D') && !body.empty()) {
         take_last_column(e, type, body, replacement);
         if (type == 'D') e.rows.add_data_row(replacement.substr(5));  // the client's row
         return true;
@@ -110,8 +116,36 @@ bool ReplyFilter::edits(Expected& e, char type, std::string_view body, std::stri
       e.answer.rows_digest = e.rows.digest();
       e.units_before = -1;
       return true;
+    }
   }
   return false;
+}
+
+ReplyFilter::Taken ReplyFilter::taken_for(Expected& e, char type) {
+  if (e.executes.empty() && e.describes.empty()) return e.taken;
+  auto at = [](const std::vector<Taken>& answers, size_t place) {
+    return place < answers.size() ? answers[place] : Taken::kNothing;
+  };
+  switch (type) {
+    case 'T':
+      return at(e.describes, e.describes_seen++);
+    case 'n':
+      ++e.describes_seen;
+      return Taken::kNothing;
+    case 'D': {
+      const Taken taken = at(e.executes, e.executes_seen);
+      if (taken != Taken::kNothing) ++e.taken_rows;
+      return taken;
+    }
+    case 'C':  // an Execute's answer ends: CommandComplete, EmptyQueryResponse, PortalSuspended
+    case 'I':
+    case 's':
+      e.answer.taken_per_execute.push_back(std::exchange(e.taken_rows, 0));
+      ++e.executes_seen;
+      return Taken::kNothing;
+    default:
+      return Taken::kNothing;
+  }
 }
 
 // Both messages count their columns in 16 bits, then list them: a RowDescription each as its

@@ -32,6 +32,9 @@ struct HeldAnswer {
   // The DataRow bodies themselves: only for a statement of cutover's own (keep_answer()), or
   // rows taken out for cutover (hold_ready()'s take_rows).
   std::vector<std::string> data_rows{};
+  // Of an extended batch with Executes to take rows from (Holding::executes): how many of
+  // data_rows each Execute's answer gave, in order.
+  std::vector<size_t> taken_per_execute{};
 };
 
 class ReplyFilter {
@@ -60,6 +63,10 @@ class ReplyFilter {
     // Rows, or the last column of each, that cutover asked for (the keys of a write mirrored
     // by its effect): taken out and reported as data_rows (one column each).
     Taken taken = Taken::kNothing;
+    // In an extended batch, `taken` per answer instead: for each Execute, and for each
+    // Describe (whose RowDescription loses the last column, or becomes NoData), in order.
+    std::vector<Taken> executes{};
+    std::vector<Taken> describes{};
     // Edits an error old sent in the answer (its position moved into the client's text, the
     // context of cutover's own DO block taken out); true when it changed it.
     std::function<bool(protocol::ErrorFields&)> error_edit{};
@@ -103,6 +110,11 @@ class ReplyFilter {
     uint64_t* taken_out = nullptr;
     Taken taken = Taken::kNothing;
     std::function<bool(protocol::ErrorFields&)> error_edit{};
+    std::vector<Taken> executes{};  // Holding's
+    std::vector<Taken> describes{};
+    size_t executes_seen = 0;
+    size_t describes_seen = 0;
+    size_t taken_rows = 0;  // of the current Execute
   };
   struct Cut {
     size_t start;  // kFromHeld: the first message of the chunk, which began in held bytes
@@ -114,6 +126,9 @@ class ReplyFilter {
   // What `e` does with this message of its unit: true when the message is taken out (and
   // `replacement` what goes in its place, when anything does).
   static bool edits(Expected& e, char type, std::string_view body, std::string& replacement);
+  // What `e` takes of this message: the unit's `taken`, or in an extended batch that of the
+  // Execute or Describe it answers (counted as they pass).
+  static Taken taken_for(Expected& e, char type);
   // A RowDescription or DataRow without its last column (kLastColumn), which goes to `e`.
   static void take_last_column(Expected& e, char type, std::string_view body,
                                std::string& replacement);

@@ -41,49 +41,65 @@ asio::awaitable<EffectPlanner::Decision> EffectPlanner::decide(std::string_view 
                                                                bool allow) {
   // A failed transaction refuses cutover's question too: old answers the write with its error.
   if (!unit.changes_rows || source_.transaction_status() == 'E') co_return Decision{};
+  Verdict verdict = co_await judge(sql, unit.fingerprint, false);
+  if (verdict.problem.empty()) co_return Decision{.plan = std::move(verdict.plan)};
+  if (allow) co_return Decision{.unsafe = std::move(verdict.problem)};
+  co_return Decision{.refusal = router::data_dependent_refusal(verdict.problem)};
+}
+
+asio::awaitable<EffectPlanner::Verdict> EffectPlanner::judge(std::string_view sql,
+                                                             uint64_t fingerprint, bool prepared) {
   if (const uint64_t version = schema_version_.load(); version != version_) {
     forget();
     version_ = version;
   }
-  if (by_key_.contains(unit.fingerprint)) co_return Decision{};
+  if (by_key_.contains(fingerprint)) co_return Verdict{};
   std::optional<router::RowWrite> write = router::find_row_write(sql);
   // Several statements, or WHERE CURRENT OF (a cursor whose query ran on both): as a statement.
-  if (!write || write->current_of) co_return Decision{};
+  if (!write || write->current_of) co_return Verdict{};
   std::optional<std::vector<std::string>> key = co_await key_of(write->relation);
-  if (!key) co_return Decision{};  // unknown to old: the write gets old's own error
+  if (!key) co_return Verdict{};  // unknown to old: the write gets old's own error
   if (!write->reads_other_rows && router::names_rows_by_key(*write, *key)) {
     constexpr size_t kMaxShapes = 4096;
     if (by_key_.size() >= kMaxShapes) by_key_.clear();
-    by_key_.insert(unit.fingerprint);
-    co_return Decision{};
+    by_key_.insert(fingerprint);
+    co_return Verdict{};
   }
-  std::string problem;
   if (write->reads_other_rows) {
-    problem =
-        "it takes values from other rows (a subquery in SET, FROM, WITH, or USING with RETURNING)";
-  } else if (key->empty()) {
-    problem = write->relation +
-              " has no primary key (nor a unique key of NOT NULL columns) to name its rows by";
+    co_return Verdict{.problem =
+                          "it takes values from other rows (a subquery in SET, FROM, WITH, "
+                          "or USING with RETURNING)"};
   }
-  if (!problem.empty()) {
-    if (allow) co_return Decision{.unsafe = problem};
-    co_return Decision{.refusal = router::data_dependent_refusal(problem)};
+  if (key->empty()) {
+    co_return Verdict{.problem = write->relation +
+                                 " has no primary key (nor a unique key of NOT NULL columns) to "
+                                 "name its rows by"};
+  }
+  if (prepared && write->uses_other_tables) {
+    co_return Verdict{.problem = "a prepared DELETE ... USING chooses its rows by other tables"};
   }
   Plan plan{.write = std::move(*write), .key = std::move(*key)};
   plan.for_old = router::returning_keys(sql, plan.write, plan.key);
-  co_return Decision{.plan = std::move(plan)};
+  co_return Verdict{.plan = std::move(plan)};
 }
 
 std::optional<std::string> EffectPlanner::for_new(std::string_view sql, const Plan& plan,
                                                   const std::vector<std::string>& data_rows) const {
-  std::vector<std::string> keys;
-  keys.reserve(data_rows.size());
-  for (const std::string& body : data_rows) {
-    std::optional<protocol::DataRow> row = decode_row(body);
+  std::optional<std::string> keys = keys_array(data_rows, 0, data_rows.size());
+  if (!keys) return std::nullopt;
+  return router::on_keys(sql, plan.write, plan.key, *keys);
+}
+
+std::optional<std::string> EffectPlanner::keys_array(const std::vector<std::string>& data_rows,
+                                                     size_t first, size_t count) {
+  if (first + count > data_rows.size()) return std::nullopt;
+  std::string array = "[";
+  for (size_t i = first; i < first + count; ++i) {
+    std::optional<protocol::DataRow> row = decode_row(data_rows[i]);
     if (!row || row->columns.size() != 1 || !row->columns[0]) return std::nullopt;
-    keys.push_back(std::move(*row->columns[0]));
+    array.append(i > first ? "," : "").append(*row->columns[0]);
   }
-  return router::on_keys(sql, plan.write, plan.key, keys);
+  return array.append("]");
 }
 
 asio::awaitable<std::optional<std::vector<std::string>>> EffectPlanner::key_of(

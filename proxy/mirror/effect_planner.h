@@ -3,8 +3,8 @@
 // cutover, then on new on exactly those keys. The keys are the table's primary key (else a
 // unique key of NOT NULL columns), read from the source of truth's catalog once per table and
 // schema version; a statement shape named by key stays a statement and costs a lookup by
-// fingerprint afterwards. Simple protocol only, for now: an extended batch is mirrored as a
-// statement (docs/mirroring.md says what that leaves open).
+// fingerprint afterwards. In the extended protocol the pinner prepares both texts as
+// statements of cutover's own (pinner_effect.cpp).
 // Not the running of the two texts (the mirror), nor other pinned values (pinner.h).
 #pragma once
 
@@ -17,7 +17,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "proxy/mirror/pinner.h"
+#include "proxy/mirror/source_of_truth.h"
 #include "proxy/net/asio.h"
 #include "router/classify.h"
 #include "router/refusals.h"
@@ -46,15 +46,31 @@ class EffectPlanner {
   // what cannot be mirrored. Asks old for a table's key (the source idle or in a transaction).
   asio::awaitable<Decision> decide(std::string_view sql, const router::Classification& unit,
                                    bool allow);
+  // The same for a prepared statement's text (`sql`, pinned), whatever it is: a plan, or why
+  // it can be mirrored neither way (empty: as a statement).
+  struct Verdict {
+    std::optional<Plan> plan{};
+    std::string problem{};
+  };
+  asio::awaitable<Verdict> judge_statement(std::string_view sql, uint64_t fingerprint) {
+    return judge(sql, fingerprint, true);
+  }
   // New's text (and the journal's) once old ran plan.for_old: `data_rows` the DataRow bodies it
   // returned, taken out of the client's stream. nullopt when they are not the keys asked for.
   std::optional<std::string> for_new(std::string_view sql, const Plan& plan,
                                      const std::vector<std::string>& data_rows) const;
+  // The keys in `count` of `data_rows` from `first` as one JSON array (a prepared statement's
+  // parameter, router::on_key_parameter()); nullopt as for for_new().
+  static std::optional<std::string> keys_array(const std::vector<std::string>& data_rows,
+                                               size_t first, size_t count);
 
   // What names mean may have changed (SET search_path, ...): forget what was learnt.
   void settings_changed() { forget(); }
 
  private:
+  // `prepared`: the statement's parameters keep their types by its condition, which new's text
+  // keeps (so a DELETE ... USING cannot be mirrored by its effect).
+  asio::awaitable<Verdict> judge(std::string_view sql, uint64_t fingerprint, bool prepared);
   // The key columns of `relation`: empty when it has none; nullopt when old could not say.
   asio::awaitable<std::optional<std::vector<std::string>>> key_of(const std::string& relation);
   void forget();

@@ -17,8 +17,7 @@ Mirror::Mirror(Host& host, Links links, Pinner& pinner, ProxyContext& context, u
       pinner_(pinner),
       context_(context),
       conn_id_(conn_id),
-      transaction_(context.journal.get(), conn_id, database, user),
-      effects_(host, context.schema_version) {}
+      transaction_(context.journal.get(), conn_id, database, user) {}
 
 // The first mirrored unit of a transaction decides whether it goes to new live or, while new
 // is behind, to the journal whole (MirroredTransaction::join()).
@@ -89,7 +88,7 @@ asio::awaitable<bool> Mirror::query(std::string_view whole, const router::Classi
   EffectPlanner::Decision effect;
   if (!refusal && unit.changes_rows) {
     const bool allow = context_.config.migration.mirror.unsafe_writes == UnsafeWrites::kAllow;
-    effect = co_await effects_.decide(query_text(whole), unit, allow);
+    effect = co_await pinner_.effects().decide(query_text(whole), unit, allow);
     if (effect.refusal) note_refused(*effect.refusal, unit);
     refusal = std::move(effect.refusal);
     if (!effect.unsafe.empty()) pinner_.note_unsafe(unit.fingerprint, effect.unsafe);
@@ -120,7 +119,8 @@ asio::awaitable<bool> Mirror::batch(std::string_view batch, const router::BatchP
   }
   const std::optional<Pinner::PinnedBatch> pinned = co_await pinner_.pin_batch(batch, plan);
   refused_ = false;
-  std::optional<router::Refusal> refusal = unsafe_refusal(plan.unit);
+  std::optional<router::Refusal> refusal = data_dependent_refusal(plan.unit);
+  if (!refusal) refusal = unsafe_refusal(plan.unit);
   if (!refusal) refusal = journal_refusal(plan.unit);
   if (refusal) {
     // The client's batch is answered as if its first message failed: an ErrorResponse, then
@@ -133,18 +133,24 @@ asio::awaitable<bool> Mirror::batch(std::string_view batch, const router::BatchP
   // the rest of its transaction are not applied there.
   if (!plan.new_can_run) broken_ = MirrorBreak::kUnknownStatement;
   const std::string_view to_old = pinned ? std::string_view(pinned->for_old) : batch;
+  // With keyed Binds, these serve only should old's answer not hold the keys.
+  const bool pinned_for_new = pinned && pinned->keyed.empty();
   const std::string for_new =
-      plan.new_prefix + std::string(pinned ? std::string_view(pinned->for_new) : batch);
+      plan.new_prefix + std::string(pinned_for_new ? std::string_view(pinned->for_new) : batch);
   // For the journal: every statement it uses prepared first, as on a fresh connection.
   const std::string for_journal =
       std::string(journal_prefix) +
-      std::string(pinned ? std::string_view(pinned->for_journal) : batch);
+      std::string(pinned_for_new ? std::string_view(pinned->for_journal) : batch);
   applied_ = false;
   own_parses_taken_out_ = 0;
   static const std::vector<int> no_parses;
   const std::vector<int>& own_parses = pinned ? pinned->own_parses : no_parses;
+  if (pinned && !pinned->keyed.empty()) {
+    keyed_ = {&*pinned, batch, plan.new_prefix, journal_prefix};
+  }
   const bool ran =
       co_await this->unit(plan.old_prefix, to_old, for_new, for_journal, plan.unit, own_parses);
+  keyed_ = {};
   if (!ran) co_return false;
   if (pinned) pinner_.batch_ran(*pinned, own_parses_taken_out_, applied_);
   co_return true;
@@ -235,12 +241,7 @@ asio::awaitable<bool> Mirror::unit(std::string_view old_prefix, std::string_view
     primary_.filter.drop_parse_complete(wrap ? 1 : 0, parses_before + (old_prefix.empty() ? 0 : 1),
                                         &own_parses_taken_out_);
   }
-  using Taken = ReplyFilter::Taken;
-  const Taken taken = effect_ == nullptr         ? Taken::kNothing
-                      : effect_->write.returning ? Taken::kLastColumn
-                                                 : Taken::kRows;
-  primary_.filter.hold_ready(wrap ? 1 : 0, {.taken = taken, .error_edit = std::move(error_edit_)});
-  error_edit_ = nullptr;
+  primary_.filter.hold_ready(wrap ? 1 : 0, holding());
   to_old.append(old_prefix);
   to_old.append(for_old);
   // Old's id for the transaction, for its intent (mirror_commit.cpp), pipelined with its write.
@@ -284,12 +285,12 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
     }
     co_return co_await send_ready(status);
   }
-  std::string on_keys;  // mirrored by its effect: new's text, made from old's answer
-  if (effect_ != nullptr) {
-    const std::optional<std::string> text = effects_.for_new(effect_sql_, *effect_, held.data_rows);
-    if (text) {
-      append_query(on_keys, *text);
-      for_new = for_journal = on_keys;
+  std::string keyed_new;  // mirrored by its effect: new's text, made from old's answer
+  std::string keyed_journal;
+  if (runs_by_effect()) {
+    if (keyed_texts(held, keyed_new, keyed_journal)) {
+      for_new = keyed_new;
+      for_journal = keyed_journal;
     } else {  // not the keys asked for: new and the journal get the statement, reported
       log::error("mirror_keys_unreadable", {{"conn", conn_id_},
                                             {"fingerprint", log::hex(unit.fingerprint)},

@@ -135,12 +135,7 @@ class Mirror {
     transaction_.keep_state(whole, new_side_.state().units().size());
   }
   // The connections traded places: new's transaction id is unknown.
-  void roles_swapped() {
-    transaction_.set_new_transaction_id(0);
-    effects_.settings_changed();
-  }
-  // What names mean may have changed (SET search_path, ...).
-  void settings_changed() { effects_.settings_changed(); }
+  void roles_swapped() { transaction_.set_new_transaction_id(0); }
 
  private:
   enum class Send { kSent, kSkipped, kLost };
@@ -190,6 +185,15 @@ class Mirror {
   // returning its rows' keys, then on new on those keys (effect_planner.h).
   asio::awaitable<bool> by_effect(const EffectPlanner::Plan& plan, std::string_view sql,
                                   const router::Classification& unit);
+  bool runs_by_effect() const { return effect_ != nullptr || keyed_.pinned != nullptr; }
+  // How old's answer to the unit about to run is held: the keys taken out of it, errors edited.
+  ReplyFilter::Holding holding();
+  // New's text and the journal's for the unit by its effect, from old's answer; false when it
+  // does not hold the keys asked for.
+  bool keyed_texts(const HeldAnswer& held, std::string& for_new, std::string& for_journal) const;
+  // The refusal of a batch binding a write that can be mirrored neither as a statement nor by
+  // its effect (Pinner::data_dependent()); allowed by unsafe_writes, it is noted as unsafe.
+  std::optional<router::Refusal> data_dependent_refusal(const router::Classification& unit);
   // Old answered a unit of the client's: what it saw committed is what new must have before
   // the unit goes there (CommitFence).
   void old_answered() { seen_commits_ = context_.commits.horizon(); }
@@ -238,10 +242,17 @@ class Mirror {
   std::deque<Pending> pending_;
   uint64_t own_parses_taken_out_ = 0;
   Copy copy_;
-  EffectPlanner effects_;
-  // While a unit mirrored by its effect runs: its plan and the text it was made from.
+  // While a unit mirrored by its effect runs: its plan and the text it was made from (a
+  // Query), or the pinned batch with keyed Binds and what new and the journal get first.
   const EffectPlanner::Plan* effect_ = nullptr;
   std::string_view effect_sql_;
+  struct KeyedBatch {
+    const Pinner::PinnedBatch* pinned = nullptr;
+    std::string_view batch;
+    std::string_view new_prefix;
+    std::string_view journal_prefix;
+  };
+  KeyedBatch keyed_{};
   // How an error of old's in the next unit is shown to the client: its position moved into
   // the client's text (the text was pinned), or a refusal without its DO block's context.
   std::function<bool(protocol::ErrorFields&)> error_edit_;

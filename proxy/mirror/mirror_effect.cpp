@@ -1,6 +1,8 @@
 // What of a unit is not mirrored statement for statement: a unit refused before old runs it
 // (router/refusals.h), a write mirrored by its effect (effect_planner.h); and how old's errors
 // in such units, or in rewritten text, are shown to the client.
+#include <utility>
+
 #include "proxy/base/log.h"
 #include "proxy/mirror/mirror.h"
 #include "proxy/mirror/mirror_messages.h"
@@ -84,6 +86,46 @@ asio::awaitable<bool> Mirror::by_effect(const EffectPlanner::Plan& plan, std::st
   const bool ran = co_await this->unit({}, for_old, as_statement, as_statement, unit);
   effect_ = nullptr;
   co_return ran;
+}
+
+ReplyFilter::Holding Mirror::holding() {
+  using Taken = ReplyFilter::Taken;
+  ReplyFilter::Holding how{.error_edit = std::exchange(error_edit_, nullptr)};
+  if (effect_ != nullptr) how.taken = effect_->write.returning ? Taken::kLastColumn : Taken::kRows;
+  if (keyed_.pinned != nullptr) {
+    how.executes = keyed_.pinned->executes;
+    how.describes = keyed_.pinned->describes;
+  }
+  return how;
+}
+
+bool Mirror::keyed_texts(const HeldAnswer& held, std::string& for_new,
+                         std::string& for_journal) const {
+  if (effect_ != nullptr) {
+    const std::optional<std::string> text =
+        pinner_.effects().for_new(effect_sql_, *effect_, held.data_rows);
+    if (!text) return false;
+    append_query(for_new, *text);
+    for_journal = for_new;
+    return true;
+  }
+  const std::optional<Pinner::ForNew> keyed = Pinner::with_keys(*keyed_.pinned, keyed_.batch, held);
+  if (!keyed) return false;
+  for_new.assign(keyed_.new_prefix).append(keyed->for_new);
+  for_journal.assign(keyed_.journal_prefix).append(keyed->for_journal);
+  return true;
+}
+
+std::optional<router::Refusal> Mirror::data_dependent_refusal(const router::Classification& unit) {
+  const std::string& problem = pinner_.data_dependent();
+  if (problem.empty()) return std::nullopt;
+  if (context_.config.migration.mirror.unsafe_writes == UnsafeWrites::kAllow) {
+    pinner_.note_unsafe(unit.fingerprint, problem);
+    return std::nullopt;
+  }
+  router::Refusal refusal = router::data_dependent_refusal(problem);
+  note_refused(refusal, unit);
+  return refusal;
 }
 
 }  // namespace cutover::proxy

@@ -22,7 +22,7 @@ namespace cutover::proxy {
 bool Mirror::runs_parallel(const router::Classification& unit) const {
   using router::Kind;
   return context_.config.migration.mirror.ordering == MirrorOrdering::kParallel &&
-         effect_ == nullptr && primary_.status == 'T' &&
+         !runs_by_effect() && primary_.status == 'T' &&
          (unit.kind == Kind::kWrite || unit.kind == Kind::kUnknown) && !unit.controls_transaction &&
          !unit.refuses_transaction_block;
 }

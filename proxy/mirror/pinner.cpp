@@ -18,6 +18,7 @@ void Pinner::start_unit() {
   if (source_.transaction_status() == 'I') transaction_time_.clear();
   unpinned_ = false;
   unsafe_.clear();
+  data_dependent_.clear();
   rewrites_.clear();
 }
 
@@ -72,6 +73,7 @@ std::string Pinner::pin_text(std::string_view sql, const router::Classification&
 void Pinner::settings_changed() {
   forget_tables();
   forget_statements();
+  effects_.settings_changed();
 }
 
 void Pinner::statements_lost(bool on_both) {
@@ -83,10 +85,25 @@ void Pinner::statements_lost(bool on_both) {
   if (on_both) to_close_on_old_.clear();
 }
 
+// A write by its effect has a text of its own on each side, under one name: cutover's
+// statements are closed and prepared again as they come (role switches are rare). Tables and
+// keys are read from the other catalog from now on.
 void Pinner::swap_sides() {
-  for (auto& [parse, pin] : statements_) std::swap(pin.on_old, pin.on_new);
+  forget_statements();
   std::swap(to_close_on_old_, to_close_on_new_);
   forget_tables();
+  effects_.settings_changed();
+}
+
+// Forgets cutover's statements (DDL may have changed what they must pin, or there are too
+// many); those the servers have are closed there before the next pinned batch.
+void Pinner::forget_statements() {
+  for (const auto& [parse, pin] : statements_) {
+    if (pin.on_old) to_close_on_old_.push_back(pin.name);
+    if (pin.on_new) to_close_on_new_.push_back(pin.name);
+  }
+  statements_.clear();
+  streamed_.clear();  // their names are in the lists above
 }
 
 }  // namespace cutover::proxy

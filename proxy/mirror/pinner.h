@@ -23,34 +23,28 @@
 #include <vector>
 
 #include "proxy/link/reply_filter.h"
+#include "proxy/mirror/effect_planner.h"
+#include "proxy/mirror/source_of_truth.h"
 #include "proxy/net/asio.h"
+#include "router/bound_pinning.h"
 #include "router/classify.h"
 #include "router/extended.h"
 #include "router/insert_defaults.h"
 
 namespace cutover::proxy {
 
-// What the pinner needs of the source of truth: statements of cutover's own run there, nothing
-// of them reaching the client. The session implements it over its primary link; a unit test
-// fakes it.
-class SourceOfTruth {
- public:
-  virtual ~SourceOfTruth() = default;
-  // The transaction status of the client's session there, as of its last ReadyForQuery.
-  virtual char transaction_status() const = 0;
-  // One simple Query of cutover's own: its answer, rows and all; nullopt when the connection
-  // failed.
-  virtual asio::awaitable<std::optional<HeldAnswer>> query_own(std::string_view sql) = 0;
-  // cutover's own messages (one unit, ending with a Sync), their answer dropped; false when
-  // the connection failed.
-  virtual asio::awaitable<bool> run_own(std::string_view messages) = 0;
-};
-
 class Pinner {
  public:
   // `schema_version` counts DDL seen by any session: what was learnt of tables before is stale.
   Pinner(SourceOfTruth& source, const std::atomic<uint64_t>& schema_version, uint64_t conn_id)
-      : source_(source), schema_version_(schema_version), conn_id_(conn_id) {}
+      : source_(source),
+        schema_version_(schema_version),
+        conn_id_(conn_id),
+        effects_(source, schema_version) {}
+
+  // Which UPDATEs and DELETEs are mirrored by their effect (the mirror asks it for a Query;
+  // pin_batch() for a prepared statement).
+  EffectPlanner& effects() { return effects_; }
 
   // A mirrored unit starts: a new transaction gets a new instant, and nothing is unpinned yet.
   void start_unit();
@@ -61,6 +55,10 @@ class Pinner {
   // random(), an INSERT ... SELECT with volatile defaults): empty when nothing; such a write
   // is refused or, when allowed, an open divergence.
   const std::string& unsafe() const { return unsafe_; }
+  // Why a statement the unit binds can be mirrored neither as a statement nor by its effect
+  // (EffectPlanner::Verdict::problem): empty when nothing; such a unit is refused or, when
+  // allowed, an open divergence (the mirror decides).
+  const std::string& data_dependent() const { return data_dependent_; }
   // Logs a statement whose values cannot be pinned (once per session and fingerprint) and
   // marks the current unit unpinned; note_unsafe() also marks it unsafe.
   void note_unpinned(uint64_t fingerprint, const std::string& what);
@@ -90,9 +88,37 @@ class Pinner {
     std::vector<int> own_parses{};                  // where cutover's Parses stand among old's
     std::vector<PinnedStatement*> parsed_on_old{};  // in that order
     std::vector<PinnedStatement*> used{};
+    // Binds of writes mirrored by their effect: how old's answer is filtered (by the place of
+    // each Execute and Describe answer), and what new and the journal get once old's keys are
+    // known (with_keys()); for_new and for_journal are left empty then.
+    std::vector<ReplyFilter::Taken> executes{};
+    std::vector<ReplyFilter::Taken> describes{};
+    struct KeyedBind {
+      PinnedStatement* pin = nullptr;
+      std::string bind{};  // the client's Bind, its body
+      std::vector<std::optional<std::string>> extra{};
+      int execute = 0;              // its Execute's place among the batch's Executes
+      std::string new_parse{};      // in front of it on new (empty: new has the statement)
+      std::string journal_parse{};  // ... in the journal's (empty: an earlier Bind has it)
+      size_t at_new = 0;            // its place in new_replacements
+      size_t at_journal = 0;        // ... and journal_replacements
+    };
+    std::vector<KeyedBind> keyed{};
+    std::string new_closes{};
+    std::vector<router::Replacement> new_replacements{};
+    std::vector<router::Replacement> journal_replacements{};
   };
   asio::awaitable<std::optional<PinnedBatch>> pin_batch(std::string_view batch,
                                                         const router::BatchPlan& plan);
+  // For a pinned batch with keyed Binds, once old answered it (`batch` the client's): new's
+  // batch and the journal's, each Bind given the keys its Execute returned on old; nullopt
+  // when old's answer does not hold them.
+  struct ForNew {
+    std::string for_new;
+    std::string for_journal;
+  };
+  static std::optional<ForNew> with_keys(const PinnedBatch& pinned, std::string_view batch,
+                                         const HeldAnswer& old_answer);
   // After the pinned batch ran: `parse_completes` of old's ParseCompletes for cutover's
   // statements were taken out (in order); `ran_on_new`: new ran the batch whole.
   void batch_ran(const PinnedBatch& pinned, uint64_t parse_completes, bool ran_on_new);
@@ -138,8 +164,14 @@ class Pinner {
     std::vector<Evaluated> evaluated{};
     std::string unpinned{};  // what the statement leaves unpinned: reported
     std::string unsafe{};    // what of that it stores (see unsafe())
-    bool on_old = false;     // prepared on the source of truth's connection
-    bool on_new = false;     // ... on the mirror's
+    // A write mirrored by its effect (effect_planner.h): `parse` returns the keys of the rows
+    // it changed, on old; new gets `new_parse` under the same name, on those keys (one more
+    // parameter, last). `returning`: the client's own RETURNING, so the keys come last.
+    std::string new_parse{};
+    bool returning = false;
+    std::string data_dependent{};  // see data_dependent()
+    bool on_old = false;           // prepared on the source of truth's connection
+    bool on_new = false;           // ... on the mirror's
     // Values of `evaluated` asked of the source ahead, for batches sent in pieces
     std::deque<std::vector<std::optional<std::string>>> prefetched{};
   };
@@ -183,6 +215,20 @@ class Pinner {
   // pinner_extended.cpp
   asio::awaitable<bool> refresh_statements();
   asio::awaitable<PinnedStatement*> statement_for(const router::BatchPlan::Binding& binding);
+  // pinner_effect.cpp: `text` (pinned so far) as old's and new's texts when it is mirrored by
+  // its effect; sets pin.data_dependent when it can be mirrored neither way.
+  struct EffectTexts {
+    std::string for_old;
+    std::string for_new;
+  };
+  asio::awaitable<std::optional<EffectTexts>> effect_texts(PinnedStatement& pin,
+                                                           std::string_view text,
+                                                           uint64_t fingerprint);
+  // Whether a Bind of `pin` can be mirrored by its effect where `binding` stands; noted as an
+  // unsafe write when not.
+  bool keyable(const PinnedStatement& pin, const router::BatchPlan::Binding& binding);
+  static void set_taken(PinnedBatch& out, const PinnedStatement& pin,
+                        const router::BatchPlan::Binding& binding);
   PinnedBatch rebind(std::string_view batch, const std::vector<PinnedUse>& uses,
                      const Values& values, const std::string& transaction,
                      const std::string& statement);
@@ -194,6 +240,8 @@ class Pinner {
   bool standard_strings_ = true;
   bool unpinned_ = false;
   std::string unsafe_;
+  std::string data_dependent_;
+  EffectPlanner effects_;
   router::TextMap rewrites_;      // of the unit's text, since start_unit()
   std::string transaction_time_;  // what now() is in this transaction, once pinned
   std::unordered_set<uint64_t> unpinned_reported_;  // fingerprints logged as such already

@@ -1,4 +1,5 @@
-// Pinning in the extended protocol (the rest: pinner.cpp, pinner_defaults.cpp). In the
+// Pinning in the extended protocol (the rest: pinner.cpp, pinner_defaults.cpp; writes by their
+// effect: pinner_effect.cpp). In the
 // extended protocol (router/bound_pinning.h), a statement whose
 // values differ per server (now() and its kin, an INSERT leaving a serial key,
 // gen_random_uuid() or now() to a column default) is prepared a second time, by cutover, as
@@ -72,7 +73,8 @@ asio::awaitable<std::optional<Pinner::PinnedBatch>> Pinner::pin_batch(
     } else if (!pin->unpinned.empty()) {
       note_unpinned(binding.fingerprint, pin->unpinned);
     }
-    if (pin->name.empty()) continue;
+    if (!pin->data_dependent.empty()) data_dependent_ = pin->data_dependent;
+    if (pin->name.empty() || !keyable(*pin, binding)) continue;
     uses.push_back({&binding, pin});
     evaluated += pin->evaluated.size();
   }
@@ -132,7 +134,8 @@ Pinner::PinnedBatch Pinner::rebind(std::string_view batch, const std::vector<Pin
   for (size_t i = 0; i < messages.size(); ++i) {
     if (use != uses.end() && use->binding->message == i) {
       PinnedStatement* pin = use->pin;
-      const uint64_t fingerprint = use->binding->fingerprint;
+      const router::BatchPlan::Binding* binding = use->binding;
+      const uint64_t fingerprint = binding->fingerprint;
       ++use;
       std::vector<std::optional<std::string>> extra{transaction, statement};
       extra.insert(extra.end(), value, value + static_cast<ptrdiff_t>(pin->evaluated.size()));
@@ -142,10 +145,11 @@ Pinner::PinnedBatch Pinner::rebind(std::string_view batch, const std::vector<Pin
         note_unpinned(fingerprint, "extended protocol: a Bind not of the statement's parameters");
         continue;
       }
-      std::string prepare;
+      const bool keyed = !pin->new_parse.empty();
+      std::string prepare;  // for new and the journal
       if (prepared_here.insert(pin).second) {
         out.used.push_back(pin);
-        prepare = close_statement(pin->name) + pin->parse;
+        prepare = close_statement(pin->name) + (keyed ? pin->new_parse : pin->parse);
         if (!pin->on_old) {
           out.parsed_on_old.push_back(pin);
           out.own_parses.push_back(parses++);
@@ -154,6 +158,15 @@ Pinner::PinnedBatch Pinner::rebind(std::string_view batch, const std::vector<Pin
       const bool parse_on_old = !prepare.empty() && !pin->on_old;
       const bool parse_on_new = !prepare.empty() && !pin->on_new;
       for_old.push_back({i, (parse_on_old ? pin->parse : std::string()) + *bind});
+      if (keyed) {  // new's Bind and the journal's wait for old's keys (with_keys())
+        set_taken(out, *pin, *binding);
+        out.keyed.push_back({pin, std::string(messages[i].substr(5)), std::move(extra),
+                             binding->execute, parse_on_new ? prepare : std::string(), prepare,
+                             for_new.size(), for_journal.size()});
+        for_new.push_back({i, {}});
+        for_journal.push_back({i, {}});
+        continue;
+      }
       for_new.push_back({i, (parse_on_new ? prepare : std::string()) + *bind});
       for_journal.push_back({i, prepare + *bind});
       continue;
@@ -164,6 +177,13 @@ Pinner::PinnedBatch Pinner::rebind(std::string_view batch, const std::vector<Pin
     out.for_new += close_statement(name);
   }
   out.for_old = router::replace_messages(batch, for_old);
+  if (!out.keyed.empty()) {
+    out.new_closes = std::move(out.for_new);
+    out.new_replacements = std::move(for_new);
+    out.journal_replacements = std::move(for_journal);
+    out.for_new.clear();
+    return out;
+  }
   out.for_new += router::replace_messages(batch, for_new);
   out.for_journal = router::replace_messages(batch, for_journal);
   return out;
@@ -265,6 +285,14 @@ std::optional<Pinner::PinnedPiece> Pinner::pin_piece(std::string_view piece,
       bind =
           router::extended_bind(messages[binding.message].substr(5), pin->name, pin->params, extra);
     }
+    // By its effect it needs old's keys before new's Bind is made: not in a batch in pieces.
+    if (pin != nullptr && (!pin->new_parse.empty() || !pin->data_dependent.empty())) {
+      streamed_unpinned_ = streamed_unsafe_ = true;
+      report_unpinned(binding.fingerprint,
+                      "extended protocol: a write by its effect in a batch "
+                      "sent in pieces");
+      continue;
+    }
     const bool nothing_to_pin = pin != nullptr && pin->name.empty() && pin->unpinned.empty();
     if (!nothing_to_pin && (!bind || !pin->unpinned.empty())) {
       streamed_unpinned_ = true;
@@ -348,22 +376,17 @@ asio::awaitable<Pinner::PinnedStatement*> Pinner::statement_for(
       changed = true;
     }
   }
-  if (!changed) co_return &pin;
+  const std::optional<EffectTexts> effect = co_await effect_texts(pin, text, binding.fingerprint);
+  if (!changed && !effect) co_return &pin;
   pin.name = "cutover_pin_" + std::to_string(++names_given_);
-  pin.parse = router::extended_parse(pin.name, text, parse->parameter_types, pin.params,
-                                     2 + pin.evaluated.size());
-  co_return &pin;
-}
-
-// Forgets cutover's statements (DDL may have changed what they must pin, or there are too
-// many); those the servers have are closed there before the next pinned batch.
-void Pinner::forget_statements() {
-  for (const auto& [parse, pin] : statements_) {
-    if (pin.on_old) to_close_on_old_.push_back(pin.name);
-    if (pin.on_new) to_close_on_new_.push_back(pin.name);
+  const size_t extra = 2 + pin.evaluated.size();
+  pin.parse = router::extended_parse(pin.name, effect ? effect->for_old : text,
+                                     parse->parameter_types, pin.params, extra);
+  if (effect) {  // the keys come last
+    pin.new_parse = router::extended_parse(pin.name, effect->for_new, parse->parameter_types,
+                                           pin.params, extra + 1);
   }
-  statements_.clear();
-  streamed_.clear();  // their names are in the lists above
+  co_return &pin;
 }
 
 }  // namespace cutover::proxy

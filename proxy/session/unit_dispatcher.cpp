@@ -129,7 +129,6 @@ void UnitDispatcher::note_unit(const router::Classification& unit) {
   }
   if (unit.kind == Kind::kSession) {  // search_path may have changed what names mean
     parts_.pinner.settings_changed();
-    parts_.mirror.settings_changed();
   }
   if (unit.kind == Kind::kTransaction && unit.read_only_transaction) {
     view_.read_only_transaction = true;

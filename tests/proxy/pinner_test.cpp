@@ -181,7 +181,7 @@ TEST_F(PinnerTest, NothingIsPinnedWithoutStandardConformingStrings) {
   EXPECT_TRUE(old.queries.empty());
 }
 
-TEST_F(PinnerTest, AnExtendedInsertIsRebound_PreparedOncePerSide_AndSwappedWithTheRoles) {
+TEST_F(PinnerTest, AnExtendedInsertIsRebound_PreparedOncePerSide_AndAgainAfterARoleSwitch) {
   const std::string batch = insert_batch();
   pinner.start_unit();
   auto pinned = run_to_completion(pinner.pin_batch(batch, plan(batch)));
@@ -205,14 +205,21 @@ TEST_F(PinnerTest, AnExtendedInsertIsRebound_PreparedOncePerSide_AndSwappedWithT
   EXPECT_EQ(parsed_names(second->for_old), std::vector<std::string>{""});
   EXPECT_EQ(parsed_names(second->for_new), std::vector<std::string>{""});
 
-  // After a role switch nothing changes sides (both have it); after a fresh connection to the
-  // mirror, only the mirror must get it again.
-  pinner.swap_sides();
+  // After a fresh connection to the mirror, only the mirror must get it again.
   pinner.statements_lost(false);
   auto third = run_to_completion(pinner.pin_batch(batch, plan(batch)));
   ASSERT_TRUE(third.has_value());
   EXPECT_EQ(parsed_names(third->for_old), std::vector<std::string>{""});
   EXPECT_EQ(parsed_names(third->for_new), (std::vector<std::string>{"", "cutover_pin_1"}));
+  // After a role switch cutover's statements are prepared again, under new names (a write by
+  // its effect has a text of its own on each side), the old ones closed on both.
+  pinner.batch_ran(*third, 0, true);
+  pinner.swap_sides();
+  auto fourth = run_to_completion(pinner.pin_batch(batch, plan(batch)));
+  ASSERT_TRUE(fourth.has_value());
+  EXPECT_EQ(parsed_names(fourth->for_old), (std::vector<std::string>{"", "cutover_pin_2"}));
+  EXPECT_EQ(parsed_names(fourth->for_new), (std::vector<std::string>{"", "cutover_pin_2"}));
+  EXPECT_NE(fourth->for_new.find("Scutover_pin_1"), std::string::npos);  // a Close
 }
 
 TEST_F(PinnerTest, ForgottenStatementsAreClosedOnBothSidesBeforeTheNextBatch) {

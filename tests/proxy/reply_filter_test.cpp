@@ -248,5 +248,36 @@ TEST(ReplyFilter, TakesTheLastColumnOutOfEachRowAtEverySplit) {
   }
 }
 
+// An extended batch: each Execute and Describe answer is taken from as its own statement asks
+// (nothing; the rows, its RowDescription becoming NoData; the last column), and the rows taken
+// are counted per Execute.
+TEST(ReplyFilter, TakesFromEachExecuteAndDescribeOfABatchAsItsStatementAsksAtEverySplit) {
+  const std::string no_data = message('n');
+  const std::string sent =
+      kBindComplete + no_data + complete("INSERT 0 1") + kBindComplete +
+      columns_message('T', {"json_build_object"}) + columns_message('D', {R"({"id":1})"}) +
+      columns_message('D', {R"({"id":2})"}) + complete("UPDATE 2") + kBindComplete +
+      columns_message('T', {"id", "json_build_object"}) +
+      columns_message('D', {"7", R"({"id":7})"}) + complete("DELETE 1") + kReady;
+  const std::string seen = kBindComplete + no_data + complete("INSERT 0 1") + kBindComplete +
+                           no_data + complete("UPDATE 2") + kBindComplete +
+                           columns_message('T', {"id"}) + columns_message('D', {"7"}) +
+                           complete("DELETE 1");
+  using Taken = ReplyFilter::Taken;
+  const std::vector<Taken> answers = {Taken::kNothing, Taken::kRows, Taken::kLastColumn};
+  for (size_t split = 0; split <= sent.size(); ++split) {
+    ReplyFilter filter;
+    filter.hold_ready(0, {.executes = answers, .describes = answers});
+    EXPECT_EQ(relay(filter, sent, {split}, "ZCEDT"), seen) << "split at " << split;
+    ASSERT_TRUE(filter.has_held());
+    const HeldAnswer held = filter.take_held();
+    EXPECT_EQ(held.taken_per_execute, (std::vector<size_t>{0, 2, 1}));
+    ASSERT_EQ(held.data_rows.size(), 3u);
+    EXPECT_EQ(message('D', held.data_rows[1]), columns_message('D', {R"({"id":2})"}));
+    EXPECT_EQ(message('D', held.data_rows[2]), columns_message('D', {R"({"id":7})"}));
+    EXPECT_EQ(held.tags, (std::vector<std::string>{"INSERT 0 1", "UPDATE 2", "DELETE 1"}));
+  }
+}
+
 }  // namespace
 }  // namespace cutover::proxy

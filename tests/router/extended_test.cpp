@@ -247,10 +247,32 @@ TEST_F(ExtendedTest, EveryBindOfAStatementWhoseValuesMayNeedPinningIsListed) {
   EXPECT_EQ(later.pinnable[0].message, 0u);
   EXPECT_EQ(later.pinnable[1].message, 2u);
   EXPECT_EQ(later.pinnable[1].parse, parse_named);
-  // Neither an INSERT nor a time function: nothing listed.
-  EXPECT_TRUE(plan(batch(Parse{.query = "update t set v = $1"}, Bind{.parameters = {"1"}},
+  // Neither an INSERT, a time function, nor an UPDATE or DELETE: nothing listed.
+  EXPECT_TRUE(plan(batch(Parse{.query = "select v from t where id = $1"}, Bind{.parameters = {"1"}},
                          Execute{}, Sync{}))
                   .pinnable.empty());
+}
+
+// An UPDATE may be mirrored by its effect: where its portal's answers stand among the batch's.
+TEST_F(ExtendedTest, ABoundWriteKnowsWhereItsPortalsAnswersStand) {
+  const BatchPlan two =
+      plan(batch(Parse{.query = "update t set v = $1"}, Describe{.kind = 'S'},
+                 Bind{.parameters = {"1"}}, Describe{.kind = 'P'}, Execute{},
+                 Bind{.parameters = {"2"}}, Describe{.kind = 'P'}, Execute{}, Sync{}));
+  ASSERT_EQ(two.pinnable.size(), 2u);
+  EXPECT_EQ(two.pinnable[0].execute, 0);
+  EXPECT_EQ(two.pinnable[0].describes, std::vector<int>{1});
+  EXPECT_TRUE(two.pinnable[0].runs_once);
+  EXPECT_EQ(two.pinnable[1].execute, 1);
+  EXPECT_EQ(two.pinnable[1].describes, std::vector<int>{2});
+  // A row limit, or a second Execute of the portal: its keys are not one Execute's answer.
+  const BatchPlan limited =
+      plan(batch(Parse{.query = "delete from t"}, Bind{}, Execute{.max_rows = 5}, Sync{}));
+  EXPECT_FALSE(limited.pinnable[0].runs_once);
+  const BatchPlan twice =
+      plan(batch(Parse{.query = "delete from t"}, Bind{}, Execute{}, Execute{}, Sync{}));
+  EXPECT_EQ(twice.pinnable[0].execute, 0);
+  EXPECT_FALSE(twice.pinnable[0].runs_once);
 }
 
 }  // namespace

@@ -70,7 +70,7 @@ TEST(RowEffectTest, OldReturnsTheKeysAndNewRunsOnThem) {
   const std::string returning = "delete from t where v > 1 returning *";
   EXPECT_EQ(returning_keys(returning, *find_row_write(returning), {"id"}),
             "delete from t where v > 1 returning *, json_build_object('id', \"t\".\"id\")");
-  EXPECT_EQ(on_keys(sql, *write, {"id", "Region"}, {R"({"id":7,"Region":"eu"})", R"({"id":9})"}),
+  EXPECT_EQ(on_keys(sql, *write, {"id", "Region"}, R"([{"id":7,"Region":"eu"},{"id":9}])"),
             "UPDATE t AS x SET v = v + 1  WHERE (\"x\".\"id\", \"x\".\"Region\") IN (SELECT "
             "k.\"id\", k.\"Region\" FROM json_populate_recordset(NULL::\"t\", "
             "'[{\"id\":7,\"Region\":\"eu\"},{\"id\":9}]') AS k)  ;");
@@ -80,13 +80,29 @@ TEST(RowEffectTest, ADeleteOnKeysDropsWhatOnlyChoseItsRows) {
   const std::string sql = "delete from only s.t using u where u.flag and u.id = t.id";
   const auto write = find_row_write(sql);
   ASSERT_TRUE(write);
-  EXPECT_EQ(on_keys(sql, *write, {"id"}, {}),
+  EXPECT_EQ(on_keys(sql, *write, {"id"}, "[]"),
             "DELETE FROM ONLY \"s\".\"t\" AS \"t\" WHERE (\"t\".\"id\") IN (SELECT k.\"id\" "
             "FROM json_populate_recordset(NULL::\"s\".\"t\", '[]') AS k) ");
   const std::string no_where = "update t set v = 0";
-  EXPECT_EQ(on_keys(no_where, *find_row_write(no_where), {"id"}, {"{\"id\":1}"}),
+  EXPECT_EQ(on_keys(no_where, *find_row_write(no_where), {"id"}, "[{\"id\":1}]"),
             "update t set v = 0 WHERE (\"t\".\"id\") IN (SELECT k.\"id\" FROM "
             "json_populate_recordset(NULL::\"t\", '[{\"id\":1}]') AS k) ");
+}
+
+TEST(RowEffectTest, APreparedStatementGetsItsKeysAsAParameterAndKeepsItsConditionTyped) {
+  const std::string sql = "UPDATE t SET v = $1 WHERE state = $2 AND n > 3 RETURNING v";
+  const auto write = find_row_write(sql);
+  ASSERT_TRUE(write);
+  EXPECT_FALSE(write->uses_other_tables);
+  EXPECT_EQ(on_key_parameter(sql, *write, {"id"}, 3),
+            "UPDATE t SET v = $1  WHERE (\"t\".\"id\") IN (SELECT k.\"id\" FROM "
+            "json_populate_recordset(NULL::\"t\", CAST($3 AS json)) AS k) AND (( state = $2 AND "
+            "n > 3 ) OR true) RETURNING v");
+  const std::string all = "delete from t";
+  EXPECT_EQ(on_key_parameter(all, *find_row_write(all), {"id"}, 1),
+            "delete from t WHERE (\"t\".\"id\") IN (SELECT k.\"id\" FROM "
+            "json_populate_recordset(NULL::\"t\", CAST($1 AS json)) AS k) ");
+  EXPECT_TRUE(find_row_write("delete from t using u where u.id = t.id")->uses_other_tables);
 }
 
 }  // namespace
