@@ -201,6 +201,8 @@ BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& class
     }
     ++message;
   });
+  plan.execute_count = executes;
+  plan.describe_count = describes;
   return plan;
 }
 

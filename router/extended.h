@@ -49,6 +49,8 @@ struct BatchPlan {
     std::vector<int> describes{};
     bool runs_once = true;
   };
+  int execute_count = 0;   // Execute messages in the batch
+  int describe_count = 0;  // Describe messages
   std::vector<Binding> pinnable{};
 };
 

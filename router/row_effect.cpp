@@ -152,6 +152,13 @@ std::optional<RowWrite> find_row_write(std::string_view sql) {
     write.current_of = node_of(where, "CurrentOfExpr") != nullptr;
   }
   const json::value* targets = statement->if_contains("targetList");
+  if (write.update && targets != nullptr && targets->is_array()) {
+    for (const json::value& set : targets->as_array()) {
+      if (const json::object* column = node_of(&set, "ResTarget")) {
+        write.set_columns.push_back(string_field(*column, "name"));
+      }
+    }
+  }
   write.reads_other_rows = statement->contains("withClause") ||
                            (write.update && statement->contains("fromClause")) ||
                            (targets != nullptr && has_sublink(*targets));

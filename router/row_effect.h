@@ -30,12 +30,13 @@ struct RowWrite {
   // a subquery in SET, a WITH clause, a DELETE ... USING that returns rows. By keys alone new
   // could not compute the same values.
   bool reads_other_rows = false;
-  bool uses_other_tables = false;  // FROM or USING
-  bool returning = false;          // the client asked for RETURNING (it ends the statement)
-  bool current_of = false;         // WHERE CURRENT OF a cursor
-  size_t where_begin = 0;          // the WHERE keyword; `where_end` when there is none
-  size_t where_end = 0;            // where the condition ends: RETURNING, or the statement's end
-  size_t end = 0;                  // the statement's end, before a closing semicolon
+  bool uses_other_tables = false;          // FROM or USING
+  std::vector<std::string> set_columns{};  // an UPDATE's: the columns it sets
+  bool returning = false;                  // the client asked for RETURNING (it ends the statement)
+  bool current_of = false;                 // WHERE CURRENT OF a cursor
+  size_t where_begin = 0;                  // the WHERE keyword; `where_end` when there is none
+  size_t where_end = 0;  // where the condition ends: RETURNING, or the statement's end
+  size_t end = 0;        // the statement's end, before a closing semicolon
 };
 
 // The UPDATE or DELETE that `sql` holds as its only statement; nullopt for anything else, or

@@ -55,6 +55,10 @@ struct BackendLink {
   int pending_replies = 0;
   int syncs_since_execute = 0;
   bool copy_in = false;
+  // CopyDone or CopyFail the client sent before the server's CopyInResponse reached cutover (a
+  // client may send a COPY's data without waiting for it, as asyncpg does): that COPY is over
+  // when its CopyInResponse comes. Cleared once nothing is owed (a COPY refused gets none).
+  int copy_ends_early = 0;
   char last_type = '\0';
   bool write_whole = true;
   ReplyFilter filter{};

@@ -61,6 +61,22 @@ void ReplyFilter::observe(int units_before) {
   expected_.push_back({Edit::kObserved, units_before, 0, {}});
 }
 
+void ReplyFilter::take_also(int units_before, const std::vector<Taken>& executes,
+                            const std::vector<Taken>& describes) {
+  auto merge = [](std::vector<Taken>& into, const std::vector<Taken>& more) {
+    if (into.size() < more.size()) into.resize(more.size(), Taken::kNothing);
+    for (size_t i = 0; i < more.size(); ++i) {
+      if (more[i] != Taken::kNothing) into[i] = more[i];
+    }
+  };
+  for (Expected& e : expected_) {
+    if (e.edit != Edit::kObserved || e.units_before != units_before) continue;
+    merge(e.executes, executes);
+    merge(e.describes, describes);
+    return;
+  }
+}
+
 HeldAnswer ReplyFilter::take_held() {
   HeldAnswer answer = std::move(answers_.front());
   answers_.pop_front();
@@ -121,9 +137,12 @@ bool ReplyFilter::edits(Expected& e, char type, std::string_view body, std::stri
   return false;
 }
 
+// Counts the answers whatever is taken: a batch going to old in pieces learns what to take
+// of later ones as they are sent (take_also()).
 ReplyFilter::Taken ReplyFilter::taken_for(Expected& e, char type) {
-  if (e.executes.empty() && e.describes.empty()) return e.taken;
-  auto at = [](const std::vector<Taken>& answers, size_t place) {
+  const bool extended = !e.executes.empty() || !e.describes.empty();
+  auto at = [&](const std::vector<Taken>& answers, size_t place) {
+    if (!extended) return e.taken;
     return place < answers.size() ? answers[place] : Taken::kNothing;
   };
   switch (type) {

@@ -77,6 +77,9 @@ class ReplyFilter {
   // old in pieces, whose ReadyForQuery hold_ready() may hold once its Sync came. Without
   // hold_ready() it ends with its unit, reporting nothing.
   void observe(int units_before);
+  // What to take of that observed unit's answers from now on (Holding::executes, describes).
+  void take_also(int units_before, const std::vector<Taken>& executes,
+                 const std::vector<Taken>& describes);
 
   // Whether chunks must go through on_message() and filter().
   bool engaged() const { return !expected_.empty() || !held_bytes_.empty() || !cuts_.empty(); }

@@ -1,5 +1,6 @@
 #include "proxy/mirror/effect_planner.h"
 
+#include <algorithm>
 #include <utility>
 #include <variant>
 
@@ -49,38 +50,70 @@ asio::awaitable<EffectPlanner::Decision> EffectPlanner::decide(std::string_view 
 
 asio::awaitable<EffectPlanner::Verdict> EffectPlanner::judge(std::string_view sql,
                                                              uint64_t fingerprint, bool prepared) {
+  std::optional<router::RowWrite> write = row_write(sql, fingerprint);
+  if (!write) co_return Verdict{};
+  std::optional<std::vector<std::string>> key = co_await key_of(write->relation);
+  if (!key) co_return Verdict{};  // unknown to old: the write gets old's own error
+  co_return verdict(sql, fingerprint, prepared, std::move(*write), std::move(*key));
+}
+
+std::optional<EffectPlanner::Verdict> EffectPlanner::judge_known(std::string_view sql,
+                                                                 uint64_t fingerprint) {
+  std::optional<router::RowWrite> write = row_write(sql, fingerprint);
+  if (!write) return Verdict{};
+  auto key = keys_.find(write->relation);
+  if (key == keys_.end()) return std::nullopt;
+  return verdict(sql, fingerprint, true, std::move(*write), key->second);
+}
+
+// The UPDATE or DELETE `sql` is, unless it is known to name its rows by key; nullopt when it is
+// mirrored as a statement whatever its table's key (not such a write, several statements,
+// WHERE CURRENT OF a cursor whose query ran on both).
+std::optional<router::RowWrite> EffectPlanner::row_write(std::string_view sql,
+                                                         uint64_t fingerprint) {
   if (const uint64_t version = schema_version_.load(); version != version_) {
     forget();
     version_ = version;
   }
-  if (by_key_.contains(fingerprint)) co_return Verdict{};
+  if (by_key_.contains(fingerprint)) return std::nullopt;
   std::optional<router::RowWrite> write = router::find_row_write(sql);
-  // Several statements, or WHERE CURRENT OF (a cursor whose query ran on both): as a statement.
-  if (!write || write->current_of) co_return Verdict{};
-  std::optional<std::vector<std::string>> key = co_await key_of(write->relation);
-  if (!key) co_return Verdict{};  // unknown to old: the write gets old's own error
-  if (!write->reads_other_rows && router::names_rows_by_key(*write, *key)) {
+  if (!write || write->current_of) return std::nullopt;
+  return write;
+}
+
+EffectPlanner::Verdict EffectPlanner::verdict(std::string_view sql, uint64_t fingerprint,
+                                              bool prepared, router::RowWrite write,
+                                              std::vector<std::string> key) {
+  if (!write.reads_other_rows && router::names_rows_by_key(write, key)) {
     constexpr size_t kMaxShapes = 4096;
     if (by_key_.size() >= kMaxShapes) by_key_.clear();
     by_key_.insert(fingerprint);
-    co_return Verdict{};
+    return Verdict{};
   }
-  if (write->reads_other_rows) {
-    co_return Verdict{.problem =
-                          "it takes values from other rows (a subquery in SET, FROM, WITH, "
-                          "or USING with RETURNING)"};
+  if (write.reads_other_rows) {
+    return Verdict{.problem =
+                       "it takes values from other rows (a subquery in SET, FROM, WITH, "
+                       "or USING with RETURNING)"};
   }
-  if (key->empty()) {
-    co_return Verdict{.problem = write->relation +
-                                 " has no primary key (nor a unique key of NOT NULL columns) to "
-                                 "name its rows by"};
+  if (key.empty()) {
+    return Verdict{.problem = write.relation +
+                              " has no primary key (nor a unique key of NOT NULL columns) to "
+                              "name its rows by"};
   }
-  if (prepared && write->uses_other_tables) {
-    co_return Verdict{.problem = "a prepared DELETE ... USING chooses its rows by other tables"};
+  // RETURNING gives the rows' keys after the update: new would look for rows by keys they
+  // do not have yet.
+  if (std::any_of(key.begin(), key.end(), [&](const std::string& column) {
+        return std::find(write.set_columns.begin(), write.set_columns.end(), column) !=
+               write.set_columns.end();
+      })) {
+    return Verdict{.problem = "it sets its rows' key columns"};
   }
-  Plan plan{.write = std::move(*write), .key = std::move(*key)};
+  if (prepared && write.uses_other_tables) {
+    return Verdict{.problem = "a prepared DELETE ... USING chooses its rows by other tables"};
+  }
+  Plan plan{.write = std::move(write), .key = std::move(key)};
   plan.for_old = router::returning_keys(sql, plan.write, plan.key);
-  co_return Verdict{.plan = std::move(plan)};
+  return Verdict{.plan = std::move(plan)};
 }
 
 std::optional<std::string> EffectPlanner::for_new(std::string_view sql, const Plan& plan,

@@ -55,6 +55,8 @@ class EffectPlanner {
   asio::awaitable<Verdict> judge_statement(std::string_view sql, uint64_t fingerprint) {
     return judge(sql, fingerprint, true);
   }
+  // The same without asking old: nullopt when its table's key is not known yet.
+  std::optional<Verdict> judge_known(std::string_view sql, uint64_t fingerprint);
   // New's text (and the journal's) once old ran plan.for_old: `data_rows` the DataRow bodies it
   // returned, taken out of the client's stream. nullopt when they are not the keys asked for.
   std::optional<std::string> for_new(std::string_view sql, const Plan& plan,
@@ -71,6 +73,9 @@ class EffectPlanner {
   // `prepared`: the statement's parameters keep their types by its condition, which new's text
   // keeps (so a DELETE ... USING cannot be mirrored by its effect).
   asio::awaitable<Verdict> judge(std::string_view sql, uint64_t fingerprint, bool prepared);
+  std::optional<router::RowWrite> row_write(std::string_view sql, uint64_t fingerprint);
+  Verdict verdict(std::string_view sql, uint64_t fingerprint, bool prepared, router::RowWrite write,
+                  std::vector<std::string> key);
   // The key columns of `relation`: empty when it has none; nullopt when old could not say.
   asio::awaitable<std::optional<std::vector<std::string>>> key_of(const std::string& relation);
   void forget();

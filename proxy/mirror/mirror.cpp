@@ -146,7 +146,10 @@ asio::awaitable<bool> Mirror::batch(std::string_view batch, const router::BatchP
   static const std::vector<int> no_parses;
   const std::vector<int>& own_parses = pinned ? pinned->own_parses : no_parses;
   if (pinned && !pinned->keyed.empty()) {
-    keyed_ = {&*pinned, batch, plan.new_prefix, journal_prefix};
+    keyed_ = {.pinned = &*pinned,
+              .batch = batch,
+              .new_prefix = plan.new_prefix,
+              .journal_prefix = journal_prefix};
   }
   const bool ran =
       co_await this->unit(plan.old_prefix, to_old, for_new, for_journal, plan.unit, own_parses);
@@ -173,35 +176,22 @@ asio::awaitable<bool> Mirror::streamed_batch(std::string_view sync, std::string_
   auto answer = co_await host_.run_on_old(sync, 1);
   if (!answer) co_return false;
   old_answered();
-  pinner_.streamed_batch_over(own_parses_taken_out_);
+  const std::vector<Pinner::PinnedBatch::KeyedBind> keyed =
+      pinner_.streamed_batch_over(own_parses_taken_out_);
   if (!kept_whole || !plan.new_can_run) broken_ = MirrorBreak::kBatchNotKept;
   const std::string for_new = plan.new_prefix + std::string(batch);
   const std::string for_journal = std::string(journal_prefix) + std::string(batch);
   applied_ = false;
+  if (!keyed.empty() && kept_whole) {
+    keyed_ = {.streamed = &keyed,
+              .batch = batch,
+              .new_prefix = plan.new_prefix,
+              .journal_prefix = journal_prefix};
+  }
   const bool ran =
       co_await after_old(*answer, false, for_new, for_journal, plan.unit, unpinned, unsafe);
+  keyed_ = {};
   co_return ran;
-}
-
-// A sampled read: old runs it for the client (its ReadyForQuery held), then new runs the same
-// read (`for_new`: with what new must prepare first) and the comparator gets both answers. The
-// client waits for new's answer too, so shadow reads cost the sampled reads new's latency; a
-// failure on new is only logged.
-asio::awaitable<bool> Mirror::shadow_read(std::string_view for_old, std::string_view for_new,
-                                          const router::Classification& unit,
-                                          std::string& pending) {
-  if (!co_await host_.forward_to_old(pending)) co_return false;
-  --primary_.pending_replies;  // counted when the client sent it; run_on_old() counts it
-  primary_.filter.hold_ready(0);
-  auto answer = co_await host_.run_on_old(for_old, 1);
-  if (!answer) co_return false;
-  applied_ = false;
-  if (answer->sqlstate.empty()) {
-    // now() and the like differ, of course
-    co_await run_on_new(for_new, {.shadow_read = true, .unpinned = unit.nondeterministic}, unit,
-                        &*answer);
-  }
-  co_return co_await send_ready(answer->status);
 }
 
 // Runs one unit on old (after `old_prefix`, whose ParseComplete is taken out, as are those of

@@ -185,7 +185,9 @@ class Mirror {
   // returning its rows' keys, then on new on those keys (effect_planner.h).
   asio::awaitable<bool> by_effect(const EffectPlanner::Plan& plan, std::string_view sql,
                                   const router::Classification& unit);
-  bool runs_by_effect() const { return effect_ != nullptr || keyed_.pinned != nullptr; }
+  bool runs_by_effect() const {
+    return effect_ != nullptr || keyed_.pinned != nullptr || keyed_.streamed != nullptr;
+  }
   // How old's answer to the unit about to run is held: the keys taken out of it, errors edited.
   ReplyFilter::Holding holding();
   // New's text and the journal's for the unit by its effect, from old's answer; false when it
@@ -248,6 +250,7 @@ class Mirror {
   std::string_view effect_sql_;
   struct KeyedBatch {
     const Pinner::PinnedBatch* pinned = nullptr;
+    const std::vector<Pinner::PinnedBatch::KeyedBind>* streamed = nullptr;  // sent in pieces
     std::string_view batch;
     std::string_view new_prefix;
     std::string_view journal_prefix;

@@ -1,4 +1,4 @@
-// COPY FROM STDIN mirrored in dual_write (the rest of mirroring: mirror.cpp).
+// COPY FROM STDIN mirrored in dual_write, and shadow reads (the rest of mirroring: mirror.cpp).
 #include "proxy/base/log.h"
 #include "proxy/mirror/mirror.h"
 #include "proxy/mirror/mirror_messages.h"
@@ -104,6 +104,27 @@ asio::awaitable<bool> Mirror::copy_data(char type, std::string_view whole, std::
   if (!answer) co_return false;
   old_answered();
   co_return co_await after_old(*answer, false, kept.bytes(), kept.bytes(), unit, false, false);
+}
+
+// A sampled read: old runs it for the client (its ReadyForQuery held), then new runs the same
+// read (`for_new`: with what new must prepare first) and the comparator gets both answers. The
+// client waits for new's answer too, so shadow reads cost the sampled reads new's latency; a
+// failure on new is only logged.
+asio::awaitable<bool> Mirror::shadow_read(std::string_view for_old, std::string_view for_new,
+                                          const router::Classification& unit,
+                                          std::string& pending) {
+  if (!co_await host_.forward_to_old(pending)) co_return false;
+  --primary_.pending_replies;  // counted when the client sent it; run_on_old() counts it
+  primary_.filter.hold_ready(0);
+  auto answer = co_await host_.run_on_old(for_old, 1);
+  if (!answer) co_return false;
+  applied_ = false;
+  if (answer->sqlstate.empty()) {
+    // now() and the like differ, of course
+    co_await run_on_new(for_new, {.shadow_read = true, .unpinned = unit.nondeterministic}, unit,
+                        &*answer);
+  }
+  co_return co_await send_ready(answer->status);
 }
 
 }  // namespace cutover::proxy

@@ -109,6 +109,14 @@ bool Mirror::keyed_texts(const HeldAnswer& held, std::string& for_new,
     for_journal = for_new;
     return true;
   }
+  if (keyed_.streamed != nullptr) {
+    const std::optional<std::string> keyed =
+        Pinner::with_streamed_keys(*keyed_.streamed, keyed_.batch, held);
+    if (!keyed) return false;
+    for_new.assign(keyed_.new_prefix).append(*keyed);
+    for_journal.assign(keyed_.journal_prefix).append(*keyed);
+    return true;
+  }
   const std::optional<Pinner::ForNew> keyed = Pinner::with_keys(*keyed_.pinned, keyed_.batch, held);
   if (!keyed) return false;
   for_new.assign(keyed_.new_prefix).append(keyed->for_new);

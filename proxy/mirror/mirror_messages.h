@@ -1,9 +1,12 @@
-// Small pieces of the messages mirroring writes (session_mirror.cpp, session_parallel.cpp).
+// Small pieces of the messages mirroring writes (the mirror and the pinner).
 #pragma once
 
+#include <limits>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "protocol/framing.h"
 #include "protocol/frontend.h"
 
 namespace cutover::proxy {
@@ -21,6 +24,23 @@ inline void append_query(std::string& out, std::string_view sql) {
 inline std::string_view query_text(std::string_view whole) {
   const std::string_view sql = whole.substr(5);  // type and length
   return sql.substr(0, sql.find('\0'));
+}
+
+// The whole messages of `batch`, in order (an unfinished one at the end left out).
+inline std::vector<std::string_view> split_messages(std::string_view batch) {
+  std::vector<std::string_view> messages;
+  for (;;) {
+    auto frame = protocol::next_frame(batch, std::numeric_limits<size_t>::max());
+    if (frame.status != protocol::FrameStatus::kFrame) return messages;
+    messages.push_back(batch.substr(0, frame.consumed));
+    batch.remove_prefix(frame.consumed);
+  }
+}
+
+inline std::string close_statement(const std::string& name) {
+  std::string out;
+  protocol::encode(protocol::Close{.kind = 'S', .name = name}, out);
+  return out;
 }
 
 }  // namespace cutover::proxy

@@ -119,6 +119,11 @@ class Pinner {
   };
   static std::optional<ForNew> with_keys(const PinnedBatch& pinned, std::string_view batch,
                                          const HeldAnswer& old_answer);
+  // The same for a batch sent in pieces (`batch` as new was to get it, keyed Binds without
+  // their keys): each Bind of `keyed`, in order, given its keys; nullopt as above.
+  static std::optional<std::string> with_streamed_keys(
+      const std::vector<PinnedBatch::KeyedBind>& keyed, std::string_view batch,
+      const HeldAnswer& old_answer);
   // After the pinned batch ran: `parse_completes` of old's ParseCompletes for cutover's
   // statements were taken out (in order); `ran_on_new`: new ran the batch whole.
   void batch_ran(const PinnedBatch& pinned, uint64_t parse_completes, bool ran_on_new);
@@ -130,18 +135,29 @@ class Pinner {
                                                           const router::BatchPlan& plan) const;
   asio::awaitable<bool> prefetch(const std::vector<router::BatchPlan::Binding>& wanted);
   struct PinnedPiece {
-    std::string for_old;
-    std::string for_new;          // what new is to get of the piece, at the batch's Sync
-    std::vector<int> own_parses;  // where cutover's Parses stand among the piece's
+    std::string for_old{};
+    std::string for_new{};          // what new is to get of the piece, at the batch's Sync
+    std::vector<int> own_parses{};  // where cutover's Parses stand among the piece's
+    // What the filter takes of old's answer, by the place of each Execute and Describe in the
+    // whole batch (as PinnedBatch's): the piece's writes by their effect.
+    std::vector<ReplyFilter::Taken> executes{};
+    std::vector<ReplyFilter::Taken> describes{};
   };
-  std::optional<PinnedPiece> pin_piece(std::string_view piece, const router::BatchPlan& plan);
+  // `by_effect`: old's answer is watched (ReplyFilter::observe()), so writes by their effect
+  // whose Bind and Execute are in the piece may be bound (their keys taken out as above).
+  std::optional<PinnedPiece> pin_piece(std::string_view piece, const router::BatchPlan& plan,
+                                       bool by_effect);
+  // A piece that goes to old as the client sent it: what it binds that needed pinning (or
+  // runs by its effect) is reported, an open divergence.
+  void piece_unpinned(const router::BatchPlan& plan);
   // Whether the batch going in pieces bound a statement that could not be pinned.
   bool streamed_unpinned() const { return streamed_unpinned_; }
   // ... and one storing what each server computes for itself (see unsafe()): it cannot be
   // refused any more, old has begun running it.
   bool streamed_unsafe() const { return streamed_unsafe_; }
-  // The batch sent in pieces is over (`parse_completes` as for batch_ran()).
-  void streamed_batch_over(uint64_t parse_completes);
+  // The batch sent in pieces is over (`parse_completes` as for batch_ran()): its keyed Binds,
+  // for with_streamed_keys().
+  std::vector<PinnedBatch::KeyedBind> streamed_batch_over(uint64_t parse_completes);
 
   // What names mean may have changed (SET search_path, ...): forget tables and statements.
   void settings_changed();
@@ -221,14 +237,24 @@ class Pinner {
     std::string for_old;
     std::string for_new;
   };
-  asio::awaitable<std::optional<EffectTexts>> effect_texts(PinnedStatement& pin,
-                                                           std::string_view text,
-                                                           uint64_t fingerprint);
+  std::optional<EffectTexts> effect_texts(PinnedStatement& pin, std::string_view text,
+                                          EffectPlanner::Verdict verdict);
+  // Names `pin` and makes its Parse (and new's, by its effect) from `text`.
+  void name_statement(PinnedStatement& pin, std::string_view text,
+                      const std::optional<EffectTexts>& effect, const std::vector<int32_t>& types);
+  // statement_for() without asking old, in a batch sent in pieces: nullptr when it cannot.
+  PinnedStatement* statement_known_now(const router::BatchPlan::Binding& binding);
   // Whether a Bind of `pin` can be mirrored by its effect where `binding` stands; noted as an
   // unsafe write when not.
   bool keyable(const PinnedStatement& pin, const router::BatchPlan::Binding& binding);
-  static void set_taken(PinnedBatch& out, const PinnedStatement& pin,
-                        const router::BatchPlan::Binding& binding);
+  static void mark_taken(std::vector<ReplyFilter::Taken>& executes,
+                         std::vector<ReplyFilter::Taken>& describes, const PinnedStatement& pin,
+                         const router::BatchPlan::Binding& binding, int executes_before = 0,
+                         int describes_before = 0);
+  // The Bind of `keyed` with the keys its Execute returned on old; nullopt when the answer
+  // does not hold them.
+  static std::optional<std::string> keyed_bind(const PinnedBatch::KeyedBind& keyed,
+                                               const HeldAnswer& old_answer);
   PinnedBatch rebind(std::string_view batch, const std::vector<PinnedUse>& uses,
                      const Values& values, const std::string& transaction,
                      const std::string& statement);
@@ -261,6 +287,9 @@ class Pinner {
   std::vector<PinnedStatement*> streamed_;
   bool streamed_unpinned_ = false;
   bool streamed_unsafe_ = false;
+  std::vector<PinnedBatch::KeyedBind> streamed_keyed_;
+  int streamed_executes_ = 0;  // Executes and Describes in the pieces so far
+  int streamed_describes_ = 0;
 };
 
 }  // namespace cutover::proxy

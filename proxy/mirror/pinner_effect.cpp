@@ -4,21 +4,46 @@
 // one more parameter. Each Bind of it goes to old at once; new's Bind is made once old has
 // answered, from the keys its Execute returned. The reply filter takes the keys out of old's
 // answer (Describe answers too, so the client sees its own statement's row shape).
+#include <utility>
+#include <variant>
+
+#include "protocol/frontend.h"
+#include "proxy/mirror/mirror_messages.h"
 #include "proxy/mirror/pinner.h"
+#include "router/pinning.h"
 
 namespace cutover::proxy {
 
-asio::awaitable<std::optional<Pinner::EffectTexts>> Pinner::effect_texts(PinnedStatement& pin,
-                                                                         std::string_view text,
-                                                                         uint64_t fingerprint) {
-  EffectPlanner::Verdict verdict = co_await effects_.judge_statement(text, fingerprint);
+std::optional<Pinner::EffectTexts> Pinner::effect_texts(PinnedStatement& pin, std::string_view text,
+                                                        EffectPlanner::Verdict verdict) {
   pin.data_dependent = std::move(verdict.problem);
-  if (!verdict.plan) co_return std::nullopt;
+  if (!verdict.plan) return std::nullopt;
   const EffectPlanner::Plan& plan = *verdict.plan;
   pin.returning = plan.write.returning;
   // After the client's parameters, the two instants and the evaluated defaults.
   const size_t keys = pin.params + 3 + pin.evaluated.size();
-  co_return EffectTexts{plan.for_old, router::on_key_parameter(text, plan.write, plan.key, keys)};
+  return EffectTexts{plan.for_old, router::on_key_parameter(text, plan.write, plan.key, keys)};
+}
+
+// In a later piece of a batch sent in pieces old cannot be asked: only an UPDATE or DELETE with
+// nothing else to pin, on a table whose key the session knows, is worked out there.
+Pinner::PinnedStatement* Pinner::statement_known_now(const router::BatchPlan::Binding& binding) {
+  auto decoded = protocol::decode_frontend('P', std::string_view(binding.parse).substr(5));
+  const protocol::Parse* parse = decoded ? std::get_if<protocol::Parse>(&*decoded) : nullptr;
+  if (parse == nullptr || !router::find_row_write(parse->query)) return nullptr;
+  const std::optional<size_t> highest = router::highest_parameter(parse->query);
+  const auto found = router::find_nondeterminism(parse->query);
+  if (!highest || !found || !found->time_calls.empty() || !found->unpinnable.empty()) {
+    return nullptr;
+  }
+  std::optional<EffectPlanner::Verdict> verdict =
+      effects_.judge_known(parse->query, binding.fingerprint);
+  if (!verdict) return nullptr;
+  PinnedStatement& pin = statements_[binding.parse];
+  pin.params = std::max(*highest, parse->parameter_types.size());
+  const std::optional<EffectTexts> effect = effect_texts(pin, parse->query, std::move(*verdict));
+  if (effect) name_statement(pin, parse->query, effect, parse->parameter_types);
+  return &pin;
 }
 
 // The keys of one Execute are those its rows returned: a portal executed once, whole.
@@ -29,8 +54,10 @@ bool Pinner::keyable(const PinnedStatement& pin, const router::BatchPlan::Bindin
   return false;
 }
 
-void Pinner::set_taken(PinnedBatch& out, const PinnedStatement& pin,
-                       const router::BatchPlan::Binding& binding) {
+void Pinner::mark_taken(std::vector<ReplyFilter::Taken>& executes,
+                        std::vector<ReplyFilter::Taken>& describes, const PinnedStatement& pin,
+                        const router::BatchPlan::Binding& binding, int executes_before,
+                        int describes_before) {
   using Taken = ReplyFilter::Taken;
   const Taken taken = pin.returning ? Taken::kLastColumn : Taken::kRows;
   auto mark = [&](std::vector<Taken>& answers, int at) {
@@ -38,33 +65,57 @@ void Pinner::set_taken(PinnedBatch& out, const PinnedStatement& pin,
     if (answers.size() <= place) answers.resize(place + 1, Taken::kNothing);
     answers[place] = taken;
   };
-  mark(out.executes, binding.execute);
-  for (const int describe : binding.describes) mark(out.describes, describe);
+  mark(executes, executes_before + binding.execute);
+  for (const int describe : binding.describes) mark(describes, describes_before + describe);
+}
+
+std::optional<std::string> Pinner::keyed_bind(const PinnedBatch::KeyedBind& keyed,
+                                              const HeldAnswer& old_answer) {
+  const std::vector<size_t>& counts = old_answer.taken_per_execute;
+  const auto execute = static_cast<size_t>(keyed.execute);
+  if (execute >= counts.size()) return std::nullopt;
+  size_t first = 0;  // its rows' place among all that were taken
+  for (size_t i = 0; i < execute; ++i) first += counts[i];
+  std::optional<std::string> keys =
+      EffectPlanner::keys_array(old_answer.data_rows, first, counts[execute]);
+  if (!keys) return std::nullopt;
+  std::vector<std::optional<std::string>> extra = keyed.extra;
+  extra.emplace_back(std::move(*keys));
+  return router::extended_bind(keyed.bind, keyed.pin->name, keyed.pin->params, extra);
 }
 
 std::optional<Pinner::ForNew> Pinner::with_keys(const PinnedBatch& pinned, std::string_view batch,
                                                 const HeldAnswer& old_answer) {
   std::vector<router::Replacement> to_new = pinned.new_replacements;
   std::vector<router::Replacement> to_journal = pinned.journal_replacements;
-  const std::vector<size_t>& counts = old_answer.taken_per_execute;
   for (const PinnedBatch::KeyedBind& keyed : pinned.keyed) {
-    const auto execute = static_cast<size_t>(keyed.execute);
-    if (execute >= counts.size()) return std::nullopt;
-    size_t first = 0;  // its rows' place among all that were taken
-    for (size_t i = 0; i < execute; ++i) first += counts[i];
-    std::optional<std::string> keys =
-        EffectPlanner::keys_array(old_answer.data_rows, first, counts[execute]);
-    if (!keys) return std::nullopt;
-    std::vector<std::optional<std::string>> extra = keyed.extra;
-    extra.emplace_back(std::move(*keys));
-    std::optional<std::string> bind =
-        router::extended_bind(keyed.bind, keyed.pin->name, keyed.pin->params, extra);
+    std::optional<std::string> bind = keyed_bind(keyed, old_answer);
     if (!bind) return std::nullopt;
     to_new[keyed.at_new].bytes = keyed.new_parse + *bind;
     to_journal[keyed.at_journal].bytes = keyed.journal_parse + *bind;
   }
   return ForNew{pinned.new_closes + router::replace_messages(batch, to_new),
                 router::replace_messages(batch, to_journal)};
+}
+
+// The keyed Binds stand in `batch` as Binds of their statements' names, in order.
+std::optional<std::string> Pinner::with_streamed_keys(
+    const std::vector<PinnedBatch::KeyedBind>& keyed, std::string_view batch,
+    const HeldAnswer& old_answer) {
+  std::vector<router::Replacement> replacements;
+  auto next = keyed.begin();
+  const std::vector<std::string_view> messages = split_messages(batch);
+  for (size_t i = 0; i < messages.size() && next != keyed.end(); ++i) {
+    if (!messages[i].starts_with('B')) continue;
+    auto decoded = protocol::decode_frontend('B', messages[i].substr(5));
+    const auto* bind = decoded ? std::get_if<protocol::Bind>(&*decoded) : nullptr;
+    if (bind == nullptr || bind->statement != next->pin->name) continue;
+    std::optional<std::string> with_keys = keyed_bind(*next++, old_answer);
+    if (!with_keys) return std::nullopt;
+    replacements.push_back({i, std::move(*with_keys)});
+  }
+  if (next != keyed.end()) return std::nullopt;
+  return router::replace_messages(batch, replacements);
 }
 
 }  // namespace cutover::proxy

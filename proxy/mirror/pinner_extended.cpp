@@ -1,15 +1,14 @@
 // Pinning in the extended protocol (the rest: pinner.cpp, pinner_defaults.cpp; writes by their
-// effect: pinner_effect.cpp). In the
-// extended protocol (router/bound_pinning.h), a statement whose
-// values differ per server (now() and its kin, an INSERT leaving a serial key,
-// gen_random_uuid() or now() to a column default) is prepared a second time, by cutover, as
-// the client's text with those values turned into parameters after the client's: now()'s
-// instant, statement_timestamp()'s, then each default old must compute. Each of the client's
-// Binds of it becomes a Bind of cutover's statement with those values appended: the instants
-// from cutover's clock, the defaults evaluated on old just before (one query per batch, as for
-// the simple protocol). Old and new then run the same values. cutover's statement is parsed
-// in the batch, just before its first Bind, on each side that lacks it; old's ParseComplete
-// is taken out, and counted, which tells whether old has it now.
+// effect: pinner_effect.cpp; batches sent in pieces: pinner_pieces.cpp). In the extended
+// protocol (router/bound_pinning.h), a statement whose values differ per server (now() and its kin,
+// an INSERT leaving a serial key, gen_random_uuid() or now() to a column default) is prepared a
+// second time, by cutover, as the client's text with those values turned into parameters after the
+// client's: now()'s instant, statement_timestamp()'s, then each default old must compute. Each of
+// the client's Binds of it becomes a Bind of cutover's statement with those values appended: the
+// instants from cutover's clock, the defaults evaluated on old just before (one query per batch, as
+// for the simple protocol). Old and new then run the same values. cutover's statement is parsed in
+// the batch, just before its first Bind, on each side that lacks it; old's ParseComplete is taken
+// out, and counted, which tells whether old has it now.
 #include <limits>
 #include <unordered_set>
 
@@ -17,6 +16,7 @@
 #include "protocol/framing.h"
 #include "protocol/frontend.h"
 #include "proxy/base/log.h"
+#include "proxy/mirror/mirror_messages.h"
 #include "proxy/mirror/pinner.h"
 #include "router/bound_pinning.h"
 #include "router/pinning.h"
@@ -27,28 +27,6 @@ namespace {
 // Statements a session has cutover prepare in the place of its own; past it, the session's
 // are forgotten (and closed on the servers) and prepared again as they come.
 constexpr size_t kMaxPinnings = 512;
-
-std::vector<std::string_view> split_messages(std::string_view batch) {
-  std::vector<std::string_view> messages;
-  for (;;) {
-    auto frame = protocol::next_frame(batch, std::numeric_limits<size_t>::max());
-    if (frame.status != protocol::FrameStatus::kFrame) return messages;
-    messages.push_back(batch.substr(0, frame.consumed));
-    batch.remove_prefix(frame.consumed);
-  }
-}
-
-std::string close_statement(const std::string& name) {
-  std::string out;
-  protocol::encode(protocol::Close{.kind = 'S', .name = name}, out);
-  return out;
-}
-
-// Whether statements of this kind are pinned in batches that go to old in pieces: those
-// mirrored (a read there is not, and may never learn whether old prepared cutover's statement).
-bool pinned_kind(router::Kind kind) {
-  return kind == router::Kind::kWrite || kind == router::Kind::kUnknown;
-}
 
 }  // namespace
 
@@ -159,7 +137,7 @@ Pinner::PinnedBatch Pinner::rebind(std::string_view batch, const std::vector<Pin
       const bool parse_on_new = !prepare.empty() && !pin->on_new;
       for_old.push_back({i, (parse_on_old ? pin->parse : std::string()) + *bind});
       if (keyed) {  // new's Bind and the journal's wait for old's keys (with_keys())
-        set_taken(out, *pin, *binding);
+        mark_taken(out.executes, out.describes, *pin, *binding);
         out.keyed.push_back({pin, std::string(messages[i].substr(5)), std::move(extra),
                              binding->execute, parse_on_new ? prepare : std::string(), prepare,
                              for_new.size(), for_journal.size()});
@@ -197,139 +175,6 @@ void Pinner::batch_ran(const PinnedBatch& pinned, uint64_t parse_completes, bool
   }
   if (!ran_on_new) return;
   for (PinnedStatement* pin : pinned.used) pin->on_new = true;
-}
-
-// A batch that goes to old in pieces (it has a Flush: asyncpg prepares a statement with
-// Parse, Describe, Flush, then binds it in the same batch) cannot stop for cutover's questions
-// to old once it has begun. So before its first piece goes out, while old is idle, cutover
-// asks for the values old must compute: for each Bind in the piece, and for one later
-// execution of each statement the piece parses. A value asked for and never used leaves a gap
-// in old's sequence, as a rolled-back insert does.
-std::vector<router::BatchPlan::Binding> Pinner::prefetch_wanted(
-    std::string_view piece, const router::BatchPlan& plan) const {
-  if (source_.transaction_status() == 'E' || !standard_strings_) return {};
-  std::vector<router::BatchPlan::Binding> wanted = plan.pinnable;
-  const std::vector<std::string_view> messages = split_messages(piece);
-  auto parsed = plan.parsed.begin();
-  for (size_t i = 0; i < messages.size() && parsed != plan.parsed.end(); ++i) {
-    if (!messages[i].starts_with('P')) continue;
-    const router::Classification& unit = *parsed++;
-    if (unit.nondeterministic || unit.inserts) {
-      wanted.push_back({i, std::string(messages[i]), unit.fingerprint, unit.kind});
-    }
-  }
-  std::erase_if(wanted, [&](const auto& binding) { return !pinned_kind(binding.kind); });
-  return wanted;
-}
-
-// Asks the source (idle) for the values of prefetch_wanted(); false when its connection failed.
-asio::awaitable<bool> Pinner::prefetch(const std::vector<router::BatchPlan::Binding>& wanted) {
-  constexpr size_t kMaxPrefetched = 4;  // executions' worth per statement
-  const bool refreshed = co_await refresh_statements();
-  if (!refreshed || source_.transaction_status() == 'E') co_return refreshed;
-  std::vector<PinnedStatement*> pins;
-  std::vector<std::string> expressions;
-  const auto [transaction, statement] = instants();
-  for (const router::BatchPlan::Binding& binding : wanted) {
-    PinnedStatement* pin = co_await statement_for(binding);
-    if (pin->name.empty() || pin->evaluated.empty() || pin->prefetched.size() >= kMaxPrefetched) {
-      continue;
-    }
-    pins.push_back(pin);
-    for (const PinnedStatement::Evaluated& e : pin->evaluated) {
-      expressions.push_back(router::pin_time(e.expression, e.time_calls,
-                                             router::quote_literal(transaction),
-                                             router::quote_literal(statement)));
-    }
-  }
-  auto values = co_await evaluate(expressions);
-  if (!values) co_return true;  // the Binds go unpinned, and are reported then
-  auto value = values->begin();
-  for (PinnedStatement* pin : pins) {
-    const auto count = static_cast<ptrdiff_t>(pin->evaluated.size());
-    pin->prefetched.emplace_back(value, value + count);
-    value += count;
-  }
-  co_return true;
-}
-
-// `piece` (planned as `plan`), part of a batch going to old in pieces, with its Binds of
-// statements that need pinning turned into Binds of cutover's statements, using prefetched
-// values; nullopt when nothing changes.
-std::optional<Pinner::PinnedPiece> Pinner::pin_piece(std::string_view piece,
-                                                     const router::BatchPlan& plan) {
-  if (plan.pinnable.empty()) return std::nullopt;
-  PinnedPiece out;
-  std::vector<router::Replacement> for_old;
-  std::vector<router::Replacement> for_new;
-  const std::vector<std::string_view> messages = split_messages(piece);
-  const auto [transaction, statement] = instants();
-  size_t counted = 0;  // messages whose Parses are in `parses`
-  int parses = 0;      // Parse messages before the current one in what old gets of the piece
-  for (const router::BatchPlan::Binding& binding : plan.pinnable) {
-    if (!pinned_kind(binding.kind)) continue;
-    for (; counted < binding.message; ++counted) parses += messages[counted].starts_with('P');
-    PinnedStatement* pin = nullptr;
-    if (auto known = statements_.find(binding.parse); known != statements_.end()) {
-      pin = &known->second;
-    }
-    std::optional<std::string> bind;
-    if (pin != nullptr && !pin->name.empty() &&
-        (pin->evaluated.empty() || !pin->prefetched.empty())) {
-      std::vector<std::optional<std::string>> extra{transaction, statement};
-      if (!pin->evaluated.empty()) {
-        auto& values = pin->prefetched.front();
-        extra.insert(extra.end(), values.begin(), values.end());
-        pin->prefetched.pop_front();
-      }
-      bind =
-          router::extended_bind(messages[binding.message].substr(5), pin->name, pin->params, extra);
-    }
-    // By its effect it needs old's keys before new's Bind is made: not in a batch in pieces.
-    if (pin != nullptr && (!pin->new_parse.empty() || !pin->data_dependent.empty())) {
-      streamed_unpinned_ = streamed_unsafe_ = true;
-      report_unpinned(binding.fingerprint,
-                      "extended protocol: a write by its effect in a batch "
-                      "sent in pieces");
-      continue;
-    }
-    const bool nothing_to_pin = pin != nullptr && pin->name.empty() && pin->unpinned.empty();
-    if (!nothing_to_pin && (!bind || !pin->unpinned.empty())) {
-      streamed_unpinned_ = true;
-      // Stored values differ, unless all it leaves unpinned is in a plain SELECT.
-      streamed_unsafe_ |= pin == nullptr || (!bind && !pin->name.empty()) || !pin->unsafe.empty();
-      report_unpinned(binding.fingerprint, pin != nullptr && !pin->unpinned.empty()
-                                               ? pin->unpinned
-                                               : "extended protocol: a batch sent in pieces");
-    }
-    if (!bind) continue;
-    std::string prepare_on_old;
-    if (!pin->on_old) {
-      prepare_on_old = pin->parse;
-      pin->on_old = true;
-      streamed_.push_back(pin);
-      out.own_parses.push_back(parses++);
-    }
-    for_old.push_back({binding.message, prepare_on_old + *bind});
-    for_new.push_back({binding.message, close_statement(pin->name) + pin->parse + *bind});
-  }
-  if (for_old.empty()) return std::nullopt;
-  out.for_new = router::replace_messages(piece, for_new);
-  out.for_old = router::replace_messages(piece, for_old);
-  return out;
-}
-
-// The batch that went to old in pieces is over. cutover's statements it prepared on old are
-// there when their ParseComplete came (`parse_completes` of them, in order, were taken out);
-// the others are closed, in case, and prepared again when next needed.
-void Pinner::streamed_batch_over(uint64_t parse_completes) {
-  const std::vector<PinnedStatement*> streamed = std::exchange(streamed_, {});
-  for (size_t i = parse_completes; i < streamed.size(); ++i) {
-    streamed[i]->on_old = false;
-    to_close_on_old_.push_back(streamed[i]->name);
-  }
-  streamed_unpinned_ = false;
-  streamed_unsafe_ = false;
 }
 
 // What cutover prepares in place of the client's statement `binding.parse`: worked out once
@@ -376,17 +221,22 @@ asio::awaitable<Pinner::PinnedStatement*> Pinner::statement_for(
       changed = true;
     }
   }
-  const std::optional<EffectTexts> effect = co_await effect_texts(pin, text, binding.fingerprint);
-  if (!changed && !effect) co_return &pin;
+  EffectPlanner::Verdict verdict = co_await effects_.judge_statement(text, binding.fingerprint);
+  const std::optional<EffectTexts> effect = effect_texts(pin, text, std::move(verdict));
+  if (changed || effect) name_statement(pin, text, effect, parse->parameter_types);
+  co_return &pin;
+}
+
+void Pinner::name_statement(PinnedStatement& pin, std::string_view text,
+                            const std::optional<EffectTexts>& effect,
+                            const std::vector<int32_t>& types) {
   pin.name = "cutover_pin_" + std::to_string(++names_given_);
   const size_t extra = 2 + pin.evaluated.size();
-  pin.parse = router::extended_parse(pin.name, effect ? effect->for_old : text,
-                                     parse->parameter_types, pin.params, extra);
+  pin.parse =
+      router::extended_parse(pin.name, effect ? effect->for_old : text, types, pin.params, extra);
   if (effect) {  // the keys come last
-    pin.new_parse = router::extended_parse(pin.name, effect->for_new, parse->parameter_types,
-                                           pin.params, extra + 1);
+    pin.new_parse = router::extended_parse(pin.name, effect->for_new, types, pin.params, extra + 1);
   }
-  co_return &pin;
 }
 
 }  // namespace cutover::proxy

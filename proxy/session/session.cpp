@@ -275,9 +275,8 @@ asio::awaitable<Session::End> Session::watch_idle() {
   }
 }
 
-// Which client messages the backend answers with a ReadyForQuery. PostgreSQL ignores a Sync
-// that arrives while it is copying in (libpq sends one after Execute and one after CopyDone),
-// so Syncs sent after the Execute that started a COPY are taken back when the COPY starts.
+// Which client messages old answers with a ReadyForQuery. It ignores a Sync while copying in
+// (libpq sends one after Execute and CopyDone): those after a COPY's Execute are taken back.
 void Session::count_client_message(char type) {
   switch (type) {
     case 'Q':
@@ -298,6 +297,7 @@ void Session::count_client_message(char type) {
       break;
     case 'c':
     case 'f':
+      primary_.copy_ends_early += primary_.copy_in ? 0 : 1;  // see BackendLink::copy_in
       primary_.copy_in = false;
       break;
     default:
@@ -310,15 +310,17 @@ void Session::count_backend_message(char type, std::string_view body) {
   if (type == 'Z' && body.size() == 1) {
     primary_.status = body[0];
     if (primary_.status == 'I') dispatcher_.note_transaction_end();
-    if (primary_.pending_replies > 0) --primary_.pending_replies;
+    primary_.pending_replies = std::max(0, primary_.pending_replies - 1);
+    if (primary_.pending_replies == 0) primary_.copy_ends_early = 0;  // no COPY can start now
     last_activity_ = Clock::now();
   } else if (type == 'S') {
     if (auto status = protocol::decode_backend('S', body)) {
       const auto& parameter = std::get<protocol::ParameterStatus>(*status);
       dispatcher_.note_parameter_status(parameter.name, parameter.value);
     }
-  } else if (type == 'G') {
-    primary_.copy_in = true;
+  } else if (type == 'G') {  // unless the client already ended this COPY
+    primary_.copy_in = primary_.copy_ends_early == 0;
+    primary_.copy_ends_early -= primary_.copy_in ? 0 : 1;
     primary_.pending_replies = std::max(0, primary_.pending_replies - primary_.syncs_since_execute);
     primary_.syncs_since_execute = 0;
   }

@@ -58,6 +58,7 @@ const router::Classification& UnitDispatcher::classify(std::string_view sql) {
 asio::awaitable<bool> UnitDispatcher::route_query(std::string_view body, std::string_view whole,
                                                   std::string& pending) {
   if (!co_await flush(pending)) co_return false;
+  if (batch_to_old_) end_unexecuted_pieces();
   // A copy: the cache may evict its entry while this session waits on new.
   const router::Classification unit = classify(body.substr(0, body.find('\0')));
   if (const auto refusal = refusal_of(unit, query_text(whole))) {

@@ -103,7 +103,10 @@ class UnitDispatcher {
   asio::awaitable<bool> mirror_batch(std::string_view batch, const router::BatchPlan& plan,
                                      std::string& pending);
   asio::awaitable<bool> mirror_partial_batch(std::string_view sync, std::string& pending);
+  void end_unexecuted_pieces();
   router::BatchPlan plan_batch(std::string_view batch, bool new_is_empty = false);
+  // Units that owe old's ReadyForQuery before `batch` (the client's Sync counts as it comes).
+  int units_before_batch(std::string_view batch) const;
   void note_batch(const router::BatchPlan& plan);
 
   Host& host_;
@@ -117,8 +120,10 @@ class UnitDispatcher {
   // be held whole (a Flush, or it spans reads from the client) the rest goes to old as it comes.
   std::string batch_;
   bool batch_to_old_ = false;
-  int batch_parses_on_old_ = 0;  // Parse messages of the current batch already sent to old
-  KeptMessages partial_batch_;   // what went to old of it, for mirroring at its Sync
+  bool pieces_observed_ = false;  // old's answer to them is watched (ReplyFilter::observe())
+  bool sync_arrived_ = false;     // the pieces before it go out: its answer is counted already
+  int batch_parses_on_old_ = 0;   // Parse messages of the current batch already sent to old
+  KeptMessages partial_batch_;    // what went to old of it, for mirroring at its Sync
   router::PreparedStatements statements_;
 };
 

@@ -40,13 +40,19 @@ std::string parsed_queries(std::string_view batch) {
 asio::awaitable<bool> UnitDispatcher::route_extended(char type, std::string_view whole,
                                                      std::string& pending) {
   if (batch_to_old_) {
-    if (type == 'S') co_return co_await mirror_partial_batch(whole, pending);
-    const bool ok = co_await send_piece_to_old(whole, plan_batch(whole), pending);
+    // The rest goes to old in pieces: what came up to a Flush, or up to the end of what the
+    // client sent so far (the session flushes then), so that a Bind and its Execute are
+    // pinned together (a client waits for answers only at a Flush or Sync).
     if (type == 'S') {
-      batch_to_old_ = false;
-      batch_parses_on_old_ = 0;
+      sync_arrived_ = true;
+      const bool flushed = co_await flush(pending);
+      sync_arrived_ = false;
+      if (!flushed) co_return false;
+      co_return co_await mirror_partial_batch(whole, pending);
     }
-    co_return ok;
+    batch_.append(whole);
+    if (type == 'H') co_return co_await flush(pending);
+    co_return true;
   }
   batch_.append(whole);
   if (type == 'H') co_return co_await flush(pending);
@@ -101,6 +107,7 @@ asio::awaitable<bool> UnitDispatcher::flush(std::string& pending) {
   if (batch_.empty()) co_return true;
   const std::string batch = std::move(batch_);
   batch_.clear();
+  if (batch_to_old_) co_return co_await send_piece_to_old(batch, plan_batch(batch), pending);
   batch_to_old_ = true;
   partial_batch_ = {};  // mirrored whole at its Sync (past the bound: not at all)
   *parts_.mirror.own_parses_counter() = 0;
@@ -115,7 +122,8 @@ asio::awaitable<bool> UnitDispatcher::flush(std::string& pending) {
     const bool prefetched = co_await parts_.pinner.prefetch(wanted);
     if (!prefetched) co_return false;
   }
-  if (context_.journal != nullptr && !parts_.mirror.retired()) {
+  pieces_observed_ = context_.journal != nullptr && !parts_.mirror.retired();
+  if (pieces_observed_) {
     // Old answers the pieces before the Sync comes: its tags and rows are noted as they pass,
     // so the comparison at the Sync has the whole answer (Mirror::streamed_batch()).
     parts_.primary.filter.observe(parts_.primary.pending_replies);
@@ -129,14 +137,21 @@ asio::awaitable<bool> UnitDispatcher::flush(std::string& pending) {
 asio::awaitable<bool> UnitDispatcher::send_piece_to_old(std::string_view piece,
                                                         const router::BatchPlan& plan,
                                                         std::string& pending) {
-  auto pinned = plan.old_prefix.empty() ? parts_.pinner.pin_piece(piece, plan) : std::nullopt;
+  std::optional<Pinner::PinnedPiece> pinned;
+  if (plan.old_prefix.empty()) {
+    pinned = parts_.pinner.pin_piece(piece, plan, pieces_observed_);
+  } else {  // old's unnamed statement goes first: the piece is not pinned
+    parts_.pinner.piece_unpinned(plan);
+  }
   if (!pinned) {
     partial_batch_.append(piece);
     co_return co_await send_batch_to_old(piece, plan, pending);
   }
   partial_batch_.append(pinned->for_new);
-  const int units_before =
-      parts_.primary.pending_replies - static_cast<int>(piece.ends_with(kSync));
+  const int units_before = units_before_batch(piece);
+  if (!pinned->executes.empty() || !pinned->describes.empty()) {  // writes by their effect
+    parts_.primary.filter.take_also(units_before, pinned->executes, pinned->describes);
+  }
   for (const int parses_before : pinned->own_parses) {
     parts_.primary.filter.drop_parse_complete(units_before, batch_parses_on_old_ + parses_before,
                                               parts_.mirror.own_parses_counter());
@@ -152,8 +167,7 @@ asio::awaitable<bool> UnitDispatcher::send_batch_to_old(std::string_view batch,
   if (!plan.old_prefix.empty()) {
     // Units before this one still owe their ReadyForQuery; this one's Sync, if it is here,
     // is already counted.
-    const int units_before =
-        parts_.primary.pending_replies - static_cast<int>(batch.ends_with(kSync));
+    const int units_before = units_before_batch(batch);
     parts_.primary.filter.drop_parse_complete(units_before, batch_parses_on_old_);
     pending.append(plan.old_prefix);
   }
@@ -245,6 +259,22 @@ asio::awaitable<bool> UnitDispatcher::mirror_partial_batch(std::string_view sync
   statements_.apply(batch, plan, false, parts_.mirror.applied());
   note_batch(plan);
   co_return true;
+}
+
+int UnitDispatcher::units_before_batch(std::string_view batch) const {
+  return parts_.primary.pending_replies - static_cast<int>(batch.ends_with(kSync) || sync_arrived_);
+}
+
+// A Query after pieces that executed nothing (asyncpg prepares a statement with Parse,
+// Describe, Flush, then sends a COPY as a Query): that batch has nothing to mirror and ends
+// here for cutover, so the next one starts afresh (what it binds asked of old ahead).
+void UnitDispatcher::end_unexecuted_pieces() {
+  if (plan_batch(partial_batch_.bytes()).executes) return;
+  batch_to_old_ = false;
+  batch_parses_on_old_ = 0;
+  partial_batch_ = {};
+  parts_.primary.scanner.set_capture(BackendLink::kCapture);
+  parts_.pinner.streamed_batch_over(0);
 }
 
 router::BatchPlan UnitDispatcher::plan_batch(std::string_view batch, bool new_is_empty) {

@@ -36,9 +36,12 @@ on_old=$(every_row "$OLD_PORT")
 on_new=$(every_row "$NEW_PORT")
 rows=$(sql "$OLD_PORT" -c "select count(*) from everyday")
 echo "everyday: $rows rows on old"
-[[ "$rows" == 5233 ]] || { echo "old has $rows rows in everyday; want 5233" >&2; exit 1; }
+[[ "$rows" == 5203 ]] || { echo "old has $rows rows in everyday; want 5203" >&2; exit 1; }
+touched=$(sql "$OLD_PORT" -c "select count(*) from everyday where note like '% touched%'")
+[[ "$touched" == 95 ]] || { echo "old has $touched touched rows; want 95" >&2; exit 1; }
 if [[ "$on_old" != "$on_new" ]]; then
   echo "old and new differ:" >&2
+  grep -Ev 'event=connection_' "$STACK_DIR/cutover.log" | tail -20 >&2 || true
   diff <(echo "$on_old") <(echo "$on_new") | head -20 >&2
   exit 1
 fi

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "protocol/frontend.h"
 #include "tests/proxy/mirror_fixture.h"
 #include "verify/journal.h"
 
@@ -53,6 +54,34 @@ TEST_F(MirrorTest, CopyFromStdinIsMirrored) {
 
 // shadow_reads_percent: reads old answers also run on new, and the comparator reports a read
 // whose rows differ there (marked as a shadow read); the client sees old's rows only.
+// A client that sends a COPY's data and its CopyDone without waiting for the server's
+// CopyInResponse (as asyncpg does) ends the COPY where it says: what it sends next is a unit
+// of its own, mirrored as any other, not more data passed to old.
+TEST_F(MirrorTest, ACopysDataSentAheadOfTheServersAnswerEndsWhereTheClientEndsIt) {
+  RawClient client(proxy_->port());
+  ASSERT_NE(raw_login(client).find('Z'), std::string::npos);
+  std::string copy;
+  protocol::encode(protocol::Query{.sql = "copy mirrored from stdin"}, copy);
+  protocol::encode(protocol::CopyData{.data = "1\tsent ahead\n"}, copy);
+  protocol::encode(protocol::CopyDone{}, copy);
+  auto until_ready = [&] {
+    std::string types;
+    while (auto m = read_message(client)) {
+      types += m->type;
+      if (m->type == 'Z') break;
+    }
+    return types;
+  };
+  client.send(copy);
+  EXPECT_EQ(until_ready(), "GCZ");
+  std::string insert;
+  protocol::encode(protocol::Query{.sql = "insert into mirrored values (2, 'after the copy')"},
+                   insert);
+  client.send(insert);
+  EXPECT_EQ(until_ready(), "CZ");
+  EXPECT_EQ(rows(TwoClusters::new_db()), "1\tsent ahead\n2\tafter the copy");
+}
+
 TEST_F(MirrorTest, ShadowReadsCompareWhatOldAndNewReturn) {
   start_shadowing_with_drift(0);
   Connection c = connect_proxy();

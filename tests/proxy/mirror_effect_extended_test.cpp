@@ -117,6 +117,46 @@ TEST_F(MirrorEffectExtendedTest, EachExecuteOfAPipelineGetsItsOwnKeys) {
   drop_the_row_on_new_alone();
 }
 
+// A batch sent in pieces (a Flush after the Parse, as asyncpg's first execution of a statement
+// and psycopg 3's pipelines do): old runs each piece as it comes, and new the whole batch at
+// its Sync, each Bind given the keys its Execute returned. Nothing is left unpinned.
+TEST_F(MirrorEffectExtendedTest, ABatchSentInPiecesGetsEachExecutesKeysAtItsSync) {
+  Connection c = with_a_row_on_new_alone();
+  ASSERT_EQ(PQenterPipelineMode(c.get()), 1);
+  ASSERT_EQ(PQsendPrepare(c.get(), "cut", "delete from ev where n between $1 and $2 returning n", 2,
+                          nullptr),
+            1);
+  ASSERT_EQ(PQsendFlushRequest(c.get()), 1);
+  ASSERT_EQ(PQflush(c.get()), 0);
+  ResultPtr prepared(PQgetResult(c.get()), &PQclear);  // the Flush: old answered the Parse
+  ASSERT_EQ(PQresultStatus(prepared.get()), PGRES_COMMAND_OK);
+  EXPECT_EQ(ResultPtr(PQgetResult(c.get()), &PQclear), nullptr);
+  const std::vector<std::vector<const char*>> ranges = {{"5", "15"}, {"15", "60"}};
+  for (const auto& range : ranges) {
+    ASSERT_EQ(PQsendQueryPrepared(c.get(), "cut", 2, range.data(), nullptr, nullptr, 0), 1);
+  }
+  ASSERT_EQ(PQpipelineSync(c.get()), 1);
+  std::vector<std::string> answers;
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    ResultPtr r(PQgetResult(c.get()), &PQclear);
+    ASSERT_NE(r, nullptr);
+    ASSERT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK) << PQresultErrorMessage(r.get());
+    ASSERT_EQ(PQnfields(r.get()), 1);  // the client's n, not cutover's keys
+    std::string rows = PQcmdStatus(r.get());
+    for (int row = 0; row < PQntuples(r.get()); ++row)
+      rows += std::string(" ") + PQgetvalue(r.get(), row, 0);
+    answers.push_back(rows);
+    EXPECT_EQ(ResultPtr(PQgetResult(c.get()), &PQclear), nullptr);
+  }
+  ResultPtr sync(PQgetResult(c.get()), &PQclear);
+  EXPECT_EQ(PQresultStatus(sync.get()), PGRES_PIPELINE_SYNC);
+  ASSERT_EQ(PQexitPipelineMode(c.get()), 1);
+  EXPECT_EQ(answers, (std::vector<std::string>{"DELETE 1 10", "DELETE 2 20 50"}));
+  EXPECT_EQ(old_db().query("select count(*) from ev"), "0");
+  drop_the_row_on_new_alone();
+  EXPECT_EQ(proxy_->log().find("mirror_nondeterministic"), std::string::npos) << proxy_->log();
+}
+
 TEST_F(MirrorEffectExtendedTest, WhatCannotBeMirroredByItsKeysIsRefusedBeforeOldRunsIt) {
   Connection c = connect_proxy();
   c.exec("insert into ev values (1, 10), (2, 20); insert into nokey values (1)");

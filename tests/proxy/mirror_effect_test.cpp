@@ -95,6 +95,10 @@ TEST_F(MirrorEffectTest, WhatCannotBeMirroredByItsKeysIsRefusedBeforeOldRunsIt) 
   const Answer other_rows = run(c, "update ev set n = (select max(n) from ev) where id = 1");
   EXPECT_EQ(other_rows.sqlstate, "0A000");
   EXPECT_NE(other_rows.message.find("takes values from other rows"), std::string::npos);
+  // RETURNING would give the keys after the update, which new's rows do not have yet.
+  const Answer new_keys = run(c, "update ev set id = id + 100 where n < 15");
+  EXPECT_EQ(new_keys.sqlstate, "0A000");
+  EXPECT_NE(new_keys.message.find("sets its rows' key columns"), std::string::npos);
   // Named by key, the same statements are mirrored as they are.
   EXPECT_EQ(run(c, "update ev set n = n + 1 where id = 1").tag, "UPDATE 1");
   // A table old does not know gets old's own error, not cutover's.

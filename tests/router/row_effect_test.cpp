@@ -103,6 +103,8 @@ TEST(RowEffectTest, APreparedStatementGetsItsKeysAsAParameterAndKeepsItsConditio
             "delete from t WHERE (\"t\".\"id\") IN (SELECT k.\"id\" FROM "
             "json_populate_recordset(NULL::\"t\", CAST($1 AS json)) AS k) ");
   EXPECT_TRUE(find_row_write("delete from t using u where u.id = t.id")->uses_other_tables);
+  EXPECT_EQ(find_row_write("update t set (a, b) = (1, 2), c = 3 where n > 0")->set_columns,
+            (std::vector<std::string>{"a", "b", "c"}));
 }
 
 }  // namespace

@@ -9,6 +9,11 @@ to writes, nested transaction blocks (savepoints).
 asyncpg: executemany, a cursor iterated inside a transaction that also writes, nested
 transactions (savepoints), copy_records_to_table naming every column (a COPY leaving a now()
 default to each server is refused: WhileMirroringTest).
+Each driver also updates and deletes rows chosen by a range rather than by the whole key,
+which cutover mirrors by their effect: asyncpg's first execution of a statement goes to old in
+pieces (after a COPY whose data it sent ahead of the server's answer), psycopg 3 prepares a
+statement after five executions and pipelines the rest, and each driver's last flow deletes
+ten rows, asyncpg's returning them.
 Not here yet: inserts into serial keys in a psycopg 3 pipeline or an asyncpg executemany
 (batches sent in pieces need more values from old than cutover asks for ahead).
 
@@ -60,6 +65,14 @@ def with_psycopg2():
     cur.execute("insert into everyday (driver, flow, n, note) values ('psycopg2', 'savepoint', 2, 'kept')")
     cur.execute("release savepoint a")
     conn.commit()
+    for low in range(0, 50, 10):
+        cur.execute("update everyday set note = note || ' touched', at = now() where driver = %s"
+                    " and flow = 'executemany' and n between %s and %s", ("psycopg2", low, low + 4))
+        assert cur.rowcount == 5, cur.rowcount
+    cur.execute("delete from everyday where driver = 'psycopg2' and flow = 'executemany' and n >= %s",
+                (ROWS - 10,))
+    assert cur.rowcount == 10, cur.rowcount
+    conn.commit()
     conn.close()
     print("psycopg2 ok")
 
@@ -91,6 +104,16 @@ def with_psycopg():
                     raise RuntimeError("roll back the savepoint")
             except RuntimeError:
                 pass
+        touch = ("update everyday set note = note || ' touched', at = now() where driver = %s"
+                 " and flow = 'executemany' and n between %s and %s")
+        for low in range(0, 70, 10):  # prepared by psycopg from the sixth on
+            assert conn.execute(touch, ("psycopg", low, low + 4)).rowcount == 5
+        with conn.pipeline():
+            with conn.cursor() as cur:
+                cur.executemany(touch, [("psycopg", low, low + 2) for low in range(100, 150, 10)])
+                cur.execute("delete from everyday where driver = 'psycopg' and flow = 'executemany'"
+                            " and n >= %s", (ROWS - 10,))
+        conn.commit()
     print("psycopg ok")
 
 
@@ -122,6 +145,13 @@ async def with_asyncpg():
         await conn.copy_records_to_table(
             "everyday", records=[row + (at,) for row in rows_for("asyncpg", "copy")],
             columns=["driver", "flow", "n", "note", "at"])
+        touch = ("update everyday set note = note || ' touched', at = now() where driver = 'asyncpg'"
+                 " and flow = 'executemany' and n between $1 and $2")
+        assert await conn.execute(touch, 0, 4) == "UPDATE 5"  # its first execution, in pieces
+        await conn.executemany(touch, [(low, low + 2) for low in range(10, 60, 10)])
+        deleted = await conn.fetch("delete from everyday where driver = 'asyncpg' and flow = 'executemany'"
+                                   " and n >= $1 returning n", ROWS - 10)
+        assert sorted(r["n"] for r in deleted) == list(range(ROWS - 10, ROWS)), deleted
     finally:
         await conn.close()
     print("asyncpg ok")
