@@ -1,6 +1,7 @@
 // node-postgres (npm `pg`) through cutover in dual_write: plain (simple protocol),
 // parameterized (extended, unnamed), a named prepared query, and a write read back in the same
-// session both as a literal query (simple protocol, may go to new) and a parameterized one.
+// session both as a literal query (simple protocol, may go to new) and a parameterized one,
+// then updated by a condition that is not its key.
 // Usage: NODE_PATH=.../node_modules node routing_pg.js PROXY_PORT OLD_PORT NEW_PORT
 'use strict';
 
@@ -70,6 +71,12 @@ async function oneSession(session) {
     const bound = await client.query(
       'select driver, session from driver_writes where token = $1', [token]);
     expect('parameterized read-back', bound.rows, want);
+    // Rows chosen by data, not by the whole key (token): mirrored by their effect, the same
+    // rows get the same instant on new.
+    step('update driver_writes by session');
+    const touched = await client.query(
+      'update driver_writes set at = now() where driver = $1 and session = $2', [DRIVER, session]);
+    expect('rows touched', touched.rowCount, 1);
   } finally {
     await client.end();
   }
