@@ -97,24 +97,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   cutover::proxy::ReplyFilter filter;
   const int units_before = data[0] % 3;
-  switch (size > 2 ? data[2] % 3 : 0) {
+  using Taken = cutover::proxy::ReplyFilter::Taken;
+  // Per Execute and Describe of a batch (writes by their effect among others).
+  const std::vector<Taken> answers = {Taken::kNothing, Taken::kRows, Taken::kLastColumn};
+  switch (size > 2 ? data[2] % 4 : 0) {
     case 0:
       filter.drop_parse_complete(units_before, size > 1 ? data[1] % 3 : 0);
       break;
     case 1:
       filter.drop_answer(units_before);
       break;
+    case 2:
+      filter.observe(units_before);  // a batch sent in pieces, held at its Sync
+      filter.take_also(units_before, answers, answers);
+      filter.hold_ready(units_before);
+      break;
     default:
       // Rows or their last column taken out (a write mirrored by its effect), an error
       // edited: each message rewritten must still frame.
-      filter.hold_ready(
-          units_before,
-          {.drop_tags = size > 1 && data[1] % 2 == 0,
-           .taken = static_cast<cutover::proxy::ReplyFilter::Taken>(size > 1 ? data[1] % 3 : 0),
-           .error_edit = [](cutover::protocol::ErrorFields& error) {
-             error.fields.emplace_back('P', "1");
-             return true;
-           }});
+      filter.hold_ready(units_before, {.drop_tags = size > 1 && data[1] % 2 == 0,
+                                       .taken = static_cast<Taken>(size > 1 ? data[1] % 3 : 0),
+                                       .error_edit = [](cutover::protocol::ErrorFields& error) {
+                                         error.fields.emplace_back('P', "1");
+                                         return true;
+                                       }});
   }
   cutover::protocol::FrameScanner scanner("ZCEDT", size_t{1} << 20);
   std::string relayed;
