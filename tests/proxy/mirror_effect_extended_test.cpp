@@ -14,16 +14,8 @@
 namespace cutover::testing {
 namespace {
 
-class MirrorEffectExtendedTest : public MirrorTest {
+class MirrorEffectExtendedTest : public EffectTablesTest {
  protected:
-  void SetUp() override {
-    for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
-      db->query(
-          "drop table if exists ev, nokey; create table ev(id int primary key, n int, at "
-          "timestamptz); create table nokey(n int)");
-    }
-    MirrorTest::SetUp();
-  }
   // Old and new as a row new alone holds (3, 30) leaves them: a write choosing its rows by
   // data would pick it there too.
   Connection with_a_row_on_new_alone() {
@@ -37,6 +29,32 @@ class MirrorEffectExtendedTest : public MirrorTest {
     TwoClusters::new_db().query("delete from ev where id = 3");
   }
 };
+
+// Ends a pipeline of `count` queries with a Sync: each one's tag and rows ("DELETE 2 20 50",
+// columns joined by commas).
+std::vector<std::string> pipeline_results(const Connection& c, size_t count) {
+  EXPECT_EQ(PQpipelineSync(c.get()), 1);
+  std::vector<std::string> answers;
+  for (size_t i = 0; i < count; ++i) {
+    ResultPtr r(PQgetResult(c.get()), &PQclear);
+    if (r == nullptr) break;
+    EXPECT_TRUE(PQresultStatus(r.get()) == PGRES_COMMAND_OK ||
+                PQresultStatus(r.get()) == PGRES_TUPLES_OK)
+        << PQresultErrorMessage(r.get());
+    std::string answer = PQcmdStatus(r.get());
+    for (int row = 0; row < PQntuples(r.get()); ++row) {
+      for (int column = 0; column < PQnfields(r.get()); ++column) {
+        answer += (column == 0 ? " " : ",") + std::string(PQgetvalue(r.get(), row, column));
+      }
+    }
+    answers.push_back(answer);
+    EXPECT_EQ(ResultPtr(PQgetResult(c.get()), &PQclear), nullptr);
+  }
+  ResultPtr sync(PQgetResult(c.get()), &PQclear);
+  EXPECT_EQ(PQresultStatus(sync.get()), PGRES_PIPELINE_SYNC);
+  EXPECT_EQ(PQexitPipelineMode(c.get()), 1);
+  return answers;
+}
 
 ResultPtr params(const Connection& c, const char* sql, const std::vector<const char*>& values,
                  int result_format = 0) {
@@ -100,19 +118,8 @@ TEST_F(MirrorEffectExtendedTest, EachExecuteOfAPipelineGetsItsOwnKeys) {
   for (const auto& range : ranges) {
     ASSERT_EQ(PQsendQueryPrepared(c.get(), "mark", 2, range.data(), nullptr, nullptr, 0), 1);
   }
-  ASSERT_EQ(PQpipelineSync(c.get()), 1);
-  std::vector<std::string> tags;
-  for (size_t i = 0; i < 1 + ranges.size(); ++i) {
-    ResultPtr r(PQgetResult(c.get()), &PQclear);
-    ASSERT_NE(r, nullptr);
-    EXPECT_EQ(PQresultStatus(r.get()), PGRES_COMMAND_OK) << PQresultErrorMessage(r.get());
-    tags.emplace_back(PQcmdStatus(r.get()));
-    EXPECT_EQ(ResultPtr(PQgetResult(c.get()), &PQclear), nullptr);
-  }
-  ResultPtr sync(PQgetResult(c.get()), &PQclear);
-  EXPECT_EQ(PQresultStatus(sync.get()), PGRES_PIPELINE_SYNC);
-  ASSERT_EQ(PQexitPipelineMode(c.get()), 1);
-  EXPECT_EQ(tags, (std::vector<std::string>{"", "UPDATE 1", "UPDATE 1", "UPDATE 0"}));
+  const std::vector<std::string> answers = pipeline_results(c, 1 + ranges.size());
+  EXPECT_EQ(answers, (std::vector<std::string>{"", "UPDATE 1", "UPDATE 1", "UPDATE 0"}));
   EXPECT_EQ(old_db().query("select id, n from ev order by id"), "1\t110\n2\t120\n5\t50");
   drop_the_row_on_new_alone();
 }
@@ -135,22 +142,8 @@ TEST_F(MirrorEffectExtendedTest, ABatchSentInPiecesGetsEachExecutesKeysAtItsSync
   for (const auto& range : ranges) {
     ASSERT_EQ(PQsendQueryPrepared(c.get(), "cut", 2, range.data(), nullptr, nullptr, 0), 1);
   }
-  ASSERT_EQ(PQpipelineSync(c.get()), 1);
-  std::vector<std::string> answers;
-  for (size_t i = 0; i < ranges.size(); ++i) {
-    ResultPtr r(PQgetResult(c.get()), &PQclear);
-    ASSERT_NE(r, nullptr);
-    ASSERT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK) << PQresultErrorMessage(r.get());
-    ASSERT_EQ(PQnfields(r.get()), 1);  // the client's n, not cutover's keys
-    std::string rows = PQcmdStatus(r.get());
-    for (int row = 0; row < PQntuples(r.get()); ++row)
-      rows += std::string(" ") + PQgetvalue(r.get(), row, 0);
-    answers.push_back(rows);
-    EXPECT_EQ(ResultPtr(PQgetResult(c.get()), &PQclear), nullptr);
-  }
-  ResultPtr sync(PQgetResult(c.get()), &PQclear);
-  EXPECT_EQ(PQresultStatus(sync.get()), PGRES_PIPELINE_SYNC);
-  ASSERT_EQ(PQexitPipelineMode(c.get()), 1);
+  // The client's n only, not cutover's keys.
+  const std::vector<std::string> answers = pipeline_results(c, ranges.size());
   EXPECT_EQ(answers, (std::vector<std::string>{"DELETE 1 10", "DELETE 2 20 50"}));
   EXPECT_EQ(old_db().query("select count(*) from ev"), "0");
   drop_the_row_on_new_alone();

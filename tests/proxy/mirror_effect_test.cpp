@@ -19,16 +19,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class MirrorEffectTest : public MirrorTest {
+class MirrorEffectTest : public EffectTablesTest {
  protected:
-  void SetUp() override {
-    for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
-      db->query(
-          "drop table if exists ev, nokey; create table ev(id int primary key, n int, at "
-          "timestamptz); create table nokey(n int)");
-    }
-    MirrorTest::SetUp();
-  }
   std::string divergences() const {
     std::ifstream in(proxy_->dir() / "cutover-data" / "divergences.jsonl");
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};

@@ -46,6 +46,19 @@ class MirrorTest : public MirroringTest {
   }
 };
 
+// Writes mirrored by their effect: `ev` has a key, `nokey` none.
+class EffectTablesTest : public MirrorTest {
+ protected:
+  void SetUp() override {
+    for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
+      db->query(
+          "drop table if exists ev, nokey; create table ev(id int primary key, n int, at "
+          "timestamptz); create table nokey(n int)");
+    }
+    MirrorTest::SetUp();
+  }
+};
+
 // What holds in both mirror.ordering modes, strict and parallel.
 class BothOrderingsTest : public MirrorTest, public ::testing::WithParamInterface<std::string> {
  protected:
