@@ -93,9 +93,10 @@ class Pinner {
     // known (with_keys()); for_new and for_journal are left empty then.
     std::vector<ReplyFilter::Taken> executes{};
     std::vector<ReplyFilter::Taken> describes{};
-    struct KeyedBind {
-      PinnedStatement* pin = nullptr;
-      std::string bind{};  // the client's Bind, its body
+    struct KeyedBind {          // by value: cutover's statements may be forgotten before the Sync
+      std::string statement{};  // cutover's
+      size_t params = 0;        // the client's parameters (PinnedStatement::params)
+      std::string bind{};       // the client's Bind, its body
       std::vector<std::optional<std::string>> extra{};
       int execute = 0;              // its Execute's place among the batch's Executes
       std::string new_parse{};      // in front of it on new (empty: new has the statement)

@@ -81,7 +81,7 @@ std::optional<std::string> Pinner::keyed_bind(const PinnedBatch::KeyedBind& keye
   if (!keys) return std::nullopt;
   std::vector<std::optional<std::string>> extra = keyed.extra;
   extra.emplace_back(std::move(*keys));
-  return router::extended_bind(keyed.bind, keyed.pin->name, keyed.pin->params, extra);
+  return router::extended_bind(keyed.bind, keyed.statement, keyed.params, extra);
 }
 
 std::optional<Pinner::ForNew> Pinner::with_keys(const PinnedBatch& pinned, std::string_view batch,
@@ -109,7 +109,7 @@ std::optional<std::string> Pinner::with_streamed_keys(
     if (!messages[i].starts_with('B')) continue;
     auto decoded = protocol::decode_frontend('B', messages[i].substr(5));
     const auto* bind = decoded ? std::get_if<protocol::Bind>(&*decoded) : nullptr;
-    if (bind == nullptr || bind->statement != next->pin->name) continue;
+    if (bind == nullptr || bind->statement != next->statement) continue;
     std::optional<std::string> with_keys = keyed_bind(*next++, old_answer);
     if (!with_keys) return std::nullopt;
     replacements.push_back({i, std::move(*with_keys)});

@@ -138,9 +138,10 @@ Pinner::PinnedBatch Pinner::rebind(std::string_view batch, const std::vector<Pin
       for_old.push_back({i, (parse_on_old ? pin->parse : std::string()) + *bind});
       if (keyed) {  // new's Bind and the journal's wait for old's keys (with_keys())
         mark_taken(out.executes, out.describes, *pin, *binding);
-        out.keyed.push_back({pin, std::string(messages[i].substr(5)), std::move(extra),
-                             binding->execute, parse_on_new ? prepare : std::string(), prepare,
-                             for_new.size(), for_journal.size()});
+        out.keyed.push_back({pin->name, pin->params, std::string(messages[i].substr(5)),
+                             std::move(extra), binding->execute,
+                             parse_on_new ? prepare : std::string(), prepare, for_new.size(),
+                             for_journal.size()});
         for_new.push_back({i, {}});
         for_journal.push_back({i, {}});
         continue;

@@ -145,7 +145,8 @@ std::optional<Pinner::PinnedPiece> Pinner::pin_piece(std::string_view piece,
     for_new.push_back({binding.message,
                        close_statement(pin->name) + (keyed ? pin->new_parse : pin->parse) + *bind});
     if (keyed) {
-      streamed_keyed_.push_back({.pin = pin,
+      streamed_keyed_.push_back({.statement = pin->name,
+                                 .params = pin->params,
                                  .bind = std::string(messages[binding.message].substr(5)),
                                  .extra = std::move(extra),
                                  .execute = executes_before + binding.execute});
