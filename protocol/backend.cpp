@@ -358,4 +358,31 @@ void encode_error(std::string& out, std::string_view severity, std::string_view 
   w.finish();
 }
 
+// Both messages count their columns in 16 bits, then list them: a RowDescription each as its
+// name (NUL-terminated) and 18 bytes, a DataRow each as a 32-bit length (-1: NULL) and as many
+// bytes.
+std::optional<size_t> last_column_at(char type, std::string_view body) {
+  auto read16 = [&](size_t at) {
+    return static_cast<uint16_t>((static_cast<uint8_t>(body[at]) << 8) |
+                                 static_cast<uint8_t>(body[at + 1]));
+  };
+  const size_t count = body.size() >= 2 ? read16(0) : 0;
+  size_t at = 2;
+  size_t last = at;
+  for (size_t column = 0; column < count && at <= body.size(); ++column) {
+    last = at;
+    if (type == 'T') {
+      const size_t nul = body.find('\0', at);
+      at = nul == std::string_view::npos ? body.size() + 1 : nul + 1 + 18;
+    } else if (at + 4 <= body.size()) {
+      const auto length = static_cast<int32_t>((read16(at) << 16) | read16(at + 2));
+      at += 4 + static_cast<size_t>(std::max(length, 0));
+    } else {
+      at = body.size() + 1;
+    }
+  }
+  if (count == 0 || at != body.size()) return std::nullopt;
+  return last;
+}
+
 }  // namespace cutover::protocol

@@ -164,6 +164,11 @@ using BackendMessage =
 // decode_frontend.
 Result<BackendMessage> decode_backend(char type, std::string_view body);
 
+// Where the last column of a RowDescription ('T') or DataRow ('D') body begins: its name, or
+// its 32-bit length then its bytes. nullopt when the body has no column or is malformed. What
+// comes before it, with the count one less, is the message without that column.
+std::optional<size_t> last_column_at(char type, std::string_view body);
+
 // Appends one whole message (type byte and length word included).
 void encode(const BackendMessage& m, std::string& out);
 

@@ -2,8 +2,7 @@
 
 #include <pg_query.h>
 
-// Boost.JSON compiled into this file (header-only mode) for the whole library.
-#include <boost/json/src.hpp>
+#include <boost/json.hpp>
 
 namespace cutover::router {
 

@@ -139,6 +139,8 @@ std::optional<RowWrite> find_row_write(std::string_view sql) {
   if (relation == nullptr || !relation->is_object()) return std::nullopt;
   const json::object* range = &relation->as_object();  // a RangeVar's fields, unwrapped
   write.relation = relation_of(*range);
+  const std::string schema = string_field(*range, "schemaname");
+  write.table = (schema.empty() ? "" : schema + ".") + string_field(*range, "relname");
   write.only = !range->contains("inh");  // DELETE FROM ONLY t: not its inheritors' rows
   const json::value* alias = range->if_contains("alias");
   const Target target{
@@ -178,20 +180,40 @@ bool names_rows_by_key(const RowWrite& write, const std::vector<std::string>& ke
   });
 }
 
-std::string returning_keys(std::string_view sql, const RowWrite& write,
-                           const std::vector<std::string>& key) {
+namespace {
+
+// The witness column: `json_build_object('<key column>', <ref>."<key column>", ...,
+// '', json_build_array(hashtext(<ref>."<column>"::text), ...))`, after ", " or " RETURNING ".
+std::string witness(const RowWrite& write, const std::vector<std::string>& key,
+                    const std::vector<std::string>& columns) {
+  auto column_of = [&](const std::string& column) {
+    return write.reference + "." + quote_identifier(column);
+  };
   std::string object;
   for (const std::string& column : key) {
     object.append(object.empty() ? "" : ", ")
         .append(quote_literal(column))
         .append(", ")
-        .append(write.reference)
-        .append(".")
-        .append(quote_identifier(column));
+        .append(column_of(column));
   }
+  if (!columns.empty()) {
+    object.append(", '', json_build_array(");
+    for (size_t i = 0; i < columns.size(); ++i) {
+      object.append(i > 0 ? ", " : "").append("hashtext(").append(column_of(columns[i]));
+      object.append("::text)");
+    }
+    object.append(")");
+  }
+  return (write.returning ? ", " : " RETURNING ") + ("json_build_object(" + object + ")");
+}
+
+}  // namespace
+
+std::string returning_effect(std::string_view sql, const RowWrite& write,
+                             const std::vector<std::string>& key,
+                             const std::vector<std::string>& columns) {
   std::string text(sql.substr(0, write.end));
-  text.append(write.returning ? ", " : " RETURNING ");
-  text.append("json_build_object(").append(object).append(")");
+  text.append(witness(write, key, columns));
   text.append(sql.substr(write.end));
   return text;
 }
@@ -201,8 +223,9 @@ namespace {
 // The statement with its condition replaced by "the key is one of `rows`" (a JSON array of key
 // objects, as SQL); with `kept`, the client's condition stays, folded away by the planner
 // (`OR true`), so that the parameters it names keep the types PostgreSQL infers from it.
+// Returning witnesses of `witnessed` columns when there are any.
 std::string keyed(std::string_view sql, const RowWrite& write, const std::vector<std::string>& key,
-                  std::string_view rows, bool kept) {
+                  std::string_view rows, bool kept, const std::vector<std::string>& witnessed) {
   std::string columns;
   std::string picked;
   for (const std::string& column : key) {
@@ -225,20 +248,23 @@ std::string keyed(std::string_view sql, const RowWrite& write, const std::vector
     const size_t begin = write.where_begin + kWhere;
     text.append("AND ((").append(sql.substr(begin, write.where_end - begin)).append(") OR true) ");
   }
-  text.append(sql.substr(write.where_end));
+  text.append(sql.substr(write.where_end, write.end - write.where_end));
+  if (!witnessed.empty()) text.append(witness(write, key, witnessed));
+  text.append(sql.substr(write.end));
   return text;
 }
 
 }  // namespace
 
 std::string on_keys(std::string_view sql, const RowWrite& write,
-                    const std::vector<std::string>& key, std::string_view keys) {
-  return keyed(sql, write, key, quote_literal(keys), false);
+                    const std::vector<std::string>& key, std::string_view keys,
+                    const std::vector<std::string>& columns) {
+  return keyed(sql, write, key, quote_literal(keys), false, columns);
 }
 
 std::string on_key_parameter(std::string_view sql, const RowWrite& write,
                              const std::vector<std::string>& key, size_t parameter) {
-  return keyed(sql, write, key, "CAST($" + std::to_string(parameter) + " AS json)", true);
+  return keyed(sql, write, key, "CAST($" + std::to_string(parameter) + " AS json)", true, {});
 }
 
 }  // namespace cutover::router

@@ -21,6 +21,7 @@ namespace cutover::router {
 struct RowWrite {
   bool update = false;      // else DELETE
   std::string relation{};   // as SQL names it, quoted: "public"."t" or "t"
+  std::string table{};      // as written, unquoted: public.t or t (Classification::tables)
   bool only = false;        // ONLY: not the rows of tables inheriting from it
   std::string reference{};  // what its columns go by in the statement: the alias, or the table
   // Columns set equal to a constant or a parameter at the top of WHERE (ANDed): rows named
@@ -47,15 +48,22 @@ std::optional<RowWrite> find_row_write(std::string_view sql);
 // a statement then.
 bool names_rows_by_key(const RowWrite& write, const std::vector<std::string>& key);
 
-// Old's text: the statement returning each changed row's key as one JSON object, as the last
-// column after what the client asked to be returned.
-std::string returning_keys(std::string_view sql, const RowWrite& write,
-                           const std::vector<std::string>& key);
+// The statement returning a witness of each row it changed as the last column, after what
+// the client asked to be returned: one JSON object holding the row's key and, under the name
+// "" (no column's), a hash of each of `columns` as text after the write
+// (`{"id" : 7, "" : [1270469512, null]}`, verify/row_effects.h); the key alone without
+// `columns`. Old's text for a write by its effect (whose keys new then runs on), and both
+// sides' to compare what a write did to each row.
+std::string returning_effect(std::string_view sql, const RowWrite& write,
+                             const std::vector<std::string>& key,
+                             const std::vector<std::string>& columns);
 
 // New's text: the statement with its condition replaced by the keys old returned (`keys`: a
-// JSON array of the objects returning_keys() returned, one per row).
+// JSON array of objects holding the key columns, one per row), returning witnesses of
+// `columns` as returning_effect() does (none when empty).
 std::string on_keys(std::string_view sql, const RowWrite& write,
-                    const std::vector<std::string>& key, std::string_view keys);
+                    const std::vector<std::string>& key, std::string_view keys,
+                    const std::vector<std::string>& columns = {});
 
 // The same for a prepared statement, the keys coming as parameter $`parameter` (text holding
 // the JSON array). The client's condition stays, made always true, so that its parameters keep

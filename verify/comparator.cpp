@@ -37,6 +37,27 @@ std::string side_json(const WriteAnswer& side) {
          to_hex(side.rows_digest) + "\"}";
 }
 
+// The rows whose effects differ, when they do: `,"effects":{...}` (empty otherwise).
+// "complete" is false when a side changed more rows than are kept to be named.
+std::string effects_json(const WritePair& pair) {
+  const RowEffects& on_old = pair.old_side.effects;
+  const RowEffects& on_new = pair.new_side.effects;
+  if (on_old == on_new) return "";
+  std::string out = ",\"effects\":{\"table\":" + json_string(pair.effect_table) +
+                    ",\"old_rows\":" + std::to_string(on_old.rows()) +
+                    ",\"new_rows\":" + std::to_string(on_new.rows()) + ",\"complete\":" +
+                    (on_old.complete() && on_new.complete() ? "true" : "false") + ",\"rows\":[";
+  const std::vector<RowDifference> rows = row_differences(pair);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    out += (i > 0 ? ",{\"key\":" : "{\"key\":") + json_string(rows[i].key) + ",\"kind\":\"" +
+           std::string(difference_name(rows[i].kind)) + "\",\"columns\":[";
+    for (size_t c = 0; c < rows[i].columns.size(); ++c)
+      out += (c > 0 ? "," : "") + json_string(rows[i].columns[c]);
+    out += "]}";
+  }
+  return out + "]}";
+}
+
 }  // namespace
 
 std::string_view kind_name(MismatchKind kind) {
@@ -45,6 +66,8 @@ std::string_view kind_name(MismatchKind kind) {
       return "tags";
     case MismatchKind::kRows:
       return "rows";
+    case MismatchKind::kEffects:
+      return "effects";
     case MismatchKind::kNonDeterministic:
       return "non_deterministic";
   }
@@ -54,7 +77,15 @@ std::string_view kind_name(MismatchKind kind) {
 std::optional<MismatchKind> compare(const WritePair& pair) {
   if (pair.old_side == pair.new_side) return std::nullopt;
   if (pair.nondeterministic) return MismatchKind::kNonDeterministic;
-  return pair.old_side.tags != pair.new_side.tags ? MismatchKind::kTags : MismatchKind::kRows;
+  if (pair.old_side.tags != pair.new_side.tags) return MismatchKind::kTags;
+  const bool same_rows = pair.old_side.rows == pair.new_side.rows &&
+                         pair.old_side.rows_digest == pair.new_side.rows_digest;
+  return same_rows ? MismatchKind::kEffects : MismatchKind::kRows;
+}
+
+std::vector<RowDifference> row_differences(const WritePair& pair) {
+  return differences(pair.old_side.effects, pair.new_side.effects, pair.effect_columns,
+                     kReportedRows);
 }
 
 std::string mismatch_line(const WritePair& pair, MismatchKind kind) {
@@ -64,7 +95,8 @@ std::string mismatch_line(const WritePair& pair, MismatchKind kind) {
          ",\"conn\":" + std::to_string(pair.connection_id) + ",\"fingerprint\":\"" + fingerprint +
          "\",\"kind\":\"" + std::string(kind_name(kind)) + "\"" +
          (pair.shadow_read ? ",\"shadow_read\":true" : "") +
-         ",\"old\":" + side_json(pair.old_side) + ",\"new\":" + side_json(pair.new_side) + "}";
+         ",\"old\":" + side_json(pair.old_side) + ",\"new\":" + side_json(pair.new_side) +
+         effects_json(pair) + "}";
 }
 
 std::string_view journal_report_kind(JournalReport::What what) {

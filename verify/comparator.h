@@ -1,7 +1,9 @@
 // The inline comparator: every mirrored write's two answers (command tags, returned rows as a
-// set digest, verify/row_hash.h) are compared off the client's path, on a thread of its own fed
-// through a bounded queue. A mismatch becomes a JSON line in the mismatch log (fingerprint,
-// both sides' tags, row counts and digests, time, connection; never values) and a count.
+// set digest, verify/row_hash.h, and what the write did to each row it changed,
+// verify/row_effects.h) are compared off the client's path, on a thread of its own fed through
+// a bounded queue. A mismatch becomes a JSON line in the mismatch log (fingerprint, both
+// sides' tags, row counts and digests, the rows that differ by key and their columns, time,
+// connection; never values other than keys) and a count.
 // Not what produces the pairs (the proxy's mirroring) nor the background checksum jobs.
 #pragma once
 
@@ -19,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "verify/row_effects.h"
 #include "verify/row_hash.h"
 
 namespace cutover::verify {
@@ -28,6 +31,7 @@ struct WriteAnswer {
   std::vector<std::string> tags{};  // CommandComplete tags, in order
   uint64_t rows = 0;                // DataRows it returned (RETURNING)
   Digest rows_digest{};             // RowSetHasher over them
+  RowEffects effects{};             // the rows it changed, where cutover asked (else none)
   friend bool operator==(const WriteAnswer&, const WriteAnswer&) = default;
 };
 
@@ -40,6 +44,10 @@ struct WritePair {
   // mismatch may also be a write that committed between the two.
   bool shadow_read = false;
   std::vector<std::string> tables{};  // the tables the statement names, as written
+  // The table whose rows the effects are, as written ("t", "s.t"), and its columns in the
+  // order of the witnesses' hashes.
+  std::string effect_table{};
+  std::vector<std::string> effect_columns{};
   WriteAnswer old_side{};
   WriteAnswer new_side{};
 };
@@ -47,12 +55,16 @@ struct WritePair {
 enum class MismatchKind : uint8_t {
   kTags,              // different command tags (say UPDATE 1 against UPDATE 0)
   kRows,              // same tags, different returned rows
+  kEffects,           // same answers, but the rows changed or the values stored differ
   kNonDeterministic,  // differs, but the statement calls random() or the like
 };
 std::string_view kind_name(MismatchKind kind);
 
 // nullopt when both sides answered the same.
 std::optional<MismatchKind> compare(const WritePair& pair);
+// The rows of the pair whose effects differ, at most kReportedRows (verify/row_effects.h).
+constexpr size_t kReportedRows = 10;
+std::vector<RowDifference> row_differences(const WritePair& pair);
 // The mismatch log's line for a pair (JSON, no trailing newline).
 std::string mismatch_line(const WritePair& pair, MismatchKind kind);
 

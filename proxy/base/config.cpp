@@ -72,6 +72,8 @@ void read_tls(Section& s, TlsConfig& t) {
 
 const std::vector<std::pair<std::string, MirrorOrdering>> mirror_ordering_names = {
     {"strict", MirrorOrdering::kStrict}, {"parallel", MirrorOrdering::kParallel}};
+const std::vector<std::pair<std::string, MirrorCompare>> mirror_compare_names = {
+    {"effects", MirrorCompare::kEffects}, {"answers", MirrorCompare::kAnswers}};
 const std::vector<std::pair<std::string, UnsafeWrites>> unsafe_writes_names = {
     {"refuse", UnsafeWrites::kRefuse}, {"allow", UnsafeWrites::kAllow}};
 
@@ -143,6 +145,7 @@ void read_migration(Section& s, MigrationConfig& m) {
   s.section("mirror", [&](Section& mirror) {
     mirror.enumeration("ordering", m.mirror.ordering, mirror_ordering_names);
     mirror.enumeration("unsafe_writes", m.mirror.unsafe_writes, unsafe_writes_names);
+    mirror.enumeration("compare", m.mirror.compare, mirror_compare_names);
     mirror.millis("timeout_ms", m.mirror.timeout);
     mirror.millis("handover_timeout_ms", m.mirror.handover_timeout);
     mirror.integer("sequence_margin", m.mirror.sequence_margin, 1, int64_t{1} << 40);
@@ -351,6 +354,7 @@ std::string to_yaml(const Config& c) {
   key("mirror") << YAML::BeginMap;
   key("ordering") << name_of(c.migration.mirror.ordering, mirror_ordering_names);
   key("unsafe_writes") << name_of(c.migration.mirror.unsafe_writes, unsafe_writes_names);
+  key("compare") << name_of(c.migration.mirror.compare, mirror_compare_names);
   key("timeout_ms") << c.migration.mirror.timeout.count();
   key("handover_timeout_ms") << c.migration.mirror.handover_timeout.count();
   key("sequence_margin") << c.migration.mirror.sequence_margin;

@@ -108,9 +108,16 @@ enum class MirrorOrdering { kStrict, kParallel };
 // each one an open divergence of its tables.
 enum class UnsafeWrites { kRefuse, kAllow };
 
+// What the comparator gets of each mirrored write. kEffects: both databases also return a
+// witness of every row an UPDATE or DELETE in a Query changed (its key and a hash of each
+// column), compared row by row (verify/row_effects.h). kAnswers: the answers only (command
+// tags, returned rows).
+enum class MirrorCompare { kEffects, kAnswers };
+
 struct MirrorConfig {
   MirrorOrdering ordering = MirrorOrdering::kStrict;
   UnsafeWrites unsafe_writes = UnsafeWrites::kRefuse;
+  MirrorCompare compare = MirrorCompare::kEffects;
   // A mirrored write the mirror has not answered within this counts as failed there.
   std::chrono::milliseconds timeout{5000};
   // How long the hand-over from journal replay back to live mirroring may hold transactions

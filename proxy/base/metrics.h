@@ -58,7 +58,7 @@ class Metrics {
   std::array<std::array<prometheus::Counter*, 2>, kKinds> units_{};
   std::array<prometheus::Counter*, kFallbackReasons.size()> fallbacks_{};
   std::array<prometheus::Counter*, 3> mirror_writes_{};
-  std::array<prometheus::Counter*, 3> mismatches_{};
+  std::array<prometheus::Counter*, 4> mismatches_{};
   std::array<prometheus::Histogram*, 2> durations_{};
   std::array<prometheus::Counter*, 2> tls_{};
   prometheus::Counter* auth_failures_ = nullptr;

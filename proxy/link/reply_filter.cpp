@@ -167,37 +167,18 @@ ReplyFilter::Taken ReplyFilter::taken_for(Expected& e, char type) {
   }
 }
 
-// Both messages count their columns in 16 bits, then list them: a RowDescription each as its
-// name (NUL-terminated) and 18 bytes, a DataRow each as a 32-bit length (-1: NULL) and as many
-// bytes. A malformed message is passed on unchanged and nothing is taken.
+// A malformed message is passed on unchanged and nothing is taken.
 void ReplyFilter::take_last_column(Expected& e, char type, std::string_view body,
                                    std::string& replacement) {
-  auto read16 = [&](size_t at) {
-    return static_cast<uint16_t>((static_cast<uint8_t>(body[at]) << 8) |
-                                 static_cast<uint8_t>(body[at + 1]));
-  };
-  const size_t count = body.size() >= 2 ? read16(0) : 0;
-  size_t at = 2;
-  size_t last = at;
-  for (size_t column = 0; column < count && at <= body.size(); ++column) {
-    last = at;
-    if (type == 'T') {
-      const size_t nul = body.find('\0', at);
-      at = nul == std::string_view::npos ? body.size() + 1 : nul + 1 + 18;
-    } else if (at + 4 <= body.size()) {
-      const auto length = static_cast<int32_t>((read16(at) << 16) | read16(at + 2));
-      at += 4 + static_cast<size_t>(std::max(length, 0));
-    } else {
-      at = body.size() + 1;
-    }
-  }
-  const bool whole = count > 0 && at == body.size();
+  const std::optional<size_t> last = protocol::last_column_at(type, body);
   replacement.clear();
   protocol::MessageWriter out(replacement, type);
-  if (whole) {
-    out.i16(static_cast<int16_t>(count - 1)).bytes(body.substr(2, last - 2));
+  if (last) {
+    const auto count = static_cast<uint16_t>((static_cast<uint8_t>(body[0]) << 8) |
+                                             static_cast<uint8_t>(body[1]));
+    out.i16(static_cast<int16_t>(count - 1)).bytes(body.substr(2, *last - 2));
     if (type == 'D') {  // the last column as a DataRow of its own, for the caller
-      e.answer.data_rows.push_back(std::string("\0\1", 2).append(body.substr(last)));
+      e.answer.data_rows.push_back(std::string("\0\1", 2).append(body.substr(*last)));
     }
   } else {
     out.bytes(body);

@@ -38,11 +38,32 @@ void log_mismatch(const verify::WritePair& pair, verify::MismatchKind kind) {
              {"new_rows", pair.new_side.rows}});
 }
 
-// What the ledger says of a mismatch: its kind and both sides' tags and row counts.
-std::string describe(const verify::WritePair& pair, verify::MismatchKind kind) {
-  return std::string(verify::kind_name(kind)) + ": old " + log::joined(pair.old_side.tags) + " (" +
-         std::to_string(pair.old_side.rows) + " rows), new " + log::joined(pair.new_side.tags) +
-         " (" + std::to_string(pair.new_side.rows) + " rows)";
+// What the ledger says of a mismatch: its kind and both sides' tags and row counts, and of
+// rows changed differently, how (the keys go with the item).
+std::string describe(const verify::WritePair& pair, verify::MismatchKind kind,
+                     const std::vector<verify::RowDifference>& rows) {
+  std::string text = std::string(verify::kind_name(kind)) + ": old " +
+                     log::joined(pair.old_side.tags) + " (" + std::to_string(pair.old_side.rows) +
+                     " rows), new " + log::joined(pair.new_side.tags) + " (" +
+                     std::to_string(pair.new_side.rows) + " rows)";
+  const verify::RowEffects& on_old = pair.old_side.effects;
+  const verify::RowEffects& on_new = pair.new_side.effects;
+  if (on_old == on_new) return text;
+  text += "; rows changed: old " + std::to_string(on_old.rows()) + ", new " +
+          std::to_string(on_new.rows());
+  for (const verify::RowDifference& row : rows) {
+    text += "; " + row.key + " " + std::string(verify::difference_name(row.kind));
+    if (!row.columns.empty()) text += " in " + log::joined(row.columns);
+  }
+  return text;
+}
+
+// The ledger's keys of those rows: "t(id)=(7)".
+std::vector<std::string> keys_of(const verify::WritePair& pair,
+                                 const std::vector<verify::RowDifference>& rows) {
+  std::vector<std::string> keys;
+  for (const verify::RowDifference& row : rows) keys.push_back(pair.effect_table + row.key);
+  return keys;
 }
 
 }  // namespace
@@ -71,9 +92,11 @@ ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secre
         [this](const verify::WritePair& pair, verify::MismatchKind kind) {
           metrics.mismatch(kind);
           log_mismatch(pair, kind);
+          const std::vector<verify::RowDifference> rows = verify::row_differences(pair);
           divergences->note({.kind = pair.shadow_read ? "shadow_read_mismatch" : "mismatch",
+                             .keys = keys_of(pair, rows),
                              .fingerprint = pair.fingerprint,
-                             .detail = describe(pair, kind)},
+                             .detail = describe(pair, kind, rows)},
                             pair.tables);
         });
     if (c.migration.mirror.sequence_sync.count() > 0) {

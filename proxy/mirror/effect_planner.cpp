@@ -10,23 +10,29 @@
 namespace cutover::proxy {
 namespace {
 
-// One row per key column, in the key's order, each saying that the relation exists: the
-// primary key, else the unique key of NOT NULL columns with the fewest columns (a NULL in a
-// unique column would let two rows share a "key"). One row with a NULL column when there is
-// none; a false first column when the relation is unknown, never an error (which would abort
-// the client's transaction).
-std::string key_query(const std::string& relation_literal) {
-  return "SELECT c.oid IS NOT NULL, a.attname FROM (SELECT pg_catalog.to_regclass(" +
+// What old's catalog says of a relation, as rows (found, kind, name): kind 'k' for each key
+// column, in the key's order; kind 'c' for each column, in order, when RETURNING gives its
+// rows as they are (a table or partitioned table without row security or rules, readable by
+// the session's user). The key is the primary key, else the unique key of NOT NULL columns
+// with the fewest columns (a NULL in a unique column would let two rows share a "key"). One
+// row (true, NULL, NULL) when there is neither; a false first column when the relation is
+// unknown, never an error (which would abort the client's transaction).
+std::string table_query(const std::string& relation_literal) {
+  return "SELECT c.oid IS NOT NULL, x.kind, x.name FROM (SELECT pg_catalog.to_regclass(" +
          relation_literal +
-         ") AS oid) c LEFT JOIN LATERAL (SELECT i.indrelid, i.indkey, i.indnkeyatts FROM "
-         "pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisunique AND i.indimmediate "
-         "AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL AND NOT EXISTS (SELECT "
-         "FROM pg_catalog.pg_attribute n WHERE n.attrelid = i.indrelid AND n.attnum = ANY "
-         "(i.indkey) AND NOT n.attnotnull) ORDER BY i.indisprimary DESC, i.indnkeyatts, "
-         "i.indexrelid LIMIT 1) k ON true LEFT JOIN LATERAL pg_catalog.unnest(CAST(k.indkey AS "
-         "int2[])) WITH ORDINALITY AS u(attnum, n) ON u.n <= k.indnkeyatts LEFT JOIN "
-         "pg_catalog.pg_attribute a ON a.attrelid = k.indrelid AND a.attnum = u.attnum ORDER BY "
-         "u.n";
+         ") AS oid) c LEFT JOIN LATERAL (SELECT 'k' AS kind, a.attname::text AS name, u.n FROM "
+         "(SELECT i.indrelid, i.indkey, i.indnkeyatts FROM pg_catalog.pg_index i WHERE "
+         "i.indrelid = c.oid AND i.indisunique AND i.indimmediate AND i.indisvalid AND "
+         "i.indpred IS NULL AND i.indexprs IS NULL AND NOT EXISTS (SELECT FROM "
+         "pg_catalog.pg_attribute n WHERE n.attrelid = i.indrelid AND n.attnum = ANY (i.indkey) "
+         "AND NOT n.attnotnull) ORDER BY i.indisprimary DESC, i.indnkeyatts, i.indexrelid LIMIT "
+         "1) k CROSS JOIN LATERAL pg_catalog.unnest(CAST(k.indkey AS int2[])) WITH ORDINALITY "
+         "AS u(attnum, n) JOIN pg_catalog.pg_attribute a ON a.attrelid = k.indrelid AND "
+         "a.attnum = u.attnum WHERE u.n <= k.indnkeyatts UNION ALL SELECT 'c', "
+         "a.attname::text, a.attnum FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class r ON "
+         "r.oid = a.attrelid WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+         "AND r.relkind IN ('r', 'p') AND NOT r.relrowsecurity AND NOT r.relhasrules AND "
+         "pg_catalog.has_table_privilege(c.oid, 'SELECT')) x ON true ORDER BY x.kind, x.n";
 }
 
 std::optional<protocol::DataRow> decode_row(const std::string& body) {
@@ -39,52 +45,57 @@ std::optional<protocol::DataRow> decode_row(const std::string& body) {
 
 asio::awaitable<EffectPlanner::Decision> EffectPlanner::decide(std::string_view sql,
                                                                const router::Classification& unit,
-                                                               bool allow) {
+                                                               bool allow, bool witness) {
   // A failed transaction refuses cutover's question too: old answers the write with its error.
   if (!unit.changes_rows || source_.transaction_status() == 'E') co_return Decision{};
-  Verdict verdict = co_await judge(sql, unit.fingerprint, false);
+  Verdict verdict = co_await judge(sql, unit.fingerprint, false, witness);
   if (verdict.problem.empty()) co_return Decision{.plan = std::move(verdict.plan)};
   if (allow) co_return Decision{.unsafe = std::move(verdict.problem)};
   co_return Decision{.refusal = router::data_dependent_refusal(verdict.problem)};
 }
 
 asio::awaitable<EffectPlanner::Verdict> EffectPlanner::judge(std::string_view sql,
-                                                             uint64_t fingerprint, bool prepared) {
-  std::optional<router::RowWrite> write = row_write(sql, fingerprint);
+                                                             uint64_t fingerprint, bool prepared,
+                                                             bool witness) {
+  forget_if_stale();
+  if (by_key_.contains(fingerprint)) co_return Verdict{};
+  std::optional<router::RowWrite> write = row_write(sql);
   if (!write) co_return Verdict{};
-  std::optional<std::vector<std::string>> key = co_await key_of(write->relation);
-  if (!key) co_return Verdict{};  // unknown to old: the write gets old's own error
-  co_return verdict(sql, fingerprint, prepared, std::move(*write), std::move(*key));
+  std::optional<Table> table = co_await table_of(write->relation);
+  if (!table) co_return Verdict{};  // unknown to old: the write gets old's own error
+  co_return verdict(sql, fingerprint, prepared, witness, std::move(*write), *table);
 }
 
 std::optional<EffectPlanner::Verdict> EffectPlanner::judge_known(std::string_view sql,
                                                                  uint64_t fingerprint) {
-  std::optional<router::RowWrite> write = row_write(sql, fingerprint);
+  forget_if_stale();
+  if (by_key_.contains(fingerprint)) return Verdict{};
+  std::optional<router::RowWrite> write = row_write(sql);
   if (!write) return Verdict{};
-  auto key = keys_.find(write->relation);
-  if (key == keys_.end()) return std::nullopt;
-  return verdict(sql, fingerprint, true, std::move(*write), key->second);
+  auto table = tables_.find(write->relation);
+  if (table == tables_.end()) return std::nullopt;
+  return verdict(sql, fingerprint, true, false, std::move(*write), table->second);
 }
 
-// The UPDATE or DELETE `sql` is, unless it is known to name its rows by key; nullopt when it is
-// mirrored as a statement whatever its table's key (not such a write, several statements,
-// WHERE CURRENT OF a cursor whose query ran on both).
-std::optional<router::RowWrite> EffectPlanner::row_write(std::string_view sql,
-                                                         uint64_t fingerprint) {
-  if (const uint64_t version = schema_version_.load(); version != version_) {
-    forget();
-    version_ = version;
-  }
-  if (by_key_.contains(fingerprint)) return std::nullopt;
+// The UPDATE or DELETE `sql` is; nullopt when it is mirrored as a statement whatever its
+// table's key (not such a write, several statements, WHERE CURRENT OF a cursor whose query ran
+// on both).
+std::optional<router::RowWrite> EffectPlanner::row_write(std::string_view sql) {
   std::optional<router::RowWrite> write = router::find_row_write(sql);
   if (!write || write->current_of) return std::nullopt;
   return write;
 }
 
 EffectPlanner::Verdict EffectPlanner::verdict(std::string_view sql, uint64_t fingerprint,
-                                              bool prepared, router::RowWrite write,
-                                              std::vector<std::string> key) {
+                                              bool prepared, bool witness, router::RowWrite write,
+                                              const Table& table) {
+  const std::vector<std::string>& key = table.key;
   if (!write.reads_other_rows && router::names_rows_by_key(write, key)) {
+    if (witness && !table.columns.empty()) {  // both run it, each returning its witness
+      Plan plan{.write = std::move(write), .key = key, .columns = table.columns, .on_keys = false};
+      plan.for_old = router::returning_effect(sql, plan.write, plan.key, plan.columns);
+      return Verdict{.plan = std::move(plan)};
+    }
     constexpr size_t kMaxShapes = 4096;
     if (by_key_.size() >= kMaxShapes) by_key_.clear();
     by_key_.insert(fingerprint);
@@ -111,16 +122,18 @@ EffectPlanner::Verdict EffectPlanner::verdict(std::string_view sql, uint64_t fin
   if (prepared && write.uses_other_tables) {
     return Verdict{.problem = "a prepared DELETE ... USING chooses its rows by other tables"};
   }
-  Plan plan{.write = std::move(write), .key = std::move(key)};
-  plan.for_old = router::returning_keys(sql, plan.write, plan.key);
+  Plan plan{.write = std::move(write), .key = key};
+  if (witness) plan.columns = table.columns;
+  plan.for_old = router::returning_effect(sql, plan.write, plan.key, plan.columns);
   return Verdict{.plan = std::move(plan)};
 }
 
-std::optional<std::string> EffectPlanner::for_new(std::string_view sql, const Plan& plan,
-                                                  const std::vector<std::string>& data_rows) const {
+std::optional<EffectPlanner::Texts> EffectPlanner::for_new(
+    std::string_view sql, const Plan& plan, const std::vector<std::string>& data_rows) const {
   std::optional<std::string> keys = keys_array(data_rows, 0, data_rows.size());
   if (!keys) return std::nullopt;
-  return router::on_keys(sql, plan.write, plan.key, *keys);
+  return Texts{.for_new = router::on_keys(sql, plan.write, plan.key, *keys, plan.columns),
+               .for_journal = router::on_keys(sql, plan.write, plan.key, *keys)};
 }
 
 std::optional<std::string> EffectPlanner::keys_array(const std::vector<std::string>& data_rows,
@@ -135,26 +148,34 @@ std::optional<std::string> EffectPlanner::keys_array(const std::vector<std::stri
   return array.append("]");
 }
 
-asio::awaitable<std::optional<std::vector<std::string>>> EffectPlanner::key_of(
+asio::awaitable<std::optional<EffectPlanner::Table>> EffectPlanner::table_of(
     const std::string& relation) {
-  if (auto it = keys_.find(relation); it != keys_.end()) co_return it->second;
+  if (auto it = tables_.find(relation); it != tables_.end()) co_return it->second;
   const std::optional<HeldAnswer> answer =
-      co_await source_.query_own(key_query(router::quote_literal(relation)));
+      co_await source_.query_own(table_query(router::quote_literal(relation)));
   if (!answer || !answer->sqlstate.empty() || answer->data_rows.empty()) co_return std::nullopt;
-  std::vector<std::string> key;
+  Table table;
   for (const std::string& body : answer->data_rows) {
     std::optional<protocol::DataRow> row = decode_row(body);
-    if (!row || row->columns.size() != 2 || row->columns[0] != "t") co_return std::nullopt;
-    if (row->columns[1]) key.push_back(std::move(*row->columns[1]));
+    if (!row || row->columns.size() != 3 || row->columns[0] != "t") co_return std::nullopt;
+    if (!row->columns[1] || !row->columns[2]) continue;
+    (*row->columns[1] == "k" ? table.key : table.columns).push_back(std::move(*row->columns[2]));
   }
   constexpr size_t kMaxTables = 256;
-  if (keys_.size() >= kMaxTables) keys_.clear();
-  keys_.emplace(relation, key);
-  co_return key;
+  if (tables_.size() >= kMaxTables) tables_.clear();
+  tables_.emplace(relation, table);
+  co_return table;
+}
+
+void EffectPlanner::forget_if_stale() {
+  if (const uint64_t version = schema_version_.load(); version != version_) {
+    forget();
+    version_ = version;
+  }
 }
 
 void EffectPlanner::forget() {
-  keys_.clear();
+  tables_.clear();
   by_key_.clear();
 }
 

@@ -2,9 +2,10 @@
 // those whose rows follow from other data are run on old with their rows' keys returned to
 // cutover, then on new on exactly those keys. The keys are the table's primary key (else a
 // unique key of NOT NULL columns), read from the source of truth's catalog once per table and
-// schema version; a statement shape named by key stays a statement and costs a lookup by
-// fingerprint afterwards. In the extended protocol the pinner prepares both texts as
-// statements of cutover's own (pinner_effect.cpp).
+// schema version, with its columns; a statement shape named by key stays a statement. In a
+// Query both sides return a witness of each row they changed (its key and columns' hashes),
+// for the comparator (verify/row_effects.h). In the extended protocol the pinner prepares
+// both texts as statements of cutover's own (pinner_effect.cpp), with keys and no witness.
 // Not the running of the two texts (the mirror), nor other pinned values (pinner.h).
 #pragma once
 
@@ -31,10 +32,16 @@ class EffectPlanner {
       : source_(source), schema_version_(schema_version) {}
 
   // A write mirrored by its effect: what old runs, and how new's text is made from its answer.
+  // Or, `on_keys` false, a statement both sides run as for_old, returning witnesses.
   struct Plan {
     router::RowWrite write{};
     std::vector<std::string> key{};
+    // The columns the witnesses hash, in their order; empty: the keys only, no witness (the
+    // extended protocol, comparison off, or a table whose rows RETURNING would not give the
+    // same: row security, rules, not readable by the client).
+    std::vector<std::string> columns{};
     std::string for_old{};
+    bool on_keys = true;
   };
   // How one unit is mirrored: as a statement (neither set), by its effect, or not at all.
   struct Decision {
@@ -43,9 +50,10 @@ class EffectPlanner {
     std::string unsafe{};  // allowed by unsafe_writes but neither: an open divergence
   };
   // `sql`: the whole Query as both sides would run it (pinned); `allow`: unsafe_writes allows
-  // what cannot be mirrored. Asks old for a table's key (the source idle or in a transaction).
+  // what cannot be mirrored; `witness`: both sides return witnesses of the rows they change.
+  // Asks old for a table's key (the source idle or in a transaction).
   asio::awaitable<Decision> decide(std::string_view sql, const router::Classification& unit,
-                                   bool allow);
+                                   bool allow, bool witness);
   // The same for a prepared statement's text (`sql`, pinned), whatever it is: a plan, or why
   // it can be mirrored neither way (empty: as a statement).
   struct Verdict {
@@ -57,12 +65,17 @@ class EffectPlanner {
   }
   // The same without asking old: nullopt when its table's key is not known yet.
   std::optional<Verdict> judge_known(std::string_view sql, uint64_t fingerprint);
-  // New's text (and the journal's) once old ran plan.for_old: `data_rows` the DataRow bodies it
-  // returned, taken out of the client's stream. nullopt when they are not the keys asked for.
-  std::optional<std::string> for_new(std::string_view sql, const Plan& plan,
-                                     const std::vector<std::string>& data_rows) const;
+  // New's text and the journal's once old ran plan.for_old (`data_rows` the DataRow bodies it
+  // returned, taken out of the client's stream); nullopt when they are not the keys asked for.
+  struct Texts {
+    std::string for_new;
+    std::string for_journal;  // without witnesses
+  };
+  std::optional<Texts> for_new(std::string_view sql, const Plan& plan,
+                               const std::vector<std::string>& data_rows) const;
   // The keys in `count` of `data_rows` from `first` as one JSON array (a prepared statement's
-  // parameter, router::on_key_parameter()); nullopt as for for_new().
+  // parameter, router::on_key_parameter()), witnesses' hashes and all (which
+  // json_populate_recordset passes over: no column is named ""); nullopt as for for_new().
   static std::optional<std::string> keys_array(const std::vector<std::string>& data_rows,
                                                size_t first, size_t count);
 
@@ -72,19 +85,30 @@ class EffectPlanner {
  private:
   // `prepared`: the statement's parameters keep their types by its condition, which new's text
   // keeps (so a DELETE ... USING cannot be mirrored by its effect).
-  asio::awaitable<Verdict> judge(std::string_view sql, uint64_t fingerprint, bool prepared);
-  std::optional<router::RowWrite> row_write(std::string_view sql, uint64_t fingerprint);
-  Verdict verdict(std::string_view sql, uint64_t fingerprint, bool prepared, router::RowWrite write,
-                  std::vector<std::string> key);
-  // The key columns of `relation`: empty when it has none; nullopt when old could not say.
-  asio::awaitable<std::optional<std::vector<std::string>>> key_of(const std::string& relation);
+  // What old's catalog says of a table: its key columns (empty: none), and every column in
+  // order when its rows can be witnessed (else empty).
+  struct Table {
+    std::vector<std::string> key;
+    std::vector<std::string> columns;
+  };
+  // `witness` (a Query): a write named by key gets a plan too, as a witnessed statement.
+  asio::awaitable<Verdict> judge(std::string_view sql, uint64_t fingerprint, bool prepared,
+                                 bool witness = false);
+  std::optional<router::RowWrite> row_write(std::string_view sql);
+  Verdict verdict(std::string_view sql, uint64_t fingerprint, bool prepared, bool witness,
+                  router::RowWrite write, const Table& table);
+  // nullopt when old could not say (an unknown relation).
+  asio::awaitable<std::optional<Table>> table_of(const std::string& relation);
+  void forget_if_stale();  // DDL ran since the catalog was read
   void forget();
 
   SourceOfTruth& source_;
   const std::atomic<uint64_t>& schema_version_;
   uint64_t version_ = 0;
-  std::unordered_map<std::string, std::vector<std::string>> keys_;  // by quoted relation
-  std::unordered_set<uint64_t> by_key_;  // fingerprints of statements that name rows by key
+  std::unordered_map<std::string, Table> tables_;  // by quoted relation
+  // Fingerprints of statements that name rows by key, and are mirrored as plain statements
+  // (the extended protocol, or no witness).
+  std::unordered_set<uint64_t> by_key_;
 };
 
 }  // namespace cutover::proxy

@@ -87,8 +87,13 @@ asio::awaitable<bool> Mirror::query(std::string_view whole, const router::Classi
   if (!refusal) refusal = journal_refusal(unit);
   EffectPlanner::Decision effect;
   if (!refusal && unit.changes_rows) {
-    const bool allow = context_.config.migration.mirror.unsafe_writes == UnsafeWrites::kAllow;
-    effect = co_await pinner_.effects().decide(query_text(whole), unit, allow);
+    const MirrorConfig& mirror = context_.config.migration.mirror;
+    const bool allow = mirror.unsafe_writes == UnsafeWrites::kAllow;
+    // Parallel ordering pipelines writes inside a transaction: those are compared by their
+    // answers only (new's witnesses would be read after the unit's plan is gone).
+    const bool pipelined = mirror.ordering == MirrorOrdering::kParallel && primary_.status == 'T';
+    const bool witness = mirror.compare == MirrorCompare::kEffects && !pipelined;
+    effect = co_await pinner_.effects().decide(query_text(whole), unit, allow, witness);
     if (effect.refusal) note_refused(*effect.refusal, unit);
     refusal = std::move(effect.refusal);
     if (!effect.unsafe.empty()) pinner_.note_unsafe(unit.fingerprint, effect.unsafe);
@@ -277,7 +282,8 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
   }
   std::string keyed_new;  // mirrored by its effect: new's text, made from old's answer
   std::string keyed_journal;
-  if (runs_by_effect()) {
+  const bool witnessed = effect_ != nullptr && !effect_->columns.empty();
+  if (runs_by_effect() && (effect_ == nullptr || effect_->on_keys)) {
     if (keyed_texts(held, keyed_new, keyed_journal)) {
       for_new = keyed_new;
       for_journal = keyed_journal;
@@ -292,7 +298,10 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
   const bool old_rolled_back =
       held.status == 'I' && !held.tags.empty() && held.tags.back() == "ROLLBACK";
   std::string to_new;
-  Frame frame{.begin = wrap, .ends_transaction = !wrap && held.status == 'I', .unpinned = unpinned};
+  Frame frame{.begin = wrap,
+              .ends_transaction = !wrap && held.status == 'I',
+              .unpinned = unpinned,
+              .witnessed = witnessed ? effect_ : nullptr};
   if (wrap) {
     append_query(to_new, "BEGIN");
     transaction_.keep(to_new);
@@ -359,7 +368,8 @@ asio::awaitable<bool> Mirror::send_ready(char status) {
 
 // Hands both answers to the comparator (off the client's path; a full queue counts a drop).
 void Mirror::compare(verify::WriteAnswer on_primary, verify::WriteAnswer on_secondary,
-                     const router::Classification& unit, bool nondeterministic, bool shadow_read) {
+                     const router::Classification& unit, bool nondeterministic, bool shadow_read,
+                     const EffectPlanner::Plan* witnessed) {
   verify::WritePair pair{.fingerprint = unit.fingerprint,
                          .connection_id = conn_id_,
                          .unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -368,6 +378,9 @@ void Mirror::compare(verify::WriteAnswer on_primary, verify::WriteAnswer on_seco
                          .nondeterministic = nondeterministic,
                          .shadow_read = shadow_read,
                          .tables = unit.tables,
+                         .effect_table = witnessed != nullptr ? witnessed->write.table : "",
+                         .effect_columns = witnessed != nullptr ? witnessed->columns
+                                                                : std::vector<std::string>{},
                          .old_side = std::move(on_primary),
                          .new_side = std::move(on_secondary)};
   if (primary_.database == router::Backend::kNew) std::swap(pair.old_side, pair.new_side);

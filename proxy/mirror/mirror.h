@@ -127,8 +127,10 @@ class Mirror {
   // was dropped meanwhile.
   asio::awaitable<bool> drain_new();
   // Both answers to the comparator (off the client's path), named by database.
+  // `witnessed`: the plan whose witnesses both answers hold.
   void compare(verify::WriteAnswer on_primary, verify::WriteAnswer on_secondary,
-               const router::Classification& unit, bool nondeterministic, bool shadow_read);
+               const router::Classification& unit, bool nondeterministic, bool shadow_read,
+               const EffectPlanner::Plan* witnessed = nullptr);
   // Session state the client set (recorded in new_side's state log just before): kept in its
   // place in the transaction, for the journal.
   void session_unit(std::string_view whole) {
@@ -149,6 +151,9 @@ class Mirror {
     bool shadow_read = false;  // a read run on new only for the comparator
     bool own = false;          // cutover's COMMIT or ROLLBACK, not a client's unit (not counted)
     bool unpinned = false;     // the unit calls what cutover could not pin: marked for comparison
+    // Both sides return witnesses of the rows the unit changes, as its plan says (strict
+    // ordering only: the plan lives while the unit runs).
+    const EffectPlanner::Plan* witnessed = nullptr;
   };
   struct Pending {  // a write new was sent and has not answered yet (parallel ordering)
     Send sent;
@@ -222,6 +227,11 @@ class Mirror {
                                            const router::Classification& unit,
                                            const HeldAnswer* old_answer);
   asio::awaitable<MirrorOutcome> end_new_transaction(bool commit);
+  // A DataRow of new's answer to a unit: the client's part to `rows`, a witness to `effects`.
+  static void add_new_row(const Frame& frame, std::string_view body, verify::RowSetHasher& rows,
+                          verify::RowEffects& effects);
+  // What old's witnesses (taken out of its answer) say the unit did.
+  static verify::RowEffects effects_of(const HeldAnswer& held);
   // mirror_parallel.cpp
   bool runs_parallel(const router::Classification& unit) const;
   asio::awaitable<bool> unit_parallel(std::string_view old_prefix, std::string_view for_old,

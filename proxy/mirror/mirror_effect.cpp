@@ -74,7 +74,8 @@ void Mirror::note_refused(const router::Refusal& refusal, const router::Classifi
 }
 
 // Old runs the write returning its rows' keys (taken out of the client's stream by the reply
-// filter); after_old() makes new's text, and the journal's, from them.
+// filter); after_old() makes new's text, and the journal's, from them. A witnessed statement
+// (not plan.on_keys) runs on new as on old; the journal gets the client's statement.
 asio::awaitable<bool> Mirror::by_effect(const EffectPlanner::Plan& plan, std::string_view sql,
                                         const router::Classification& unit) {
   std::string for_old;
@@ -83,7 +84,8 @@ asio::awaitable<bool> Mirror::by_effect(const EffectPlanner::Plan& plan, std::st
   append_query(as_statement, sql);
   effect_ = &plan;
   effect_sql_ = sql;
-  const bool ran = co_await this->unit({}, for_old, as_statement, as_statement, unit);
+  const std::string& for_new = plan.on_keys ? as_statement : for_old;
+  const bool ran = co_await this->unit({}, for_old, for_new, as_statement, unit);
   effect_ = nullptr;
   co_return ran;
 }
@@ -102,11 +104,11 @@ ReplyFilter::Holding Mirror::holding() {
 bool Mirror::keyed_texts(const HeldAnswer& held, std::string& for_new,
                          std::string& for_journal) const {
   if (effect_ != nullptr) {
-    const std::optional<std::string> text =
+    const std::optional<EffectPlanner::Texts> texts =
         pinner_.effects().for_new(effect_sql_, *effect_, held.data_rows);
-    if (!text) return false;
-    append_query(for_new, *text);
-    for_journal = for_new;
+    if (!texts) return false;
+    append_query(for_new, texts->for_new);
+    append_query(for_journal, texts->for_journal);
     return true;
   }
   if (keyed_.streamed != nullptr) {
@@ -122,6 +124,36 @@ bool Mirror::keyed_texts(const HeldAnswer& held, std::string& for_new,
   for_new.assign(keyed_.new_prefix).append(keyed->for_new);
   for_journal.assign(keyed_.journal_prefix).append(keyed->for_journal);
   return true;
+}
+
+// A witness taken out of old's answer: a DataRow of one column (ReplyFilter::Taken), its text.
+verify::RowEffects Mirror::effects_of(const HeldAnswer& held) {
+  verify::RowEffects effects;
+  constexpr size_t kColumnAt = 6;  // after the column count and the column's length
+  for (const std::string& body : held.data_rows) {
+    if (body.size() >= kColumnAt) effects.add(std::string_view(body).substr(kColumnAt));
+  }
+  return effects;
+}
+
+void Mirror::add_new_row(const Frame& frame, std::string_view body, verify::RowSetHasher& rows,
+                         verify::RowEffects& effects) {
+  const std::optional<size_t> last =
+      frame.witnessed != nullptr ? protocol::last_column_at('D', body) : std::nullopt;
+  constexpr size_t kLength = 4;  // a column's length comes first
+  if (!last || body.size() < *last + kLength) {
+    rows.add_data_row(body);
+    return;
+  }
+  effects.add(body.substr(*last + kLength));
+  if (!frame.witnessed->write.returning) return;  // the row is the witness alone
+  std::string client_row;  // the row without the witness, as the client got old's
+  const auto count = static_cast<uint16_t>((static_cast<uint8_t>(body[0]) << 8) |
+                                           static_cast<uint8_t>(body[1]));
+  client_row.push_back(static_cast<char>((count - 1) >> 8));
+  client_row.push_back(static_cast<char>((count - 1) & 0xff));
+  client_row.append(body.substr(2, *last - 2));
+  rows.add_data_row(client_row);
 }
 
 std::optional<router::Refusal> Mirror::data_dependent_refusal(const router::Classification& unit) {

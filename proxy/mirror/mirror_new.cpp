@@ -81,6 +81,7 @@ asio::awaitable<MirrorOutcome> Mirror::await_new(Send sent, Frame frame,
   new_side_.begin_wait(context_.live.mirror_timeout());
   std::vector<std::string> tags;
   verify::RowSetHasher rows;
+  verify::RowEffects effects;
   std::string error;
   bool lost = sent == Send::kLost;
   protocol::ProtocolError frame_error{};
@@ -102,7 +103,7 @@ asio::awaitable<MirrorOutcome> Mirror::await_new(Send sent, Frame frame,
     } else if (!own && message->type == 'C') {
       tags.emplace_back(message->body.substr(0, message->body.find('\0')));
     } else if (!own && message->type == 'D') {
-      rows.add_data_row(message->body);
+      add_new_row(frame, message->body, rows, effects);
     }
   }
   const bool timed_out = new_side_.end_wait();
@@ -122,8 +123,11 @@ asio::awaitable<MirrorOutcome> Mirror::await_new(Send sent, Frame frame,
   context_.metrics.backend_duration(secondary_.database,
                                     std::chrono::duration<double>(new_side_.waited()).count());
   if (old_answer != nullptr && context_.comparator != nullptr) {
-    compare({old_answer->tags, old_answer->rows, old_answer->rows_digest},
-            {std::move(tags), rows.rows(), rows.digest()}, unit, frame.unpinned, frame.shadow_read);
+    verify::RowEffects old_effects;
+    if (frame.witnessed != nullptr) old_effects = effects_of(*old_answer);
+    compare({old_answer->tags, old_answer->rows, old_answer->rows_digest, std::move(old_effects)},
+            {std::move(tags), rows.rows(), rows.digest(), std::move(effects)}, unit,
+            frame.unpinned, frame.shadow_read, frame.witnessed);
   }
   co_return counted(MirrorOutcome::kApplied);
 }

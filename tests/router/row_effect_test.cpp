@@ -1,5 +1,5 @@
-// find_row_write(), returning_keys() and on_keys(): which UPDATEs and DELETEs name their rows
-// by key, and the two texts of one mirrored by its effect.
+// find_row_write(), returning_effect() and on_keys(): which UPDATEs and DELETEs name their rows
+// by key, the two texts of one mirrored by its effect, and the witnesses both sides return.
 #include "router/row_effect.h"
 
 #include <gtest/gtest.h>
@@ -64,16 +64,32 @@ TEST(RowEffectTest, OldReturnsTheKeysAndNewRunsOnThem) {
   const std::string sql = "UPDATE t AS x SET v = v + 1 WHERE id = (SELECT max(id) FROM t) ;";
   const auto write = find_row_write(sql);
   ASSERT_TRUE(write);
-  EXPECT_EQ(returning_keys(sql, *write, {"id", "Region"}),
+  EXPECT_EQ(returning_effect(sql, *write, {"id", "Region"}, {}),
             "UPDATE t AS x SET v = v + 1 WHERE id = (SELECT max(id) FROM t) RETURNING "
             "json_build_object('id', \"x\".\"id\", 'Region', \"x\".\"Region\") ;");
   const std::string returning = "delete from t where v > 1 returning *";
-  EXPECT_EQ(returning_keys(returning, *find_row_write(returning), {"id"}),
+  EXPECT_EQ(returning_effect(returning, *find_row_write(returning), {"id"}, {}),
             "delete from t where v > 1 returning *, json_build_object('id', \"t\".\"id\")");
   EXPECT_EQ(on_keys(sql, *write, {"id", "Region"}, R"([{"id":7,"Region":"eu"},{"id":9}])"),
             "UPDATE t AS x SET v = v + 1  WHERE (\"x\".\"id\", \"x\".\"Region\") IN (SELECT "
             "k.\"id\", k.\"Region\" FROM json_populate_recordset(NULL::\"t\", "
             "'[{\"id\":7,\"Region\":\"eu\"},{\"id\":9}]') AS k)  ;");
+}
+
+TEST(RowEffectTest, BothSidesReturnAWitnessOfEachRowAfterWhatTheClientAskedFor) {
+  const std::string sql = "update s.t set v = 2 where id = 7 returning v";
+  const auto write = find_row_write(sql);
+  ASSERT_TRUE(write);
+  EXPECT_EQ(write->table, "s.t");
+  EXPECT_EQ(returning_effect(sql, *write, {"id"}, {"id", "v w"}),
+            "update s.t set v = 2 where id = 7 returning v, json_build_object('id', \"t\".\"id\", "
+            "'', json_build_array(hashtext(\"t\".\"id\"::text), hashtext(\"t\".\"v w\"::text)))");
+  const std::string by_range = "DELETE FROM t x WHERE n > 3;";
+  EXPECT_EQ(on_keys(by_range, *find_row_write(by_range), {"id"}, "[{\"id\":1}]", {"id", "n"}),
+            "DELETE FROM \"t\" AS \"x\" WHERE (\"x\".\"id\") IN (SELECT k.\"id\" FROM "
+            "json_populate_recordset(NULL::\"t\", '[{\"id\":1}]') AS k)  RETURNING "
+            "json_build_object('id', \"x\".\"id\", '', json_build_array(hashtext(\"x\".\"id\"::text), "
+            "hashtext(\"x\".\"n\"::text)));");
 }
 
 TEST(RowEffectTest, ADeleteOnKeysDropsWhatOnlyChoseItsRows) {

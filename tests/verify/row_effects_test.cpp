@@ -1,0 +1,83 @@
+// What a write did to its rows on each side: witnesses compared as sets, told apart by key
+// only when they differ (which rows, which columns), and bounded in what is kept.
+#include "verify/row_effects.h"
+
+#include <gtest/gtest.h>
+
+#include "verify/comparator.h"
+
+namespace cutover::verify {
+namespace {
+
+using Kind = RowDifference::Kind;
+const std::vector<std::string> kColumns = {"id", "region", "v"};
+
+RowEffects of(const std::vector<std::string>& witnesses) {
+  RowEffects effects;
+  for (const std::string& w : witnesses) effects.add(w);
+  return effects;
+}
+
+TEST(RowEffectsTest, TheSameRowsInAnotherOrderAreEqual) {
+  const std::string a = R"({"id" : 1, "region" : "eu", "" : [11, 12, 13]})";
+  const std::string b = R"({"id" : 2, "region" : "eu", "" : [21, 12, null]})";
+  EXPECT_EQ(of({a, b}), of({b, a}));
+  EXPECT_NE(of({a, b}), of({a}));
+  EXPECT_NE(of({a, a}), of({a}));  // a row changed twice is not a row changed once
+  EXPECT_TRUE(differences(of({a, b}), of({b, a}), kColumns, 10).empty());
+}
+
+TEST(RowEffectsTest, RowsAreMatchedByKeyAndTheirDifferingColumnsNamed) {
+  const RowEffects on_old = of({R"({"id" : 1, "region" : "eu", "" : [11, 12, 13]})",
+                                R"({"id" : 2, "region" : "eu", "" : [21, 12, 23]})",
+                                R"({"id" : 3, "region" : "us", "" : [31, 32, 33]})"});
+  const RowEffects on_new = of({R"({"id" : 4, "region" : "us", "" : [41, 32, 43]})",
+                                R"({"id" : 2, "region" : "eu", "" : [21, 12, null]})",
+                                R"({"id" : 1, "region" : "eu", "" : [11, 12, 13]})"});
+  const std::vector<RowDifference> found = differences(on_old, on_new, kColumns, 10);
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_EQ(found[0].key, "(id, region)=(2, eu)");
+  EXPECT_EQ(found[0].kind, Kind::kDifferent);
+  EXPECT_EQ(found[0].columns, std::vector<std::string>{"v"});
+  EXPECT_EQ(found[1].key, "(id, region)=(3, us)");
+  EXPECT_EQ(found[1].kind, Kind::kMissingOnNew);
+  EXPECT_EQ(found[2].key, "(id, region)=(4, us)");
+  EXPECT_EQ(found[2].kind, Kind::kOnlyOnNew);
+  EXPECT_EQ(difference_name(found[2].kind), "only_on_new");
+  EXPECT_EQ(differences(on_old, on_new, kColumns, 2).size(), 2u);  // at most the limit
+}
+
+TEST(RowEffectsTest, PastTheKeptRowsOnlyTheSumTellsAndNoRowIsNamed) {
+  RowEffects on_old;
+  RowEffects on_new;
+  for (size_t i = 0; i <= RowEffects::kKeptRows; ++i) {
+    const std::string row = R"({"id" : )" + std::to_string(i) + R"(, "" : [1]})";
+    on_old.add(row);
+    on_new.add(i == 5 ? R"({"id" : 5, "" : [2]})" : row);
+  }
+  EXPECT_EQ(on_old.kept().size(), RowEffects::kKeptRows);
+  EXPECT_FALSE(on_old.complete());
+  EXPECT_NE(on_old, on_new);
+  EXPECT_TRUE(differences(on_old, on_new, {"v"}, 10).empty());
+  EXPECT_TRUE(differences(of({"not json"}), of({"{}"}), {"v"}, 10).empty());
+}
+
+TEST(RowEffectsTest, TheMismatchLogNamesTheTableTheRowsAndTheirColumns) {
+  WritePair pair{.fingerprint = 0xabc, .effect_table = "s.t", .effect_columns = {"id", "v"}};
+  pair.old_side.tags = pair.new_side.tags = {"UPDATE 1"};
+  pair.old_side.effects = of({R"({"id" : 7, "" : [70, 71]})"});
+  pair.new_side.effects = of({R"({"id" : 7, "" : [70, 72]})"});
+  ASSERT_EQ(compare(pair), MismatchKind::kEffects);
+  const std::string line = mismatch_line(pair, MismatchKind::kEffects);
+  EXPECT_NE(line.find(R"("kind":"effects")"), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("effects":{"table":"s.t","old_rows":1,"new_rows":1,"complete":true,)"
+                      R"x("rows":[{"key":"(id)=(7)","kind":"different","columns":["v"]}]})x"),
+            std::string::npos)
+      << line;
+  pair.new_side.effects = pair.old_side.effects;
+  EXPECT_FALSE(compare(pair).has_value());
+  EXPECT_EQ(mismatch_line(pair, MismatchKind::kTags).find("effects"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cutover::verify

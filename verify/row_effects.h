@@ -1,0 +1,61 @@
+// What a mirrored write did to its rows, as each database told cutover: for every row, a
+// witness, the last RETURNING column cutover added to the write (router/row_effect.h), which
+// names the row by key and holds a hash of each of its columns' text after the write:
+//   {"id" : 7, "" : [1270469512, -1181962012, null]}
+// The two sides' witnesses are compared as sets (a sum of 128-bit hashes, so the order the
+// rows came in does not count); only when the sums differ are they matched by key, to say
+// which rows differ and in which columns. Bounded: past kKeptRows rows only the sum grows.
+// Not how the witnesses are asked for or taken out of the client's stream (the mirror).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "verify/row_hash.h"
+
+namespace cutover::verify {
+
+class RowEffects {
+ public:
+  static constexpr size_t kKeptRows = 1000;
+
+  void add(std::string_view witness);
+  uint64_t rows() const { return rows_; }
+  const Digest& digest() const { return digest_; }
+  // Whether every row's witness is kept (differences() can then name rows).
+  bool complete() const { return rows_ == kept_.size(); }
+  const std::vector<std::string>& kept() const { return kept_; }
+
+  friend bool operator==(const RowEffects& a, const RowEffects& b) {
+    return a.rows_ == b.rows_ && a.digest_ == b.digest_;
+  }
+
+ private:
+  uint64_t rows_ = 0;
+  Digest digest_{};
+  std::vector<std::string> kept_{};
+};
+
+struct RowDifference {
+  enum class Kind : uint8_t {
+    kMissingOnNew,  // old's write changed the row, new's did not
+    kOnlyOnNew,     // new's write changed a row old's did not
+    kDifferent,     // both changed it, and it holds other values
+  };
+  Kind kind = Kind::kDifferent;
+  std::string key{};                   // the way PostgreSQL names a row: (id, region)=(7, eu)
+  std::vector<std::string> columns{};  // kDifferent: the columns whose values differ
+};
+// "missing_on_new", "only_on_new" or "different".
+std::string_view difference_name(RowDifference::Kind kind);
+
+// The rows whose witnesses differ, matched by key, at most `limit`, in key order; `columns`
+// names the hashes in the order the witnesses list them. Empty when either side is not
+// complete() (its rows past kKeptRows cannot be told apart) or a witness does not parse.
+std::vector<RowDifference> differences(const RowEffects& on_old, const RowEffects& on_new,
+                                       const std::vector<std::string>& columns, size_t limit);
+
+}  // namespace cutover::verify
