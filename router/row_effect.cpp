@@ -93,7 +93,9 @@ void fixed_equalities(const json::value& where, const Target& target,
 
 // WHERE, RETURNING and the statement's end, found in the text at the top level (outside
 // parentheses: a subquery's WHERE is not the statement's).
-void find_clauses(std::string_view sql, RowWrite& write) {
+}  // namespace
+
+void locate_clauses(std::string_view sql, RowWrite& write) {
   size_t where = std::string_view::npos;
   size_t returning = std::string_view::npos;
   int depth = 0;
@@ -114,6 +116,8 @@ void find_clauses(std::string_view sql, RowWrite& write) {
   write.where_end = returning != std::string_view::npos ? returning : write.end;
   write.where_begin = where != std::string_view::npos ? where : write.where_end;
 }
+
+namespace {
 
 std::string relation_of(const json::object& range) {
   std::string relation = quote_identifier(string_field(range, "relname"));
@@ -168,7 +172,7 @@ std::optional<RowWrite> find_row_write(std::string_view sql) {
   write.uses_other_tables = !target.alone;
   // New's DELETE goes without USING (the keys chose its rows): a RETURNING could name it.
   write.reads_other_rows |= !write.update && write.returning && statement->contains("usingClause");
-  find_clauses(sql, write);
+  locate_clauses(sql, write);
   return write;
 }
 

@@ -44,6 +44,11 @@ struct RowWrite {
 // when the text does not parse.
 std::optional<RowWrite> find_row_write(std::string_view sql);
 
+// Finds where `write`'s clauses are in `sql` again (where_begin, where_end, end): a statement of
+// the same shape (router::fingerprint) as the one find_row_write() gave `write` for, with other
+// values. By tokens, without parsing.
+void locate_clauses(std::string_view sql, RowWrite& write);
+
 // Whether `key` (a table's key columns) is named by value in the statement: it is mirrored as
 // a statement then.
 bool names_rows_by_key(const RowWrite& write, const std::vector<std::string>& key);

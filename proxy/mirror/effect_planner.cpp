@@ -59,6 +59,10 @@ asio::awaitable<EffectPlanner::Verdict> EffectPlanner::judge(std::string_view sq
                                                              bool witness) {
   forget_if_stale();
   if (by_key_.contains(fingerprint)) co_return Verdict{};
+  if (witness) {
+    std::optional<Verdict> known = witnessed_again(sql, fingerprint);
+    if (known) co_return std::move(*known);
+  }
   std::optional<router::RowWrite> write = row_write(sql);
   if (!write) co_return Verdict{};
   std::optional<Table> table = co_await table_of(write->relation);
@@ -77,6 +81,23 @@ std::optional<EffectPlanner::Verdict> EffectPlanner::judge_known(std::string_vie
   return verdict(sql, fingerprint, true, false, std::move(*write), table->second);
 }
 
+// A keyed write's shape seen before: only the clauses' places in this text are found again
+// (by tokens), not the whole parse tree (every tpcb-like UPDATE would parse once more).
+std::optional<EffectPlanner::Verdict> EffectPlanner::witnessed_again(std::string_view sql,
+                                                                     uint64_t fingerprint) {
+  const auto shape = witnessed_.find(fingerprint);
+  if (shape == witnessed_.end()) return std::nullopt;
+  const auto table = tables_.find(shape->second.relation);
+  if (table == tables_.end()) return std::nullopt;
+  Plan plan{.write = shape->second,
+            .key = table->second.key,
+            .columns = table->second.columns,
+            .on_keys = false};
+  router::locate_clauses(sql, plan.write);
+  plan.for_old = router::returning_effect(sql, plan.write, plan.key, plan.columns);
+  return Verdict{.plan = std::move(plan)};
+}
+
 // The UPDATE or DELETE `sql` is; nullopt when it is mirrored as a statement whatever its
 // table's key (not such a write, several statements, WHERE CURRENT OF a cursor whose query ran
 // on both).
@@ -91,12 +112,14 @@ EffectPlanner::Verdict EffectPlanner::verdict(std::string_view sql, uint64_t fin
                                               const Table& table) {
   const std::vector<std::string>& key = table.key;
   if (!write.reads_other_rows && router::names_rows_by_key(write, key)) {
+    constexpr size_t kMaxShapes = 4096;
     if (witness && !table.columns.empty()) {  // both run it, each returning its witness
+      if (witnessed_.size() >= kMaxShapes) witnessed_.clear();
+      witnessed_.emplace(fingerprint, write);
       Plan plan{.write = std::move(write), .key = key, .columns = table.columns, .on_keys = false};
       plan.for_old = router::returning_effect(sql, plan.write, plan.key, plan.columns);
       return Verdict{.plan = std::move(plan)};
     }
-    constexpr size_t kMaxShapes = 4096;
     if (by_key_.size() >= kMaxShapes) by_key_.clear();
     by_key_.insert(fingerprint);
     return Verdict{};
@@ -177,6 +200,7 @@ void EffectPlanner::forget_if_stale() {
 void EffectPlanner::forget() {
   tables_.clear();
   by_key_.clear();
+  witnessed_.clear();
 }
 
 }  // namespace cutover::proxy

@@ -95,6 +95,7 @@ class EffectPlanner {
   asio::awaitable<Verdict> judge(std::string_view sql, uint64_t fingerprint, bool prepared,
                                  bool witness = false);
   std::optional<router::RowWrite> row_write(std::string_view sql);
+  std::optional<Verdict> witnessed_again(std::string_view sql, uint64_t fingerprint);
   Verdict verdict(std::string_view sql, uint64_t fingerprint, bool prepared, bool witness,
                   router::RowWrite write, const Table& table);
   // nullopt when old could not say (an unknown relation).
@@ -109,6 +110,8 @@ class EffectPlanner {
   // Fingerprints of statements that name rows by key, and are mirrored as plain statements
   // (the extended protocol, or no witness).
   std::unordered_set<uint64_t> by_key_;
+  // Shapes of statements that name rows by key and are witnessed (a Query), by fingerprint.
+  std::unordered_map<uint64_t, router::RowWrite> witnessed_;
 };
 
 }  // namespace cutover::proxy

@@ -92,6 +92,17 @@ TEST(RowEffectTest, BothSidesReturnAWitnessOfEachRowAfterWhatTheClientAskedFor) 
             "hashtext(\"x\".\"n\"::text)));");
 }
 
+TEST(RowEffectTest, AShapeSeenBeforeFindsItsClausesInAnotherTextOfIt) {
+  RowWrite write = *find_row_write("update t set v = 'a' where id = 1");
+  const std::string again = "update t set v = 'it''s; where' where id = 12345 ;";
+  locate_clauses(again, write);
+  EXPECT_EQ(again.substr(write.where_begin, write.where_end - write.where_begin),
+            "where id = 12345");
+  EXPECT_EQ(returning_effect(again, write, {"id"}, {}),
+            "update t set v = 'it''s; where' where id = 12345 RETURNING json_build_object('id', "
+            "\"t\".\"id\") ;");
+}
+
 TEST(RowEffectTest, ADeleteOnKeysDropsWhatOnlyChoseItsRows) {
   const std::string sql = "delete from only s.t using u where u.flag and u.id = t.id";
   const auto write = find_row_write(sql);
