@@ -54,21 +54,20 @@ void locate_clauses(std::string_view sql, RowWrite& write);
 bool names_rows_by_key(const RowWrite& write, const std::vector<std::string>& key);
 
 // The statement returning a witness of each row it changed as the last column, after what
-// the client asked to be returned: one JSON object holding the row's key and, under the name
-// "" (no column's), a hash of each of `columns` as text after the write
-// (`{"id" : 7, "" : [1270469512, null]}`, verify/row_effects.h); the key alone without
-// `columns`. Old's text for a write by its effect (whose keys new then runs on), and both
-// sides' to compare what a write did to each row.
+// the client asked to be returned: one JSON object holding the row's key and, with
+// `whole_row`, under the name "" (no column's) the whole row after the write
+// (`{"id" : 7, "" : {"id":7,"v":"x"}}`, verify/row_effects.h); else the key alone. Old's
+// text for a write by its effect (whose keys new then runs on), and both sides' to compare
+// what a write did to each row.
 std::string returning_effect(std::string_view sql, const RowWrite& write,
-                             const std::vector<std::string>& key,
-                             const std::vector<std::string>& columns);
+                             const std::vector<std::string>& key, bool whole_row);
 
 // New's text: the statement with its condition replaced by the keys old returned (`keys`: a
-// JSON array of objects holding the key columns, one per row), returning witnesses of
-// `columns` as returning_effect() does (none when empty).
+// JSON array of objects holding the key columns, one per row), returning whole-row witnesses
+// as returning_effect() does when `witnessed`.
 std::string on_keys(std::string_view sql, const RowWrite& write,
                     const std::vector<std::string>& key, std::string_view keys,
-                    const std::vector<std::string>& columns = {});
+                    bool witnessed = false);
 
 // The same for a prepared statement, the keys coming as parameter $`parameter` (text holding
 // the JSON array). The client's condition stays, made always true, so that its parameters keep

@@ -84,8 +84,7 @@ std::optional<MismatchKind> compare(const WritePair& pair) {
 }
 
 std::vector<RowDifference> row_differences(const WritePair& pair) {
-  return differences(pair.old_side.effects, pair.new_side.effects, pair.effect_columns,
-                     kReportedRows);
+  return differences(pair.old_side.effects, pair.new_side.effects, kReportedRows);
 }
 
 std::string mismatch_line(const WritePair& pair, MismatchKind kind) {

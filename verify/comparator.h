@@ -44,10 +44,7 @@ struct WritePair {
   // mismatch may also be a write that committed between the two.
   bool shadow_read = false;
   std::vector<std::string> tables{};  // the tables the statement names, as written
-  // The table whose rows the effects are, as written ("t", "s.t"), and its columns in the
-  // order of the witnesses' hashes.
-  std::string effect_table{};
-  std::vector<std::string> effect_columns{};
+  std::string effect_table{};  // whose rows the effects are, as written ("t", "s.t")
   WriteAnswer old_side{};
   WriteAnswer new_side{};
 };

@@ -11,10 +11,10 @@ namespace {
 
 namespace json = boost::json;
 
-// A witness's row: its key as PostgreSQL names a row, and its columns' hashes as JSON text.
+// A witness's row: its key as PostgreSQL names a row, and each column's value as JSON text.
 struct Witnessed {
   std::string key;
-  std::vector<std::string> hashes;
+  std::map<std::string, std::string> columns;
 };
 
 // The witness is JSON of PostgreSQL's own making (json_build_object), parsed only when two
@@ -27,9 +27,9 @@ std::optional<Witnessed> parse_witness(std::string_view text) {
   std::string names;
   std::string values;
   for (const auto& [name, member] : value.as_object()) {
-    if (name.empty()) {  // the hashes: a column's name is never empty
-      if (!member.is_array()) return std::nullopt;
-      for (const json::value& hash : member.as_array()) row.hashes.push_back(json::serialize(hash));
+    if (name.empty()) {  // the row: a column's name is never empty
+      if (!member.is_object()) return std::nullopt;
+      for (const auto& [column, v] : member.as_object()) row.columns[column] = json::serialize(v);
       continue;
     }
     names.append(names.empty() ? "" : ", ").append(name);
@@ -40,25 +40,28 @@ std::optional<Witnessed> parse_witness(std::string_view text) {
   return row;
 }
 
-using ByKey = std::map<std::string, std::vector<std::string>>;
+using ByKey = std::map<std::string, std::map<std::string, std::string>>;
 
 std::optional<ByKey> by_key(const RowEffects& side) {
   ByKey rows;
   for (const std::string& witness : side.kept()) {
     std::optional<Witnessed> row = parse_witness(witness);
     if (!row) return std::nullopt;
-    rows[std::move(row->key)] = std::move(row->hashes);
+    rows[std::move(row->key)] = std::move(row->columns);
   }
   return rows;
 }
 
-std::vector<std::string> differing_columns(const std::vector<std::string>& on_old,
-                                           const std::vector<std::string>& on_new,
-                                           const std::vector<std::string>& names) {
+// The columns whose values differ, or that one side lacks, by name.
+std::vector<std::string> differing_columns(const std::map<std::string, std::string>& on_old,
+                                           const std::map<std::string, std::string>& on_new) {
   std::vector<std::string> columns;
-  for (size_t i = 0; i < std::max(on_old.size(), on_new.size()); ++i) {
-    const bool same = i < on_old.size() && i < on_new.size() && on_old[i] == on_new[i];
-    if (!same) columns.push_back(i < names.size() ? names[i] : "#" + std::to_string(i + 1));
+  for (const auto& [name, value] : on_old) {
+    const auto other = on_new.find(name);
+    if (other == on_new.end() || other->second != value) columns.push_back(name);
+  }
+  for (const auto& [name, value] : on_new) {
+    if (!on_old.contains(name)) columns.push_back(name);
   }
   return columns;
 }
@@ -86,7 +89,7 @@ std::string_view difference_name(RowDifference::Kind kind) {
 }
 
 std::vector<RowDifference> differences(const RowEffects& on_old, const RowEffects& on_new,
-                                       const std::vector<std::string>& columns, size_t limit) {
+                                       size_t limit) {
   std::vector<RowDifference> found;
   if (!on_old.complete() || !on_new.complete()) return found;
   const std::optional<ByKey> old_rows = by_key(on_old);
@@ -106,13 +109,23 @@ std::vector<RowDifference> differences(const RowEffects& on_old, const RowEffect
       if (o->second != n->second) {
         found.push_back({.kind = Kind::kDifferent,
                          .key = o->first,
-                         .columns = differing_columns(o->second, n->second, columns)});
+                         .columns = differing_columns(o->second, n->second)});
       }
       ++o;
       ++n;
     }
   }
   return found;
+}
+
+std::optional<std::string> witness_key(std::string_view witness) {
+  // A witness of keys alone is passed as it is, unparsed (the extended protocol's).
+  if (witness.find(R"("" : )") == std::string_view::npos) return std::string(witness);
+  boost::system::error_code error;
+  json::value value = json::parse(witness, error);
+  if (error || !value.is_object()) return std::nullopt;
+  value.as_object().erase("");
+  return json::serialize(value);
 }
 
 }  // namespace cutover::verify

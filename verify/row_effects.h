@@ -1,7 +1,7 @@
 // What a mirrored write did to its rows, as each database told cutover: for every row, a
 // witness, the last RETURNING column cutover added to the write (router/row_effect.h), which
-// names the row by key and holds a hash of each of its columns' text after the write:
-//   {"id" : 7, "" : [1270469512, -1181962012, null]}
+// names the row by key and holds the whole row after the write (before it, for a DELETE):
+//   {"id" : 7, "" : {"id":7,"v":"x","at":"2026-12-07T11:14:05.863893+00:00"}}
 // The two sides' witnesses are compared as sets (a sum of 128-bit hashes, so the order the
 // rows came in does not count); only when the sums differ are they matched by key, to say
 // which rows differ and in which columns. Bounded: past kKeptRows rows only the sum grows.
@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,10 +53,14 @@ struct RowDifference {
 // "missing_on_new", "only_on_new" or "different".
 std::string_view difference_name(RowDifference::Kind kind);
 
-// The rows whose witnesses differ, matched by key, at most `limit`, in key order; `columns`
-// names the hashes in the order the witnesses list them. Empty when either side is not
-// complete() (its rows past kKeptRows cannot be told apart) or a witness does not parse.
+// The rows whose witnesses differ, matched by key, at most `limit`, in key order. Empty when
+// either side is not complete() (its rows past kKeptRows cannot be told apart) or a witness
+// does not parse.
 std::vector<RowDifference> differences(const RowEffects& on_old, const RowEffects& on_new,
-                                       const std::vector<std::string>& columns, size_t limit);
+                                       size_t limit);
+
+// A witness without its row: the key's JSON object alone (what json_populate_recordset reads
+// as new's keys); the witness itself when it holds no row. nullopt when it does not parse.
+std::optional<std::string> witness_key(std::string_view witness);
 
 }  // namespace cutover::verify

@@ -6,14 +6,15 @@
 
 #include "protocol/backend.h"
 #include "router/insert_defaults.h"
+#include "verify/row_effects.h"
 
 namespace cutover::proxy {
 namespace {
 
 // What old's catalog says of a relation, as rows (found, kind, name): kind 'k' for each key
-// column, in the key's order; kind 'c' for each column, in order, when RETURNING gives its
-// rows as they are (a table or partitioned table without row security or rules, readable by
-// the session's user). The key is the primary key, else the unique key of NOT NULL columns
+// column, in the key's order; one row of kind 'w' when RETURNING gives its rows as they are,
+// for witnesses (a table or partitioned table without row security or rules, readable by the
+// session's user). The key is the primary key, else the unique key of NOT NULL columns
 // with the fewest columns (a NULL in a unique column would let two rows share a "key"). One
 // row (true, NULL, NULL) when there is neither; a false first column when the relation is
 // unknown, never an error (which would abort the client's transaction).
@@ -28,11 +29,10 @@ std::string table_query(const std::string& relation_literal) {
          "AND NOT n.attnotnull) ORDER BY i.indisprimary DESC, i.indnkeyatts, i.indexrelid LIMIT "
          "1) k CROSS JOIN LATERAL pg_catalog.unnest(CAST(k.indkey AS int2[])) WITH ORDINALITY "
          "AS u(attnum, n) JOIN pg_catalog.pg_attribute a ON a.attrelid = k.indrelid AND "
-         "a.attnum = u.attnum WHERE u.n <= k.indnkeyatts UNION ALL SELECT 'c', "
-         "a.attname::text, a.attnum FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class r ON "
-         "r.oid = a.attrelid WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
-         "AND r.relkind IN ('r', 'p') AND NOT r.relrowsecurity AND NOT r.relhasrules AND "
-         "pg_catalog.has_table_privilege(c.oid, 'SELECT')) x ON true ORDER BY x.kind, x.n";
+         "a.attnum = u.attnum WHERE u.n <= k.indnkeyatts UNION ALL SELECT 'w', '', 0 FROM "
+         "pg_catalog.pg_class r WHERE r.oid = c.oid AND r.relkind IN ('r', 'p') AND NOT "
+         "r.relrowsecurity AND NOT r.relhasrules AND pg_catalog.has_table_privilege(c.oid, "
+         "'SELECT')) x ON true ORDER BY x.kind, x.n";
 }
 
 std::optional<protocol::DataRow> decode_row(const std::string& body) {
@@ -89,12 +89,9 @@ std::optional<EffectPlanner::Verdict> EffectPlanner::witnessed_again(std::string
   if (shape == witnessed_.end()) return std::nullopt;
   const auto table = tables_.find(shape->second.relation);
   if (table == tables_.end()) return std::nullopt;
-  Plan plan{.write = shape->second,
-            .key = table->second.key,
-            .columns = table->second.columns,
-            .on_keys = false};
+  Plan plan{.write = shape->second, .key = table->second.key, .witnessed = true, .on_keys = false};
   router::locate_clauses(sql, plan.write);
-  plan.for_old = router::returning_effect(sql, plan.write, plan.key, plan.columns);
+  plan.for_old = router::returning_effect(sql, plan.write, plan.key, true);
   return Verdict{.plan = std::move(plan)};
 }
 
@@ -113,11 +110,11 @@ EffectPlanner::Verdict EffectPlanner::verdict(std::string_view sql, uint64_t fin
   const std::vector<std::string>& key = table.key;
   if (!write.reads_other_rows && router::names_rows_by_key(write, key)) {
     constexpr size_t kMaxShapes = 4096;
-    if (witness && !table.columns.empty()) {  // both run it, each returning its witness
+    if (witness && table.witnessed) {  // both run it, each returning its witness
       if (witnessed_.size() >= kMaxShapes) witnessed_.clear();
       witnessed_.emplace(fingerprint, write);
-      Plan plan{.write = std::move(write), .key = key, .columns = table.columns, .on_keys = false};
-      plan.for_old = router::returning_effect(sql, plan.write, plan.key, plan.columns);
+      Plan plan{.write = std::move(write), .key = key, .witnessed = true, .on_keys = false};
+      plan.for_old = router::returning_effect(sql, plan.write, plan.key, true);
       return Verdict{.plan = std::move(plan)};
     }
     if (by_key_.size() >= kMaxShapes) by_key_.clear();
@@ -146,8 +143,8 @@ EffectPlanner::Verdict EffectPlanner::verdict(std::string_view sql, uint64_t fin
     return Verdict{.problem = "a prepared DELETE ... USING chooses its rows by other tables"};
   }
   Plan plan{.write = std::move(write), .key = key};
-  if (witness) plan.columns = table.columns;
-  plan.for_old = router::returning_effect(sql, plan.write, plan.key, plan.columns);
+  plan.witnessed = witness && table.witnessed;
+  plan.for_old = router::returning_effect(sql, plan.write, plan.key, plan.witnessed);
   return Verdict{.plan = std::move(plan)};
 }
 
@@ -155,7 +152,7 @@ std::optional<EffectPlanner::Texts> EffectPlanner::for_new(
     std::string_view sql, const Plan& plan, const std::vector<std::string>& data_rows) const {
   std::optional<std::string> keys = keys_array(data_rows, 0, data_rows.size());
   if (!keys) return std::nullopt;
-  return Texts{.for_new = router::on_keys(sql, plan.write, plan.key, *keys, plan.columns),
+  return Texts{.for_new = router::on_keys(sql, plan.write, plan.key, *keys, plan.witnessed),
                .for_journal = router::on_keys(sql, plan.write, plan.key, *keys)};
 }
 
@@ -166,7 +163,9 @@ std::optional<std::string> EffectPlanner::keys_array(const std::vector<std::stri
   for (size_t i = first; i < first + count; ++i) {
     std::optional<protocol::DataRow> row = decode_row(data_rows[i]);
     if (!row || row->columns.size() != 1 || !row->columns[0]) return std::nullopt;
-    array.append(i > first ? "," : "").append(*row->columns[0]);
+    const std::optional<std::string> key = verify::witness_key(*row->columns[0]);
+    if (!key) return std::nullopt;
+    array.append(i > first ? "," : "").append(*key);
   }
   return array.append("]");
 }
@@ -181,8 +180,8 @@ asio::awaitable<std::optional<EffectPlanner::Table>> EffectPlanner::table_of(
   for (const std::string& body : answer->data_rows) {
     std::optional<protocol::DataRow> row = decode_row(body);
     if (!row || row->columns.size() != 3 || row->columns[0] != "t") co_return std::nullopt;
-    if (!row->columns[1] || !row->columns[2]) continue;
-    (*row->columns[1] == "k" ? table.key : table.columns).push_back(std::move(*row->columns[2]));
+    if (row->columns[1] == "w") table.witnessed = true;
+    if (row->columns[1] == "k" && row->columns[2]) table.key.push_back(std::move(*row->columns[2]));
   }
   constexpr size_t kMaxTables = 256;
   if (tables_.size() >= kMaxTables) tables_.clear();

@@ -2,9 +2,9 @@
 // those whose rows follow from other data are run on old with their rows' keys returned to
 // cutover, then on new on exactly those keys. The keys are the table's primary key (else a
 // unique key of NOT NULL columns), read from the source of truth's catalog once per table and
-// schema version, with its columns; a statement shape named by key stays a statement. In a
-// Query both sides return a witness of each row they changed (its key and columns' hashes),
-// for the comparator (verify/row_effects.h). In the extended protocol the pinner prepares
+// schema version; a statement shape named by key stays a statement. In a Query both sides
+// return a witness of each row they changed (its key and the whole row), for the comparator
+// (verify/row_effects.h). In the extended protocol the pinner prepares
 // both texts as statements of cutover's own (pinner_effect.cpp), with keys and no witness.
 // Not the running of the two texts (the mirror), nor other pinned values (pinner.h).
 #pragma once
@@ -36,10 +36,10 @@ class EffectPlanner {
   struct Plan {
     router::RowWrite write{};
     std::vector<std::string> key{};
-    // The columns the witnesses hash, in their order; empty: the keys only, no witness (the
-    // extended protocol, comparison off, or a table whose rows RETURNING would not give the
-    // same: row security, rules, not readable by the client).
-    std::vector<std::string> columns{};
+    // Both sides return whole-row witnesses; else old returns the keys only (the extended
+    // protocol, comparison off, or a table whose rows RETURNING would not give as they are:
+    // row security, rules, not readable by the client).
+    bool witnessed = false;
     std::string for_old{};
     bool on_keys = true;
   };
@@ -74,8 +74,8 @@ class EffectPlanner {
   std::optional<Texts> for_new(std::string_view sql, const Plan& plan,
                                const std::vector<std::string>& data_rows) const;
   // The keys in `count` of `data_rows` from `first` as one JSON array (a prepared statement's
-  // parameter, router::on_key_parameter()), witnesses' hashes and all (which
-  // json_populate_recordset passes over: no column is named ""); nullopt as for for_new().
+  // parameter, router::on_key_parameter()), without the witnesses' rows; nullopt as for
+  // for_new().
   static std::optional<std::string> keys_array(const std::vector<std::string>& data_rows,
                                                size_t first, size_t count);
 
@@ -85,11 +85,11 @@ class EffectPlanner {
  private:
   // `prepared`: the statement's parameters keep their types by its condition, which new's text
   // keeps (so a DELETE ... USING cannot be mirrored by its effect).
-  // What old's catalog says of a table: its key columns (empty: none), and every column in
-  // order when its rows can be witnessed (else empty).
+  // What old's catalog says of a table: its key columns (empty: none), and whether its rows
+  // can be witnessed.
   struct Table {
     std::vector<std::string> key;
-    std::vector<std::string> columns;
+    bool witnessed = false;
   };
   // `witness` (a Query): a write named by key gets a plan too, as a witnessed statement.
   asio::awaitable<Verdict> judge(std::string_view sql, uint64_t fingerprint, bool prepared,

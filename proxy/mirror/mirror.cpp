@@ -282,7 +282,7 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
   }
   std::string keyed_new;  // mirrored by its effect: new's text, made from old's answer
   std::string keyed_journal;
-  const bool witnessed = effect_ != nullptr && !effect_->columns.empty();
+  const bool witnessed = effect_ != nullptr && effect_->witnessed;
   if (runs_by_effect() && (effect_ == nullptr || effect_->on_keys)) {
     if (keyed_texts(held, keyed_new, keyed_journal)) {
       for_new = keyed_new;
@@ -379,8 +379,6 @@ void Mirror::compare(verify::WriteAnswer on_primary, verify::WriteAnswer on_seco
                          .shadow_read = shadow_read,
                          .tables = unit.tables,
                          .effect_table = witnessed != nullptr ? witnessed->write.table : "",
-                         .effect_columns = witnessed != nullptr ? witnessed->columns
-                                                                : std::vector<std::string>{},
                          .old_side = std::move(on_primary),
                          .new_side = std::move(on_secondary)};
   if (primary_.database == router::Backend::kNew) std::swap(pair.old_side, pair.new_side);

@@ -18,7 +18,8 @@
 # e.g. "select-only/16/simple tpcb-like/1/prepared"), BENCH_TARGETS (default "direct cutover
 # pgbouncer"; also ramp0 and ramp50: cutover in dual_write with a second cluster as new, the
 # read ramp at 0 or 50 %, which mirrors every write to new in strict ordering; parallel: ramp0
-# with mirror.ordering parallel; split: no proxy, half the clients straight to each cluster
+# with mirror.ordering parallel; answers: ramp0 comparing answers only, without each row's
+# witness (mirror.compare answers, docs/mirroring.md); split: no proxy, half the clients straight to each cluster
 # at once, which is what ramp 50 costs the databases alone; and
 # pgpool: pgpool-II in native replication mode over the same two clusters, every write sent to
 # both, reads to the first, as ramp0 does), BENCH_KEEP=1 keeps the work directory (logs) after
@@ -57,7 +58,7 @@ done
 targets=(direct cutover pgbouncer)
 if [[ -n ${BENCH_TARGETS:-} ]]; then read -r -a targets <<<"$BENCH_TARGETS"; fi
 for target in "${targets[@]}"; do
-  [[ $target =~ ^(direct|cutover|pgbouncer|ramp0|ramp50|parallel|split|pgpool)$ ]] ||
+  [[ $target =~ ^(direct|cutover|pgbouncer|ramp0|ramp50|parallel|answers|split|pgpool)$ ]] ||
     die "unknown target $target"
 done
 combos=({select-only,tpcb-like}/{1,16}/{simple,prepared})  # workload/clients/protocol
@@ -131,7 +132,7 @@ timeout 300 pgbench -i -s 10 -q -h 127.0.0.1 -p "$pg_port" -U postgres postgres 
 
 # ---- new, for the ramp targets: the same data, as replication would give it ----
 new_port=""
-if [[ " ${targets[*]} " =~ \ (ramp|parallel|split|pgpool) ]]; then
+if [[ " ${targets[*]} " =~ \ (ramp|parallel|answers|split|pgpool) ]]; then
   new_started=1
   new_port=$("$pgcluster" start "$work/new" --name bench-new --conf 'shared_buffers = 256MB')
   note "new PostgreSQL on 127.0.0.1:$new_port; initialising pgbench scale 10"
@@ -169,11 +170,13 @@ for ramp in 0 50; do
     "migration: { phase: dual_write, read_ramp_percent: $ramp, read_your_writes_ms: 0 }"
   port_of[ramp$ramp]=$cutover_port
 done
-if [[ " ${targets[*]} " == *" parallel "* ]]; then
-  start_cutover parallel "migration: { phase: dual_write, read_ramp_percent: 0, \
-read_your_writes_ms: 0, mirror: { ordering: parallel } }"
-  port_of[parallel]=$cutover_port
-fi
+for variant in "parallel:ordering: parallel" "answers:compare: answers"; do
+  name=${variant%%:*}
+  [[ " ${targets[*]} " == *" $name "* ]] || continue
+  start_cutover "$name" "migration: { phase: dual_write, read_ramp_percent: 0, \
+read_your_writes_ms: 0, mirror: { ${variant#*:} } }"
+  port_of[$name]=$cutover_port
+done
 
 # ---- pgbouncer (refuses to run as root: -u drops to postgres) ----
 bouncer_port=$(pick_port)

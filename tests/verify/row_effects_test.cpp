@@ -10,7 +10,6 @@ namespace cutover::verify {
 namespace {
 
 using Kind = RowDifference::Kind;
-const std::vector<std::string> kColumns = {"id", "region", "v"};
 
 RowEffects of(const std::vector<std::string>& witnesses) {
   RowEffects effects;
@@ -19,22 +18,22 @@ RowEffects of(const std::vector<std::string>& witnesses) {
 }
 
 TEST(RowEffectsTest, TheSameRowsInAnotherOrderAreEqual) {
-  const std::string a = R"({"id" : 1, "region" : "eu", "" : [11, 12, 13]})";
-  const std::string b = R"({"id" : 2, "region" : "eu", "" : [21, 12, null]})";
+  const std::string a = R"({"id" : 1, "region" : "eu", "" : {"id":1,"region":"eu","v":"a"}})";
+  const std::string b = R"({"id" : 2, "region" : "eu", "" : {"id":2,"region":"eu","v":null}})";
   EXPECT_EQ(of({a, b}), of({b, a}));
   EXPECT_NE(of({a, b}), of({a}));
   EXPECT_NE(of({a, a}), of({a}));  // a row changed twice is not a row changed once
-  EXPECT_TRUE(differences(of({a, b}), of({b, a}), kColumns, 10).empty());
+  EXPECT_TRUE(differences(of({a, b}), of({b, a}), 10).empty());
 }
 
 TEST(RowEffectsTest, RowsAreMatchedByKeyAndTheirDifferingColumnsNamed) {
-  const RowEffects on_old = of({R"({"id" : 1, "region" : "eu", "" : [11, 12, 13]})",
-                                R"({"id" : 2, "region" : "eu", "" : [21, 12, 23]})",
-                                R"({"id" : 3, "region" : "us", "" : [31, 32, 33]})"});
-  const RowEffects on_new = of({R"({"id" : 4, "region" : "us", "" : [41, 32, 43]})",
-                                R"({"id" : 2, "region" : "eu", "" : [21, 12, null]})",
-                                R"({"id" : 1, "region" : "eu", "" : [11, 12, 13]})"});
-  const std::vector<RowDifference> found = differences(on_old, on_new, kColumns, 10);
+  const RowEffects on_old = of({R"({"id" : 1, "region" : "eu", "" : {"id":1,"v":"a","n":1}})",
+                                R"({"id" : 2, "region" : "eu", "" : {"id":2,"v":"b","n":2}})",
+                                R"({"id" : 3, "region" : "us", "" : {"id":3,"v":"c","n":3}})"});
+  const RowEffects on_new = of({R"({"id" : 4, "region" : "us", "" : {"id":4,"v":"d","n":4}})",
+                                R"({"id" : 2, "region" : "eu", "" : {"id":2,"v":null,"n":2}})",
+                                R"({"id" : 1, "region" : "eu", "" : {"id":1,"v":"a","n":1}})"});
+  const std::vector<RowDifference> found = differences(on_old, on_new, 10);
   ASSERT_EQ(found.size(), 3u);
   EXPECT_EQ(found[0].key, "(id, region)=(2, eu)");
   EXPECT_EQ(found[0].kind, Kind::kDifferent);
@@ -44,29 +43,42 @@ TEST(RowEffectsTest, RowsAreMatchedByKeyAndTheirDifferingColumnsNamed) {
   EXPECT_EQ(found[2].key, "(id, region)=(4, us)");
   EXPECT_EQ(found[2].kind, Kind::kOnlyOnNew);
   EXPECT_EQ(difference_name(found[2].kind), "only_on_new");
-  EXPECT_EQ(differences(on_old, on_new, kColumns, 2).size(), 2u);  // at most the limit
+  EXPECT_EQ(differences(on_old, on_new, 2).size(), 2u);  // at most the limit
+  // A column one side lacks differs too.
+  const auto extra = differences(of({R"({"id" : 1, "" : {"id":1}})"}),
+                                 of({R"({"id" : 1, "" : {"id":1,"w":0}})"}), 10);
+  ASSERT_EQ(extra.size(), 1u);
+  EXPECT_EQ(extra[0].columns, std::vector<std::string>{"w"});
 }
 
 TEST(RowEffectsTest, PastTheKeptRowsOnlyTheSumTellsAndNoRowIsNamed) {
   RowEffects on_old;
   RowEffects on_new;
   for (size_t i = 0; i <= RowEffects::kKeptRows; ++i) {
-    const std::string row = R"({"id" : )" + std::to_string(i) + R"(, "" : [1]})";
+    const std::string id = std::to_string(i);
+    const std::string row = R"({"id" : )" + id + R"(, "" : {"id":)" + id + R"(,"n":1}})";
     on_old.add(row);
-    on_new.add(i == 5 ? R"({"id" : 5, "" : [2]})" : row);
+    on_new.add(i == 5 ? R"({"id" : 5, "" : {"id":5,"n":2}})" : row);
   }
   EXPECT_EQ(on_old.kept().size(), RowEffects::kKeptRows);
   EXPECT_FALSE(on_old.complete());
   EXPECT_NE(on_old, on_new);
-  EXPECT_TRUE(differences(on_old, on_new, {"v"}, 10).empty());
-  EXPECT_TRUE(differences(of({"not json"}), of({"{}"}), {"v"}, 10).empty());
+  EXPECT_TRUE(differences(on_old, on_new, 10).empty());
+  EXPECT_TRUE(differences(of({"not json"}), of({"{}"}), 10).empty());
+}
+
+TEST(RowEffectsTest, NewGetsTheKeysWithoutTheRows) {
+  EXPECT_EQ(witness_key(R"({"id" : 7, "r" : "a\"b", "" : {"id":7,"v":"x"}})"),
+            R"({"id":7,"r":"a\"b"})");
+  EXPECT_EQ(witness_key(R"({"id" : 7})"), R"({"id" : 7})");  // keys alone: as they are
+  EXPECT_FALSE(witness_key(R"({"id" : 7, "" : )"));
 }
 
 TEST(RowEffectsTest, TheMismatchLogNamesTheTableTheRowsAndTheirColumns) {
-  WritePair pair{.fingerprint = 0xabc, .effect_table = "s.t", .effect_columns = {"id", "v"}};
+  WritePair pair{.fingerprint = 0xabc, .effect_table = "s.t"};
   pair.old_side.tags = pair.new_side.tags = {"UPDATE 1"};
-  pair.old_side.effects = of({R"({"id" : 7, "" : [70, 71]})"});
-  pair.new_side.effects = of({R"({"id" : 7, "" : [70, 72]})"});
+  pair.old_side.effects = of({R"({"id" : 7, "" : {"id":7,"v":"a"}})"});
+  pair.new_side.effects = of({R"({"id" : 7, "" : {"id":7,"v":"b"}})"});
   ASSERT_EQ(compare(pair), MismatchKind::kEffects);
   const std::string line = mismatch_line(pair, MismatchKind::kEffects);
   EXPECT_NE(line.find(R"("kind":"effects")"), std::string::npos) << line;
