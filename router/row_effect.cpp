@@ -125,16 +125,45 @@ std::string relation_of(const json::object& range) {
   return schema.empty() ? relation : quote_identifier(schema) + "." + relation;
 }
 
-}  // namespace
-
-std::optional<RowWrite> find_row_write(std::string_view sql) {
-  const std::optional<json::value> tree = parse_tree(sql);
+// The statement of a parse tree holding exactly one; null otherwise.
+const json::value* only_statement(const std::optional<json::value>& tree) {
   const json::value* statements =
       tree && tree->is_object() ? tree->as_object().if_contains("stmts") : nullptr;
   if (statements == nullptr || !statements->is_array() || statements->as_array().size() != 1) {
-    return std::nullopt;
+    return nullptr;
   }
-  const json::value* raw = statements->as_array()[0].as_object().if_contains("stmt");
+  return statements->as_array()[0].as_object().if_contains("stmt");
+}
+
+// The target's names: quoted for SQL, as written, and what its columns go by.
+void name_target(const json::object& range, RowWrite& write) {
+  write.relation = relation_of(range);
+  const std::string schema = string_field(range, "schemaname");
+  write.table = (schema.empty() ? "" : schema + ".") + string_field(range, "relname");
+  const json::value* alias = range.if_contains("alias");
+  write.reference =
+      quote_identifier(alias != nullptr && alias->is_object()
+                           ? string_field(alias->as_object(), "aliasname")
+                           : string_field(range, "relname"));
+}
+
+}  // namespace
+
+std::optional<RowWrite> find_insert(std::string_view sql) {
+  const std::optional<json::value> tree = parse_tree(sql);
+  const json::object* statement = node_of(only_statement(tree), "InsertStmt");
+  const json::value* relation = statement != nullptr ? statement->if_contains("relation") : nullptr;
+  if (relation == nullptr || !relation->is_object()) return std::nullopt;
+  RowWrite write{.insert = true};
+  name_target(relation->as_object(), write);
+  write.returning = statement->contains("returningList");
+  locate_clauses(sql, write);
+  return write;
+}
+
+std::optional<RowWrite> find_row_write(std::string_view sql) {
+  const std::optional<json::value> tree = parse_tree(sql);
+  const json::value* raw = only_statement(tree);
   RowWrite write;
   const json::object* statement = node_of(raw, "UpdateStmt");
   write.update = statement != nullptr;
@@ -142,16 +171,13 @@ std::optional<RowWrite> find_row_write(std::string_view sql) {
   const json::value* relation = statement != nullptr ? statement->if_contains("relation") : nullptr;
   if (relation == nullptr || !relation->is_object()) return std::nullopt;
   const json::object* range = &relation->as_object();  // a RangeVar's fields, unwrapped
-  write.relation = relation_of(*range);
-  const std::string schema = string_field(*range, "schemaname");
-  write.table = (schema.empty() ? "" : schema + ".") + string_field(*range, "relname");
+  name_target(*range, write);
   write.only = !range->contains("inh");  // DELETE FROM ONLY t: not its inheritors' rows
   const json::value* alias = range->if_contains("alias");
   const Target target{
       .name = alias != nullptr && alias->is_object() ? string_field(alias->as_object(), "aliasname")
                                                      : string_field(*range, "relname"),
       .alone = !statement->contains("fromClause") && !statement->contains("usingClause")};
-  write.reference = quote_identifier(target.name);
   const json::value* where = statement->if_contains("whereClause");
   if (where != nullptr) {
     fixed_equalities(*where, target, write.fixed_columns);

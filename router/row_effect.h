@@ -17,9 +17,11 @@
 
 namespace cutover::router {
 
-// The single UPDATE or DELETE of a statement text.
+// The single UPDATE or DELETE of a statement text; or an INSERT, of which only the target's
+// names, `returning` and `end` are known (find_insert()).
 struct RowWrite {
   bool update = false;      // else DELETE
+  bool insert = false;
   std::string relation{};   // as SQL names it, quoted: "public"."t" or "t"
   std::string table{};      // as written, unquoted: public.t or t (Classification::tables)
   bool only = false;        // ONLY: not the rows of tables inheriting from it
@@ -43,6 +45,9 @@ struct RowWrite {
 // The UPDATE or DELETE that `sql` holds as its only statement; nullopt for anything else, or
 // when the text does not parse.
 std::optional<RowWrite> find_row_write(std::string_view sql);
+
+// The INSERT `sql` holds as its only statement, for its witnesses; nullopt for anything else.
+std::optional<RowWrite> find_insert(std::string_view sql);
 
 // Finds where `write`'s clauses are in `sql` again (where_begin, where_end, end): a statement of
 // the same shape (router::fingerprint) as the one find_row_write() gave `write` for, with other

@@ -47,7 +47,12 @@ asio::awaitable<EffectPlanner::Decision> EffectPlanner::decide(std::string_view 
                                                                const router::Classification& unit,
                                                                bool allow, bool witness) {
   // A failed transaction refuses cutover's question too: old answers the write with its error.
-  if (!unit.changes_rows || source_.transaction_status() == 'E') co_return Decision{};
+  if (source_.transaction_status() == 'E') co_return Decision{};
+  if (!unit.changes_rows) {
+    if (!unit.inserts || !witness) co_return Decision{};
+    std::optional<Plan> inserting = co_await witnessed_insert(sql, unit.fingerprint);
+    co_return Decision{.plan = std::move(inserting)};
+  }
   Verdict verdict = co_await judge(sql, unit.fingerprint, false, witness);
   if (verdict.problem.empty()) co_return Decision{.plan = std::move(verdict.plan)};
   if (allow) co_return Decision{.unsafe = std::move(verdict.problem)};
@@ -81,6 +86,28 @@ std::optional<EffectPlanner::Verdict> EffectPlanner::judge_known(std::string_vie
   return verdict(sql, fingerprint, true, false, std::move(*write), table->second);
 }
 
+// An INSERT into a table with a key whose rows can be witnessed: both sides run it returning
+// a witness of each row; nullopt for any other (run as it is).
+asio::awaitable<std::optional<EffectPlanner::Plan>> EffectPlanner::witnessed_insert(
+    std::string_view sql, uint64_t fingerprint) {
+  forget_if_stale();
+  if (by_key_.contains(fingerprint)) co_return std::nullopt;
+  std::optional<Verdict> known = witnessed_again(sql, fingerprint);
+  if (known) co_return std::move(known->plan);
+  std::optional<router::RowWrite> write = router::find_insert(sql);
+  if (!write) co_return std::nullopt;
+  const std::optional<Table> table = co_await table_of(write->relation);
+  if (!table) co_return std::nullopt;  // unknown to old: the write gets old's own error
+  if (table->key.empty() || !table->witnessed) {
+    remember(by_key_, fingerprint);
+    co_return std::nullopt;
+  }
+  remember(witnessed_, fingerprint, *write);
+  Plan plan{.write = std::move(*write), .key = table->key, .witnessed = true, .on_keys = false};
+  plan.for_old = router::returning_effect(sql, plan.write, plan.key, true);
+  co_return plan;
+}
+
 // A keyed write's shape seen before: only the clauses' places in this text are found again
 // (by tokens), not the whole parse tree (every tpcb-like UPDATE would parse once more).
 std::optional<EffectPlanner::Verdict> EffectPlanner::witnessed_again(std::string_view sql,
@@ -109,16 +136,13 @@ EffectPlanner::Verdict EffectPlanner::verdict(std::string_view sql, uint64_t fin
                                               const Table& table) {
   const std::vector<std::string>& key = table.key;
   if (!write.reads_other_rows && router::names_rows_by_key(write, key)) {
-    constexpr size_t kMaxShapes = 4096;
     if (witness && table.witnessed) {  // both run it, each returning its witness
-      if (witnessed_.size() >= kMaxShapes) witnessed_.clear();
-      witnessed_.emplace(fingerprint, write);
+      remember(witnessed_, fingerprint, write);
       Plan plan{.write = std::move(write), .key = key, .witnessed = true, .on_keys = false};
       plan.for_old = router::returning_effect(sql, plan.write, plan.key, true);
       return Verdict{.plan = std::move(plan)};
     }
-    if (by_key_.size() >= kMaxShapes) by_key_.clear();
-    by_key_.insert(fingerprint);
+    remember(by_key_, fingerprint);
     return Verdict{};
   }
   if (write.reads_other_rows) {

@@ -96,6 +96,14 @@ class EffectPlanner {
                                  bool witness = false);
   std::optional<router::RowWrite> row_write(std::string_view sql);
   std::optional<Verdict> witnessed_again(std::string_view sql, uint64_t fingerprint);
+  asio::awaitable<std::optional<Plan>> witnessed_insert(std::string_view sql, uint64_t fingerprint);
+  // A shape's verdict kept by fingerprint, at most kMaxShapes (then forgotten all at once).
+  static constexpr size_t kMaxShapes = 4096;
+  template <typename Cache, typename... Value>
+  static void remember(Cache& cache, uint64_t fingerprint, const Value&... value) {
+    if (cache.size() >= kMaxShapes) cache.clear();
+    cache.emplace(fingerprint, value...);
+  }
   Verdict verdict(std::string_view sql, uint64_t fingerprint, bool prepared, bool witness,
                   router::RowWrite write, const Table& table);
   // nullopt when old could not say (an unknown relation).

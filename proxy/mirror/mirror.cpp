@@ -86,7 +86,7 @@ asio::awaitable<bool> Mirror::query(std::string_view whole, const router::Classi
   std::optional<router::Refusal> refusal = unsafe_refusal(unit);
   if (!refusal) refusal = journal_refusal(unit);
   EffectPlanner::Decision effect;
-  if (!refusal && unit.changes_rows) {
+  if (!refusal && (unit.changes_rows || unit.inserts)) {
     const MirrorConfig& mirror = context_.config.migration.mirror;
     const bool allow = mirror.unsafe_writes == UnsafeWrites::kAllow;
     // Parallel ordering pipelines writes inside a transaction: those are compared by their

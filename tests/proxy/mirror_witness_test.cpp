@@ -1,5 +1,5 @@
-// Item 1 of the faithful mirror: every UPDATE and DELETE of a Query returns, on both sides, a
-// witness of each row it changed (its key and a hash of each column), and the comparator
+// Item 1 of the faithful mirror: every INSERT, UPDATE and DELETE of a Query returns, on both
+// sides, a witness of each row it changed (its key and the whole row), and the comparator
 // matches them by key. A write that changed other rows on new, or stored other values there,
 // is a mismatch naming the table, the key and the columns, and an open divergence with that
 // key, even when both answers are the same ("UPDATE 1"). The witnesses never reach the client.
@@ -57,6 +57,33 @@ TEST_F(MirrorWitnessTest, AKeyedUpdateStoringOtherValuesOnNewIsReportedWithItsKe
   EXPECT_TRUE(has(divergences(), R"x("keys":["ev(id)=(1)"])x")) << divergences();
   EXPECT_EQ(old_db().query("select n from ev"), "10");
   EXPECT_EQ(TwoClusters::new_db().query("select n from ev"), "1010");
+}
+
+TEST_F(MirrorWitnessTest, AnInsertStoringOtherValuesOnNewIsReportedWithItsKey) {
+  TwoClusters::new_db().query(
+      "create or replace function tweak() returns trigger language plpgsql as "
+      "$$ begin if new.id = 2 then new.n := -new.n; end if; return new; end $$; "
+      "create trigger tweak before insert on ev for each row execute function tweak()");
+  Connection c = connect_proxy();
+  PGresult* r = PQexec(c.get(), "insert into ev values (1, 10), (2, 20), (3, 30) returning n");
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQresultErrorMessage(r);
+  EXPECT_STREQ(PQcmdStatus(r), "INSERT 0 3");
+  EXPECT_EQ(PQnfields(r), 1);  // the client's column alone
+  ASSERT_EQ(PQntuples(r), 3);
+  EXPECT_STREQ(PQgetvalue(r, 1, 0), "20");
+  PQclear(r);
+  const std::string plain = "insert into ev (id, n) values (4, 40)";  // equal on both
+  c.exec(plain);
+  old_db().query("insert into ev values (5, 50)");  // a last mismatch, of the answers
+  const std::string barrier = "delete from ev where id = 5";
+  c.exec(barrier);
+  const std::vector<std::string> lines = mismatches_through(*proxy_, barrier);
+  ASSERT_EQ(lines.size(), 2u) << lines.back();
+  EXPECT_TRUE(has(lines[0], R"("kind":"rows")")) << lines[0];  // the client's n differs
+  EXPECT_TRUE(has(lines[0], R"x("old_rows":3,"new_rows":3,"complete":true,)x"
+                            R"x("rows":[{"key":"(id)=(2)","kind":"different","columns":["n"]}])x"))
+      << lines[0];
+  EXPECT_TRUE(has(lines[1], R"("kind":"tags")")) << lines[1];
 }
 
 TEST_F(MirrorWitnessTest, TheClientsReturningIsAnsweredAndTheWitnessTakenFromBothSides) {

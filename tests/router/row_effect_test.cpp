@@ -102,6 +102,20 @@ TEST(RowEffectTest, AShapeSeenBeforeFindsItsClausesInAnotherTextOfIt) {
             "\"t\".\"id\") ;");
 }
 
+TEST(RowEffectTest, AnInsertIsWitnessedOnItsTargetWhateverItsSource) {
+  const std::string sql =
+      "INSERT INTO s.t AS x (id) SELECT id FROM u WHERE id > 3 ON CONFLICT DO NOTHING";
+  const auto write = find_insert(sql);
+  ASSERT_TRUE(write);
+  EXPECT_TRUE(write->insert);
+  EXPECT_EQ(write->table, "s.t");
+  EXPECT_EQ(returning_effect(sql, *write, {"id"}, true),
+            sql + " RETURNING json_build_object('id', \"x\".\"id\", '', \"x\".*)");
+  EXPECT_FALSE(find_insert("update t set v = 1"));
+  EXPECT_FALSE(find_insert("insert into t values (1); insert into t values (2)"));
+  EXPECT_FALSE(find_row_write(sql));
+}
+
 TEST(RowEffectTest, ADeleteOnKeysDropsWhatOnlyChoseItsRows) {
   const std::string sql = "delete from only s.t using u where u.flag and u.id = t.id";
   const auto write = find_row_write(sql);
