@@ -385,4 +385,14 @@ std::optional<size_t> last_column_at(char type, std::string_view body) {
   return last;
 }
 
+std::string without_last_column(std::string_view body, size_t last) {
+  const auto count =
+      static_cast<uint16_t>((static_cast<uint8_t>(body[0]) << 8) | static_cast<uint8_t>(body[1]));
+  std::string out;
+  out.push_back(static_cast<char>((count - 1) >> 8));
+  out.push_back(static_cast<char>((count - 1) & 0xff));
+  out.append(body.substr(2, last - 2));
+  return out;
+}
+
 }  // namespace cutover::protocol

@@ -168,6 +168,8 @@ Result<BackendMessage> decode_backend(char type, std::string_view body);
 // its 32-bit length then its bytes. nullopt when the body has no column or is malformed. What
 // comes before it, with the count one less, is the message without that column.
 std::optional<size_t> last_column_at(char type, std::string_view body);
+// Such a body without its last column, which begins at `last` (last_column_at()'s answer).
+std::string without_last_column(std::string_view body, size_t last);
 
 // Appends one whole message (type byte and length word included).
 void encode(const BackendMessage& m, std::string& out);

@@ -141,10 +141,9 @@ void name_target(const json::object& range, RowWrite& write) {
   const std::string schema = string_field(range, "schemaname");
   write.table = (schema.empty() ? "" : schema + ".") + string_field(range, "relname");
   const json::value* alias = range.if_contains("alias");
-  write.reference =
-      quote_identifier(alias != nullptr && alias->is_object()
-                           ? string_field(alias->as_object(), "aliasname")
-                           : string_field(range, "relname"));
+  write.reference = quote_identifier(alias != nullptr && alias->is_object()
+                                         ? string_field(alias->as_object(), "aliasname")
+                                         : string_field(range, "relname"));
 }
 
 }  // namespace

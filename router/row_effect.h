@@ -20,7 +20,7 @@ namespace cutover::router {
 // The single UPDATE or DELETE of a statement text; or an INSERT, of which only the target's
 // names, `returning` and `end` are known (find_insert()).
 struct RowWrite {
-  bool update = false;      // else DELETE
+  bool update = false;  // else DELETE
   bool insert = false;
   std::string relation{};   // as SQL names it, quoted: "public"."t" or "t"
   std::string table{};      // as written, unquoted: public.t or t (Classification::tables)

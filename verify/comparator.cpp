@@ -45,8 +45,9 @@ std::string effects_json(const WritePair& pair) {
   if (on_old == on_new) return "";
   std::string out = ",\"effects\":{\"table\":" + json_string(pair.effect_table) +
                     ",\"old_rows\":" + std::to_string(on_old.rows()) +
-                    ",\"new_rows\":" + std::to_string(on_new.rows()) + ",\"complete\":" +
-                    (on_old.complete() && on_new.complete() ? "true" : "false") + ",\"rows\":[";
+                    ",\"new_rows\":" + std::to_string(on_new.rows()) +
+                    ",\"complete\":" + (on_old.complete() && on_new.complete() ? "true" : "false") +
+                    ",\"rows\":[";
   const std::vector<RowDifference> rows = row_differences(pair);
   for (size_t i = 0; i < rows.size(); ++i) {
     out += (i > 0 ? ",{\"key\":" : "{\"key\":") + json_string(rows[i].key) + ",\"kind\":\"" +

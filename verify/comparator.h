@@ -44,7 +44,7 @@ struct WritePair {
   // mismatch may also be a write that committed between the two.
   bool shadow_read = false;
   std::vector<std::string> tables{};  // the tables the statement names, as written
-  std::string effect_table{};  // whose rows the effects are, as written ("t", "s.t")
+  std::string effect_table{};         // whose rows the effects are, as written ("t", "s.t")
   WriteAnswer old_side{};
   WriteAnswer new_side{};
 };

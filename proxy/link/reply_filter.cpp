@@ -174,9 +174,7 @@ void ReplyFilter::take_last_column(Expected& e, char type, std::string_view body
   replacement.clear();
   protocol::MessageWriter out(replacement, type);
   if (last) {
-    const auto count = static_cast<uint16_t>((static_cast<uint8_t>(body[0]) << 8) |
-                                             static_cast<uint8_t>(body[1]));
-    out.i16(static_cast<int16_t>(count - 1)).bytes(body.substr(2, *last - 2));
+    out.bytes(protocol::without_last_column(body, *last));
     if (type == 'D') {  // the last column as a DataRow of its own, for the caller
       e.answer.data_rows.push_back(std::string("\0\1", 2).append(body.substr(*last)));
     }

@@ -3,6 +3,7 @@
 // in such units, or in rewritten text, are shown to the client.
 #include <utility>
 
+#include "protocol/backend.h"
 #include "proxy/base/log.h"
 #include "proxy/mirror/mirror.h"
 #include "proxy/mirror/mirror_messages.h"
@@ -146,14 +147,8 @@ void Mirror::add_new_row(const Frame& frame, std::string_view body, verify::RowS
     return;
   }
   effects.add(body.substr(*last + kLength));
-  if (!frame.witnessed->write.returning) return;  // the row is the witness alone
-  std::string client_row;  // the row without the witness, as the client got old's
-  const auto count = static_cast<uint16_t>((static_cast<uint8_t>(body[0]) << 8) |
-                                           static_cast<uint8_t>(body[1]));
-  client_row.push_back(static_cast<char>((count - 1) >> 8));
-  client_row.push_back(static_cast<char>((count - 1) & 0xff));
-  client_row.append(body.substr(2, *last - 2));
-  rows.add_data_row(client_row);
+  if (!frame.witnessed->write.returning) return;                  // the row is the witness alone
+  rows.add_data_row(protocol::without_last_column(body, *last));  // as the client got old's
 }
 
 std::optional<router::Refusal> Mirror::data_dependent_refusal(const router::Classification& unit) {

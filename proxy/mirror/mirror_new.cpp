@@ -126,8 +126,8 @@ asio::awaitable<MirrorOutcome> Mirror::await_new(Send sent, Frame frame,
     verify::RowEffects old_effects;
     if (frame.witnessed != nullptr) old_effects = effects_of(*old_answer);
     compare({old_answer->tags, old_answer->rows, old_answer->rows_digest, std::move(old_effects)},
-            {std::move(tags), rows.rows(), rows.digest(), std::move(effects)}, unit,
-            frame.unpinned, frame.shadow_read, frame.witnessed);
+            {std::move(tags), rows.rows(), rows.digest(), std::move(effects)}, unit, frame.unpinned,
+            frame.shadow_read, frame.witnessed);
   }
   co_return counted(MirrorOutcome::kApplied);
 }

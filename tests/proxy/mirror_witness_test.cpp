@@ -125,8 +125,9 @@ TEST_F(MirrorWitnessTest, ADeleteByItsEffectThatFindsNoRowOnNewNamesTheMissingKe
   const std::vector<std::string> lines = mismatches_through(*proxy_, by_range);
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_TRUE(has(lines[0], R"("kind":"tags")")) << lines[0];
-  EXPECT_TRUE(has(lines[0], R"x("old_rows":2,"new_rows":1,"complete":true,)x"
-                            R"x("rows":[{"key":"(id)=(3)","kind":"missing_on_new","columns":[]}])x"))
+  EXPECT_TRUE(has(lines[0],
+                  R"x("old_rows":2,"new_rows":1,"complete":true,)x"
+                  R"x("rows":[{"key":"(id)=(3)","kind":"missing_on_new","columns":[]}])x"))
       << lines[0];
   EXPECT_TRUE(has(divergences(), R"x("keys":["ev(id)=(3)"])x")) << divergences();
   EXPECT_EQ(every_row(TwoClusters::new_db()), every_row(old_db()));  // both lack 2 and 3 now
