@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <map>
 #include <optional>
@@ -40,21 +41,33 @@ std::optional<Witnessed> parse_witness(std::string_view text) {
   return row;
 }
 
-using ByKey = std::map<std::string, std::map<std::string, std::string>>;
+// Each key's rows: one, unless a statement changed a row twice (then sorted, so that the
+// order the rows came in does not count).
+using Columns = std::map<std::string, std::string>;
+using ByKey = std::map<std::string, std::vector<Columns>>;
 
 std::optional<ByKey> by_key(const RowEffects& side) {
   ByKey rows;
   for (const std::string& witness : side.kept()) {
     std::optional<Witnessed> row = parse_witness(witness);
     if (!row) return std::nullopt;
-    rows[std::move(row->key)] = std::move(row->columns);
+    rows[std::move(row->key)].push_back(std::move(row->columns));
   }
+  for (auto& [key, versions] : rows) std::sort(versions.begin(), versions.end());
   return rows;
 }
 
-// The columns whose values differ, or that one side lacks, by name.
-std::vector<std::string> differing_columns(const std::map<std::string, std::string>& on_old,
-                                           const std::map<std::string, std::string>& on_new) {
+// The columns whose values differ, or that one side lacks, by name: of the first versions of
+// a row that differ.
+std::vector<std::string> differing_columns(const std::vector<Columns>& old_versions,
+                                           const std::vector<Columns>& new_versions) {
+  static const Columns none;
+  size_t i = 0;
+  while (i < old_versions.size() && i < new_versions.size() && old_versions[i] == new_versions[i]) {
+    ++i;
+  }
+  const Columns& on_old = i < old_versions.size() ? old_versions[i] : none;
+  const Columns& on_new = i < new_versions.size() ? new_versions[i] : none;
   std::vector<std::string> columns;
   for (const auto& [name, value] : on_old) {
     const auto other = on_new.find(name);
