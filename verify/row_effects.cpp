@@ -86,7 +86,12 @@ void RowEffects::add(std::string_view witness) {
   const uint64_t low = digest_.low + h.low64;
   digest_.high += h.high64 + static_cast<uint64_t>(low < digest_.low);  // carry
   digest_.low = low;
-  if (rows_++ < kKeptRows) kept_.emplace_back(witness);
+  const bool keeps =
+      complete() && kept_.size() < kKeptRows && kept_bytes_ + witness.size() <= kKeptBytes;
+  ++rows_;
+  if (!keeps) return;
+  kept_.emplace_back(witness);
+  kept_bytes_ += witness.size();
 }
 
 std::string_view difference_name(RowDifference::Kind kind) {

@@ -4,7 +4,8 @@
 //   {"id" : 7, "" : {"id":7,"v":"x","at":"2026-12-07T11:14:05.863893+00:00"}}
 // The two sides' witnesses are compared as sets (a sum of 128-bit hashes, so the order the
 // rows came in does not count); only when the sums differ are they matched by key, to say
-// which rows differ and in which columns. Bounded: past kKeptRows rows only the sum grows.
+// which rows differ and in which columns. Bounded: past kKeptRows rows, or kKeptBytes of
+// witnesses, only the sum grows.
 // Not how the witnesses are asked for or taken out of the client's stream (the mirror).
 #pragma once
 
@@ -22,6 +23,7 @@ namespace cutover::verify {
 class RowEffects {
  public:
   static constexpr size_t kKeptRows = 1000;
+  static constexpr size_t kKeptBytes = size_t{1} << 20;
 
   void add(std::string_view witness);
   uint64_t rows() const { return rows_; }
@@ -38,6 +40,7 @@ class RowEffects {
   uint64_t rows_ = 0;
   Digest digest_{};
   std::vector<std::string> kept_{};
+  size_t kept_bytes_ = 0;
 };
 
 struct RowDifference {

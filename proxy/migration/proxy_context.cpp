@@ -62,6 +62,7 @@ std::string describe(const verify::WritePair& pair, verify::MismatchKind kind,
 std::vector<std::string> keys_of(const verify::WritePair& pair,
                                  const std::vector<verify::RowDifference>& rows) {
   std::vector<std::string> keys;
+  keys.reserve(rows.size());
   for (const verify::RowDifference& row : rows) keys.push_back(pair.effect_table + row.key);
   return keys;
 }

@@ -62,7 +62,8 @@ TEST(RowEffectsTest, PastTheKeptRowsOnlyTheSumTellsAndNoRowIsNamed) {
   RowEffects on_new;
   for (size_t i = 0; i <= RowEffects::kKeptRows; ++i) {
     const std::string id = std::to_string(i);
-    const std::string row = R"({"id" : )" + id + R"(, "" : {"id":)" + id + R"(,"n":1}})";
+    std::string row = R"({"id" : )";
+    row.append(id).append(R"(, "" : {"id":)").append(id).append(R"(,"n":1}})");
     on_old.add(row);
     on_new.add(i == 5 ? R"({"id" : 5, "" : {"id":5,"n":2}})" : row);
   }
@@ -71,6 +72,11 @@ TEST(RowEffectsTest, PastTheKeptRowsOnlyTheSumTellsAndNoRowIsNamed) {
   EXPECT_NE(on_old, on_new);
   EXPECT_TRUE(differences(on_old, on_new, 10).empty());
   EXPECT_TRUE(differences(of({"not json"}), of({"{}"}), 10).empty());
+  // Wide rows: past kKeptBytes of witnesses too.
+  const std::string wide =
+      R"({"id" : 1, "" : {"id":1,"body":")" + std::string(RowEffects::kKeptBytes, 'x') + R"("}})";
+  EXPECT_FALSE(of({wide}).complete());
+  EXPECT_EQ(of({wide}).rows(), 1u);
 }
 
 TEST(RowEffectsTest, NewGetsTheKeysWithoutTheRows) {
