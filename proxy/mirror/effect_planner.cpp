@@ -63,7 +63,7 @@ asio::awaitable<EffectPlanner::Verdict> EffectPlanner::judge(std::string_view sq
                                                              uint64_t fingerprint, bool prepared,
                                                              bool witness) {
   forget_if_stale();
-  if (by_key_.contains(fingerprint)) co_return Verdict{};
+  if (plain_.contains(fingerprint)) co_return Verdict{};
   if (witness) {
     std::optional<Verdict> known = witnessed_again(sql, fingerprint);
     if (known) co_return std::move(*known);
@@ -78,7 +78,7 @@ asio::awaitable<EffectPlanner::Verdict> EffectPlanner::judge(std::string_view sq
 std::optional<EffectPlanner::Verdict> EffectPlanner::judge_known(std::string_view sql,
                                                                  uint64_t fingerprint) {
   forget_if_stale();
-  if (by_key_.contains(fingerprint)) return Verdict{};
+  if (plain_.contains(fingerprint)) return Verdict{};
   std::optional<router::RowWrite> write = row_write(sql);
   if (!write) return Verdict{};
   auto table = tables_.find(write->relation);
@@ -91,7 +91,7 @@ std::optional<EffectPlanner::Verdict> EffectPlanner::judge_known(std::string_vie
 asio::awaitable<std::optional<EffectPlanner::Plan>> EffectPlanner::witnessed_insert(
     std::string_view sql, uint64_t fingerprint) {
   forget_if_stale();
-  if (by_key_.contains(fingerprint)) co_return std::nullopt;
+  if (plain_.contains(fingerprint)) co_return std::nullopt;
   std::optional<Verdict> known = witnessed_again(sql, fingerprint);
   if (known) co_return std::move(known->plan);
   std::optional<router::RowWrite> write = router::find_insert(sql);
@@ -99,7 +99,7 @@ asio::awaitable<std::optional<EffectPlanner::Plan>> EffectPlanner::witnessed_ins
   const std::optional<Table> table = co_await table_of(write->relation);
   if (!table) co_return std::nullopt;  // unknown to old: the write gets old's own error
   if (table->key.empty() || !table->witnessed) {
-    remember(by_key_, fingerprint);
+    remember(plain_, fingerprint);
     co_return std::nullopt;
   }
   remember(witnessed_, fingerprint, *write);
@@ -142,7 +142,7 @@ EffectPlanner::Verdict EffectPlanner::verdict(std::string_view sql, uint64_t fin
       plan.for_old = router::returning_effect(sql, plan.write, plan.key, true);
       return Verdict{.plan = std::move(plan)};
     }
-    remember(by_key_, fingerprint);
+    remember(plain_, fingerprint);
     return Verdict{};
   }
   if (write.reads_other_rows) {
@@ -222,7 +222,7 @@ void EffectPlanner::forget_if_stale() {
 
 void EffectPlanner::forget() {
   tables_.clear();
-  by_key_.clear();
+  plain_.clear();
   witnessed_.clear();
 }
 

@@ -115,10 +115,11 @@ class EffectPlanner {
   const std::atomic<uint64_t>& schema_version_;
   uint64_t version_ = 0;
   std::unordered_map<std::string, Table> tables_;  // by quoted relation
-  // Fingerprints of statements that name rows by key, and are mirrored as plain statements
-  // (the extended protocol, or no witness).
-  std::unordered_set<uint64_t> by_key_;
-  // Shapes of statements that name rows by key and are witnessed (a Query), by fingerprint.
+  // Fingerprints of statements mirrored as they are, without witnesses: those naming rows by
+  // key in the extended protocol or with comparison off, INSERTs into tables not witnessed.
+  std::unordered_set<uint64_t> plain_;
+  // Shapes of statements that name rows by key, or INSERTs, witnessed (a Query), by
+  // fingerprint.
   std::unordered_map<uint64_t, router::RowWrite> witnessed_;
 };
 
