@@ -39,7 +39,7 @@ std::string side_json(const WriteAnswer& side) {
 
 // The rows whose effects differ, when they do: `,"effects":{...}` (empty otherwise).
 // "complete" is false when a side changed more rows than are kept to be named.
-std::string effects_json(const WritePair& pair) {
+std::string effects_json(const WritePair& pair, const std::vector<RowDifference>& rows) {
   const RowEffects& on_old = pair.old_side.effects;
   const RowEffects& on_new = pair.new_side.effects;
   if (on_old == on_new) return "";
@@ -48,7 +48,6 @@ std::string effects_json(const WritePair& pair) {
                     ",\"new_rows\":" + std::to_string(on_new.rows()) +
                     ",\"complete\":" + (on_old.complete() && on_new.complete() ? "true" : "false") +
                     ",\"rows\":[";
-  const std::vector<RowDifference> rows = row_differences(pair);
   for (size_t i = 0; i < rows.size(); ++i) {
     out += (i > 0 ? ",{\"key\":" : "{\"key\":") + json_string(rows[i].key) + ",\"kind\":\"" +
            std::string(difference_name(rows[i].kind)) + "\",\"columns\":[";
@@ -88,7 +87,8 @@ std::vector<RowDifference> row_differences(const WritePair& pair) {
   return differences(pair.old_side.effects, pair.new_side.effects, kReportedRows);
 }
 
-std::string mismatch_line(const WritePair& pair, MismatchKind kind) {
+std::string mismatch_line(const WritePair& pair, MismatchKind kind,
+                          const std::vector<RowDifference>& rows) {
   char fingerprint[17];
   std::snprintf(fingerprint, sizeof fingerprint, "%016" PRIx64, pair.fingerprint);
   return "{\"unix_ms\":" + std::to_string(pair.unix_ms) +
@@ -96,7 +96,7 @@ std::string mismatch_line(const WritePair& pair, MismatchKind kind) {
          "\",\"kind\":\"" + std::string(kind_name(kind)) + "\"" +
          (pair.shadow_read ? ",\"shadow_read\":true" : "") +
          ",\"old\":" + side_json(pair.old_side) + ",\"new\":" + side_json(pair.new_side) +
-         effects_json(pair) + "}";
+         effects_json(pair, rows) + "}";
 }
 
 std::string_view journal_report_kind(JournalReport::What what) {
@@ -177,8 +177,9 @@ void Comparator::run() {
     if (auto kind = compare(pair)) {
       ++mismatches_;
       // Reported first: whoever sees the mismatch log's line can count on the report too.
-      if (on_mismatch_) on_mismatch_(pair, *kind);
-      const std::string line = mismatch_line(pair, *kind) + "\n";
+      const std::vector<RowDifference> rows = row_differences(pair);  // parsed once, for both
+      if (on_mismatch_) on_mismatch_(pair, *kind, rows);
+      const std::string line = mismatch_line(pair, *kind, rows) + "\n";
       std::fwrite(line.data(), 1, line.size(), log_);
       std::fflush(log_);  // a line is whole on disk (or nowhere) before the next one starts
     }

@@ -62,8 +62,9 @@ std::optional<MismatchKind> compare(const WritePair& pair);
 // The rows of the pair whose effects differ, at most kReportedRows (verify/row_effects.h).
 constexpr size_t kReportedRows = 10;
 std::vector<RowDifference> row_differences(const WritePair& pair);
-// The mismatch log's line for a pair (JSON, no trailing newline).
-std::string mismatch_line(const WritePair& pair, MismatchKind kind);
+// The mismatch log's line for a pair (JSON, no trailing newline); `rows`: row_differences().
+std::string mismatch_line(const WritePair& pair, MismatchKind kind,
+                          const std::vector<RowDifference>& rows);
 
 // What journal replay could not settle by itself: it goes to the mismatch log too (kind
 // "journal_<what>"), so everything unresolved between old and new is in one place.
@@ -94,7 +95,9 @@ std::string_view journal_report_kind(JournalReport::What what);
 
 class Comparator {
  public:
-  using OnMismatch = std::function<void(const WritePair&, MismatchKind)>;
+  // With the pair's row_differences().
+  using OnMismatch =
+      std::function<void(const WritePair&, MismatchKind, const std::vector<RowDifference>&)>;
   // Appends mismatches to `mismatch_log` (its directory is created); `on_mismatch` is called on
   // the comparator's thread. Throws std::system_error when the log cannot be opened.
   Comparator(const std::filesystem::path& mismatch_log, size_t capacity, OnMismatch on_mismatch);

@@ -1,7 +1,5 @@
 #include "verify/row_effects.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <boost/json.hpp>
 #include <map>
@@ -82,10 +80,7 @@ std::vector<std::string> differing_columns(const std::vector<Columns>& old_versi
 }  // namespace
 
 void RowEffects::add(std::string_view witness) {
-  const XXH128_hash_t h = XXH3_128bits(witness.data(), witness.size());
-  const uint64_t low = digest_.low + h.low64;
-  digest_.high += h.high64 + static_cast<uint64_t>(low < digest_.low);  // carry
-  digest_.low = low;
+  add_to_set(digest_, witness);
   const bool keeps =
       complete() && kept_.size() < kKeptRows && kept_bytes_ + witness.size() <= kKeptBytes;
   ++rows_;

@@ -63,12 +63,16 @@ bool RowSetHasher::add_data_row(std::string_view body) {
     body.remove_prefix(*length);
   }
   if (!body.empty()) return false;
-  XXH128_hash_t h = XXH3_128bits(encoded_.data(), encoded_.size());
-  const uint64_t low = sum_.low + h.low64;
-  sum_.high += h.high64 + static_cast<uint64_t>(low < sum_.low);  // carry
-  sum_.low = low;
+  add_to_set(sum_, encoded_);
   ++rows_;
   return true;
+}
+
+void add_to_set(Digest& sum, std::string_view bytes) {
+  const XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
+  const uint64_t low = sum.low + h.low64;
+  sum.high += h.high64 + static_cast<uint64_t>(low < sum.low);  // carry
+  sum.low = low;
 }
 
 std::string to_hex(const Digest& digest) {

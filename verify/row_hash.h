@@ -17,6 +17,10 @@ struct Digest {
   friend bool operator==(const Digest&, const Digest&) = default;
 };
 
+// Adds the XXH3-128 of `bytes` to `sum`, modulo 2^128: a digest of a set, whatever the order
+// its members come in.
+void add_to_set(Digest& sum, std::string_view bytes);
+
 // Folds rows, in order, into one digest. Each column is encoded as a 4-byte big-endian length
 // (0xFFFFFFFF for NULL) followed by its bytes, each row as its column count then its columns,
 // so no two different row sequences share an encoding.

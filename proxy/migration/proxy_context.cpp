@@ -90,10 +90,10 @@ ProxyContext::ProxyContext(const Config& c, std::shared_ptr<const Secrets> secre
     constexpr size_t kComparatorQueue = 100'000;
     comparator = std::make_unique<verify::Comparator>(
         c.verify.mismatch_log, kComparatorQueue,
-        [this](const verify::WritePair& pair, verify::MismatchKind kind) {
+        [this](const verify::WritePair& pair, verify::MismatchKind kind,
+               const std::vector<verify::RowDifference>& rows) {
           metrics.mismatch(kind);
           log_mismatch(pair, kind);
-          const std::vector<verify::RowDifference> rows = verify::row_differences(pair);
           divergences->note({.kind = pair.shadow_read ? "shadow_read_mismatch" : "mismatch",
                              .keys = keys_of(pair, rows),
                              .fingerprint = pair.fingerprint,

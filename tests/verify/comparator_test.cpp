@@ -36,11 +36,12 @@ TEST(ComparatorTest, EachMismatchIsOneLineInTheLogAndCounted) {
   const auto log = dir / "sub" / "mismatches.jsonl";
   int called = 0;
   {
-    Comparator comparator(log, 100, [&](const WritePair& p, MismatchKind kind) {
-      ++called;
-      EXPECT_EQ(p.fingerprint, 0xabcu);
-      EXPECT_EQ(kind, MismatchKind::kTags);
-    });
+    Comparator comparator(
+        log, 100, [&](const WritePair& p, MismatchKind kind, const std::vector<RowDifference>&) {
+          ++called;
+          EXPECT_EQ(p.fingerprint, 0xabcu);
+          EXPECT_EQ(kind, MismatchKind::kTags);
+        });
     EXPECT_TRUE(comparator.submit(pair_of({"INSERT 0 1"}, {"INSERT 0 1"})));
     EXPECT_TRUE(comparator.submit(pair_of({"UPDATE 1"}, {"UPDATE 0"})));
     EXPECT_TRUE(comparator.submit(pair_of({"DELETE 2"}, {"DELETE 2"})));

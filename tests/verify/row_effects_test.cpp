@@ -92,7 +92,7 @@ TEST(RowEffectsTest, TheMismatchLogNamesTheTableTheRowsAndTheirColumns) {
   pair.old_side.effects = of({R"({"id" : 7, "" : {"id":7,"v":"a"}})"});
   pair.new_side.effects = of({R"({"id" : 7, "" : {"id":7,"v":"b"}})"});
   ASSERT_EQ(compare(pair), MismatchKind::kEffects);
-  const std::string line = mismatch_line(pair, MismatchKind::kEffects);
+  const std::string line = mismatch_line(pair, MismatchKind::kEffects, row_differences(pair));
   EXPECT_NE(line.find(R"("kind":"effects")"), std::string::npos) << line;
   EXPECT_NE(line.find(R"("effects":{"table":"s.t","old_rows":1,"new_rows":1,"complete":true,)"
                       R"x("rows":[{"key":"(id)=(7)","kind":"different","columns":["v"]}]})x"),
@@ -100,7 +100,8 @@ TEST(RowEffectsTest, TheMismatchLogNamesTheTableTheRowsAndTheirColumns) {
       << line;
   pair.new_side.effects = pair.old_side.effects;
   EXPECT_FALSE(compare(pair).has_value());
-  EXPECT_EQ(mismatch_line(pair, MismatchKind::kTags).find("effects"), std::string::npos);
+  EXPECT_EQ(mismatch_line(pair, MismatchKind::kTags, row_differences(pair)).find("effects"),
+            std::string::npos);
 }
 
 }  // namespace
