@@ -283,8 +283,10 @@ std::string on_keys(std::string_view sql, const RowWrite& write,
 }
 
 std::string on_key_parameter(std::string_view sql, const RowWrite& write,
-                             const std::vector<std::string>& key, size_t parameter) {
-  return keyed(sql, write, key, "CAST($" + std::to_string(parameter) + " AS json)", true, false);
+                             const std::vector<std::string>& key, size_t parameter,
+                             bool witnessed) {
+  return keyed(sql, write, key, "CAST($" + std::to_string(parameter) + " AS json)", true,
+               witnessed);
 }
 
 }  // namespace cutover::router

@@ -77,8 +77,9 @@ std::string on_keys(std::string_view sql, const RowWrite& write,
 // The same for a prepared statement, the keys coming as parameter $`parameter` (text holding
 // the JSON array). The client's condition stays, made always true, so that its parameters keep
 // their types; so a DELETE keeps its USING, and the caller must not use this for one that has
-// it (the USING tables would have to hold rows on new).
+// it (the USING tables would have to hold rows on new). Returning witnesses when `witnessed`.
 std::string on_key_parameter(std::string_view sql, const RowWrite& write,
-                             const std::vector<std::string>& key, size_t parameter);
+                             const std::vector<std::string>& key, size_t parameter,
+                             bool witnessed = false);
 
 }  // namespace cutover::router

@@ -75,15 +75,25 @@ asio::awaitable<EffectPlanner::Verdict> EffectPlanner::judge(std::string_view sq
   co_return verdict(sql, fingerprint, prepared, witness, std::move(*write), *table);
 }
 
+asio::awaitable<EffectPlanner::Verdict> EffectPlanner::judge_statement(std::string_view sql,
+                                                                       uint64_t fingerprint,
+                                                                       bool witness) {
+  Verdict verdict = co_await judge(sql, fingerprint, true, witness);
+  if (verdict.plan || !verdict.problem.empty() || !witness) co_return verdict;
+  std::optional<Plan> inserting = co_await witnessed_insert(sql, fingerprint);
+  co_return Verdict{.plan = std::move(inserting)};
+}
+
 std::optional<EffectPlanner::Verdict> EffectPlanner::judge_known(std::string_view sql,
-                                                                 uint64_t fingerprint) {
+                                                                 uint64_t fingerprint,
+                                                                 bool witness) {
   forget_if_stale();
   if (plain_.contains(fingerprint)) return Verdict{};
   std::optional<router::RowWrite> write = row_write(sql);
   if (!write) return Verdict{};
   auto table = tables_.find(write->relation);
   if (table == tables_.end()) return std::nullopt;
-  return verdict(sql, fingerprint, true, false, std::move(*write), table->second);
+  return verdict(sql, fingerprint, true, witness, std::move(*write), table->second);
 }
 
 // An INSERT into a table with a key whose rows can be witnessed: both sides run it returning

@@ -4,8 +4,8 @@
 // unique key of NOT NULL columns), read from the source of truth's catalog once per table and
 // schema version; a statement shape named by key stays a statement. In a Query both sides
 // return a witness of each row they changed (its key and the whole row), for the comparator
-// (verify/row_effects.h). In the extended protocol the pinner prepares
-// both texts as statements of cutover's own (pinner_effect.cpp), with keys and no witness.
+// (verify/row_effects.h). In the extended protocol the pinner prepares these texts as
+// statements of cutover's own (pinner_effect.cpp).
 // Not the running of the two texts (the mirror), nor other pinned values (pinner.h).
 #pragma once
 
@@ -36,9 +36,9 @@ class EffectPlanner {
   struct Plan {
     router::RowWrite write{};
     std::vector<std::string> key{};
-    // Both sides return whole-row witnesses; else old returns the keys only (the extended
-    // protocol, comparison off, or a table whose rows RETURNING would not give as they are:
-    // row security, rules, not readable by the client).
+    // Both sides return whole-row witnesses; else old returns the keys only (comparison off,
+    // or a table whose rows RETURNING would not give as they are: row security, rules, not
+    // readable by the client).
     bool witnessed = false;
     std::string for_old{};
     bool on_keys = true;
@@ -55,16 +55,16 @@ class EffectPlanner {
   asio::awaitable<Decision> decide(std::string_view sql, const router::Classification& unit,
                                    bool allow, bool witness);
   // The same for a prepared statement's text (`sql`, pinned), whatever it is: a plan, or why
-  // it can be mirrored neither way (empty: as a statement).
+  // it can be mirrored neither way (empty: as a statement). `witness`: as for decide(), and
+  // an INSERT gets a plan too.
   struct Verdict {
     std::optional<Plan> plan{};
     std::string problem{};
   };
-  asio::awaitable<Verdict> judge_statement(std::string_view sql, uint64_t fingerprint) {
-    return judge(sql, fingerprint, true);
-  }
-  // The same without asking old: nullopt when its table's key is not known yet.
-  std::optional<Verdict> judge_known(std::string_view sql, uint64_t fingerprint);
+  asio::awaitable<Verdict> judge_statement(std::string_view sql, uint64_t fingerprint,
+                                           bool witness);
+  // An UPDATE's or DELETE's without asking old: nullopt when its table's key is not known yet.
+  std::optional<Verdict> judge_known(std::string_view sql, uint64_t fingerprint, bool witness);
   // New's text and the journal's once old ran plan.for_old (`data_rows` the DataRow bodies it
   // returned, taken out of the client's stream); nullopt when they are not the keys asked for.
   struct Texts {
@@ -116,10 +116,9 @@ class EffectPlanner {
   uint64_t version_ = 0;
   std::unordered_map<std::string, Table> tables_;  // by quoted relation
   // Fingerprints of statements mirrored as they are, without witnesses: those naming rows by
-  // key in the extended protocol or with comparison off, INSERTs into tables not witnessed.
+  // key with comparison off, INSERTs into tables not witnessed.
   std::unordered_set<uint64_t> plain_;
-  // Shapes of statements that name rows by key, or INSERTs, witnessed (a Query), by
-  // fingerprint.
+  // Shapes of statements that name rows by key, or INSERTs, witnessed, by fingerprint.
   std::unordered_map<uint64_t, router::RowWrite> witnessed_;
 };
 

@@ -17,7 +17,9 @@ Mirror::Mirror(Host& host, Links links, Pinner& pinner, ProxyContext& context, u
       pinner_(pinner),
       context_(context),
       conn_id_(conn_id),
-      transaction_(context.journal.get(), conn_id, database, user) {}
+      transaction_(context.journal.get(), conn_id, database, user) {
+  pinner_.set_witnessing(context.config.migration.mirror.compare == MirrorCompare::kEffects);
+}
 
 // The first mirrored unit of a transaction decides whether it goes to new live or, while new
 // is behind, to the journal whole (MirroredTransaction::join()).
@@ -150,6 +152,7 @@ asio::awaitable<bool> Mirror::batch(std::string_view batch, const router::BatchP
   own_parses_taken_out_ = 0;
   static const std::vector<int> no_parses;
   const std::vector<int>& own_parses = pinned ? pinned->own_parses : no_parses;
+  pinned_ = pinned ? &*pinned : nullptr;
   if (pinned && !pinned->keyed.empty()) {
     keyed_ = {.pinned = &*pinned,
               .batch = batch,
@@ -159,6 +162,7 @@ asio::awaitable<bool> Mirror::batch(std::string_view batch, const router::BatchP
   const bool ran =
       co_await this->unit(plan.old_prefix, to_old, for_new, for_journal, plan.unit, own_parses);
   keyed_ = {};
+  pinned_ = nullptr;
   if (!ran) co_return false;
   if (pinned) pinner_.batch_ran(*pinned, own_parses_taken_out_, applied_);
   co_return true;
@@ -181,12 +185,13 @@ asio::awaitable<bool> Mirror::streamed_batch(std::string_view sync, std::string_
   auto answer = co_await host_.run_on_old(sync, 1);
   if (!answer) co_return false;
   old_answered();
-  const std::vector<Pinner::PinnedBatch::KeyedBind> keyed =
-      pinner_.streamed_batch_over(own_parses_taken_out_);
+  const Pinner::StreamedBatch streamed = pinner_.streamed_batch_over(own_parses_taken_out_);
+  const std::vector<Pinner::PinnedBatch::KeyedBind>& keyed = streamed.keyed;
   if (!kept_whole || !plan.new_can_run) broken_ = MirrorBreak::kBatchNotKept;
   const std::string for_new = plan.new_prefix + std::string(batch);
   const std::string for_journal = std::string(journal_prefix) + std::string(batch);
   applied_ = false;
+  streamed_witnessing_ = &streamed.witnessing;
   if (!keyed.empty() && kept_whole) {
     keyed_ = {.streamed = &keyed,
               .batch = batch,
@@ -196,6 +201,7 @@ asio::awaitable<bool> Mirror::streamed_batch(std::string_view sync, std::string_
   const bool ran =
       co_await after_old(*answer, false, for_new, for_journal, plan.unit, unpinned, unsafe);
   keyed_ = {};
+  streamed_witnessing_ = nullptr;
   co_return ran;
 }
 
@@ -282,7 +288,6 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
   }
   std::string keyed_new;  // mirrored by its effect: new's text, made from old's answer
   std::string keyed_journal;
-  const bool witnessed = effect_ != nullptr && effect_->witnessed;
   if (runs_by_effect() && (effect_ == nullptr || effect_->on_keys)) {
     if (keyed_texts(held, keyed_new, keyed_journal)) {
       for_new = keyed_new;
@@ -301,7 +306,8 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
   Frame frame{.begin = wrap,
               .ends_transaction = !wrap && held.status == 'I',
               .unpinned = unpinned,
-              .witnessed = witnessed ? effect_ : nullptr};
+              .witnessed = &witnessing_};
+  witnessing_ = witnessing();
   if (wrap) {
     append_query(to_new, "BEGIN");
     transaction_.keep(to_new);
@@ -369,7 +375,7 @@ asio::awaitable<bool> Mirror::send_ready(char status) {
 // Hands both answers to the comparator (off the client's path; a full queue counts a drop).
 void Mirror::compare(verify::WriteAnswer on_primary, verify::WriteAnswer on_secondary,
                      const router::Classification& unit, bool nondeterministic, bool shadow_read,
-                     const EffectPlanner::Plan* witnessed) {
+                     std::string effect_table) {
   verify::WritePair pair{.fingerprint = unit.fingerprint,
                          .connection_id = conn_id_,
                          .unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -378,7 +384,7 @@ void Mirror::compare(verify::WriteAnswer on_primary, verify::WriteAnswer on_seco
                          .nondeterministic = nondeterministic,
                          .shadow_read = shadow_read,
                          .tables = unit.tables,
-                         .effect_table = witnessed != nullptr ? witnessed->write.table : "",
+                         .effect_table = std::move(effect_table),
                          .old_side = std::move(on_primary),
                          .new_side = std::move(on_secondary)};
   if (primary_.database == router::Backend::kNew) std::swap(pair.old_side, pair.new_side);

@@ -35,6 +35,7 @@
 #include "proxy/mirror/mirror_break.h"
 #include "proxy/mirror/mirrored_transaction.h"
 #include "proxy/mirror/pinner.h"
+#include "proxy/mirror/witnessing.h"
 #include "proxy/net/asio.h"
 #include "router/classify.h"
 #include "router/extended.h"
@@ -127,10 +128,10 @@ class Mirror {
   // was dropped meanwhile.
   asio::awaitable<bool> drain_new();
   // Both answers to the comparator (off the client's path), named by database.
-  // `witnessed`: the plan whose witnesses both answers hold.
+  // `effect_table`: whose rows' witnesses both answers hold.
   void compare(verify::WriteAnswer on_primary, verify::WriteAnswer on_secondary,
                const router::Classification& unit, bool nondeterministic, bool shadow_read,
-               const EffectPlanner::Plan* witnessed = nullptr);
+               std::string effect_table = {});
   // Session state the client set (recorded in new_side's state log just before): kept in its
   // place in the transaction, for the journal.
   void session_unit(std::string_view whole) {
@@ -151,9 +152,9 @@ class Mirror {
     bool shadow_read = false;  // a read run on new only for the comparator
     bool own = false;          // cutover's COMMIT or ROLLBACK, not a client's unit (not counted)
     bool unpinned = false;     // the unit calls what cutover could not pin: marked for comparison
-    // Both sides return witnesses of the rows the unit changes, as its plan says (strict
-    // ordering only: the plan lives while the unit runs).
-    const EffectPlanner::Plan* witnessed = nullptr;
+    // Which of both sides' answers hold witnesses (a pointer: GCC 12 mishandles coroutine
+    // parameters of class types that are not trivially copyable, such as a Frame holding it).
+    const Witnessing* witnessed = nullptr;
   };
   struct Pending {  // a write new was sent and has not answered yet (parallel ordering)
     Send sent;
@@ -161,6 +162,7 @@ class Mirror {
     Frame frame;
     router::Classification unit;
     HeldAnswer old_answer;
+    Witnessing witnessed;  // what frame.witnessed points to once it is awaited
   };
   struct Copy {  // a COPY FROM STDIN being mirrored: the Query and its data so far
     bool active = false;
@@ -227,11 +229,15 @@ class Mirror {
                                            const router::Classification& unit,
                                            const HeldAnswer* old_answer);
   asio::awaitable<MirrorOutcome> end_new_transaction(bool commit);
-  // A DataRow of new's answer to a unit: the client's part to `rows`, a witness to `effects`.
-  static void add_new_row(const Frame& frame, std::string_view body, verify::RowSetHasher& rows,
+  // A DataRow of new's answer to an Execute that holds witnesses as `at` says: the client's
+  // part to `rows`, a witness to `effects` (when compared).
+  static void add_new_row(Witnessing::Execute at, std::string_view body, verify::RowSetHasher& rows,
                           verify::RowEffects& effects);
-  // What old's witnesses (taken out of its answer) say the unit did.
-  static verify::RowEffects effects_of(const HeldAnswer& held);
+  // What old's witnesses (taken out of its answer with any keys) say the unit did.
+  static verify::RowEffects effects_of(const HeldAnswer& held, const Witnessing& witnessing);
+  // The witnesses the unit about to run returns (a Query by its plan, a batch as pinned).
+  Witnessing witnessing() const;
+  Witnessing witnessing_;  // of the unit running in strict ordering (Frame::witnessed)
   // mirror_parallel.cpp
   bool runs_parallel(const router::Classification& unit) const;
   asio::awaitable<bool> unit_parallel(std::string_view old_prefix, std::string_view for_old,
@@ -266,6 +272,10 @@ class Mirror {
     std::string_view journal_prefix;
   };
   KeyedBatch keyed_{};
+  // While a batch runs that cutover pinned: what the reply filter takes of old's answer, and
+  // which answers hold witnesses (a batch sent in pieces: `streamed_witnessing_`).
+  const Pinner::PinnedBatch* pinned_ = nullptr;
+  const Witnessing* streamed_witnessing_ = nullptr;
   // How an error of old's in the next unit is shown to the client: its position moved into
   // the client's text (the text was pinned), or a refusal without its DO block's context.
   std::function<bool(protocol::ErrorFields&)> error_edit_;

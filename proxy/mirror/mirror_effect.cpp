@@ -1,6 +1,7 @@
 // What of a unit is not mirrored statement for statement: a unit refused before old runs it
 // (router/refusals.h), a write mirrored by its effect (effect_planner.h); and how old's errors
 // in such units, or in rewritten text, are shown to the client.
+#include <algorithm>
 #include <utility>
 
 #include "protocol/backend.h"
@@ -95,11 +96,23 @@ ReplyFilter::Holding Mirror::holding() {
   using Taken = ReplyFilter::Taken;
   ReplyFilter::Holding how{.error_edit = std::exchange(error_edit_, nullptr)};
   if (effect_ != nullptr) how.taken = effect_->write.returning ? Taken::kLastColumn : Taken::kRows;
-  if (keyed_.pinned != nullptr) {
-    how.executes = keyed_.pinned->executes;
-    how.describes = keyed_.pinned->describes;
+  if (pinned_ != nullptr) {
+    how.executes = pinned_->executes;
+    how.describes = pinned_->describes;
   }
   return how;
+}
+
+Witnessing Mirror::witnessing() const {
+  using Taken = ReplyFilter::Taken;
+  if (effect_ != nullptr && effect_->witnessed) {
+    Witnessing one;
+    one.add(0, effect_->write.returning ? Taken::kLastColumn : Taken::kRows, effect_->write.table);
+    return one;
+  }
+  if (pinned_ != nullptr) return pinned_->witnessing;
+  if (streamed_witnessing_ != nullptr) return *streamed_witnessing_;
+  return {};
 }
 
 bool Mirror::keyed_texts(const HeldAnswer& held, std::string& for_new,
@@ -127,27 +140,35 @@ bool Mirror::keyed_texts(const HeldAnswer& held, std::string& for_new,
   return true;
 }
 
-// A witness taken out of old's answer: a DataRow of one column (ReplyFilter::Taken), its text.
-verify::RowEffects Mirror::effects_of(const HeldAnswer& held) {
+// Old's answer had taken out, per Execute, the rows or last columns cutover asked for: keys of
+// writes by their effect, or witnesses. Each is a DataRow of one column (ReplyFilter::Taken).
+verify::RowEffects Mirror::effects_of(const HeldAnswer& held, const Witnessing& witnessing) {
   verify::RowEffects effects;
   constexpr size_t kColumnAt = 6;  // after the column count and the column's length
-  for (const std::string& body : held.data_rows) {
-    if (body.size() >= kColumnAt) effects.add(std::string_view(body).substr(kColumnAt));
+  size_t row = 0;
+  for (size_t execute = 0; execute < held.taken_per_execute.size(); ++execute) {
+    const size_t end = std::min(row + held.taken_per_execute[execute], held.data_rows.size());
+    for (; row < end; ++row) {
+      const std::string& body = held.data_rows[row];
+      if (witnessing.of(execute).compared && body.size() >= kColumnAt) {
+        effects.add(std::string_view(body).substr(kColumnAt));
+      }
+    }
   }
   return effects;
 }
 
-void Mirror::add_new_row(const Frame& frame, std::string_view body, verify::RowSetHasher& rows,
+void Mirror::add_new_row(Witnessing::Execute at, std::string_view body, verify::RowSetHasher& rows,
                          verify::RowEffects& effects) {
   const std::optional<size_t> last =
-      frame.witnessed != nullptr ? protocol::last_column_at('D', body) : std::nullopt;
+      at.at != ReplyFilter::Taken::kNothing ? protocol::last_column_at('D', body) : std::nullopt;
   constexpr size_t kLength = 4;  // a column's length comes first
   if (!last || body.size() < *last + kLength) {
     rows.add_data_row(body);
     return;
   }
-  effects.add(body.substr(*last + kLength));
-  if (!frame.witnessed->write.returning) return;                  // the row is the witness alone
+  if (at.compared) effects.add(body.substr(*last + kLength));
+  if (at.at == ReplyFilter::Taken::kRows) return;                 // the row is the witness alone
   rows.add_data_row(protocol::without_last_column(body, *last));  // as the client got old's
 }
 

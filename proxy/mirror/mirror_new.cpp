@@ -82,6 +82,7 @@ asio::awaitable<MirrorOutcome> Mirror::await_new(Send sent, Frame frame,
   std::vector<std::string> tags;
   verify::RowSetHasher rows;
   verify::RowEffects effects;
+  size_t execute = 0;  // whose answer new's messages are
   std::string error;
   bool lost = sent == Send::kLost;
   protocol::ProtocolError frame_error{};
@@ -102,8 +103,12 @@ asio::awaitable<MirrorOutcome> Mirror::await_new(Send sent, Frame frame,
       transaction_.set_new_transaction_id(id ? std::strtoull(id->c_str(), nullptr, 10) : 0);
     } else if (!own && message->type == 'C') {
       tags.emplace_back(message->body.substr(0, message->body.find('\0')));
+      ++execute;
+    } else if (!own && (message->type == 'I' || message->type == 's')) {
+      ++execute;  // an Execute's answer ends without a tag
     } else if (!own && message->type == 'D') {
-      add_new_row(frame, message->body, rows, effects);
+      add_new_row(frame.witnessed != nullptr ? frame.witnessed->of(execute) : Witnessing::Execute{},
+                  message->body, rows, effects);
     }
   }
   const bool timed_out = new_side_.end_wait();
@@ -124,10 +129,11 @@ asio::awaitable<MirrorOutcome> Mirror::await_new(Send sent, Frame frame,
                                     std::chrono::duration<double>(new_side_.waited()).count());
   if (old_answer != nullptr && context_.comparator != nullptr) {
     verify::RowEffects old_effects;
-    if (frame.witnessed != nullptr) old_effects = effects_of(*old_answer);
+    const bool witnessed = frame.witnessed != nullptr && frame.witnessed->any();
+    if (witnessed) old_effects = effects_of(*old_answer, *frame.witnessed);
     compare({old_answer->tags, old_answer->rows, old_answer->rows_digest, std::move(old_effects)},
             {std::move(tags), rows.rows(), rows.digest(), std::move(effects)}, unit, frame.unpinned,
-            frame.shadow_read, frame.witnessed);
+            frame.shadow_read, witnessed ? frame.witnessed->table : std::string());
   }
   co_return counted(MirrorOutcome::kApplied);
 }

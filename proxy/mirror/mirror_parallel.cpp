@@ -40,7 +40,7 @@ asio::awaitable<bool> Mirror::unit_parallel(std::string_view old_prefix, std::st
     primary_.filter.drop_parse_complete(0, parses_before + (old_prefix.empty() ? 0 : 1),
                                         &own_parses_taken_out_);
   }
-  primary_.filter.hold_ready(0);
+  primary_.filter.hold_ready(0, holding());
   std::string to_old(old_prefix);
   to_old.append(for_old);
   auto answer = co_await host_.run_on_old(to_old, 1);
@@ -60,7 +60,8 @@ asio::awaitable<bool> Mirror::unit_parallel(std::string_view old_prefix, std::st
   if (sent == Send::kSkipped) {
     transaction_.note(MirrorOutcome::kNotApplied, unit.fingerprint);
   } else {
-    pending_.push_back({sent, new_side_.generation(), frame, unit, std::move(*answer)});
+    pending_.push_back(
+        {sent, new_side_.generation(), frame, unit, std::move(*answer), witnessing()});
   }
   if (pending_.size() >= kMaxPending) co_await settle_pending();
   co_return co_await send_ready(status);
@@ -73,6 +74,7 @@ asio::awaitable<void> Mirror::settle_pending() {
     pending_.pop_front();
     // Sent before new's connection was lost: its answer went with it.
     if (pending.generation != new_side_.generation()) pending.sent = Send::kLost;
+    pending.frame.witnessed = &pending.witnessed;
     const MirrorOutcome outcome =
         co_await await_new(pending.sent, pending.frame, pending.unit, &pending.old_answer);
     transaction_.note(outcome, pending.unit.fingerprint);

@@ -25,6 +25,7 @@
 #include "proxy/link/reply_filter.h"
 #include "proxy/mirror/effect_planner.h"
 #include "proxy/mirror/source_of_truth.h"
+#include "proxy/mirror/witnessing.h"
 #include "proxy/net/asio.h"
 #include "router/bound_pinning.h"
 #include "router/classify.h"
@@ -66,6 +67,10 @@ class Pinner {
   // standard_conforming_strings as the session has it: when off, '\' escapes in literals that
   // the parser does not expect, so nothing is pinned (and the unit is reported unpinned).
   void set_standard_strings(bool on) { standard_strings_ = on; }
+  // migration.mirror.compare is effects: prepared writes return witnesses of the rows they
+  // change (where their Binds run once, whole, in a batch not sent in pieces; and writes by
+  // their effect), for the comparator.
+  void set_witnessing(bool on) { witnessing_ = on; }
 
   // Simple protocol: a Query's text with its time functions pinned (empty: nothing to pin),
   // and then with its INSERTs' differing defaults evaluated on the source and written in.
@@ -93,6 +98,7 @@ class Pinner {
     // known (with_keys()); for_new and for_journal are left empty then.
     std::vector<ReplyFilter::Taken> executes{};
     std::vector<ReplyFilter::Taken> describes{};
+    Witnessing witnessing{};    // which Executes' answers hold witnesses, on both sides
     struct KeyedBind {          // by value: cutover's statements may be forgotten before the Sync
       std::string statement{};  // cutover's
       size_t params = 0;        // the client's parameters (PinnedStatement::params)
@@ -157,8 +163,12 @@ class Pinner {
   // refused any more, old has begun running it.
   bool streamed_unsafe() const { return streamed_unsafe_; }
   // The batch sent in pieces is over (`parse_completes` as for batch_ran()): its keyed Binds,
-  // for with_streamed_keys().
-  std::vector<PinnedBatch::KeyedBind> streamed_batch_over(uint64_t parse_completes);
+  // for with_streamed_keys(), and which Executes' answers hold witnesses (theirs).
+  struct StreamedBatch {
+    std::vector<PinnedBatch::KeyedBind> keyed;
+    Witnessing witnessing;
+  };
+  StreamedBatch streamed_batch_over(uint64_t parse_completes);
 
   // What names mean may have changed (SET search_path, ...): forget tables and statements.
   void settings_changed();
@@ -186,6 +196,12 @@ class Pinner {
     // parameter, last). `returning`: the client's own RETURNING, so the keys come last.
     std::string new_parse{};
     bool returning = false;
+    // The table whose rows it returns witnesses of, on both sides (a write by its effect, or
+    // the variant below); empty when none.
+    std::string witnesses_of{};
+    // The same statement returning witnesses, run as it is on both sides: a Bind executed once,
+    // whole, in its batch uses it (it is kept in statements_ too). Null when there is none.
+    PinnedStatement* witnessed = nullptr;
     std::string data_dependent{};  // see data_dependent()
     bool on_old = false;           // prepared on the source of truth's connection
     bool on_new = false;           // ... on the mirror's
@@ -243,15 +259,28 @@ class Pinner {
   // Names `pin` and makes its Parse (and new's, by its effect) from `text`.
   void name_statement(PinnedStatement& pin, std::string_view text,
                       const std::optional<EffectTexts>& effect, const std::vector<int32_t>& types);
+  // Completes `pin` (of the client's Parse `parse`, its pinned text `text`, `changed` from the
+  // client's) as `verdict` says: a write by its effect, a statement with a witnessed variant,
+  // or, changed, a statement pinned.
+  void settle_statement(PinnedStatement& pin, const std::string& parse, std::string_view text,
+                        bool changed, EffectPlanner::Verdict verdict,
+                        const std::vector<int32_t>& types);
   // statement_for() without asking old, in a batch sent in pieces: nullptr when it cannot.
   PinnedStatement* statement_known_now(const router::BatchPlan::Binding& binding);
   // Whether a Bind of `pin` can be mirrored by its effect where `binding` stands; noted as an
   // unsafe write when not.
   bool keyable(const PinnedStatement& pin, const router::BatchPlan::Binding& binding);
-  static void mark_taken(std::vector<ReplyFilter::Taken>& executes,
-                         std::vector<ReplyFilter::Taken>& describes, const PinnedStatement& pin,
-                         const router::BatchPlan::Binding& binding, int executes_before = 0,
-                         int describes_before = 0);
+  // What the filter takes of old's answers to a Bind of `pin` (keys or witnesses), and which
+  // hold witnesses; the Bind's Executes and Describes stand after those `before` them.
+  struct Taking {
+    std::vector<ReplyFilter::Taken>& executes;
+    std::vector<ReplyFilter::Taken>& describes;
+    Witnessing& witnessing;
+    int executes_before = 0;
+    int describes_before = 0;
+  };
+  static void mark_taken(const Taking& taking, const PinnedStatement& pin,
+                         const router::BatchPlan::Binding& binding);
   // The Bind of `keyed` with the keys its Execute returned on old; nullopt when the answer
   // does not hold them.
   static std::optional<std::string> keyed_bind(const PinnedBatch::KeyedBind& keyed,
@@ -265,6 +294,7 @@ class Pinner {
   const std::atomic<uint64_t>& schema_version_;
   const uint64_t conn_id_;
   bool standard_strings_ = true;
+  bool witnessing_ = false;
   bool unpinned_ = false;
   std::string unsafe_;
   std::string data_dependent_;
@@ -289,6 +319,7 @@ class Pinner {
   bool streamed_unpinned_ = false;
   bool streamed_unsafe_ = false;
   std::vector<PinnedBatch::KeyedBind> streamed_keyed_;
+  Witnessing streamed_witnessing_;
   int streamed_executes_ = 0;  // Executes and Describes in the pieces so far
   int streamed_describes_ = 0;
 };

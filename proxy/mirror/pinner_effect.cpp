@@ -20,9 +20,30 @@ std::optional<Pinner::EffectTexts> Pinner::effect_texts(PinnedStatement& pin, st
   if (!verdict.plan) return std::nullopt;
   const EffectPlanner::Plan& plan = *verdict.plan;
   pin.returning = plan.write.returning;
+  if (plan.witnessed) pin.witnesses_of = plan.write.table;
   // After the client's parameters, the two instants and the evaluated defaults.
   const size_t keys = pin.params + 3 + pin.evaluated.size();
-  return EffectTexts{plan.for_old, router::on_key_parameter(text, plan.write, plan.key, keys)};
+  return EffectTexts{plan.for_old,
+                     router::on_key_parameter(text, plan.write, plan.key, keys, plan.witnessed)};
+}
+
+void Pinner::settle_statement(PinnedStatement& pin, const std::string& parse, std::string_view text,
+                              bool changed, EffectPlanner::Verdict verdict,
+                              const std::vector<int32_t>& types) {
+  if (verdict.plan && !verdict.plan->on_keys) {           // run as it is, returning witnesses
+    PinnedStatement& variant = statements_["w" + parse];  // no Parse message starts so
+    variant.params = pin.params;
+    variant.evaluated = pin.evaluated;
+    variant.unpinned = pin.unpinned;
+    variant.unsafe = pin.unsafe;
+    variant.returning = verdict.plan->write.returning;
+    variant.witnesses_of = verdict.plan->write.table;
+    name_statement(variant, verdict.plan->for_old, std::nullopt, types);
+    pin.witnessed = &variant;
+    verdict.plan.reset();
+  }
+  const std::optional<EffectTexts> effect = effect_texts(pin, text, std::move(verdict));
+  if (changed || effect) name_statement(pin, text, effect, types);
 }
 
 // In a later piece of a batch sent in pieces old cannot be asked: only an UPDATE or DELETE with
@@ -37,16 +58,17 @@ Pinner::PinnedStatement* Pinner::statement_known_now(const router::BatchPlan::Bi
     return nullptr;
   }
   std::optional<EffectPlanner::Verdict> verdict =
-      effects_.judge_known(parse->query, binding.fingerprint);
+      effects_.judge_known(parse->query, binding.fingerprint, witnessing_);
   if (!verdict) return nullptr;
   PinnedStatement& pin = statements_[binding.parse];
   pin.params = std::max(*highest, parse->parameter_types.size());
-  const std::optional<EffectTexts> effect = effect_texts(pin, parse->query, std::move(*verdict));
-  if (effect) name_statement(pin, parse->query, effect, parse->parameter_types);
+  settle_statement(pin, binding.parse, parse->query, false, std::move(*verdict),
+                   parse->parameter_types);
   return &pin;
 }
 
-// The keys of one Execute are those its rows returned: a portal executed once, whole.
+// The keys of one Execute are those its rows returned: a portal executed once, whole. (A
+// statement's witnessed variant is used only there too.)
 bool Pinner::keyable(const PinnedStatement& pin, const router::BatchPlan::Binding& binding) {
   if (pin.new_parse.empty() || (binding.runs_once && binding.execute >= 0)) return true;
   note_unsafe(binding.fingerprint,
@@ -54,10 +76,8 @@ bool Pinner::keyable(const PinnedStatement& pin, const router::BatchPlan::Bindin
   return false;
 }
 
-void Pinner::mark_taken(std::vector<ReplyFilter::Taken>& executes,
-                        std::vector<ReplyFilter::Taken>& describes, const PinnedStatement& pin,
-                        const router::BatchPlan::Binding& binding, int executes_before,
-                        int describes_before) {
+void Pinner::mark_taken(const Taking& taking, const PinnedStatement& pin,
+                        const router::BatchPlan::Binding& binding) {
   using Taken = ReplyFilter::Taken;
   const Taken taken = pin.returning ? Taken::kLastColumn : Taken::kRows;
   auto mark = [&](std::vector<Taken>& answers, int at) {
@@ -65,8 +85,14 @@ void Pinner::mark_taken(std::vector<ReplyFilter::Taken>& executes,
     if (answers.size() <= place) answers.resize(place + 1, Taken::kNothing);
     answers[place] = taken;
   };
-  mark(executes, executes_before + binding.execute);
-  for (const int describe : binding.describes) mark(describes, describes_before + describe);
+  const int execute = taking.executes_before + binding.execute;
+  mark(taking.executes, execute);
+  for (const int describe : binding.describes) {
+    mark(taking.describes, taking.describes_before + describe);
+  }
+  if (!pin.witnesses_of.empty()) {
+    taking.witnessing.add(static_cast<size_t>(execute), taken, pin.witnesses_of);
+  }
 }
 
 std::optional<std::string> Pinner::keyed_bind(const PinnedBatch::KeyedBind& keyed,

@@ -52,6 +52,9 @@ asio::awaitable<std::optional<Pinner::PinnedBatch>> Pinner::pin_batch(
       note_unpinned(binding.fingerprint, pin->unpinned);
     }
     if (!pin->data_dependent.empty()) data_dependent_ = pin->data_dependent;
+    if (pin->witnessed != nullptr && binding.runs_once && binding.execute >= 0) {
+      pin = pin->witnessed;
+    }
     if (pin->name.empty() || !keyable(*pin, binding)) continue;
     uses.push_back({&binding, pin});
     evaluated += pin->evaluated.size();
@@ -136,8 +139,10 @@ Pinner::PinnedBatch Pinner::rebind(std::string_view batch, const std::vector<Pin
       const bool parse_on_old = !prepare.empty() && !pin->on_old;
       const bool parse_on_new = !prepare.empty() && !pin->on_new;
       for_old.push_back({i, (parse_on_old ? pin->parse : std::string()) + *bind});
+      if (keyed || !pin->witnesses_of.empty()) {
+        mark_taken({out.executes, out.describes, out.witnessing}, *pin, *binding);
+      }
       if (keyed) {  // new's Bind and the journal's wait for old's keys (with_keys())
-        mark_taken(out.executes, out.describes, *pin, *binding);
         out.keyed.push_back({pin->name, pin->params, std::string(messages[i].substr(5)),
                              std::move(extra), binding->execute,
                              parse_on_new ? prepare : std::string(), prepare, for_new.size(),
@@ -222,9 +227,9 @@ asio::awaitable<Pinner::PinnedStatement*> Pinner::statement_for(
       changed = true;
     }
   }
-  EffectPlanner::Verdict verdict = co_await effects_.judge_statement(text, binding.fingerprint);
-  const std::optional<EffectTexts> effect = effect_texts(pin, text, std::move(verdict));
-  if (changed || effect) name_statement(pin, text, effect, parse->parameter_types);
+  EffectPlanner::Verdict verdict =
+      co_await effects_.judge_statement(text, binding.fingerprint, witnessing_);
+  settle_statement(pin, binding.parse, text, changed, std::move(verdict), parse->parameter_types);
   co_return &pin;
 }
 

@@ -150,7 +150,9 @@ std::optional<Pinner::PinnedPiece> Pinner::pin_piece(std::string_view piece,
                                  .bind = std::string(messages[binding.message].substr(5)),
                                  .extra = std::move(extra),
                                  .execute = executes_before + binding.execute});
-      mark_taken(out.executes, out.describes, *pin, binding, executes_before, describes_before);
+      mark_taken(
+          {out.executes, out.describes, streamed_witnessing_, executes_before, describes_before},
+          *pin, binding);
     }
   }
   if (for_old.empty()) return std::nullopt;
@@ -176,7 +178,7 @@ void Pinner::piece_unpinned(const router::BatchPlan& plan) {
 // The batch that went to old in pieces is over. cutover's statements it prepared on old are
 // there when their ParseComplete came (`parse_completes` of them, in order, were taken out);
 // the others are closed, in case, and prepared again when next needed.
-std::vector<Pinner::PinnedBatch::KeyedBind> Pinner::streamed_batch_over(uint64_t parse_completes) {
+Pinner::StreamedBatch Pinner::streamed_batch_over(uint64_t parse_completes) {
   const std::vector<PinnedStatement*> streamed = std::exchange(streamed_, {});
   for (size_t i = parse_completes; i < streamed.size(); ++i) {
     streamed[i]->on_old = false;
@@ -185,7 +187,7 @@ std::vector<Pinner::PinnedBatch::KeyedBind> Pinner::streamed_batch_over(uint64_t
   streamed_unpinned_ = false;
   streamed_unsafe_ = false;
   streamed_executes_ = streamed_describes_ = 0;
-  return std::exchange(streamed_keyed_, {});
+  return {std::exchange(streamed_keyed_, {}), std::exchange(streamed_witnessing_, {})};
 }
 
 }  // namespace cutover::proxy

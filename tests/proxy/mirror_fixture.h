@@ -5,6 +5,8 @@
 #include <libpq-fe.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,6 +60,31 @@ class EffectTablesTest : public MirrorTest {
     MirrorTest::SetUp();
   }
 };
+
+// Each witness test makes new differ on purpose, to be found: the mismatch log and the open
+// divergences say where.
+class WitnessTablesTest : public EffectTablesTest {
+ protected:
+  void SetUp() override {
+    differs_on_purpose_ = true;
+    EffectTablesTest::SetUp();
+  }
+  std::string divergences() const {
+    std::ifstream in(proxy_->dir() / "cutover-data" / "divergences.jsonl");
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+  // New adds 1000 to n whenever a row of ev is updated there.
+  static void alter_n_on_new() {
+    TwoClusters::new_db().query(
+        "create or replace function bump() returns trigger language plpgsql as "
+        "$$ begin new.n := new.n + 1000; return new; end $$; "
+        "create trigger bump before update on ev for each row execute function bump()");
+  }
+};
+
+inline bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 // What holds in both mirror.ordering modes, strict and parallel.
 class BothOrderingsTest : public MirrorTest, public ::testing::WithParamInterface<std::string> {

@@ -5,36 +5,12 @@
 // key, even when both answers are the same ("UPDATE 1"). The witnesses never reach the client.
 #include <libpq-fe.h>
 
-#include <fstream>
-#include <iterator>
-
 #include "tests/proxy/mirror_fixture.h"
 
 namespace cutover::testing {
 namespace {
 
-class MirrorWitnessTest : public EffectTablesTest {
- protected:
-  void SetUp() override {
-    differs_on_purpose_ = true;  // each test makes new differ, to be found
-    EffectTablesTest::SetUp();
-  }
-  std::string divergences() const {
-    std::ifstream in(proxy_->dir() / "cutover-data" / "divergences.jsonl");
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  }
-  // New adds 1000 to n whenever a row of ev is updated there.
-  static void alter_n_on_new() {
-    TwoClusters::new_db().query(
-        "create or replace function bump() returns trigger language plpgsql as "
-        "$$ begin new.n := new.n + 1000; return new; end $$; "
-        "create trigger bump before update on ev for each row execute function bump()");
-  }
-};
-
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using MirrorWitnessTest = WitnessTablesTest;
 
 TEST_F(MirrorWitnessTest, AKeyedUpdateStoringOtherValuesOnNewIsReportedWithItsKeyAndColumns) {
   Connection c = connect_proxy();
