@@ -62,7 +62,8 @@ std::string extended_parse(std::string_view name, std::string_view sql,
 
 std::optional<std::string> extended_bind(std::string_view bind_body, std::string_view name,
                                          size_t params,
-                                         const std::vector<std::optional<std::string>>& extra) {
+                                         const std::vector<std::optional<std::string>>& extra,
+                                         bool added_column) {
   auto decoded = protocol::decode_frontend('B', bind_body);
   if (!decoded) return std::nullopt;
   auto& bind = std::get<protocol::Bind>(*decoded);
@@ -73,6 +74,9 @@ std::optional<std::string> extended_bind(std::string_view bind_body, std::string
   // must then be spelt out per parameter.
   if (formats.size() == 1 && formats[0] != 0) formats.assign(params, formats[0]);
   if (formats.size() == params && !formats.empty()) formats.resize(params + extra.size(), 0);
+  // One code applies to every column (json's binary form is its text); one per column must
+  // cover the added one too, or the server refuses the Bind.
+  if (added_column && bind.result_formats.size() > 1) bind.result_formats.push_back(0);
   bind.statement = std::string(name);
   bind.parameters.insert(bind.parameters.end(), extra.begin(), extra.end());
   std::string out;

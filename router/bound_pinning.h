@@ -30,9 +30,12 @@ std::string extended_parse(std::string_view name, std::string_view sql,
 // The client's Bind (its body) turned to the statement `name`, `extra` values (text format)
 // appended after the client's; nullopt when it does not decode or does not carry exactly
 // `params` values (the client's own statement then answers it, with PostgreSQL's error).
+// `added_column`: the statement returns one column more than the client's (a witness, keys),
+// so result format codes given per column get one more, text.
 std::optional<std::string> extended_bind(std::string_view bind_body, std::string_view name,
                                          size_t params,
-                                         const std::vector<std::optional<std::string>>& extra);
+                                         const std::vector<std::optional<std::string>>& extra,
+                                         bool added_column = false);
 
 // `batch` (whole messages) with some of its messages replaced; `message` counts from 0.
 struct Replacement {

@@ -109,6 +109,7 @@ class Pinner {
       std::string journal_parse{};  // ... in the journal's (empty: an earlier Bind has it)
       size_t at_new = 0;            // its place in new_replacements
       size_t at_journal = 0;        // ... and journal_replacements
+      bool witnessed = false;       // new's statement returns witnesses too
     };
     std::vector<KeyedBind> keyed{};
     std::string new_closes{};
@@ -267,6 +268,10 @@ class Pinner {
                         const std::vector<int32_t>& types);
   // statement_for() without asking old, in a batch sent in pieces: nullptr when it cannot.
   PinnedStatement* statement_known_now(const router::BatchPlan::Binding& binding);
+  // Whether `pin` returns a column more than the client's statement, on old: keys or witnesses.
+  static bool adds_column(const PinnedStatement& pin) {
+    return !pin.new_parse.empty() || !pin.witnesses_of.empty();
+  }
   // Whether a Bind of `pin` can be mirrored by its effect where `binding` stands; noted as an
   // unsafe write when not.
   bool keyable(const PinnedStatement& pin, const router::BatchPlan::Binding& binding);

@@ -107,7 +107,7 @@ std::optional<std::string> Pinner::keyed_bind(const PinnedBatch::KeyedBind& keye
   if (!keys) return std::nullopt;
   std::vector<std::optional<std::string>> extra = keyed.extra;
   extra.emplace_back(std::move(*keys));
-  return router::extended_bind(keyed.bind, keyed.statement, keyed.params, extra);
+  return router::extended_bind(keyed.bind, keyed.statement, keyed.params, extra, keyed.witnessed);
 }
 
 std::optional<Pinner::ForNew> Pinner::with_keys(const PinnedBatch& pinned, std::string_view batch,

@@ -121,7 +121,8 @@ Pinner::PinnedBatch Pinner::rebind(std::string_view batch, const std::vector<Pin
       std::vector<std::optional<std::string>> extra{transaction, statement};
       extra.insert(extra.end(), value, value + static_cast<ptrdiff_t>(pin->evaluated.size()));
       value += static_cast<ptrdiff_t>(pin->evaluated.size());
-      auto bind = router::extended_bind(messages[i].substr(5), pin->name, pin->params, extra);
+      auto bind = router::extended_bind(messages[i].substr(5), pin->name, pin->params, extra,
+                                        adds_column(*pin));
       if (!bind) {  // not the statement's count: the client's statement answers it
         note_unpinned(fingerprint, "extended protocol: a Bind not of the statement's parameters");
         continue;
@@ -146,7 +147,7 @@ Pinner::PinnedBatch Pinner::rebind(std::string_view batch, const std::vector<Pin
         out.keyed.push_back({pin->name, pin->params, std::string(messages[i].substr(5)),
                              std::move(extra), binding->execute,
                              parse_on_new ? prepare : std::string(), prepare, for_new.size(),
-                             for_journal.size()});
+                             for_journal.size(), !pin->witnesses_of.empty()});
         for_new.push_back({i, {}});
         for_journal.push_back({i, {}});
         continue;

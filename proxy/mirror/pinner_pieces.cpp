@@ -120,8 +120,8 @@ std::optional<Pinner::PinnedPiece> Pinner::pin_piece(std::string_view piece,
         extra.insert(extra.end(), values.begin(), values.end());
         pin->prefetched.pop_front();
       }
-      bind =
-          router::extended_bind(messages[binding.message].substr(5), pin->name, pin->params, extra);
+      bind = router::extended_bind(messages[binding.message].substr(5), pin->name, pin->params,
+                                   extra, adds_column(*pin));
     }
     const bool nothing_to_pin = pin != nullptr && pin->name.empty() && pin->unpinned.empty();
     if (!nothing_to_pin && (!bind || !pin->unpinned.empty())) {
@@ -149,7 +149,8 @@ std::optional<Pinner::PinnedPiece> Pinner::pin_piece(std::string_view piece,
                                  .params = pin->params,
                                  .bind = std::string(messages[binding.message].substr(5)),
                                  .extra = std::move(extra),
-                                 .execute = executes_before + binding.execute});
+                                 .execute = executes_before + binding.execute,
+                                 .witnessed = !pin->witnesses_of.empty()});
       mark_taken(
           {out.executes, out.describes, streamed_witnessing_, executes_before, describes_before},
           *pin, binding);

@@ -339,7 +339,9 @@ for ((c = 0; c < ncombos; c++)); do
   done
 done
 
-# ---- the table: median over rounds, compared with direct ----
+# ---- the table: median over rounds, compared with direct (else the first target given) ----
+base=direct
+[[ " ${targets[*]} " == *" direct "* ]] || base=${targets[0]}
 stats() {  # stats COMBO TARGET FIELD: the median of that column over the rounds, and its spread
   awk -v c="$1" -v t="$2" -v f="$3" '$1 == c && $2 == t { print $f }' "$results" | sort -g |
     awk '{ v[NR] = $1 } END { if (NR == 0 || v[1] <= 0) exit 1  # parenthesised: ">" redirects
@@ -347,8 +349,8 @@ stats() {  # stats COMBO TARGET FIELD: the median of that column over the rounds
         (100 * (v[NR] - v[1]) / v[1]) }' || die "no valid results for $1 via $2"
 }
 summary=$(for combo in "${combos[@]}"; do
-  read -r dtps _ < <(stats "$combo" direct 4)
-  read -r dlat _ < <(stats "$combo" direct 5)
+  read -r dtps _ < <(stats "$combo" "$base" 4)
+  read -r dlat _ < <(stats "$combo" "$base" 5)
   for target in "${targets[@]}"; do
     read -r tps spread < <(stats "$combo" "$target" 4)
     read -r lat _ < <(stats "$combo" "$target" 5)
@@ -359,10 +361,10 @@ summary=$(for combo in "${combos[@]}"; do
 done)
 
 header="median of $rounds round(s) x ${seconds}s; lat = pgbench 'latency average' (ms);\
- +µs = latency added vs direct; spread = (max-min)/min of the rounds' tps"
+ +µs = latency added vs $base; spread = (max-min)/min of the rounds' tps"
 row() { printf '%-23s %-10s %10s %8s %8s %7s %7s\n' "$@"; }
 echo "$header"
-row workload/clients/proto target tps "lat ms" tps/dir "+µs " spread%
+row workload/clients/proto target tps "lat ms" "tps/$base" "+µs " spread%
 while read -r c t tps lat ratio added spread; do
   row "$c" "$t" "$tps" "$lat" "$ratio" "$added" "$spread"
 done <<<"$summary"
@@ -370,7 +372,7 @@ if [[ -n $out_file ]]; then
   {
     echo "<!-- pgbench_compare.sh, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores -->"
     echo "$header"; echo
-    echo "| workload | clients | protocol | target | tps | latency ms | tps / direct | latency added µs | spread % |"
+    echo "| workload | clients | protocol | target | tps | latency ms | tps / $base | latency added µs | spread % |"
     echo "|---|---:|---|---|---:|---:|---:|---:|---:|"
     while IFS=' /' read -r w n p t tps lat ratio added spread; do
       echo "| $w | $n | $p | $t | $tps | $lat | $ratio | $added | $spread |"

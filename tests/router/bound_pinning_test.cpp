@@ -72,6 +72,25 @@ TEST(BoundPinningTest, ExtraValuesFollowTheClientsInTextFormat) {
   EXPECT_EQ(decoded_bind(*per_parameter).parameter_formats, (std::vector<int16_t>{0, 1, 0, 0}));
 }
 
+// cutover's statement returning a witness or keys after the client's columns: result format
+// codes given per column cover it too (text), else the server refuses the Bind; one code
+// applies to every column already.
+TEST(BoundPinningTest, ResultFormatsPerColumnCoverAnAddedColumn) {
+  const std::vector<std::optional<std::string>> extra{"x"};
+  auto per_column = extended_bind(
+      body(message(Bind{.parameters = {"1"}, .result_formats = {1, 0}})), "pin", 1, extra, true);
+  ASSERT_TRUE(per_column.has_value());
+  EXPECT_EQ(decoded_bind(*per_column).result_formats, (std::vector<int16_t>{1, 0, 0}));
+  auto one_for_all = extended_bind(body(message(Bind{.parameters = {"1"}, .result_formats = {1}})),
+                                   "pin", 1, extra, true);
+  ASSERT_TRUE(one_for_all.has_value());
+  EXPECT_EQ(decoded_bind(*one_for_all).result_formats, (std::vector<int16_t>{1}));
+  auto not_added = extended_bind(body(message(Bind{.parameters = {"1"}, .result_formats = {1, 0}})),
+                                 "pin", 1, extra);
+  ASSERT_TRUE(not_added.has_value());
+  EXPECT_EQ(decoded_bind(*not_added).result_formats, (std::vector<int16_t>{1, 0}));
+}
+
 TEST(BoundPinningTest, ABindNotOfTheStatementsCountIsLeftToTheClientsStatement) {
   const std::vector<std::optional<std::string>> extra{"x"};
   EXPECT_FALSE(extended_bind(body(message(Bind{.parameters = {"1"}})), "pin", 2, extra));
