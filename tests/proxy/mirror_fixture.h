@@ -86,6 +86,40 @@ inline bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// A mismatch line's effects object when one row of `table`, `key`, differs in `column`.
+inline std::string one_row_differing(const std::string& table, const std::string& key,
+                                     const std::string& column) {
+  return R"("effects":{"table":")" + table +
+         R"(","old_rows":1,"new_rows":1,"complete":true,"rows":[{"key":")" + key +
+         R"(","kind":"different","columns":[")" + column + R"("]}]})";
+}
+
+// Ends a pipeline of `count` queries with a Sync: each one's tag and rows ("DELETE 2 20 50",
+// columns joined by commas).
+inline std::vector<std::string> pipeline_results(const Connection& c, size_t count) {
+  EXPECT_EQ(PQpipelineSync(c.get()), 1);
+  std::vector<std::string> answers;
+  for (size_t i = 0; i < count; ++i) {
+    ResultPtr r(PQgetResult(c.get()), &PQclear);
+    if (r == nullptr) break;
+    EXPECT_TRUE(PQresultStatus(r.get()) == PGRES_COMMAND_OK ||
+                PQresultStatus(r.get()) == PGRES_TUPLES_OK)
+        << PQresultErrorMessage(r.get());
+    std::string answer = PQcmdStatus(r.get());
+    for (int row = 0; row < PQntuples(r.get()); ++row) {
+      for (int column = 0; column < PQnfields(r.get()); ++column) {
+        answer += (column == 0 ? " " : ",") + std::string(PQgetvalue(r.get(), row, column));
+      }
+    }
+    answers.push_back(answer);
+    EXPECT_EQ(ResultPtr(PQgetResult(c.get()), &PQclear), nullptr);
+  }
+  ResultPtr sync(PQgetResult(c.get()), &PQclear);
+  EXPECT_EQ(PQresultStatus(sync.get()), PGRES_PIPELINE_SYNC);
+  EXPECT_EQ(PQexitPipelineMode(c.get()), 1);
+  return answers;
+}
+
 // What holds in both mirror.ordering modes, strict and parallel.
 class BothOrderingsTest : public MirrorTest, public ::testing::WithParamInterface<std::string> {
  protected:
