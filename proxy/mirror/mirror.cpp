@@ -91,10 +91,7 @@ asio::awaitable<bool> Mirror::query(std::string_view whole, const router::Classi
   if (!refusal && (unit.changes_rows || unit.inserts)) {
     const MirrorConfig& mirror = context_.config.migration.mirror;
     const bool allow = mirror.unsafe_writes == UnsafeWrites::kAllow;
-    // Parallel ordering pipelines writes inside a transaction: those are compared by their
-    // answers only (new's witnesses would be read after the unit's plan is gone).
-    const bool pipelined = mirror.ordering == MirrorOrdering::kParallel && primary_.status == 'T';
-    const bool witness = mirror.compare == MirrorCompare::kEffects && !pipelined;
+    const bool witness = mirror.compare == MirrorCompare::kEffects;
     effect = co_await pinner_.effects().decide(query_text(whole), unit, allow, witness);
     if (effect.refusal) note_refused(*effect.refusal, unit);
     refusal = std::move(effect.refusal);
@@ -288,7 +285,7 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
   }
   std::string keyed_new;  // mirrored by its effect: new's text, made from old's answer
   std::string keyed_journal;
-  if (runs_by_effect() && (effect_ == nullptr || effect_->on_keys)) {
+  if (runs_by_effect()) {
     if (keyed_texts(held, keyed_new, keyed_journal)) {
       for_new = keyed_new;
       for_journal = keyed_journal;

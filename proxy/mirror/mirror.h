@@ -192,8 +192,11 @@ class Mirror {
   // returning its rows' keys, then on new on those keys (effect_planner.h).
   asio::awaitable<bool> by_effect(const EffectPlanner::Plan& plan, std::string_view sql,
                                   const router::Classification& unit);
+  // New's text waits for old's keys (a statement returning witnesses does not: it may be
+  // pipelined in parallel ordering).
   bool runs_by_effect() const {
-    return effect_ != nullptr || keyed_.pinned != nullptr || keyed_.streamed != nullptr;
+    return (effect_ != nullptr && effect_->on_keys) || keyed_.pinned != nullptr ||
+           keyed_.streamed != nullptr;
   }
   // How old's answer to the unit about to run is held: the keys taken out of it, errors edited.
   ReplyFilter::Holding holding();
