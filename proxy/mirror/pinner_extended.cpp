@@ -140,9 +140,8 @@ Pinner::PinnedBatch Pinner::rebind(std::string_view batch, const std::vector<Pin
       const bool parse_on_old = !prepare.empty() && !pin->on_old;
       const bool parse_on_new = !prepare.empty() && !pin->on_new;
       for_old.push_back({i, (parse_on_old ? pin->parse : std::string()) + *bind});
-      if (keyed || !pin->witnesses_of.empty()) {
+      if (adds_column(*pin))
         mark_taken({out.executes, out.describes, out.witnessing}, *pin, *binding);
-      }
       if (keyed) {  // new's Bind and the journal's wait for old's keys (with_keys())
         out.keyed.push_back({pin->name, pin->params, std::string(messages[i].substr(5)),
                              std::move(extra), binding->execute,

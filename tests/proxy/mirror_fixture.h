@@ -73,12 +73,20 @@ class WitnessTablesTest : public EffectTablesTest {
     std::ifstream in(proxy_->dir() / "cutover-data" / "divergences.jsonl");
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
-  // New adds 1000 to n whenever a row of ev is updated there.
-  static void alter_n_on_new() {
+  // New adds 1000 to n whenever a row of `table` is updated there.
+  static void alter_n_on_new(const std::string& table = "ev") {
     TwoClusters::new_db().query(
         "create or replace function bump() returns trigger language plpgsql as "
         "$$ begin new.n := new.n + 1000; return new; end $$; "
-        "create trigger bump before update on ev for each row execute function bump()");
+        "create trigger bump before update on " +
+        table + " for each row execute function bump()");
+  }
+  // New stores -n for the row of ev with id 2 when it is inserted there.
+  static void negate_inserted_id_2_on_new() {
+    TwoClusters::new_db().query(
+        "create or replace function tweak() returns trigger language plpgsql as "
+        "$$ begin if new.id = 2 then new.n := -new.n; end if; return new; end $$; "
+        "create trigger tweak before insert on ev for each row execute function tweak()");
   }
 };
 

@@ -61,10 +61,7 @@ TEST_F(MirrorWitnessExtendedTest, APreparedKeyedUpdateStoringOtherValuesOnNewIsR
 // psycopg 3's executemany and asyncpg's send one batch of many Executes: each Execute's
 // witnesses are its own, after a read's rows that hold none.
 TEST_F(MirrorWitnessExtendedTest, EachExecuteOfAPipelineReturnsItsOwnWitnesses) {
-  TwoClusters::new_db().query(
-      "create or replace function tweak() returns trigger language plpgsql as "
-      "$$ begin if new.id = 2 then new.n := -new.n; end if; return new; end $$; "
-      "create trigger tweak before insert on ev for each row execute function tweak()");
+  negate_inserted_id_2_on_new();
   Connection c = connect_proxy();
   c.exec("insert into ev values (9, 90)");
   ASSERT_EQ(PQenterPipelineMode(c.get()), 1);
@@ -111,10 +108,7 @@ TEST_F(MirrorWitnessExtendedTest, ABatchWritingTwoTablesComparesTheFirstTablesWi
   for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
     db->query("drop table if exists side; create table side(id int primary key, n int)");
   }
-  TwoClusters::new_db().query(
-      "create or replace function bump() returns trigger language plpgsql as "
-      "$$ begin new.n := new.n + 1000; return new; end $$; "
-      "create trigger bump before update on side for each row execute function bump()");
+  alter_n_on_new("side");
   Connection c = connect_proxy();
   c.exec("insert into ev values (1, 10); insert into side values (1, 10)");
   ASSERT_EQ(PQenterPipelineMode(c.get()), 1);

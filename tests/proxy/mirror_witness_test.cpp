@@ -33,10 +33,7 @@ TEST_F(MirrorWitnessTest, AKeyedUpdateStoringOtherValuesOnNewIsReportedWithItsKe
 }
 
 TEST_F(MirrorWitnessTest, AnInsertStoringOtherValuesOnNewIsReportedWithItsKey) {
-  TwoClusters::new_db().query(
-      "create or replace function tweak() returns trigger language plpgsql as "
-      "$$ begin if new.id = 2 then new.n := -new.n; end if; return new; end $$; "
-      "create trigger tweak before insert on ev for each row execute function tweak()");
+  negate_inserted_id_2_on_new();
   Connection c = connect_proxy();
   PGresult* r = PQexec(c.get(), "insert into ev values (1, 10), (2, 20), (3, 30) returning n");
   ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQresultErrorMessage(r);
