@@ -27,7 +27,9 @@ build_and_test() {
   local preset=$1
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset" -j "$jobs"
-  ctest --preset "$preset"
+  # As many tests at once as there are cores: each starts its own servers on ports of its own
+  # (tests/harness/pgcluster.sh) and no test holds a timing threshold (docs/testing.md).
+  ctest --preset "$preset" -j "$jobs"
 }
 
 for s in $stages; do
