@@ -36,6 +36,14 @@ asio::awaitable<std::pair<ErrorCode, size_t>> read_ready(Stream& stream,
   }
 }
 
+asio::awaitable<std::optional<std::pair<ErrorCode, size_t>>> read_ready_within(
+    Stream& stream, asio::mutable_buffer buffer, bool& buffer_filled,
+    std::chrono::steady_clock::duration limit) {
+  auto read = co_await (read_ready(stream, buffer, buffer_filled) || sleep_for(limit));
+  if (read.index() == 1) co_return std::nullopt;
+  co_return std::get<0>(read);
+}
+
 // Writes all of `bytes`, without a trip through the scheduler when the socket takes them at
 // once (the common case for a relay).
 asio::awaitable<ErrorCode> write_all(Stream& stream, std::string_view bytes) {

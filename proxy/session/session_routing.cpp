@@ -8,6 +8,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// How long a batch not yet whole waits for the client's next bytes (see pump_client_routed()).
+constexpr auto kBatchHoldPause = std::chrono::milliseconds(100);
+
 }  // namespace
 
 bool Session::routing() const { return context_.mirroring; }
@@ -19,6 +22,7 @@ asio::awaitable<Session::End> Session::pump_client_routed() {
   std::string pending;  // messages for old, sent in one write
   const asio::mutable_buffer window(client_.window.get(), context_.config.limits.buffer_bytes);
   bool buffer_filled = false;
+  bool client_paused = false;  // while a batch was held (kBatchHoldPause)
   for (;;) {
     for (;;) {
       auto frame = protocol::next_frame(client_.in, context_.config.limits.max_message_bytes);
@@ -44,12 +48,24 @@ asio::awaitable<Session::End> Session::pump_client_routed() {
         co_return End::kClientTerminate;
       }
     }
-    // A batch not whole by now goes to old as it comes: holding it could stall a client that
-    // waits for answers before it sends the rest.
-    bool sent = co_await dispatcher_.flush(pending);
+    // A batch not whole by now waits for the rest while the client goes on sending, so that it
+    // is pinned whole at its Sync (UnitDispatcher::may_hold_batch()). When the client pauses
+    // first, it goes to old as it comes: the client may be waiting for an answer PostgreSQL
+    // sends without a Flush (a COPY's CopyInResponse).
+    const bool hold = !client_paused && dispatcher_.may_hold_batch();
+    bool sent = true;
+    if (!hold) sent = co_await dispatcher_.flush(pending);
     if (sent) sent = co_await forward_to_old(pending);
     if (!sent) co_return ended_by_a_unit();
-    auto [ec, n] = co_await read_ready(client_.stream, window, buffer_filled);
+    std::optional<std::pair<ErrorCode, size_t>> read;
+    if (hold) {
+      read = co_await read_ready_within(client_.stream, window, buffer_filled, kBatchHoldPause);
+    } else {
+      read = co_await read_ready(client_.stream, window, buffer_filled);
+    }
+    client_paused = !read;
+    if (client_paused) continue;  // the batch goes to old on the next turn
+    const auto [ec, n] = *read;
     if (ec) co_return End::kClientClosed;
     last_activity_ = Clock::now();
     client_.in.append(client_.window.get(), n);

@@ -41,6 +41,10 @@ class UnitDispatcher {
     // Until old owes no answer and its bytes went out to the client; false when the session
     // ends meanwhile.
     virtual asio::awaitable<bool> wait_for_old() = 0;
+    // Sends cutover's messages (`units` units, their edits registered with old's filter) to old
+    // and waits for the held answer; nullopt when old's connection failed.
+    virtual asio::awaitable<std::optional<HeldAnswer>> run_on_old(std::string_view messages,
+                                                                  int units) = 0;
   };
 
   struct Parts {
@@ -60,9 +64,14 @@ class UnitDispatcher {
   // session (Mirror::failure()).
   asio::awaitable<bool> take(char type, std::string_view body, std::string_view whole,
                              std::string& pending);
-  // Sends what was gathered of a batch to old, the rest to follow as it comes: before the
-  // client's next read, as holding it could stall a client that waits for answers first.
+  // Sends what was gathered of a batch to old, the rest to follow as it comes.
   asio::awaitable<bool> flush(std::string& pending);
+  // Whether the batch being gathered may wait for the client's next read before any of it goes
+  // to old. Whole at its Sync, it is pinned with every value old must compute asked first; in
+  // pieces it cannot stop for that (pinner_pieces.cpp). Not once part of it went to old, nor
+  // past kMaxHeldBatchBytes.
+  bool may_hold_batch() const;
+  static constexpr size_t kMaxHeldBatchBytes = size_t{8} << 20;
   // No batch is being gathered or sent in pieces.
   bool between_units() const { return batch_.empty() && !batch_to_old_; }
 
@@ -95,6 +104,8 @@ class UnitDispatcher {
   asio::awaitable<bool> run_batch(std::string& pending);
   asio::awaitable<bool> send_batch_to_old(std::string_view batch, const router::BatchPlan& plan,
                                           std::string& pending);
+  asio::awaitable<bool> prepare_apart(std::string_view batch, const router::BatchPlan& plan,
+                                      std::string& pending);
   asio::awaitable<bool> send_piece_to_old(std::string_view piece, const router::BatchPlan& plan,
                                           std::string& pending);
   asio::awaitable<bool> copy_batch_to_new(std::string_view batch, const router::BatchPlan& plan);
@@ -120,10 +131,11 @@ class UnitDispatcher {
   // be held whole (a Flush, or it spans reads from the client) the rest goes to old as it comes.
   std::string batch_;
   bool batch_to_old_ = false;
-  bool pieces_observed_ = false;  // old's answer to them is watched (ReplyFilter::observe())
-  bool sync_arrived_ = false;     // the pieces before it go out: its answer is counted already
-  int batch_parses_on_old_ = 0;   // Parse messages of the current batch already sent to old
-  KeptMessages partial_batch_;    // what went to old of it, for mirroring at its Sync
+  bool pieces_observed_ = false;   // old's answer to them is watched (ReplyFilter::observe())
+  bool sync_arrived_ = false;      // the pieces before it go out: its answer is counted already
+  bool skipping_to_sync_ = false;  // old failed a batch prepare_apart() ended early
+  int batch_parses_on_old_ = 0;    // Parse messages of the current batch already sent to old
+  KeptMessages partial_batch_;     // what went to old of it, for mirroring at its Sync
   router::PreparedStatements statements_;
 };
 

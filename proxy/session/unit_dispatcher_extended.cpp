@@ -15,7 +15,24 @@
 namespace cutover::proxy {
 namespace {
 
-constexpr std::string_view kSync("S\0\0\0\4", 5);  // a whole Sync message
+constexpr std::string_view kSync("S\0\0\0\4", 5);   // a whole Sync message
+constexpr std::string_view kFlush("H\0\0\0\4", 5);  // a whole Flush message
+
+// Whether `batch` (up to a Flush) only parses, describes and closes statements.
+bool prepares_only(std::string_view batch) {
+  if (!batch.ends_with(kFlush)) return false;
+  batch.remove_suffix(kFlush.size());
+  for (;;) {
+    const protocol::FrameResult frame =
+        protocol::next_frame(batch, std::numeric_limits<size_t>::max());
+    if (frame.status != protocol::FrameStatus::kFrame) return batch.empty();
+    if (frame.type != 'P' && !(frame.type == 'D' && frame.body.starts_with('S')) &&
+        frame.type != 'C') {
+      return false;
+    }
+    batch.remove_prefix(frame.consumed);
+  }
+}
 
 // The queries `batch` parses, one statement after another: what refusal_while_mirroring() reads
 // of DDL (decoded only then).
@@ -39,6 +56,10 @@ std::string parsed_queries(std::string_view batch) {
 
 asio::awaitable<bool> UnitDispatcher::route_extended(char type, std::string_view whole,
                                                      std::string& pending) {
+  if (skipping_to_sync_) {  // see prepare_apart()
+    if (type != 'S') co_return true;
+    skipping_to_sync_ = false;
+  }
   if (batch_to_old_) {
     // The rest goes to old in pieces: what came up to a Flush, or up to the end of what the
     // client sent so far (the session flushes then), so that a Bind and its Execute are
@@ -102,18 +123,25 @@ asio::awaitable<bool> UnitDispatcher::run_batch(std::string& pending) {
   co_return sent;
 }
 
+bool UnitDispatcher::may_hold_batch() const {
+  return !batch_to_old_ && !batch_.empty() && batch_.size() < kMaxHeldBatchBytes;
+}
+
 // Sends what was gathered of the current batch to old; the rest of it follows as it comes.
 asio::awaitable<bool> UnitDispatcher::flush(std::string& pending) {
   if (batch_.empty()) co_return true;
   const std::string batch = std::move(batch_);
   batch_.clear();
   if (batch_to_old_) co_return co_await send_piece_to_old(batch, plan_batch(batch), pending);
+  const router::BatchPlan plan = plan_batch(batch);
+  const std::vector<router::BatchPlan::Binding> wanted = parts_.pinner.prefetch_wanted(batch, plan);
+  if (!wanted.empty() && prepares_only(batch) && plan.old_prefix.empty()) {
+    co_return co_await prepare_apart(batch, plan, pending);
+  }
   batch_to_old_ = true;
   partial_batch_ = {};  // mirrored whole at its Sync (past the bound: not at all)
   *parts_.mirror.own_parses_counter() = 0;
-  const router::BatchPlan plan = plan_batch(batch);
   // Values old must compute for the pieces are asked while old is idle (Pinner::prefetch()).
-  const std::vector<router::BatchPlan::Binding> wanted = parts_.pinner.prefetch_wanted(batch, plan);
   if (!wanted.empty()) {
     const bool forwarded = co_await host_.forward_to_old(pending);
     if (!forwarded) co_return false;
@@ -130,6 +158,29 @@ asio::awaitable<bool> UnitDispatcher::flush(std::string& pending) {
     parts_.primary.scanner.set_capture(BackendLink::kCaptureWithRows);
   }
   co_return co_await send_piece_to_old(batch, plan, pending);
+}
+
+// A batch that so far only prepares statements and asks for their descriptions, then waits for
+// them (asyncpg's Parse, Describe, Flush, then the Binds of an executemany): run on old as a
+// unit of its own, ended by a Sync of cutover's whose ReadyForQuery is taken out. Old is then
+// idle when the Binds come, so they form a batch of their own, held and pinned whole at the
+// client's Sync, with every value old must compute for them asked first; in pieces only four
+// executions' worth could be asked ahead. The client sees the same answers: a Sync commits
+// nothing a Parse or Describe did. After an error, what the client sends up to its Sync is
+// skipped, as old would have skipped it.
+asio::awaitable<bool> UnitDispatcher::prepare_apart(std::string_view batch,
+                                                    const router::BatchPlan& plan,
+                                                    std::string& pending) {
+  const bool forwarded = co_await host_.forward_to_old(pending);
+  if (!forwarded) co_return false;
+  std::string unit(batch.substr(0, batch.size() - kFlush.size()));
+  unit.append(kSync);
+  parts_.primary.filter.hold_ready(parts_.primary.pending_replies);
+  const std::optional<HeldAnswer> answer = co_await host_.run_on_old(unit, 1);
+  if (!answer) co_return false;
+  statements_.apply(batch, plan, true, false);
+  skipping_to_sync_ = !answer->sqlstate.empty();
+  co_return true;
 }
 
 // A piece of a batch going to old in pieces: kept for new, and sent to old with what

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Each Python driver's everyday calls through cutover in dual_write at a given read ramp
-# (drivers/everyday.py: executemany, psycopg 3 pipelines, server-side cursors next to writes,
-# savepoints, COPY), then old and new compared completely: every table, every column. Nothing
+# (drivers/everyday.py: executemany, also into a table with a bigserial key, psycopg 3 pipelines,
+# server-side cursors next to writes, savepoints, COPY), then old and new compared completely: every table, every column. Nothing
 # may be skipped, journaled, refused, mismatched or left open as a divergence.
 # Usage: drivers_everyday_test.sh CUTOVER_BINARY RAMP_PERCENT
 set -euo pipefail
@@ -18,6 +18,8 @@ sql() { psql -h 127.0.0.1 -p "$1" -U postgres -AtX -v ON_ERROR_STOP=1 postgres "
 for port in "$OLD_PORT" "$NEW_PORT"; do
   sql "$port" -q -c "create table everyday (driver text, flow text, n int, note text,
     at timestamptz default now(), primary key (driver, flow, n))"
+  sql "$port" -q -c "create table serials (id bigserial primary key, driver text, n int,
+    token uuid default gen_random_uuid(), at timestamptz default clock_timestamp())"
 done
 
 "$PYTHON" "$LIB_DIR/drivers/everyday.py" "$PROXY_PORT" 1000
@@ -37,6 +39,9 @@ on_new=$(every_row "$NEW_PORT")
 rows=$(sql "$OLD_PORT" -c "select count(*) from everyday")
 echo "everyday: $rows rows on old"
 [[ "$rows" == 5203 ]] || { echo "old has $rows rows in everyday; want 5203" >&2; exit 1; }
+serials=$(sql "$OLD_PORT" -c "select count(distinct id) || ' ' || count(distinct token) || ' ' ||
+  count(*) filter (where driver = 'psycopg') from serials")
+[[ "$serials" == "2000 2000 1000" ]] || { echo "old's serials: $serials; want 2000 2000 1000" >&2; exit 1; }
 touched=$(sql "$OLD_PORT" -c "select count(*) from everyday where note like '% touched%'")
 [[ "$touched" == 95 ]] || { echo "old has $touched touched rows; want 95" >&2; exit 1; }
 if [[ "$on_old" != "$on_new" ]]; then

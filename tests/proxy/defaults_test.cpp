@@ -2,10 +2,10 @@
 // identity (BY DEFAULT and ALWAYS), gen_random_uuid(), now(), clock_timestamp() and a volatile
 // function of the user's end up identical on old and new, from one client and from 16 at
 // once, also after DDL adds such a column, and through the extended protocol (unnamed and
-// named statements, text and binary parameters); what the extended protocol cannot pin is
-// refused (the simple protocol's refusals: defaults_refusals_test.cpp); and new's sequences, which
-// pinned keys leave standing, are kept ahead of old's so that inserting on new after a switch meets
-// no duplicate key.
+// named statements, text and binary parameters; batches in pieces: defaults_pieces_test.cpp); what
+// the extended protocol cannot pin is refused (the simple protocol's refusals:
+// defaults_refusals_test.cpp); and new's sequences, which pinned keys leave standing, are kept
+// ahead of old's so that inserting on new after a switch meets no duplicate key.
 #include <arpa/inet.h>
 #include <libpq-fe.h>
 
@@ -214,42 +214,6 @@ TEST_F(DefaultsTest, AfterDdlAPreparedInsertIsPinnedAnewAndTheStaleStatementClos
   EXPECT_NE(after, before);
   EXPECT_EQ(old_db().query("select k from gen where v = 'after'"), "1");
   EXPECT_EQ(TwoClusters::new_db().query(kAllRows), old_db().query(kAllRows));
-}
-
-// The result libpq reports next in pipeline mode, checked to have `status`.
-void expect_result(PGconn* conn, ExecStatusType status) {
-  PGresult* result = PQgetResult(conn);
-  EXPECT_EQ(PQresultStatus(result), status) << PQresultErrorMessage(result);
-  PQclear(result);
-}
-
-TEST_F(DefaultsTest, ABatchSentInPiecesIsPinnedToo) {
-  // Prepared with a Flush, then bound in the same batch (as asyncpg does): cutover asks old
-  // for the defaults' values before the first piece goes out.
-  Connection c = connect_proxy();
-  PGconn* conn = c.get();
-  ASSERT_EQ(PQenterPipelineMode(conn), 1);
-  for (int i = 0; i < 3; ++i) {
-    const std::string name = "piece" + std::to_string(i);
-    const std::string tag = "in pieces " + std::to_string(i);
-    ASSERT_EQ(PQsendPrepare(conn, name.c_str(), "insert into gen (v) values ($1) returning id", 1,
-                            nullptr),
-              1);
-    ASSERT_EQ(PQsendFlushRequest(conn), 1);
-    ASSERT_EQ(PQflush(conn), 0);
-    expect_result(conn, PGRES_COMMAND_OK);  // the prepare, answered before the batch ends
-    EXPECT_EQ(PQgetResult(conn), nullptr);
-    const char* values[] = {tag.c_str()};
-    ASSERT_EQ(PQsendQueryPrepared(conn, name.c_str(), 1, values, nullptr, nullptr, 0), 1);
-    ASSERT_EQ(PQpipelineSync(conn), 1);
-    expect_result(conn, PGRES_TUPLES_OK);
-    EXPECT_EQ(PQgetResult(conn), nullptr);
-    expect_result(conn, PGRES_PIPELINE_SYNC);
-  }
-  ASSERT_EQ(PQexitPipelineMode(conn), 1);
-  EXPECT_EQ(old_db().query("select string_agg(id::text, ',' order by id) from gen"), "1,2,3");
-  EXPECT_EQ(TwoClusters::new_db().query(kAllRows), old_db().query(kAllRows));
-  EXPECT_EQ(proxy_->log().find("mirror_nondeterministic"), std::string::npos) << proxy_->log();
 }
 
 TEST_F(DefaultsTest, EightClientsOnPreparedStatementsLeaveBothIdentical) {

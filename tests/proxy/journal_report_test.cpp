@@ -61,8 +61,8 @@ TEST_F(JournalReplayTest, DdlNewTakesLongerOverIsJournaledAndReplayedNotLeftInDo
 }
 
 // A write that ends its transaction and whose answer new does not give within
-// mirror.timeout_ms, before cutover could learn the transaction's id (a batch sent in pieces, as
-// asyncpg sends one, is not wrapped): reported for repair with the key of the row it names, read
+// mirror.timeout_ms, before cutover could learn the transaction's id (a batch sent in pieces, a
+// Flush after its Bind, is not wrapped): reported for repair with the key of the row it names, read
 // from the record's Parse and Bind and new's catalog.
 TEST_F(JournalReplayTest, AnUncertainWriteIsReportedWithTheKeysOfItsRows) {
   for (PgCluster* db : {&old_db(), new_cluster_.get()}) {
@@ -89,10 +89,12 @@ TEST_F(JournalReplayTest, AnUncertainWriteIsReportedWithTheKeysOfItsRows) {
   EXPECT_EQ(PQgetResult(conn), nullptr);
   const char* values[] = {"b", "7", "eu"};
   ASSERT_EQ(PQsendQueryPrepared(conn, "touch", 3, values, nullptr, nullptr, 0), 1);
-  ASSERT_EQ(PQpipelineSync(conn), 1);
+  ASSERT_EQ(PQsendFlushRequest(conn), 1);
+  ASSERT_EQ(PQflush(conn), 0);
   ResultPtr updated(PQgetResult(conn), &PQclear);
   EXPECT_EQ(PQresultStatus(updated.get()), PGRES_COMMAND_OK) << PQerrorMessage(conn);
   EXPECT_EQ(PQgetResult(conn), nullptr);
+  ASSERT_EQ(PQpipelineSync(conn), 1);
   ResultPtr synced(PQgetResult(conn), &PQclear);
   EXPECT_EQ(PQresultStatus(synced.get()), PGRES_PIPELINE_SYNC);
   ASSERT_EQ(PQexitPipelineMode(conn), 1);

@@ -14,8 +14,9 @@ which cutover mirrors by their effect: asyncpg's first execution of a statement 
 pieces (after a COPY whose data it sent ahead of the server's answer), psycopg 3 prepares a
 statement after five executions and pipelines the rest, and each driver's last flow deletes
 ten rows, asyncpg's returning them.
-Not here yet: inserts into serial keys in a psycopg 3 pipeline or an asyncpg executemany
-(batches sent in pieces need more values from old than cutover asks for ahead).
+psycopg 3 (pipelined) and asyncpg also insert ROWS rows each with executemany into `serials`,
+whose key is a bigserial and whose other defaults are gen_random_uuid() and clock_timestamp():
+values old computes, which cutover asks of old for every execution before the batch runs.
 
 Usage: everyday.py PROXY_PORT ROWS. Prints one line per driver and exits non-zero on a
 client-visible error.
@@ -83,6 +84,8 @@ def with_psycopg():
             with conn.cursor() as cur:
                 cur.executemany("insert into everyday (driver, flow, n, note) values (%s, %s, %s, %s)",
                                 rows_for("psycopg", "executemany"))
+                cur.executemany("insert into serials (driver, n) values (%s, %s)",
+                                [("psycopg", n) for n in range(ROWS)])
                 for row in rows_for("psycopg", "pipeline", 200):
                     cur.execute("insert into everyday (driver, flow, n, note) values (%s, %s, %s, %s)", row)
         conn.commit()
@@ -122,6 +125,8 @@ async def with_asyncpg():
     try:
         await conn.executemany("insert into everyday (driver, flow, n, note) values ($1, $2, $3, $4)",
                                rows_for("asyncpg", "executemany"))
+        await conn.executemany("insert into serials (driver, n) values ($1, $2)",
+                               [("asyncpg", n) for n in range(ROWS)])
         async with conn.transaction():
             seen = 0
             async for record in conn.cursor(

@@ -1,0 +1,135 @@
+// Defaults pinned in extended-query batches that do not reach cutover whole before old must
+// start them: prepared with a Flush and bound in the same batch (asyncpg), or pipelined across
+// many reads (psycopg 3's executemany). Each execution gets old's own values on both sides,
+// however many there are, and the client sees what PostgreSQL would answer.
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "tests/proxy/defaults_fixture.h"
+
+namespace cutover::testing {
+namespace {
+
+// The result libpq reports next in pipeline mode, checked to have `status`.
+void expect_result(PGconn* conn, ExecStatusType status) {
+  PGresult* result = PQgetResult(conn);
+  EXPECT_EQ(PQresultStatus(result), status) << PQresultErrorMessage(result);
+  PQclear(result);
+}
+
+// Sends `name` prepared as `sql` with a Flush, and waits for the answer, as asyncpg does.
+void prepare_with_flush(PGconn* conn, const std::string& name, const char* sql) {
+  ASSERT_EQ(PQsendPrepare(conn, name.c_str(), sql, 1, nullptr), 1);
+  ASSERT_EQ(PQsendFlushRequest(conn), 1);
+  ASSERT_EQ(PQflush(conn), 0);
+  expect_result(conn, PGRES_COMMAND_OK);  // the prepare, answered before the batch ends
+  EXPECT_EQ(PQgetResult(conn), nullptr);
+}
+
+// Queues one execution of `name` with `value` in the pipeline.
+void send_prepared(PGconn* conn, const std::string& name, const std::string& value) {
+  const char* values[] = {value.c_str()};
+  ASSERT_EQ(PQsendQueryPrepared(conn, name.c_str(), 1, values, nullptr, nullptr, 0), 1);
+}
+
+TEST_F(DefaultsTest, ABatchSentInPiecesIsPinnedToo) {
+  Connection c = connect_proxy();
+  PGconn* conn = c.get();
+  ASSERT_EQ(PQenterPipelineMode(conn), 1);
+  for (int i = 0; i < 3; ++i) {
+    const std::string name = "piece" + std::to_string(i);
+    prepare_with_flush(conn, name, "insert into gen (v) values ($1) returning id");
+    send_prepared(conn, name, "in pieces " + std::to_string(i));
+    ASSERT_EQ(PQpipelineSync(conn), 1);
+    expect_result(conn, PGRES_TUPLES_OK);
+    EXPECT_EQ(PQgetResult(conn), nullptr);
+    expect_result(conn, PGRES_PIPELINE_SYNC);
+  }
+  ASSERT_EQ(PQexitPipelineMode(conn), 1);
+  EXPECT_EQ(old_db().query("select string_agg(id::text, ',' order by id) from gen"), "1,2,3");
+  EXPECT_EQ(TwoClusters::new_db().query(kAllRows), old_db().query(kAllRows));
+  EXPECT_EQ(proxy_->log().find("mirror_nondeterministic"), std::string::npos) << proxy_->log();
+}
+
+TEST_F(DefaultsTest, PreparedWithAFlushThenBoundFiftyTimesInTheBatchIsPinnedWhole) {
+  // asyncpg's executemany: more executions than cutover could ask old for ahead of pieces.
+  Connection c = connect_proxy();
+  PGconn* conn = c.get();
+  ASSERT_EQ(PQenterPipelineMode(conn), 1);
+  prepare_with_flush(conn, "many", "insert into gen (v) values ($1)");
+  for (int i = 0; i < 50; ++i) send_prepared(conn, "many", "row " + std::to_string(i));
+  ASSERT_EQ(PQpipelineSync(conn), 1);
+  for (int i = 0; i < 50; ++i) {
+    expect_result(conn, PGRES_COMMAND_OK);
+    EXPECT_EQ(PQgetResult(conn), nullptr);
+  }
+  expect_result(conn, PGRES_PIPELINE_SYNC);
+  ASSERT_EQ(PQexitPipelineMode(conn), 1);
+  EXPECT_EQ(old_db().query("select count(distinct u) || ' ' || min(id) || ' ' || max(id) from gen"),
+            "50 1 50");
+  EXPECT_EQ(TwoClusters::new_db().query(kAllRows), old_db().query(kAllRows));
+  EXPECT_EQ(proxy_->log().find("mirror_nondeterministic"), std::string::npos) << proxy_->log();
+}
+
+TEST_F(DefaultsTest, AfterAFailedDescribeTheRestOfTheBatchIsSkippedAsPostgresSkipsIt) {
+  // The statement parses, the Describe of another fails: PostgreSQL skips the Binds that
+  // follow up to the Sync, so nothing is inserted, and the session goes on.
+  Connection c = connect_proxy();
+  PGconn* conn = c.get();
+  ASSERT_EQ(PQenterPipelineMode(conn), 1);
+  ASSERT_EQ(PQsendPrepare(conn, "kept", "insert into gen (v) values ($1)", 1, nullptr), 1);
+  ASSERT_EQ(PQsendDescribePrepared(conn, "no_such_statement"), 1);
+  ASSERT_EQ(PQsendFlushRequest(conn), 1);
+  ASSERT_EQ(PQflush(conn), 0);
+  expect_result(conn, PGRES_COMMAND_OK);
+  EXPECT_EQ(PQgetResult(conn), nullptr);
+  PGresult* failed = PQgetResult(conn);
+  EXPECT_STREQ(PQresultErrorField(failed, PG_DIAG_SQLSTATE), "26000");
+  PQclear(failed);
+  EXPECT_EQ(PQgetResult(conn), nullptr);
+  send_prepared(conn, "kept", "skipped");
+  ASSERT_EQ(PQpipelineSync(conn), 1);
+  expect_result(conn, PGRES_PIPELINE_ABORTED);
+  EXPECT_EQ(PQgetResult(conn), nullptr);
+  expect_result(conn, PGRES_PIPELINE_SYNC);
+  ASSERT_EQ(PQexitPipelineMode(conn), 1);
+  c.exec("insert into gen (v) values ('after')");
+  EXPECT_EQ(old_db().query("select string_agg(v, ',') from gen"), "after");
+  EXPECT_EQ(TwoClusters::new_db().query(kAllRows), old_db().query(kAllRows));
+}
+
+TEST_F(DefaultsTest, APipelineArrivingInTwoReadsIsPinnedWhole) {
+  // psycopg 3's executemany prepares its statement in the pipeline and sends each execution as
+  // it goes, without a Flush: cutover waits for the rest while the client keeps sending, then
+  // pins the batch whole at its Sync. In pieces, the second read's executions would find no
+  // values asked of old ahead.
+  Connection c = connect_proxy();
+  PGconn* conn = c.get();
+  ASSERT_EQ(PQenterPipelineMode(conn), 1);
+  ASSERT_EQ(PQsendPrepare(conn, "many", "insert into gen (v) values ($1)", 1, nullptr), 1);
+  for (int i = 0; i < 30; ++i) {
+    send_prepared(conn, "many", std::to_string(i));
+    if (i != 2) continue;
+    ASSERT_EQ(PQflush(conn), 0);
+    // The rest comes in another read: a pause well inside the hold (kBatchHoldPause).
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(PQpipelineSync(conn), 1);
+  expect_result(conn, PGRES_COMMAND_OK);  // the prepare
+  EXPECT_EQ(PQgetResult(conn), nullptr);
+  for (int i = 0; i < 30; ++i) {
+    expect_result(conn, PGRES_COMMAND_OK);
+    EXPECT_EQ(PQgetResult(conn), nullptr);
+  }
+  expect_result(conn, PGRES_PIPELINE_SYNC);
+  ASSERT_EQ(PQexitPipelineMode(conn), 1);
+  EXPECT_EQ(old_db().query("select count(distinct u) || ' ' || max(id) from gen"), "30 30");
+  EXPECT_EQ(TwoClusters::new_db().query(kAllRows), old_db().query(kAllRows));
+  EXPECT_EQ(proxy_->log().find("mirror_nondeterministic"), std::string::npos) << proxy_->log();
+}
+
+}  // namespace
+}  // namespace cutover::testing
