@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that building, testing and benchmarking cutover need, and
-# node-postgres (npm's `pg`) for the driver tests.
+# Installs the Debian packages that building, testing and benchmarking cutover need (PgJDBC
+# and a JDK among them), and node-postgres (npm's `pg`) for the driver tests.
 # Idempotent: asks apt and npm only for what is missing, so a second run does nothing.
 set -euo pipefail
 
@@ -16,6 +16,8 @@ packages=(
   postgresql-15 postgresql-client-15 pgbouncer pgpool2 openssl procps util-linux iproute2
   # client drivers for tests/clients/drivers_routing_test.sh (run with /usr/bin/python3)
   python3-psycopg2 python3-psycopg python3-asyncpg
+  # PgJDBC for tests/clients/drivers_jdbc_test.sh, run as single-file source (java File.java)
+  libpostgresql-jdbc-java openjdk-17-jdk-headless
   # the Prometheus text-format parser AdminTest checks /metrics with
   python3-prometheus-client
 )

@@ -19,12 +19,6 @@ namespace json = boost::json;
 
 // PostgreSQL 15's pg_catalog functions that cannot write: the immutable and stable ones, plus a
 // few volatile ones that only read (generated from the catalog; see the file's header).
-const std::unordered_set<std::string_view>& builtin_read_only() {
-  static const std::unordered_set<std::string_view> names = {
-#include "router/builtin_functions.inc"
-  };
-  return names;
-}
 
 // Built-ins whose effect is on the session (or its transaction), not on data: they must run
 // where the session's other state is, but change nothing a mirror would need.
@@ -147,6 +141,13 @@ bool runs_outside_transactions(std::string_view type, const json::object& node) 
 
 }  // namespace
 
+bool builtin_read_only_function(std::string_view name) {
+  static const std::unordered_set<std::string_view> names = {
+#include "router/builtin_functions.inc"
+  };
+  return names.contains(name);
+}
+
 std::string_view kind_name(Kind kind) {
   static constexpr std::array<std::string_view, 6> kNames = {"read",    "transaction", "session",
                                                              "unknown", "write",       "ddl"};
@@ -181,6 +182,11 @@ struct Classifier::Walk {
     result.refuses_transaction_block |= runs_outside_transactions(type, node);
     if (type == "InsertStmt") result.inserts = true;
     if (type == "UpdateStmt" || type == "DeleteStmt") result.changes_rows = true;
+    if ((type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" ||
+         type == "MergeStmt") &&
+        !node.contains("returningList")) {
+      result.writes_without_returning = true;
+    }
     if (type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" ||
         type == "MergeStmt" || type == "TruncateStmt" || type == "DoStmt" || type == "CallStmt" ||
         type == "LockStmt" || type == "NotifyStmt" || type == "VacuumStmt" ||
@@ -304,13 +310,13 @@ struct Classifier::Walk {
     std::string_view schema = parts.size() > 1 ? parts[parts.size() - 2] : std::string_view();
     std::string qualified =
         schema.empty() ? std::string(name) : std::string(schema) + "." + std::string(name);
-    if (owner.safe_functions_.contains(qualified)) return Kind::kRead;
     // Unqualified names resolve to pg_catalog first unless search_path says otherwise.
     if (schema.empty() || schema == "pg_catalog") {
       if (session_function(name)) return Kind::kSession;
-      if (builtin_read_only().contains(name)) return Kind::kRead;
+      if (builtin_read_only_function(name)) return Kind::kRead;
     }
-    return Kind::kWrite;
+    result.calls_unknown_functions = true;  // even one that only reads may be volatile
+    return owner.safe_functions_.contains(qualified) ? Kind::kRead : Kind::kWrite;
   }
 
   void table(const json::object& range_var) {

@@ -53,6 +53,9 @@ struct Classification {
   // client's, whatever the ramp.
   bool server_bound = false;
   bool refuses_transaction_block = false;
+  // Calls a function that is not a read-only built-in: it may write (unless configured safe),
+  // and be volatile (pinning.h's NonDeterminism::other_calls).
+  bool calls_unknown_functions = false;
   // Calls something that gives each server its own value (now(), CURRENT_DATE, random(), ...;
   // see pinning.h, which finds where).
   bool nondeterministic = false;
@@ -60,6 +63,9 @@ struct Classification {
   bool inserts = false;
   // Is an UPDATE or DELETE: its rows may follow from other data (router/row_effect.h).
   bool changes_rows = false;
+  // Has an INSERT, UPDATE, DELETE or MERGE without RETURNING: it returns no rows, so PostgreSQL
+  // ignores an Execute's row limit for it (a Parse holds one statement).
+  bool writes_without_returning = false;
   // Tables the unit names, as written ("name" or "schema.name"), for per-table overrides.
   std::vector<std::string> tables{};
   std::string error{};  // the parser's message when kind is kUnknown because parsing failed
@@ -67,6 +73,10 @@ struct Classification {
   // its values.
   uint64_t fingerprint = 0;
 };
+
+// Whether `name` is one of PostgreSQL 15's pg_catalog functions that cannot write (the immutable
+// and stable ones, plus a few volatile ones that only read).
+bool builtin_read_only_function(std::string_view name);
 
 // The fingerprint of a statement text (see Classification::fingerprint).
 uint64_t fingerprint(std::string_view sql);

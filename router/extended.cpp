@@ -80,6 +80,20 @@ void merge(Classification& into, const Classification& unit) {
   if (into.fingerprint == 0) into.fingerprint = unit.fingerprint;
 }
 
+std::string without_ignored_row_limits(std::string_view batch,
+                                       const std::vector<size_t>& executes) {
+  std::string out;
+  out.reserve(batch.size());
+  size_t message = 0;
+  for_each_message(batch, [&](char, std::string_view, std::string_view whole) {
+    out.append(whole);
+    if (std::find(executes.begin(), executes.end(), message++) != executes.end()) {
+      out.replace(out.size() - 4, 4, 4, '\0');  // an Execute ends with its row limit
+    }
+  });
+  return out;
+}
+
 BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& classify,
                                    bool new_is_empty) const {
   BatchPlan plan;
@@ -161,12 +175,17 @@ BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& class
           plan.movable = false;
           plan.new_can_run = known && earlier->second.on_new;
         }
-        merge(plan.unit, portal != nullptr ? *portal->unit
-                         : known           ? earlier->second.unit
-                                           : unknown());
+        const Classification& runs = portal != nullptr ? *portal->unit
+                                     : known           ? earlier->second.unit
+                                                       : unknown();
+        merge(plan.unit, runs);
         plan.executes = true;
+        bool unlimited = body.substr(n.first.size() + 1) == std::string_view("\0\0\0\0", 4);
+        if (!unlimited && runs.writes_without_returning) {
+          plan.ignored_row_limits.push_back(message);
+          unlimited = true;
+        }
         if (BatchPlan::Binding* bound = binding_of(n.first)) {
-          const bool unlimited = body.substr(n.first.size() + 1) == std::string_view("\0\0\0\0", 4);
           if (bound->execute < 0 && unlimited) {
             bound->execute = executes;
           } else {

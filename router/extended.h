@@ -49,10 +49,18 @@ struct BatchPlan {
     std::vector<int> describes{};
     bool runs_once = true;
   };
+  // Execute messages (their places in the batch, counting from 0) with a row limit PostgreSQL
+  // ignores: their portals' statements return no rows (PgJDBC's executeUpdate() sends a limit
+  // of 1). without_ignored_row_limits() takes the limits away, as cutover adds columns of its
+  // own to RETURNING, and the Binds count as executed whole (`runs_once`).
+  std::vector<size_t> ignored_row_limits{};
   int execute_count = 0;   // Execute messages in the batch
   int describe_count = 0;  // Describe messages
   std::vector<Binding> pinnable{};
 };
+
+// `batch` with the Executes at `executes` (BatchPlan::ignored_row_limits) asking for every row.
+std::string without_ignored_row_limits(std::string_view batch, const std::vector<size_t>& executes);
 
 // The prepared statements of one client session, and where each one exists.
 class PreparedStatements {

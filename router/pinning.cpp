@@ -7,6 +7,7 @@
 #include <ctime>
 #include <initializer_list>
 
+#include "router/classify.h"
 #include "router/parse_tree.h"
 
 namespace cutover::router {
@@ -134,7 +135,16 @@ struct Finder {
       const auto* schema = first.is_object() && first.get_object().contains("String")
                                ? &first.get_object().at("String").get_object()
                                : nullptr;
-      if (schema == nullptr || string_at(*schema, "sval") != "pg_catalog") return;
+      const std::string_view schema_name = schema != nullptr ? string_at(*schema, "sval") : "";
+      if (schema_name != "pg_catalog") {
+        if (stores && !schema_name.empty()) {
+          add_once(found.other_calls, std::string(schema_name) + "." + std::string(name));
+        }
+        return;
+      }
+    } else if (stores && !nondeterministic_function(name) && !large_object_function(name) &&
+               !builtin_read_only_function(name)) {
+      add_once(found.other_calls, name);
     }
     if (large_object_function(name)) {
       // A large object whose OID each server assigns itself (or, lo_import, read from a file

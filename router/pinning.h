@@ -33,6 +33,10 @@ struct NonDeterminism {
   // MERGE, CREATE TABLE AS, SELECT INTO, a SELECT with a data-modifying WITH, CALL): its
   // effect would differ per server. A plain SELECT's calls (SELECT nextval('s')) store nothing.
   std::vector<std::string> unsafe{};
+  // Functions cutover does not know (neither read-only built-ins nor those above) called in a
+  // statement that stores rows, as written ("f", "app.f"), once each: only old's catalog says
+  // whether one is volatile, which makes the statement unsafe as random() does.
+  std::vector<std::string> other_calls{};
 };
 
 // Whether the name (unqualified or in pg_catalog) is one of the functions this file knows to

@@ -84,6 +84,7 @@ asio::awaitable<bool> Mirror::query(std::string_view whole, const router::Classi
       whole = pinned;
     }
   }
+  if (unit.calls_unknown_functions) co_await pinner_.note_volatile_calls(sent, unit);
   // Named, no co_await in an if's initializer: GCC 12 miscompiles those in coroutines.
   std::optional<router::Refusal> refusal = unsafe_refusal(unit);
   if (!refusal) refusal = journal_refusal(unit);

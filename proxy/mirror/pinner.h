@@ -76,6 +76,11 @@ class Pinner {
   // and then with its INSERTs' differing defaults evaluated on the source and written in.
   // rewrites() says where the unit's text changed (for the positions of old's errors).
   std::string pin_text(std::string_view sql, const router::Classification& unit);
+  // A Query calling functions cutover does not know (Classification::calls_unknown_functions):
+  // one of them volatile in a statement that stores rows makes the unit unsafe, as random()
+  // does (pinner_functions.cpp).
+  asio::awaitable<void> note_volatile_calls(std::string_view sql,
+                                            const router::Classification& unit);
   asio::awaitable<std::string> pin_defaults(std::string_view sql,
                                             const router::Classification& unit);
   // COPY FROM STDIN: what it leaves to defaults that differ per server, which cannot be
@@ -246,6 +251,8 @@ class Pinner {
                                                              std::string_view statement);
   asio::awaitable<std::optional<Values>> evaluate(const std::vector<std::string>& expressions);
   void forget_tables();
+  // pinner_functions.cpp
+  asio::awaitable<std::string> volatile_calls(const std::vector<std::string>& names);
   // pinner_extended.cpp
   asio::awaitable<bool> refresh_statements();
   asio::awaitable<PinnedStatement*> statement_for(const router::BatchPlan::Binding& binding);
@@ -311,6 +318,10 @@ class Pinner {
   std::unordered_map<std::string, TableDefaults> tables_;
   uint64_t tables_version_ = 0;
   std::unordered_set<uint64_t> defaults_unneeded_;  // fingerprints of INSERTs with none to pin
+  // Functions as called ("f", "app.f"): whether old has one of that name that is volatile, as
+  // of the schema version and settings.
+  std::unordered_map<std::string, bool> volatile_functions_;
+  uint64_t functions_version_ = 0;
   // cutover's statements, by the client's Parse message (whole), as of the schema version.
   std::unordered_map<std::string, PinnedStatement> statements_;
   uint64_t statements_version_ = 0;

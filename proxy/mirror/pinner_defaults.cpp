@@ -232,6 +232,7 @@ asio::awaitable<std::optional<Pinner::Values>> Pinner::evaluate(
 void Pinner::forget_tables() {
   tables_.clear();
   defaults_unneeded_.clear();
+  volatile_functions_.clear();
 }
 
 }  // namespace cutover::proxy

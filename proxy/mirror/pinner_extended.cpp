@@ -205,6 +205,12 @@ asio::awaitable<Pinner::PinnedStatement*> Pinner::statement_for(
   const std::string statement = router::parameter(pin.params + 2);
   if (!found->unpinnable.empty()) pin.unpinned = calls(found->unpinnable);
   if (!found->unsafe.empty()) pin.unsafe = calls(found->unsafe);
+  if (!found->other_calls.empty()) {
+    const std::string volatile_ones = co_await volatile_calls(found->other_calls);
+    for (std::string* what : {&pin.unpinned, &pin.unsafe}) {
+      if (!volatile_ones.empty()) *what += (what->empty() ? "" : ", ") + volatile_ones;
+    }
+  }
   std::string text = parse->query;
   bool changed = !found->time_calls.empty();
   if (changed) text = router::pin_time(text, found->time_calls, transaction, statement);

@@ -83,9 +83,12 @@ asio::awaitable<bool> UnitDispatcher::route_extended(char type, std::string_view
 
 // The batch is whole (it ends with Sync): run it on new if it may go there, else on old.
 asio::awaitable<bool> UnitDispatcher::run_batch(std::string& pending) {
-  const std::string batch = std::move(batch_);
+  std::string batch = std::move(batch_);
   batch_.clear();
   const router::BatchPlan plan = plan_batch(batch);
+  if (!plan.ignored_row_limits.empty()) {
+    batch = router::without_ignored_row_limits(batch, plan.ignored_row_limits);
+  }
   if (plan.executes && parts_.mirror.mirrors(plan.unit)) {
     context_.metrics.unit_routed(plan.unit.kind, parts_.primary.database);
     co_return co_await mirror_batch(batch, plan, pending);
@@ -188,6 +191,11 @@ asio::awaitable<bool> UnitDispatcher::prepare_apart(std::string_view batch,
 asio::awaitable<bool> UnitDispatcher::send_piece_to_old(std::string_view piece,
                                                         const router::BatchPlan& plan,
                                                         std::string& pending) {
+  std::string unlimited;  // the piece, when it has row limits PostgreSQL ignores
+  if (!plan.ignored_row_limits.empty()) {
+    unlimited = router::without_ignored_row_limits(piece, plan.ignored_row_limits);
+    piece = unlimited;
+  }
   std::optional<Pinner::PinnedPiece> pinned;
   if (plan.old_prefix.empty()) {
     pinned = parts_.pinner.pin_piece(piece, plan, pieces_observed_);

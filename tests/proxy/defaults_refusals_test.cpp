@@ -1,6 +1,9 @@
-// INSERTs whose differing defaults cannot be pinned, in the simple protocol: refused before old
-// runs them unless unsafe writes are allowed; and INSERTs old refuses anyway, which reach it
+// INSERTs whose differing defaults cannot be pinned, in the simple protocol, and writes calling
+// a volatile function of the user's: refused before old runs them unless unsafe writes are
+// allowed; and INSERTs old refuses anyway, which reach it
 // unchanged so the client gets PostgreSQL's own error.
+#include <libpq-fe.h>
+
 #include <string>
 
 #include "tests/proxy/defaults_fixture.h"
@@ -27,6 +30,38 @@ TEST_F(DefaultsTest, AnInsertSelectIntoDifferingDefaultsIsRefusedUnlessAllowed) 
       << proxy_->log();
   EXPECT_NE(TwoClusters::new_db().query("select id from gen"),
             old_db().query("select id from gen"));
+}
+
+// A volatile function of the user's in a write gives each server its own value as random()
+// does, whether the write has a key to witness it or not: refused before old runs it, in a
+// Query and as a prepared statement. A stable one, and the same volatile one in a plain
+// SELECT, go through.
+TEST_F(DefaultsTest, AWriteCallingAVolatileFunctionOfTheUsersIsRefusedBeforeOld) {
+  for (PgCluster* db : {&old_db(), &TwoClusters::new_db()}) {
+    db->query(
+        "create table loose (v text); "
+        "create function app_token() returns text volatile language sql as "
+        "'select md5(random()::text)'; "
+        "create function app_label() returns text stable language sql as $$select 'label'$$");
+  }
+  Connection c = connect_proxy();
+  for (const char* sql : {"insert into loose select app_token()",
+                          "insert into gen (v) values ('kept'); update gen set v = app_token()",
+                          "create table made as select public.app_token() as t"}) {
+    const std::string refused = error_of(c, sql);
+    EXPECT_EQ(refused.substr(0, 7), "0A000: ") << refused;
+    EXPECT_NE(refused.find("app_token()), so it cannot be mirrored"), std::string::npos) << refused;
+  }
+  const char* values[] = {"x"};
+  PGresult* prepared = PQexecParams(c.get(), "insert into loose values (app_token() || $1)", 1,
+                                    nullptr, values, nullptr, nullptr, 0);
+  EXPECT_STREQ(PQresultErrorField(prepared, PG_DIAG_SQLSTATE), "0A000");
+  PQclear(prepared);
+  c.exec("insert into loose select app_label()");
+  EXPECT_EQ(c.query_value("select length(app_token())"), "32");
+  EXPECT_EQ(old_db().query("select string_agg(v, ',') from loose"), "label");
+  EXPECT_EQ(old_db().query("select count(*) from gen"), "0");
+  EXPECT_EQ(every_row(TwoClusters::new_db()), every_row(old_db()));
 }
 
 // What old refuses anyway reaches it unchanged: the client gets PostgreSQL's own error (new,

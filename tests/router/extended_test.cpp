@@ -265,14 +265,33 @@ TEST_F(ExtendedTest, ABoundWriteKnowsWhereItsPortalsAnswersStand) {
   EXPECT_TRUE(two.pinnable[0].runs_once);
   EXPECT_EQ(two.pinnable[1].execute, 1);
   EXPECT_EQ(two.pinnable[1].describes, std::vector<int>{2});
-  // A row limit, or a second Execute of the portal: its keys are not one Execute's answer.
-  const BatchPlan limited =
-      plan(batch(Parse{.query = "delete from t"}, Bind{}, Execute{.max_rows = 5}, Sync{}));
+  // A row limit on a statement returning rows, or a second Execute of the portal: its keys
+  // are not one Execute's answer.
+  const BatchPlan limited = plan(
+      batch(Parse{.query = "delete from t returning id"}, Bind{}, Execute{.max_rows = 5}, Sync{}));
   EXPECT_FALSE(limited.pinnable[0].runs_once);
+  EXPECT_TRUE(limited.ignored_row_limits.empty());
   const BatchPlan twice =
       plan(batch(Parse{.query = "delete from t"}, Bind{}, Execute{}, Execute{}, Sync{}));
   EXPECT_EQ(twice.pinnable[0].execute, 0);
   EXPECT_FALSE(twice.pinnable[0].runs_once);
+}
+
+// PgJDBC's executeUpdate() executes with a row limit of 1, which PostgreSQL ignores for a
+// statement returning no rows: the portal runs once, whole, and the limit can go (cutover's own
+// RETURNING would otherwise be cut to one row).
+TEST_F(ExtendedTest, ARowLimitOnAWriteWithoutReturningIsIgnoredAsPostgresIgnoresIt) {
+  const std::string limited =
+      batch(Parse{.query = "update t set v = $1 where n between 1 and 3"},
+            Bind{.parameters = {"1"}}, Describe{.kind = 'P'}, Execute{.max_rows = 1}, Sync{});
+  const BatchPlan planned = plan(limited);
+  ASSERT_EQ(planned.pinnable.size(), 1u);
+  EXPECT_TRUE(planned.pinnable[0].runs_once);
+  EXPECT_EQ(planned.pinnable[0].execute, 0);
+  EXPECT_EQ(planned.ignored_row_limits, std::vector<size_t>{3});
+  EXPECT_EQ(without_ignored_row_limits(limited, planned.ignored_row_limits),
+            batch(Parse{.query = "update t set v = $1 where n between 1 and 3"},
+                  Bind{.parameters = {"1"}}, Describe{.kind = 'P'}, Execute{}, Sync{}));
 }
 
 }  // namespace
