@@ -211,7 +211,10 @@ struct Classifier::Walk {
         return Kind::kRead;
       }
       const auto& [inner_type, inner] = *query->begin();
-      return inner.is_object() ? statement(inner_type, inner.get_object()) : Kind::kUnknown;
+      const Kind inner_kind =
+          inner.is_object() ? statement(inner_type, inner.get_object()) : Kind::kUnknown;
+      result.writes_without_returning = false;  // EXPLAIN returns rows of its own
+      return inner_kind;
     }
     if (type == "VariableShowStmt") return Kind::kRead;
     if (type == "TransactionStmt") {

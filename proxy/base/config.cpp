@@ -227,6 +227,8 @@ void read_config(Section& root, Config& c) {
   root.section("limits", [&](Section& s) {
     s.integer("max_message_bytes", c.limits.max_message_bytes, 1024, (int64_t{1} << 30));
     s.integer("buffer_bytes", c.limits.buffer_bytes, 4096, 16 << 20);
+    s.millis("batch_hold_ms", c.limits.batch_hold, 0);
+    s.integer("batch_hold_bytes", c.limits.batch_hold_bytes, 0, 64 << 20);
   });
   root.section("verify", [&](Section& s) {
     s.string("journal_dir", c.verify.journal_dir);
@@ -374,7 +376,9 @@ std::string to_yaml(const Config& c) {
   key("shutdown_ms") << c.timeouts.shutdown.count() << YAML::EndMap;
   key("limits") << YAML::BeginMap;
   key("max_message_bytes") << c.limits.max_message_bytes;
-  key("buffer_bytes") << c.limits.buffer_bytes << YAML::EndMap;
+  key("buffer_bytes") << c.limits.buffer_bytes;
+  key("batch_hold_ms") << c.limits.batch_hold.count();
+  key("batch_hold_bytes") << c.limits.batch_hold_bytes << YAML::EndMap;
   key("verify") << YAML::BeginMap;
   key("journal_dir") << c.verify.journal_dir;
   key("mismatch_log") << c.verify.mismatch_log;

@@ -80,6 +80,10 @@ struct LimitsConfig {
   // clients that announce huge messages.
   uint32_t max_message_bytes = 1u << 30;
   uint32_t buffer_bytes = 64 * 1024;  // per direction and session: the backpressure window
+  // dual_write: an extended-query batch not whole yet waits this long for the client's next
+  // bytes, up to batch_hold_bytes, so that it is pinned whole at its Sync (0: never held).
+  std::chrono::milliseconds batch_hold{100};
+  uint32_t batch_hold_bytes = 8u << 20;
 };
 
 // What a session's read-ramp bucket is derived from.

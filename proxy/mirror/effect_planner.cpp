@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "protocol/backend.h"
+#include "proxy/mirror/mirror_messages.h"
 #include "router/insert_defaults.h"
 #include "verify/row_effects.h"
 
@@ -33,12 +34,6 @@ std::string table_query(const std::string& relation_literal) {
          "pg_catalog.pg_class r WHERE r.oid = c.oid AND r.relkind IN ('r', 'p') AND NOT "
          "r.relrowsecurity AND NOT r.relhasrules AND pg_catalog.has_table_privilege(c.oid, "
          "'SELECT')) x ON true ORDER BY x.kind, x.n";
-}
-
-std::optional<protocol::DataRow> decode_row(const std::string& body) {
-  auto decoded = protocol::decode_backend('D', body);
-  if (!decoded) return std::nullopt;
-  return std::get<protocol::DataRow>(std::move(*decoded));
 }
 
 }  // namespace

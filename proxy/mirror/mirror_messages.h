@@ -2,10 +2,12 @@
 #pragma once
 
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "protocol/backend.h"
 #include "protocol/framing.h"
 #include "protocol/frontend.h"
 
@@ -24,6 +26,13 @@ inline void append_query(std::string& out, std::string_view sql) {
 inline std::string_view query_text(std::string_view whole) {
   const std::string_view sql = whole.substr(5);  // type and length
   return sql.substr(0, sql.find('\0'));
+}
+
+// A DataRow's body decoded; nullopt when it is malformed.
+inline std::optional<protocol::DataRow> decode_row(const std::string& body) {
+  auto decoded = protocol::decode_backend('D', body);
+  if (!decoded) return std::nullopt;
+  return std::get<protocol::DataRow>(std::move(*decoded));
 }
 
 // The whole messages of `batch`, in order (an unfinished one at the end left out).

@@ -9,6 +9,7 @@
 #include "protocol/backend.h"
 #include "protocol/frontend.h"
 #include "proxy/base/log.h"
+#include "proxy/mirror/mirror_messages.h"
 #include "proxy/mirror/pinner.h"
 #include "router/pinning.h"
 
@@ -33,12 +34,6 @@ std::string columns_query(const std::string& literal) {
          "ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
          "WHERE a.attrelid = pg_catalog.to_regclass(" +
          literal + ") AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
-}
-
-std::optional<protocol::DataRow> decode_row(const std::string& body) {
-  auto decoded = protocol::decode_backend('D', body);
-  if (!decoded) return std::nullopt;
-  return std::get<protocol::DataRow>(std::move(*decoded));
 }
 
 }  // namespace

@@ -207,8 +207,9 @@ asio::awaitable<Pinner::PinnedStatement*> Pinner::statement_for(
   if (!found->unsafe.empty()) pin.unsafe = calls(found->unsafe);
   if (!found->other_calls.empty()) {
     const std::string volatile_ones = co_await volatile_calls(found->other_calls);
-    for (std::string* what : {&pin.unpinned, &pin.unsafe}) {
-      if (!volatile_ones.empty()) *what += (what->empty() ? "" : ", ") + volatile_ones;
+    if (!volatile_ones.empty()) {
+      pin.unpinned += (pin.unpinned.empty() ? "" : ", ") + volatile_ones;
+      pin.unsafe += (pin.unsafe.empty() ? "" : ", ") + volatile_ones;
     }
   }
   std::string text = parse->query;

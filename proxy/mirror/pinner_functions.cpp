@@ -4,7 +4,7 @@
 // write unsafe in the same way: refused before old runs it, or with unsafe_writes: allow an
 // open divergence. Without this, `INSERT INTO t SELECT my_random()` into a table without a key,
 // or in a Query of several statements, left each server its own values and nothing reported.
-#include "protocol/backend.h"
+#include "proxy/mirror/mirror_messages.h"
 #include "proxy/mirror/pinner.h"
 #include "router/pinning.h"
 
@@ -52,17 +52,16 @@ asio::awaitable<std::string> Pinner::volatile_calls(const std::vector<std::strin
     if (!volatile_functions_.contains(call)) unknown.push_back(call);
   }
   if (!unknown.empty() && source_.transaction_status() != 'E') {
-    auto answer = co_await source_.query_own(volatile_functions_query(unknown));
+    const std::string query = volatile_functions_query(unknown);
+    auto answer = co_await source_.query_own(query);
     if (answer && answer->sqlstate.empty()) {
       for (const std::string& call : unknown) volatile_functions_[call] = false;
       for (const std::string& body : answer->data_rows) {
-        auto decoded = protocol::decode_backend('D', body);
-        if (!decoded) continue;
-        const auto& row = std::get<protocol::DataRow>(*decoded);
-        if (row.columns.size() != 2 || !row.columns[0] || !row.columns[1]) continue;
-        const std::string& name = *row.columns[1];
+        const std::optional<protocol::DataRow> row = decode_row(body);
+        if (!row || row->columns.size() != 2 || !row->columns[0] || !row->columns[1]) continue;
+        const std::string& name = *row->columns[1];
         volatile_functions_[name] = true;
-        volatile_functions_[*row.columns[0] + "." + name] = true;
+        volatile_functions_[*row->columns[0] + "." + name] = true;
       }
     }
   }

@@ -36,12 +36,17 @@ asio::awaitable<std::pair<ErrorCode, size_t>> read_ready(Stream& stream,
   }
 }
 
-asio::awaitable<std::optional<std::pair<ErrorCode, size_t>>> read_ready_within(
-    Stream& stream, asio::mutable_buffer buffer, bool& buffer_filled,
-    std::chrono::steady_clock::duration limit) {
-  auto read = co_await (read_ready(stream, buffer, buffer_filled) || sleep_for(limit));
-  if (read.index() == 1) co_return std::nullopt;
-  co_return std::get<0>(read);
+namespace {
+
+asio::awaitable<void> readable(Socket& socket) {
+  co_await socket.async_wait(tcp::socket::wait_read);
+}
+
+}  // namespace
+
+asio::awaitable<bool> readable_within(Stream& stream, std::chrono::steady_clock::duration limit) {
+  auto ready = co_await (readable(stream.socket()) || sleep_for(limit));
+  co_return ready.index() == 0;
 }
 
 // Writes all of `bytes`, without a trip through the scheduler when the socket takes them at

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <chrono>
-#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -18,11 +17,10 @@ namespace cutover::proxy {
 asio::awaitable<std::pair<ErrorCode, size_t>> read_ready(Stream& stream,
                                                          asio::mutable_buffer buffer,
                                                          bool& buffer_filled);
-// read_ready() within `limit`: nullopt when nothing came by then (the read is cancelled; no
-// byte is lost, as none was taken).
-asio::awaitable<std::optional<std::pair<ErrorCode, size_t>>> read_ready_within(
-    Stream& stream, asio::mutable_buffer buffer, bool& buffer_filled,
-    std::chrono::steady_clock::duration limit);
+// Whether `stream`'s socket became readable (or failed) within `limit`. Takes nothing, so
+// giving up loses no byte. Over TLS, bytes already decrypted do not make it readable: then
+// the wait only ends at `limit`.
+asio::awaitable<bool> readable_within(Stream& stream, std::chrono::steady_clock::duration limit);
 // Writes all of `bytes`.
 asio::awaitable<ErrorCode> write_all(Stream& stream, std::string_view bytes);
 // Writes `bytes` within `limit`; false when that failed or took longer (a session's last word).

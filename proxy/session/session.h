@@ -76,6 +76,8 @@ class Session final : private Mirror::Host, private UnitDispatcher::Host {
   // session_routing.cpp: the client's messages handed to the dispatcher, in dual_write.
   bool routing() const;
   asio::awaitable<End> pump_client_routed();
+  asio::awaitable<bool> more_from_client(asio::mutable_buffer window, bool& buffer_filled,
+                                         std::string& pending);
   End ended_by_a_unit();
 
   // session_roles.cpp: which database each connection serves, and switching them. primary_

@@ -8,9 +8,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// How long a batch not yet whole waits for the client's next bytes (see pump_client_routed()).
-constexpr auto kBatchHoldPause = std::chrono::milliseconds(100);
-
 }  // namespace
 
 bool Session::routing() const { return context_.mirroring; }
@@ -22,7 +19,7 @@ asio::awaitable<Session::End> Session::pump_client_routed() {
   std::string pending;  // messages for old, sent in one write
   const asio::mutable_buffer window(client_.window.get(), context_.config.limits.buffer_bytes);
   bool buffer_filled = false;
-  bool client_paused = false;  // while a batch was held (kBatchHoldPause)
+  bool client_paused = false;  // for limits.batch_hold_ms while a batch was held
   for (;;) {
     for (;;) {
       auto frame = protocol::next_frame(client_.in, context_.config.limits.max_message_bytes);
@@ -38,7 +35,7 @@ asio::awaitable<Session::End> Session::pump_client_routed() {
         if (roles_changed()) co_return End::kSwitchRoles;
       }
       std::string_view whole(client_.in.data(), frame.consumed);
-      count_client_message(frame.type);
+      if (!dispatcher_.skips(frame.type)) count_client_message(frame.type);
       const bool sent = co_await dispatcher_.take(frame.type, frame.body, whole, pending);
       if (!sent) co_return ended_by_a_unit();
       bool terminate = frame.type == 'X';
@@ -57,19 +54,31 @@ asio::awaitable<Session::End> Session::pump_client_routed() {
     if (!hold) sent = co_await dispatcher_.flush(pending);
     if (sent) sent = co_await forward_to_old(pending);
     if (!sent) co_return ended_by_a_unit();
-    std::optional<std::pair<ErrorCode, size_t>> read;
     if (hold) {
-      read = co_await read_ready_within(client_.stream, window, buffer_filled, kBatchHoldPause);
-    } else {
-      read = co_await read_ready(client_.stream, window, buffer_filled);
+      const bool readable =
+          co_await readable_within(client_.stream, context_.config.limits.batch_hold);
+      client_paused = !readable;
+      if (client_paused) continue;  // the batch goes to old on the next turn
     }
-    client_paused = !read;
-    if (client_paused) continue;  // the batch goes to old on the next turn
-    const auto [ec, n] = *read;
-    if (ec) co_return End::kClientClosed;
-    last_activity_ = Clock::now();
-    client_.in.append(client_.window.get(), n);
+    const bool more = co_await more_from_client(window, buffer_filled, pending);
+    if (!more) co_return End::kClientClosed;
   }
+}
+
+// Reads what the client sent next into client_.in; false when it is gone. What it sent before
+// it went goes to old, as PostgreSQL runs each message as it comes (a pipelined COMMIT commits).
+asio::awaitable<bool> Session::more_from_client(asio::mutable_buffer window, bool& buffer_filled,
+                                                std::string& pending) {
+  const std::pair<ErrorCode, size_t> read =
+      co_await read_ready(client_.stream, window, buffer_filled);
+  if (read.first) {
+    const bool flushed = co_await dispatcher_.flush(pending);
+    if (flushed) co_await forward_to_old(pending);
+    co_return false;
+  }
+  last_activity_ = Clock::now();
+  client_.in.append(client_.window.get(), read.second);
+  co_return true;
 }
 
 // A unit could not go on: old's connection failed, or (the mirror says) a commit new missed

@@ -21,6 +21,7 @@ void UnitDispatcher::start(std::string_view user, uint64_t sticky_hash) {
 
 asio::awaitable<bool> UnitDispatcher::take(char type, std::string_view body, std::string_view whole,
                                            std::string& pending) {
+  if (skips(type)) co_return true;  // see prepare_apart()
   Mirror& mirror = parts_.mirror;
   const bool copy_message = std::string_view("dcf").find(type) != std::string_view::npos;
   if (mirror.copying() && !copy_message) mirror.end_copy();  // old refused the COPY

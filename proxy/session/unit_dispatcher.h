@@ -69,11 +69,13 @@ class UnitDispatcher {
   // Whether the batch being gathered may wait for the client's next read before any of it goes
   // to old. Whole at its Sync, it is pinned with every value old must compute asked first; in
   // pieces it cannot stop for that (pinner_pieces.cpp). Not once part of it went to old, nor
-  // past kMaxHeldBatchBytes.
+  // past limits.batch_hold_bytes.
   bool may_hold_batch() const;
-  static constexpr size_t kMaxHeldBatchBytes = size_t{8} << 20;
-  // No batch is being gathered or sent in pieces.
-  bool between_units() const { return batch_.empty() && !batch_to_old_; }
+  // Whether the client's message of this type is skipped, as old would skip it: after an error
+  // in a batch prepare_apart() ended early, until the client's Sync.
+  bool skips(char type) const { return skipping_to_sync_ && type != 'S' && type != 'X'; }
+  // No batch is being gathered, sent in pieces, or waiting for its Sync after prepare_apart().
+  bool between_units() const { return batch_.empty() && !batch_to_old_ && !apart_until_sync_; }
 
   // standard_conforming_strings is off: '\' escapes in plain literals, which the classifier
   // (like libpg_query) does not expect, so nothing of this session is read as a read.
@@ -128,14 +130,18 @@ class UnitDispatcher {
   bool nonstandard_strings_ = false;
   bool schema_changed_ = false;  // DDL ran in the open transaction: a new version at its end
   // Extended-query messages of the batch being gathered, up to its Sync; once a batch cannot
-  // be held whole (a Flush, or it spans reads from the client) the rest goes to old as it comes.
+  // be held whole (a Flush, a client's pause, limits.batch_hold_bytes) the rest goes to old as
+  // it comes.
   std::string batch_;
   bool batch_to_old_ = false;
-  bool pieces_observed_ = false;   // old's answer to them is watched (ReplyFilter::observe())
-  bool sync_arrived_ = false;      // the pieces before it go out: its answer is counted already
-  bool skipping_to_sync_ = false;  // old failed a batch prepare_apart() ended early
-  int batch_parses_on_old_ = 0;    // Parse messages of the current batch already sent to old
-  KeptMessages partial_batch_;     // what went to old of it, for mirroring at its Sync
+  bool pieces_observed_ = false;  // old's answer to them is watched (ReplyFilter::observe())
+  bool sync_arrived_ = false;     // the pieces before it go out: its answer is counted already
+  // A batch prepare_apart() ended early on old: its rest, up to the client's Sync, is to come
+  // (and is skipped when old failed the first part).
+  bool apart_until_sync_ = false;
+  bool skipping_to_sync_ = false;
+  int batch_parses_on_old_ = 0;  // Parse messages of the current batch already sent to old
+  KeptMessages partial_batch_;   // what went to old of it, for mirroring at its Sync
   router::PreparedStatements statements_;
 };
 

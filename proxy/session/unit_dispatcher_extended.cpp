@@ -56,10 +56,7 @@ std::string parsed_queries(std::string_view batch) {
 
 asio::awaitable<bool> UnitDispatcher::route_extended(char type, std::string_view whole,
                                                      std::string& pending) {
-  if (skipping_to_sync_) {  // see prepare_apart()
-    if (type != 'S') co_return true;
-    skipping_to_sync_ = false;
-  }
+  if (type == 'S') apart_until_sync_ = skipping_to_sync_ = false;  // see prepare_apart()
   if (batch_to_old_) {
     // The rest goes to old in pieces: what came up to a Flush, or up to the end of what the
     // client sent so far (the session flushes then), so that a Bind and its Execute are
@@ -127,7 +124,8 @@ asio::awaitable<bool> UnitDispatcher::run_batch(std::string& pending) {
 }
 
 bool UnitDispatcher::may_hold_batch() const {
-  return !batch_to_old_ && !batch_.empty() && batch_.size() < kMaxHeldBatchBytes;
+  return context_.config.limits.batch_hold.count() > 0 && !batch_to_old_ && !batch_.empty() &&
+         batch_.size() < context_.config.limits.batch_hold_bytes;
 }
 
 // Sends what was gathered of the current batch to old; the rest of it follows as it comes.
@@ -182,6 +180,7 @@ asio::awaitable<bool> UnitDispatcher::prepare_apart(std::string_view batch,
   const std::optional<HeldAnswer> answer = co_await host_.run_on_old(unit, 1);
   if (!answer) co_return false;
   statements_.apply(batch, plan, true, false);
+  apart_until_sync_ = true;
   skipping_to_sync_ = !answer->sqlstate.empty();
   co_return true;
 }

@@ -105,7 +105,9 @@ TEST_F(DefaultsTest, APipelineArrivingInTwoReadsIsPinnedWhole) {
   // psycopg 3's executemany prepares its statement in the pipeline and sends each execution as
   // it goes, without a Flush: cutover waits for the rest while the client keeps sending, then
   // pins the batch whole at its Sync. In pieces, the second read's executions would find no
-  // values asked of old ahead.
+  // values asked of old ahead. The hold is long here, so that the test's pause is well inside
+  // it however slow the machine.
+  start_routing(0, "  read_your_writes_ms: 0\nlimits:\n  batch_hold_ms: 10000\n");
   Connection c = connect_proxy();
   PGconn* conn = c.get();
   ASSERT_EQ(PQenterPipelineMode(conn), 1);
@@ -114,7 +116,7 @@ TEST_F(DefaultsTest, APipelineArrivingInTwoReadsIsPinnedWhole) {
     send_prepared(conn, "many", std::to_string(i));
     if (i != 2) continue;
     ASSERT_EQ(PQflush(conn), 0);
-    // The rest comes in another read: a pause well inside the hold (kBatchHoldPause).
+    // The rest comes in another read.
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_EQ(PQpipelineSync(conn), 1);

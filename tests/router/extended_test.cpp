@@ -289,6 +289,10 @@ TEST_F(ExtendedTest, ARowLimitOnAWriteWithoutReturningIsIgnoredAsPostgresIgnores
   EXPECT_TRUE(planned.pinnable[0].runs_once);
   EXPECT_EQ(planned.pinnable[0].execute, 0);
   EXPECT_EQ(planned.ignored_row_limits, std::vector<size_t>{3});
+  // EXPLAIN ANALYZE of the same write returns rows: its limit stands.
+  EXPECT_TRUE(plan(batch(Parse{.query = "explain analyze update t set v = 1"}, Bind{},
+                         Execute{.max_rows = 1}, Sync{}))
+                  .ignored_row_limits.empty());
   EXPECT_EQ(without_ignored_row_limits(limited, planned.ignored_row_limits),
             batch(Parse{.query = "update t set v = $1 where n between 1 and 3"},
                   Bind{.parameters = {"1"}}, Describe{.kind = 'P'}, Execute{}, Sync{}));
