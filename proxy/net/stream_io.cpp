@@ -1,5 +1,8 @@
 #include "proxy/net/stream_io.h"
 
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
+
 namespace cutover::proxy {
 
 using namespace asio::experimental::awaitable_operators;
@@ -42,9 +45,17 @@ asio::awaitable<void> readable(Socket& socket) {
   co_await socket.async_wait(tcp::socket::wait_read);
 }
 
+// Whether TLS already holds bytes of the client's, decrypted or not yet: read from the socket
+// into OpenSSL's input (Asio's BIO pair), which the socket's readiness no longer shows.
+bool tls_holds_input(Stream& stream) {
+  SSL* ssl = stream.ssl_handle();
+  return SSL_pending(ssl) > 0 || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0;
+}
+
 }  // namespace
 
 asio::awaitable<bool> readable_within(Stream& stream, std::chrono::steady_clock::duration limit) {
+  if (stream.encrypted() && tls_holds_input(stream)) co_return true;
   auto ready = co_await (readable(stream.socket()) || sleep_for(limit));
   co_return ready.index() == 0;
 }

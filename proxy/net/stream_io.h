@@ -17,9 +17,10 @@ namespace cutover::proxy {
 asio::awaitable<std::pair<ErrorCode, size_t>> read_ready(Stream& stream,
                                                          asio::mutable_buffer buffer,
                                                          bool& buffer_filled);
-// Whether `stream`'s socket became readable (or failed) within `limit`. Takes nothing, so
-// giving up loses no byte. Over TLS, bytes already decrypted do not make it readable: then
-// the wait only ends at `limit`.
+// Whether `stream` has bytes to read (or failed) within `limit`: its socket became readable, or
+// TLS already holds input. Takes nothing, so giving up loses no byte. (Over TLS, Asio may keep
+// a part of a record it read that OpenSSL has not taken yet, when a record filled OpenSSL's
+// input whole: then the wait ends only at `limit`.)
 asio::awaitable<bool> readable_within(Stream& stream, std::chrono::steady_clock::duration limit);
 // Writes all of `bytes`.
 asio::awaitable<ErrorCode> write_all(Stream& stream, std::string_view bytes);

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/harness/test_certificates.h"
 #include "tests/proxy/defaults_fixture.h"
 
 namespace cutover::testing {
@@ -101,23 +102,16 @@ TEST_F(DefaultsTest, AfterAFailedDescribeTheRestOfTheBatchIsSkippedAsPostgresSki
   EXPECT_EQ(TwoClusters::new_db().query(kAllRows), old_db().query(kAllRows));
 }
 
-TEST_F(DefaultsTest, APipelineArrivingInTwoReadsIsPinnedWhole) {
-  // psycopg 3's executemany prepares its statement in the pipeline and sends each execution as
-  // it goes, without a Flush: cutover waits for the rest while the client keeps sending, then
-  // pins the batch whole at its Sync. In pieces, the second read's executions would find no
-  // values asked of old ahead. The hold is long here, so that the test's pause is well inside
-  // it however slow the machine.
-  start_routing(0, "  read_your_writes_ms: 0\nlimits:\n  batch_hold_ms: 10000\n");
-  Connection c = connect_proxy();
-  PGconn* conn = c.get();
+// Sends 30 executions of a prepared INSERT in one pipeline: after the third a flush and a
+// pause, so that the rest comes in another read, then each on its own (one write, and over TLS
+// one record, each), and the Sync. Checks the answers.
+void pipeline_in_reads(PGconn* conn) {
   ASSERT_EQ(PQenterPipelineMode(conn), 1);
   ASSERT_EQ(PQsendPrepare(conn, "many", "insert into gen (v) values ($1)", 1, nullptr), 1);
   for (int i = 0; i < 30; ++i) {
     send_prepared(conn, "many", std::to_string(i));
-    if (i != 2) continue;
     ASSERT_EQ(PQflush(conn), 0);
-    // The rest comes in another read.
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (i == 2) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_EQ(PQpipelineSync(conn), 1);
   expect_result(conn, PGRES_COMMAND_OK);  // the prepare
@@ -128,6 +122,36 @@ TEST_F(DefaultsTest, APipelineArrivingInTwoReadsIsPinnedWhole) {
   }
   expect_result(conn, PGRES_PIPELINE_SYNC);
   ASSERT_EQ(PQexitPipelineMode(conn), 1);
+}
+
+// psycopg 3's executemany prepares its statement in the pipeline and sends each execution as
+// it goes, without a Flush: cutover waits for the rest while the client keeps sending, then
+// pins the batch whole at its Sync. In pieces, the later reads' executions would find no
+// values asked of old ahead. The hold is long here, so that the test's pause is well inside
+// it however slow the machine.
+TEST_F(DefaultsTest, APipelineArrivingInSeveralReadsIsPinnedWhole) {
+  start_routing(0, "  read_your_writes_ms: 0\nlimits:\n  batch_hold_ms: 10000\n");
+  pipeline_in_reads(connect_proxy().get());
+  EXPECT_EQ(old_db().query("select count(distinct u) || ' ' || max(id) from gen"), "30 30");
+  EXPECT_EQ(TwoClusters::new_db().query(kAllRows), old_db().query(kAllRows));
+  EXPECT_EQ(proxy_->log().find("mirror_nondeterministic"), std::string::npos) << proxy_->log();
+}
+
+// The same over TLS, where records that arrived together are read from the socket at once:
+// what OpenSSL holds counts as more to come, though the socket no longer shows it.
+TEST_F(DefaultsTest, APipelineArrivingInSeveralTlsRecordsIsPinnedWhole) {
+  const TestCertificates certs;
+  start_routing(0,
+                "  read_your_writes_ms: 0\nlimits:\n  batch_hold_ms: 10000\ntls: { mode: "
+                "require, cert_file: " +
+                    certs.server_cert().string() + ", key_file: " + certs.server_key().string() +
+                    " }\n");
+  Connection c = connect(proxy_->conninfo() + " sslmode=require");
+  ASSERT_EQ(PQsslInUse(c.get()), 1);
+  const auto started = std::chrono::steady_clock::now();
+  pipeline_in_reads(c.get());
+  // Well inside the hold: the batch did not wait for it to run out.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
   EXPECT_EQ(old_db().query("select count(distinct u) || ' ' || max(id) from gen"), "30 30");
   EXPECT_EQ(TwoClusters::new_db().query(kAllRows), old_db().query(kAllRows));
   EXPECT_EQ(proxy_->log().find("mirror_nondeterministic"), std::string::npos) << proxy_->log();
