@@ -19,6 +19,12 @@ namespace json = boost::json;
 
 // PostgreSQL 15's pg_catalog functions that cannot write: the immutable and stable ones, plus a
 // few volatile ones that only read (generated from the catalog; see the file's header).
+const std::unordered_set<std::string_view>& builtin_read_only() {
+  static const std::unordered_set<std::string_view> names = {
+#include "router/builtin_functions.inc"
+  };
+  return names;
+}
 
 // Built-ins whose effect is on the session (or its transaction), not on data: they must run
 // where the session's other state is, but change nothing a mirror would need.
@@ -142,10 +148,7 @@ bool runs_outside_transactions(std::string_view type, const json::object& node) 
 }  // namespace
 
 bool builtin_read_only_function(std::string_view name) {
-  static const std::unordered_set<std::string_view> names = {
-#include "router/builtin_functions.inc"
-  };
-  return names.contains(name);
+  return builtin_read_only().contains(name);
 }
 
 std::string_view kind_name(Kind kind) {
