@@ -5,9 +5,11 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include "protocol/frontend.h"
 #include "tests/harness/test_certificates.h"
 #include "tests/proxy/defaults_fixture.h"
 
@@ -100,6 +102,44 @@ TEST_F(DefaultsTest, AfterAFailedDescribeTheRestOfTheBatchIsSkippedAsPostgresSki
   c.exec("insert into gen (v) values ('after')");
   EXPECT_EQ(old_db().query("select string_agg(v, ',') from gen"), "after");
   EXPECT_EQ(TwoClusters::new_db().query(kAllRows), old_db().query(kAllRows));
+}
+
+// After a failed Describe, PostgreSQL skips everything up to the client's Sync, a simple Query
+// included: through cutover (which ended the Parse/Describe part on old with a Sync of its
+// own) the client sees the same messages as from PostgreSQL itself, and nothing is inserted.
+TEST_F(DefaultsTest, AfterAFailedDescribeEvenAQueryIsSkippedUntilTheSync) {
+  auto answers_of = [](uint16_t port) {
+    RawClient client(port);
+    raw_login(client);
+    std::string first;
+    protocol::encode(
+        protocol::Parse{.statement = "kept", .query = "insert into gen (v) values ($1)"}, first);
+    protocol::encode(protocol::Describe{.kind = 'S', .name = "no_such_statement"}, first);
+    protocol::encode(protocol::Flush{}, first);
+    client.send(first);
+    std::string types;
+    for (std::optional<RawMessage> m; types.find('E') == std::string::npos;) {
+      m = read_message(client);
+      if (!m) return types + "(silence)";
+      types += m->type;
+    }
+    std::string rest;
+    protocol::encode(protocol::Query{.sql = "insert into gen (v) values ('a query')"}, rest);
+    protocol::encode(protocol::Bind{.statement = "kept", .parameters = {"a bind"}}, rest);
+    protocol::encode(protocol::Execute{}, rest);
+    protocol::encode(protocol::Sync{}, rest);
+    client.send(rest);
+    for (std::optional<RawMessage> m; !types.ends_with('Z');) {
+      m = read_message(client);
+      if (!m) return types + "(silence)";
+      types += m->type;
+    }
+    return types;
+  };
+  const std::string direct = answers_of(old_db().port());
+  EXPECT_EQ(direct, "1EZ");  // ParseComplete, the Describe's error, one ReadyForQuery
+  EXPECT_EQ(answers_of(proxy_->port()), direct);
+  EXPECT_EQ(old_db().query("select count(*) from gen"), "0");
 }
 
 // Sends 30 executions of a prepared INSERT in one pipeline: after the third a flush and a
