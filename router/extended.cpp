@@ -180,8 +180,10 @@ BatchPlan PreparedStatements::plan(std::string_view batch, const Classify& class
                                                        : unknown();
         merge(plan.unit, runs);
         plan.executes = true;
-        bool unlimited = body.substr(n.first.size() + 1) == std::string_view("\0\0\0\0", 4);
-        if (!unlimited && runs.writes_without_returning) {
+        // The portal's name, its NUL, the row limit: anything else is malformed (old says so).
+        const bool well_formed = body.size() == n.first.size() + 5;
+        bool unlimited = well_formed && body.ends_with(std::string_view("\0\0\0\0", 4));
+        if (well_formed && !unlimited && runs.writes_without_returning) {
           plan.ignored_row_limits.push_back(message);
           unlimited = true;
         }

@@ -97,6 +97,10 @@ def write_extended_seeds():
         ("E", b"\0\0\0\0\0"), ("C", b"Ss1\0"), ("S", b"")))
     write("extended", "flush_and_answers", extended_batch(
         ("P", b"\0deallocate all\0\0\0"), ("H", b""), ("1", b""), ("S", b"")))
+    # An Execute without its portal's name and row limit, which once crashed the row-limit
+    # check (router/extended.cpp): old refuses it, cutover must only pass it on.
+    write("extended", "malformed_execute", extended_batch(
+        ("P", b"\0update t set v = 1\0\0\0"), ("B", empty_bind), ("E", b""), ("S", b"")))
 
 
 def journal_record(sequence, outcome, unit):

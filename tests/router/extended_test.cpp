@@ -293,6 +293,11 @@ TEST_F(ExtendedTest, ARowLimitOnAWriteWithoutReturningIsIgnoredAsPostgresIgnores
   EXPECT_TRUE(plan(batch(Parse{.query = "explain analyze update t set v = 1"}, Bind{},
                          Execute{.max_rows = 1}, Sync{}))
                   .ignored_row_limits.empty());
+  // A malformed Execute (no portal name, no limit) is left for old to refuse.
+  const BatchPlan malformed = plan(batch(Parse{.query = "update t set v = 1"}, Bind{}) +
+                                   std::string("E\0\0\0\4", 5) + batch(Sync{}));
+  EXPECT_TRUE(malformed.ignored_row_limits.empty());
+  EXPECT_FALSE(malformed.pinnable[0].runs_once);
   EXPECT_EQ(without_ignored_row_limits(limited, planned.ignored_row_limits),
             batch(Parse{.query = "update t set v = $1 where n between 1 and 3"},
                   Bind{.parameters = {"1"}}, Describe{.kind = 'P'}, Execute{}, Sync{}));
