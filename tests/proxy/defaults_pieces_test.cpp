@@ -32,6 +32,15 @@ void prepare_with_flush(PGconn* conn, const std::string& name, const char* sql) 
   EXPECT_EQ(PQgetResult(conn), nullptr);
 }
 
+// The answers to `count` commands returning no rows, then the pipeline's Sync.
+void expect_commands_then_sync(PGconn* conn, int count) {
+  for (int i = 0; i < count; ++i) {
+    expect_result(conn, PGRES_COMMAND_OK);
+    EXPECT_EQ(PQgetResult(conn), nullptr);
+  }
+  expect_result(conn, PGRES_PIPELINE_SYNC);
+}
+
 // Queues one execution of `name` with `value` in the pipeline.
 void send_prepared(PGconn* conn, const std::string& name, const std::string& value) {
   const char* values[] = {value.c_str()};
@@ -65,11 +74,7 @@ TEST_F(DefaultsTest, PreparedWithAFlushThenBoundFiftyTimesInTheBatchIsPinnedWhol
   prepare_with_flush(conn, "many", "insert into gen (v) values ($1)");
   for (int i = 0; i < 50; ++i) send_prepared(conn, "many", "row " + std::to_string(i));
   ASSERT_EQ(PQpipelineSync(conn), 1);
-  for (int i = 0; i < 50; ++i) {
-    expect_result(conn, PGRES_COMMAND_OK);
-    EXPECT_EQ(PQgetResult(conn), nullptr);
-  }
-  expect_result(conn, PGRES_PIPELINE_SYNC);
+  expect_commands_then_sync(conn, 50);
   ASSERT_EQ(PQexitPipelineMode(conn), 1);
   EXPECT_EQ(old_db().query("select count(distinct u) || ' ' || min(id) || ' ' || max(id) from gen"),
             "50 1 50");
@@ -156,11 +161,7 @@ void pipeline_in_reads(PGconn* conn) {
   ASSERT_EQ(PQpipelineSync(conn), 1);
   expect_result(conn, PGRES_COMMAND_OK);  // the prepare
   EXPECT_EQ(PQgetResult(conn), nullptr);
-  for (int i = 0; i < 30; ++i) {
-    expect_result(conn, PGRES_COMMAND_OK);
-    EXPECT_EQ(PQgetResult(conn), nullptr);
-  }
-  expect_result(conn, PGRES_PIPELINE_SYNC);
+  expect_commands_then_sync(conn, 30);
   ASSERT_EQ(PQexitPipelineMode(conn), 1);
 }
 
