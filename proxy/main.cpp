@@ -16,6 +16,7 @@
 #include "proxy/base/log.h"
 #include "proxy/migration/journal_command.h"
 #include "proxy/server/server.h"
+#include "proxy/verification/verify_command.h"
 
 namespace {
 
@@ -45,6 +46,14 @@ Usage:
                                  running cutover replays by itself); what needs repair goes to
                                  the mismatch log and the open divergences (exit 1 if anything
                                  does, or new is down)
+  cutover verify --config FILE --once [--table T]... [--row-level] [--user NAME]
+                 [--database NAME]
+                                 compare old and new table by table (every table, or each
+                                 T, or verify.tables): one JSON line per difference on
+                                 stdout, a summary on stderr; exit 0 when equal, 1 when
+                                 not. With no cutover running it also opens and closes the
+                                 open divergences (docs/verification.md). NAME stands in
+                                 for backends.*.user/database where they are empty
   cutover ctl [--admin http://HOST:PORT] [--token-file FILE] COMMAND
                                  talk to a running cutover's admin port (default
                                  http://127.0.0.1:9187): status | readiness | divergences |
@@ -179,6 +188,48 @@ int journal(const std::vector<std::string>& args) {
   }
 }
 
+// verify --config FILE --once [--table T]... [--row-level] [--user NAME] [--database NAME]
+int verify(const std::vector<std::string>& args) {
+  std::string config_path;
+  bool once = false;
+  cutover::proxy::VerifyOptions options;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--once") {
+      once = true;
+      continue;
+    }
+    if (args[i] == "--row-level") {
+      options.row_level = true;
+      continue;
+    }
+    if (i + 1 >= args.size()) return usage_error(args[i] + " needs a value");
+    const std::string& value = args[++i];
+    if (args[i - 1] == "--config") {
+      config_path = value;
+    } else if (args[i - 1] == "--table") {
+      options.tables.push_back(value);
+    } else if (args[i - 1] == "--user") {
+      options.user = value;
+    } else if (args[i - 1] == "--database") {
+      options.database = value;
+    } else {
+      return usage_error("verify does not take " + args[i - 1]);
+    }
+  }
+  if (config_path.empty()) return usage_error("verify needs --config FILE");
+  if (!once) {
+    return usage_error("verify needs --once (continuous background verification is not built yet)");
+  }
+  try {
+    auto config = cutover::proxy::load_config_file(config_path);
+    const bool equal = cutover::proxy::verify_once(config, options, std::cout, std::cerr);
+    return equal ? kExitOk : kExitFailure;
+  } catch (const std::exception& e) {
+    std::cerr << "cutover: " << e.what() << "\n";
+    return kExitFailure;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -197,6 +248,7 @@ int main(int argc, char** argv) {
   if (command == "scram-verifier") return scram_verifier(args);
   if (command == "check-backends") return check_backends(args);
   if (command == "journal") return journal(args);
+  if (command == "verify") return verify(args);
   if (command == "ctl") {
     return cutover::proxy::run_ctl({args.begin() + 1, args.end()}, std::cout, std::cerr);
   }

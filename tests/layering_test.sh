@@ -16,12 +16,13 @@ declare -A may_use=(
   [proxy/auth]="proxy/net proxy/base protocol router verify"
   [proxy/control]="proxy/base protocol router verify"
   [proxy/migration]="proxy/auth proxy/control proxy/net proxy/base protocol router verify"
+  [proxy/verification]="proxy/migration proxy/auth proxy/control proxy/net proxy/base protocol router verify"
   [proxy/link]="proxy/auth proxy/net proxy/base protocol router verify"
   [proxy/mirror]="proxy/link proxy/migration proxy/auth proxy/control proxy/net proxy/base protocol router verify"
   [proxy/session]="proxy/mirror proxy/link proxy/migration proxy/auth proxy/control proxy/net proxy/base protocol router verify"
   [proxy/admin]="proxy/migration proxy/auth proxy/control proxy/net proxy/base protocol router verify"
   [proxy/server]="proxy/session proxy/mirror proxy/link proxy/admin proxy/migration proxy/auth proxy/control proxy/net proxy/base protocol router verify"
-  [proxy]="proxy/server proxy/session proxy/mirror proxy/link proxy/admin proxy/migration proxy/auth proxy/control proxy/net proxy/base protocol router verify"
+  [proxy]="proxy/verification proxy/server proxy/session proxy/mirror proxy/link proxy/admin proxy/migration proxy/auth proxy/control proxy/net proxy/base protocol router verify"
 )
 pure_forbidden='<boost/asio|<boost/beast|<libpq-fe\.h>|<asio'
 

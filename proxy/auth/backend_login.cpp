@@ -55,7 +55,7 @@ class BackendLogin {
     if (answer == 'N') {
       if (mode == SslMode::kPrefer) co_return std::nullopt;
       co_return failure("08006", "the " + target_.name + " database does not accept TLS (sslmode " +
-                                     sslmode_name() + ")");
+                                     ssl_mode_name(target_.config.sslmode) + ")");
     }
     if (answer != 'S') {
       co_return failure("08P01", "the " + target_.name +
@@ -206,19 +206,6 @@ class BackendLogin {
     LoginResult result;
     result.server_error = std::move(error);
     return result;
-  }
-
-  std::string sslmode_name() const {
-    switch (target_.config.sslmode) {
-      case SslMode::kRequire:
-        return "require";
-      case SslMode::kVerifyCa:
-        return "verify-ca";
-      case SslMode::kVerifyFull:
-        return "verify-full";
-      default:
-        return "prefer";
-    }
   }
 
   asio::awaitable<std::optional<Message>> next() {

@@ -200,6 +200,12 @@ void read_config(Section& root, Config& c) {
     s.string("journal_dir", c.verify.journal_dir);
     s.string("mismatch_log", c.verify.mismatch_log);
     s.string("divergence_log", c.verify.divergence_log);
+    s.section("checksum", [&](Section& k) {
+      k.integer("range_rows", c.verify.checksum.range_rows, 100, 100'000'000);
+      k.millis("range_ms", c.verify.checksum.range_time);
+      k.integer("max_load_percent", c.verify.checksum.max_load_percent, 1, 100);
+    });
+    s.strings("tables", c.verify.tables);
   });
   root.section("admin", [&](Section& s) {
     s.string("address", c.admin.address);

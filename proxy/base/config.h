@@ -162,6 +162,14 @@ struct LogConfig {
   LogFormat format = LogFormat::kJson;
 };
 
+// How background verification cuts tables into ranges and how hard it may press the databases
+// (proxy/verification/table_check.h).
+struct ChecksumConfig {
+  uint64_t range_rows = 10000;                // the first range's rows, and the most in one
+  std::chrono::milliseconds range_time{500};  // how long hashing one range should take
+  unsigned max_load_percent = 50;             // the share of time spent querying
+};
+
 struct VerifyConfig {
   // Where writes the mirror did not take are kept until replayed (verify/journal.h).
   std::string journal_dir = "./cutover-data/journal";
@@ -170,6 +178,9 @@ struct VerifyConfig {
   // The open divergences, kept until verification or repair closes them
   // (proxy/migration/divergence_ledger.h).
   std::string divergence_log = "./cutover-data/divergences.jsonl";
+  ChecksumConfig checksum;
+  // The tables verification compares ("schema.name" or "name"); empty: every table.
+  std::vector<std::string> tables;
 };
 
 // The admin HTTP port (proxy/admin/admin_server.h).
@@ -217,5 +228,8 @@ Config load_config_file(const std::string& path);
 
 // The effective configuration, as YAML that parse_config accepts.
 std::string to_yaml(const Config& config);
+
+// libpq's name for `mode` ("verify-full").
+std::string ssl_mode_name(SslMode mode);
 
 }  // namespace cutover::proxy

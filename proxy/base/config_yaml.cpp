@@ -91,7 +91,12 @@ std::string to_yaml(const Config& c) {
   key("verify") << YAML::BeginMap;
   key("journal_dir") << c.verify.journal_dir;
   key("mismatch_log") << c.verify.mismatch_log;
-  key("divergence_log") << c.verify.divergence_log << YAML::EndMap;
+  key("divergence_log") << c.verify.divergence_log;
+  key("checksum") << YAML::Flow << YAML::BeginMap;
+  key("range_rows") << c.verify.checksum.range_rows;
+  key("range_ms") << c.verify.checksum.range_time.count();
+  key("max_load_percent") << c.verify.checksum.max_load_percent << YAML::EndMap;
+  key("tables") << YAML::Flow << c.verify.tables << YAML::EndMap;
   key("admin") << YAML::BeginMap;
   key("address") << c.admin.address;
   key("port") << c.admin.port;
@@ -107,5 +112,7 @@ std::string to_yaml(const Config& c) {
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
+
+std::string ssl_mode_name(SslMode mode) { return name_of(mode, ssl_mode_names); }
 
 }  // namespace cutover::proxy

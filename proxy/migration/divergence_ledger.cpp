@@ -147,6 +147,27 @@ void DivergenceLedger::note(const Divergence& found, const std::vector<std::stri
   }
 }
 
+size_t DivergenceLedger::close_if(const std::function<bool(const Divergence&)>& settled,
+                                  std::string_view why) {
+  std::lock_guard lock(mutex_);
+  size_t closed = 0;
+  for (auto at = open_.begin(); at != open_.end();) {
+    const Divergence& d = at->second;
+    if (!settled(d)) {
+      ++at;
+      continue;
+    }
+    verify::append_durable_line(
+        file_, json::serialize(json::object{{"op", "close"}, {"id", d.id}, {"why", why}}));
+    log::info("divergence_closed",
+              {{"id", d.id}, {"kind", d.kind}, {"table", d.table}, {"why", why}});
+    by_identity_.erase({d.kind, d.table, d.fingerprint});
+    at = open_.erase(at);
+    ++closed;
+  }
+  return closed;
+}
+
 std::vector<Divergence> DivergenceLedger::open_items() const {
   std::lock_guard lock(mutex_);
   std::vector<Divergence> items;

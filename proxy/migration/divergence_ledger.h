@@ -8,14 +8,17 @@
 // kind, table and statement: a difference that repeats counts occurrences (in memory) rather
 // than growing the file. Thread-safe: the comparator's thread, journal replay and the sessions
 // report here, the admin port reads.
-// Not how a divergence is found (verify/comparator.h, journal_replay.h) or closed (verification).
+// Not how a divergence is found (verify/comparator.h, journal_replay.h) or proven settled
+// (proxy/verification/).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -49,6 +52,11 @@ class DivergenceLedger {
   // keys of `found` that name its table; a ledger that cannot be written is logged
   // (divergence_not_recorded) and cutover goes on.
   void note(const Divergence& found, const std::vector<std::string>& tables);
+
+  // Closes every open item `settled` picks (verification proved its rows equal, or repair
+  // fixed them), each with a durable "close" record saying why. Returns how many it closed.
+  // Throws std::system_error when the file cannot be written.
+  size_t close_if(const std::function<bool(const Divergence&)>& settled, std::string_view why);
 
   std::vector<Divergence> open_items() const;
   size_t open_count() const;

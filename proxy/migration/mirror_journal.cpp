@@ -81,6 +81,15 @@ MirrorJournal::MirrorJournal(const Config& config, DivergenceLedger& divergences
   }
 }
 
+bool MirrorJournal::held_elsewhere(const std::string& dir) {
+  try {
+    ::close(lock_directory(dir));
+    return false;
+  } catch (const std::runtime_error&) {
+    return true;
+  }
+}
+
 MirrorJournal::~MirrorJournal() {
   disk_.join();
   if (lock_fd_ >= 0) ::close(lock_fd_);

@@ -65,6 +65,9 @@ class MirrorJournal {
   // std::system_error / std::runtime_error when they are unusable).
   // What replay cannot settle is opened in `divergences`.
   MirrorJournal(const Config& config, DivergenceLedger& divergences);
+  // Whether another process holds the journal directory `dir` now (a running cutover), or it
+  // cannot be used at all.
+  static bool held_elsewhere(const std::string& dir);
   ~MirrorJournal();
   MirrorJournal(const MirrorJournal&) = delete;
   MirrorJournal& operator=(const MirrorJournal&) = delete;

@@ -85,5 +85,24 @@ TEST_F(DivergenceLedgerTest, ATornLastLineIsSkipped) {
   EXPECT_EQ(reopened.open_count(), 2u);
 }
 
+// Verification closes what it proved equal: closed items stay closed after a restart, and the
+// same difference found again is a new item.
+TEST_F(DivergenceLedgerTest, WhatIsClosedStaysClosedAfterARestart) {
+  {
+    DivergenceLedger ledger(file_);
+    ledger.open({.kind = "mismatch", .table = "public.t", .fingerprint = 1});
+    ledger.open({.kind = "mismatch", .table = "public.u", .fingerprint = 1});
+    EXPECT_EQ(ledger.close_if([](const Divergence& d) { return d.table == "public.t"; },
+                              "verified equal"),
+              1u);
+    EXPECT_EQ(ledger.close_if([](const Divergence&) { return false; }, "nothing"), 0u);
+  }
+  DivergenceLedger ledger(file_);
+  ASSERT_EQ(ledger.open_count(), 1u);
+  EXPECT_EQ(ledger.open_items()[0].table, "public.u");
+  EXPECT_EQ(ledger.open({.kind = "mismatch", .table = "public.t", .fingerprint = 1}), 3u);
+  EXPECT_EQ(lines(), 4u);
+}
+
 }  // namespace
 }  // namespace cutover::proxy
