@@ -19,15 +19,76 @@ void CommitFence::Ticket::reset() noexcept {
   number_ = 0;
 }
 
-CommitFence::Ticket CommitFence::take() {
-  std::lock_guard lock(mutex_);
+CommitFence::Ticket CommitFence::take_locked() {
   out_.insert(++last_);
   return Ticket(this, last_);
+}
+
+asio::awaitable<CommitFence::Ticket> CommitFence::admit(std::chrono::milliseconds limit) {
+  auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+  std::list<Waiter>::iterator mine;
+  {
+    std::lock_guard lock(mutex_);
+    if (!held_) co_return take_locked();
+    timer->expires_after(limit);
+    mine = admitting_.insert(admitting_.end(), Waiter{0, timer});
+  }
+  // Woken by release() (cancelled) or at the limit: either way the commit goes on.
+  const auto waited = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+  (void)waited;
+  std::lock_guard lock(mutex_);
+  admitting_.erase(mine);
+  co_return take_locked();
+}
+
+std::optional<CommitFence::Hold> CommitFence::hold(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  held_ = true;
+  if (back_.wait_for(lock, timeout, [this] { return out_.empty(); })) return Hold(this);
+  lock.unlock();
+  release();
+  return std::nullopt;
+}
+
+CommitFence::Hold& CommitFence::Hold::operator=(Hold&& other) noexcept {
+  if (this != &other) {
+    if (fence_ != nullptr) fence_->release();
+    fence_ = std::exchange(other.fence_, nullptr);
+  }
+  return *this;
+}
+
+CommitFence::Hold::~Hold() {
+  if (fence_ != nullptr) fence_->release();
+}
+
+void CommitFence::release() noexcept {
+  try {
+    std::lock_guard lock(mutex_);
+    held_ = false;
+    wake(admitting_, [](const Waiter&) { return true; });
+  } catch (...) {  // NOLINT(bugprone-empty-catch): as give_back(); admit() ends at its limit
+  }
+}
+
+// Each session's timer lives on its own thread's io_context: cancelled there.
+void CommitFence::wake(std::list<Waiter>& waiters,
+                       const std::function<bool(const Waiter&)>& which) {
+  for (Waiter& waiter : waiters) {
+    if (!waiter.timer || !which(waiter)) continue;
+    asio::post(waiter.timer->get_executor(), [timer = waiter.timer] { timer->cancel(); });
+    waiter.timer.reset();  // woken once
+  }
 }
 
 uint64_t CommitFence::horizon() const {
   std::lock_guard lock(mutex_);
   return last_;
+}
+
+size_t CommitFence::admitting() const {
+  std::lock_guard lock(mutex_);
+  return admitting_.size();
 }
 
 size_t CommitFence::waiting() const {
@@ -45,12 +106,8 @@ void CommitFence::give_back(uint64_t number) noexcept {
   try {
     std::lock_guard lock(mutex_);
     out_.erase(number);
-    for (Waiter& waiter : waiters_) {
-      if (!waiter.timer || !clear_through(waiter.limit)) continue;
-      // Each session's timer lives on its own thread's io_context: cancelled there.
-      asio::post(waiter.timer->get_executor(), [timer = waiter.timer] { timer->cancel(); });
-      waiter.timer.reset();  // woken once
-    }
+    wake(waiters_, [this](const Waiter& waiter) { return clear_through(waiter.limit); });
+    if (out_.empty()) back_.notify_all();
   } catch (...) {  // NOLINT(bugprone-empty-catch): see above
   }
 }

@@ -7,13 +7,18 @@
 // need no locks on new to finish, so the wait is one commit's round trip at most; a session
 // holding a ticket itself waits only for earlier ones, so two such sessions never wait for each
 // other. Shared by every session of the process (several instances: see docs/mirroring.md).
+// Verification can also hold commits for a moment (hold()): none half done, none starting, so
+// a snapshot of old and one of new taken then hold the same writes (docs/verification.md).
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "proxy/net/asio.h"
@@ -40,27 +45,53 @@ class CommitFence {
     uint64_t number_ = 0;
   };
 
-  Ticket take();
+  // A ticket, at once unless commits are held: then once the hold ends, or after `limit` (a
+  // hold lasts milliseconds; a commit is delayed by one, never refused).
+  asio::awaitable<Ticket> admit(std::chrono::milliseconds limit);
+
+  // Commits held: while it lives, admit() hands out no ticket.
+  class Hold {
+   public:
+    Hold(Hold&& other) noexcept : fence_(std::exchange(other.fence_, nullptr)) {}
+    Hold& operator=(Hold&& other) noexcept;
+    ~Hold();
+
+   private:
+    friend class CommitFence;
+    explicit Hold(CommitFence* fence) : fence_(fence) {}
+    CommitFence* fence_;
+  };
+  // Holds commits and waits until every ticket already out is given back: then no commit is
+  // half done (on old, not yet on new). Blocks the calling thread, which must not be a
+  // session's; nullopt (and nothing held) when tickets are still out after `timeout`.
+  std::optional<Hold> hold(std::chrono::milliseconds timeout);
   // The last ticket taken: what a write's answer from old may have seen committed.
   uint64_t horizon() const;
   // Until every ticket up to `horizon` is given back (those after `own`, and `own`, a ticket
   // the caller holds, not counted); false after `timeout` with some still out.
   asio::awaitable<bool> wait(uint64_t horizon, uint64_t own, std::chrono::milliseconds timeout);
-  // Sessions waiting now.
+  // Sessions waiting now in wait(), and in admit() for a hold to end.
   size_t waiting() const;
+  size_t admitting() const;
 
  private:
   struct Waiter {
     uint64_t limit;  // every ticket up to this must be back
     std::shared_ptr<asio::steady_timer> timer;
   };
+  Ticket take_locked();  // mutex_ held
   void give_back(uint64_t number) noexcept;
+  void release() noexcept;
+  static void wake(std::list<Waiter>& waiters, const std::function<bool(const Waiter&)>& which);
   bool clear_through(uint64_t limit) const;  // mutex_ held
 
   mutable std::mutex mutex_;
   uint64_t last_ = 0;
   std::set<uint64_t> out_;
   std::list<Waiter> waiters_;
+  bool held_ = false;
+  std::list<Waiter> admitting_;   // sessions waiting for a hold to end (limit unused)
+  std::condition_variable back_;  // a ticket was given back (for hold())
 };
 
 }  // namespace cutover::proxy

@@ -176,7 +176,7 @@ asio::awaitable<bool> Mirror::streamed_batch(std::string_view sync, std::string_
   co_await settle_pending();  // before its Sync lets old end the transaction
   co_await join(plan.unit);
   transaction_.reserve(primary_.status == 'I' || plan.unit.controls_transaction);
-  if (primary_.status == 'I' || plan.unit.commits) committing_ = context_.commits.take();
+  if (primary_.status == 'I' || plan.unit.commits) co_await admit_commit();
   // Its ReadyForQuery comes after those of the units still owed before this Sync.
   primary_.filter.hold_ready(primary_.pending_replies - 1);
   --primary_.pending_replies;  // the Sync, counted when the client sent it; run_on_old() counts it
@@ -228,7 +228,7 @@ asio::awaitable<bool> Mirror::unit(std::string_view old_prefix, std::string_view
       const bool refused = co_await refuse_commit(*refusal);
       co_return refused;
     }
-    committing_ = context_.commits.take();
+    co_await admit_commit();
   }
   std::string to_old;
   if (wrap) {
@@ -335,7 +335,7 @@ asio::awaitable<bool> Mirror::after_old(const HeldAnswer& held, bool wrap, std::
     }
     // Its tag is cutover's; an error still reaches the client.
     primary_.filter.hold_ready(0, {.drop_tags = true});
-    committing_ = context_.commits.take();
+    co_await admit_commit();
     auto commit = co_await host_.run_on_old(to_old, 1);
     if (!commit) co_return false;
     status = commit->status;

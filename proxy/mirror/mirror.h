@@ -220,6 +220,8 @@ class Mirror {
   void note_source_id(const HeldAnswer& answer);
   asio::awaitable<void> join(const router::Classification& unit);
   asio::awaitable<bool> settle(bool committed);
+  // Takes this session's CommitFence ticket before a commit goes to old (waiting out a hold).
+  asio::awaitable<void> admit_commit();
   asio::awaitable<bool> send_ready(char status);
   void note_unpinned_write(const router::Classification& unit);
   // mirror_new.cpp: the unit's side on new.

@@ -17,6 +17,15 @@
 
 namespace cutover::proxy {
 
+// Verification holds commits for the moment it takes a snapshot of each side (a few
+// milliseconds); a hold that somehow lasts longer than this delays a commit no further.
+constexpr auto kLongestHold = std::chrono::seconds(1);
+
+asio::awaitable<void> Mirror::admit_commit() {
+  auto ticket = co_await context_.commits.admit(kLongestHold);
+  committing_ = std::move(ticket);
+}
+
 std::optional<router::Refusal> Mirror::journal_refusal(const router::Classification& unit) {
   MirrorJournal* journal = context_.journal.get();
   if (journal == nullptr || unit.kind == router::Kind::kTransaction) return std::nullopt;

@@ -97,7 +97,7 @@ asio::awaitable<bool> Mirror::copy_data(char type, std::string_view whole, std::
       end.clear();
       protocol::encode(protocol::CopyFail{.message = refusal->message}, end);
     } else {
-      committing_ = context_.commits.take();
+      co_await admit_commit();
     }
   }
   auto answer = co_await host_.run_on_old(end, 1);

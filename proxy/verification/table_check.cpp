@@ -67,13 +67,11 @@ TableCheck::TableCheck(PgSession& old_db, PgSession& new_db, const TableShape& o
   }
 }
 
-verify::TableVerdict TableCheck::run() {
+verify::TableVerdict TableCheck::run(const OpenSnapshots& open_snapshots) {
   verdict_.keyed = !key_.empty();
   // One snapshot per side for the whole table: a range and its bisection see the same rows.
-  const std::string begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
-  Done done = old_db_.query(begin).has_value() && new_db_.query(begin).has_value()
-                  ? (verdict_.keyed ? walk_ranges() : compare_whole())
-                  : Done(PgError{"08006", "could not begin a snapshot"});
+  Done done = open_snapshots(old_db_, new_db_);
+  if (done) done = verdict_.keyed ? walk_ranges() : compare_whole();
   old_db_.query("ROLLBACK");
   new_db_.query("ROLLBACK");
   if (!done) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,12 @@
 #include "verify/verify_report.h"
 
 namespace cutover::proxy {
+
+// Begins a REPEATABLE READ transaction on each side with its snapshot taken (the caller ends
+// both): at once when nothing writes through cutover, or as a pair at one point of the write
+// order (verification_pass.h).
+using OpenSnapshots =
+    std::function<boost::system::result<void, PgError>(PgSession& old_db, PgSession& new_db)>;
 
 struct CheckSettings {
   uint64_t range_rows = 10000;  // the first range's rows, and the most a range holds
@@ -30,8 +37,9 @@ class TableCheck {
   // `on_old` and `on_new` describe the same qualified table on each side.
   TableCheck(PgSession& old_db, PgSession& new_db, const TableShape& on_old,
              const TableShape& on_new, const CheckSettings& settings);
-  // What was found; a database error ends the table's check as problem "unreadable".
-  verify::TableVerdict run();
+  // What was found, read in the snapshots `open_snapshots` opens (and run() rolls back); a
+  // database error ends the table's check as problem "unreadable".
+  verify::TableVerdict run(const OpenSnapshots& open_snapshots);
 
  private:
   using Done = boost::system::result<void, PgError>;

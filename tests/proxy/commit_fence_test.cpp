@@ -1,11 +1,14 @@
 // CommitFence: a write waits for the commits old's answer may have seen (the tickets taken up
 // to the horizon), never for its own session's or later ones, and a ticket given back on
-// another thread wakes it.
+// another thread wakes it. A hold (for verification's snapshot pair) waits for the tickets out
+// and keeps new ones waiting until it ends.
 #include "proxy/migration/commit_fence.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
+#include <optional>
 #include <thread>
 
 namespace cutover::proxy {
@@ -38,6 +41,49 @@ class Waiter {
   std::thread thread_;
 };
 
+// A ticket admitted on an io_context of the calling thread (commits are not held).
+CommitFence::Ticket admitted(CommitFence& fence) {
+  asio::io_context io;
+  auto ticket = asio::co_spawn(io, fence.admit(10s), asio::use_future);
+  io.run();
+  return ticket.get();
+}
+
+// Runs `fence.admit(...)` on an io_context of its own thread, keeping the ticket.
+class Admitter {
+ public:
+  explicit Admitter(CommitFence& fence) {
+    asio::co_spawn(
+        io_,
+        [&fence, this]() -> asio::awaitable<void> {
+          auto ticket = co_await fence.admit(10s);
+          ticket_ = std::move(ticket);
+          admitted_ = true;
+        },
+        asio::detached);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~Admitter() { join(); }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  bool admitted() const { return admitted_.load(); }
+
+ private:
+  asio::io_context io_{1};
+  CommitFence::Ticket ticket_;
+  std::atomic<bool> admitted_{false};
+  std::thread thread_;
+};
+
+// Until `done()`, at most 5 s.
+template <typename Done>
+bool soon(Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!done() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  return done();
+}
+
 TEST(CommitFenceTest, WithNothingOutAWriteGoesAtOnce) {
   CommitFence fence;
   Waiter waiter(fence, fence.horizon(), 0, 10s);
@@ -47,9 +93,9 @@ TEST(CommitFenceTest, WithNothingOutAWriteGoesAtOnce) {
 
 TEST(CommitFenceTest, AWriteWaitsForACommitItMayHaveSeenUntilItIsGivenBack) {
   CommitFence fence;
-  CommitFence::Ticket seen = fence.take();
+  CommitFence::Ticket seen = admitted(fence);
   const uint64_t horizon = fence.horizon();
-  CommitFence::Ticket later = fence.take();  // after the write's answer: not waited for
+  CommitFence::Ticket later = admitted(fence);  // after the write's answer: not waited for
   Waiter waiter(fence, horizon, 0, 10s);
   const auto deadline = std::chrono::steady_clock::now() + 5s;  // until it is parked
   while (fence.waiting() != 1 && std::chrono::steady_clock::now() < deadline) {
@@ -67,8 +113,8 @@ TEST(CommitFenceTest, AWriteWaitsForACommitItMayHaveSeenUntilItIsGivenBack) {
 
 TEST(CommitFenceTest, ASessionHoldingATicketWaitsOnlyForEarlierOnes) {
   CommitFence fence;
-  CommitFence::Ticket own = fence.take();
-  CommitFence::Ticket after = fence.take();
+  CommitFence::Ticket own = admitted(fence);
+  CommitFence::Ticket after = admitted(fence);
   Waiter waiter(fence, fence.horizon(), own.number(), 10s);  // neither its own nor `after`
   waiter.join();
   EXPECT_EQ(waiter.result(), 1);
@@ -76,11 +122,47 @@ TEST(CommitFenceTest, ASessionHoldingATicketWaitsOnlyForEarlierOnes) {
 
 TEST(CommitFenceTest, ACommitNeverGivenBackTimesTheWaitOut) {
   CommitFence fence;
-  CommitFence::Ticket stuck = fence.take();
+  CommitFence::Ticket stuck = admitted(fence);
   Waiter waiter(fence, fence.horizon(), 0, 50ms);
   waiter.join();
   EXPECT_EQ(waiter.result(), 0);
   EXPECT_EQ(fence.waiting(), 0u);
+}
+
+TEST(CommitFenceTest, AHoldWaitsForTheCommitsOutAndKeepsNewOnesWaitingUntilItEnds) {
+  CommitFence fence;
+  CommitFence::Ticket half_done = admitted(fence);
+  std::optional<CommitFence::Hold> hold;
+  std::atomic<bool> holding{false};
+  std::thread holder([&] {
+    hold = fence.hold(10s);
+    holding = true;
+  });
+  std::unique_ptr<Admitter> next;
+  {
+    // The holder waits for `half_done`; a commit starting now waits for the hold.
+    next = std::make_unique<Admitter>(fence);
+    ASSERT_TRUE(soon([&] { return fence.admitting() == 1; }));
+    EXPECT_FALSE(holding.load());
+    half_done.reset();
+    holder.join();
+    ASSERT_TRUE(hold.has_value());
+    EXPECT_EQ(fence.admitting(), 1u);  // still waiting: the hold is on
+    EXPECT_FALSE(next->admitted());
+  }
+  hold.reset();
+  next->join();
+  EXPECT_TRUE(next->admitted());
+  EXPECT_EQ(fence.admitting(), 0u);
+}
+
+TEST(CommitFenceTest, AHoldThatCannotEmptyTheFenceGivesUpAndHoldsNothing) {
+  CommitFence fence;
+  CommitFence::Ticket stuck = admitted(fence);
+  EXPECT_FALSE(fence.hold(50ms).has_value());
+  Admitter next(fence);  // not held: admitted at once
+  next.join();
+  EXPECT_TRUE(next.admitted());
 }
 
 }  // namespace

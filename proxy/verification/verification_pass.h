@@ -1,0 +1,46 @@
+// One verification pass, shared by `cutover verify --once` (verify_command.h) and cutover's own
+// background verification (verifier.h): logged in to both sides, both catalogs read, each
+// chosen table compared (table_check.h) in snapshots the caller opens; and the open
+// divergences settled with its verdicts.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "proxy/base/config.h"
+#include "proxy/migration/divergence_ledger.h"
+#include "proxy/verification/pg_session.h"
+#include "proxy/verification/table_check.h"
+#include "router/phase.h"
+#include "verify/verify_report.h"
+
+namespace cutover::proxy {
+
+// Logged in to `db` as backends.old/new say, `user` and `database` standing in where they are
+// empty, with the canonical forms' session settings applied.
+boost::system::result<PgSession, PgError> verification_login(const Config& config,
+                                                             router::Backend db,
+                                                             const std::string& user,
+                                                             const std::string& database);
+
+// verify.checksum's settings.
+CheckSettings check_settings(const Config& config, bool row_level);
+
+struct PassResult {
+  std::vector<verify::TableVerdict> verdicts{};
+  std::optional<PgError> error{};  // the catalogs could not be read: nothing was compared
+  bool equal() const;              // no error, and every table equal
+};
+
+// Compares every table of `wanted` ("schema.name" or "name"; empty: all) between old and new.
+PassResult run_pass(PgSession& old_db, PgSession& new_db, const std::vector<std::string>& wanted,
+                    const CheckSettings& settings, const OpenSnapshots& open_snapshots);
+
+// Opens a `verification` divergence per differing table and closes those of tables proven
+// equal (all of them when `every_table` was compared and all are equal); the caller vouches
+// that the verdicts are consistent. Returns how many it closed.
+size_t settle_divergences(DivergenceLedger& ledger,
+                          const std::vector<verify::TableVerdict>& verdicts, bool every_table);
+
+}  // namespace cutover::proxy
