@@ -58,8 +58,9 @@ Usage:
                                  talk to a running cutover's admin port (default
                                  http://127.0.0.1:9187): status | readiness | divergences |
                                  ramp PERCENT | ramp +STEP | ramp -STEP | rollback | resume |
-                                 promote [--force] | decommission (changes need the token
-                                 file)
+                                 promote [--force] | decommission | verify (start a
+                                 verification pass) | verify-report (the latest pass); changes
+                                 and verify need the token file
   cutover --help                 show this help
   cutover --version              show the version
 

@@ -21,7 +21,7 @@ declare -A may_use=(
   [proxy/mirror]="proxy/link proxy/migration proxy/auth proxy/control proxy/net proxy/base protocol router verify"
   [proxy/session]="proxy/mirror proxy/link proxy/migration proxy/auth proxy/control proxy/net proxy/base protocol router verify"
   [proxy/admin]="proxy/migration proxy/auth proxy/control proxy/net proxy/base protocol router verify"
-  [proxy/server]="proxy/session proxy/mirror proxy/link proxy/admin proxy/migration proxy/auth proxy/control proxy/net proxy/base protocol router verify"
+  [proxy/server]="proxy/verification proxy/session proxy/mirror proxy/link proxy/admin proxy/migration proxy/auth proxy/control proxy/net proxy/base protocol router verify"
   [proxy]="proxy/verification proxy/server proxy/session proxy/mirror proxy/link proxy/admin proxy/migration proxy/auth proxy/control proxy/net proxy/base protocol router verify"
 )
 pure_forbidden='<boost/asio|<boost/beast|<libpq-fe\.h>|<asio'

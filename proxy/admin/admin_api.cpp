@@ -61,6 +61,7 @@ AdminResponse AdminServer::handle(const AdminRequest& request) {
     if (path == "/status") return status();
     if (path == "/readiness") return readiness();
     if (path == "/divergences") return divergences();
+    if (path == "/verify") return verification_report();
     if (path == "/metrics") return metrics();
     if (path == "/healthz") return answer(200, json::object{{"status", "ok"}});
     if (path == "/readyz") {
@@ -71,6 +72,7 @@ AdminResponse AdminServer::handle(const AdminRequest& request) {
     if (auto refused = refuse_unauthorized(request)) return *refused;
     if (path == "/ramp") return change_ramp(request);
     if (path == "/phase") return change_phase(request);
+    if (path == "/verify") return start_verification();
   }
   return error(404, request.method + " " + path + " is not part of the admin API");
 }
@@ -135,6 +137,21 @@ json::object AdminServer::divergence_summary() const {
     for (const std::string& table : ledger->tables()) tables.emplace_back(table);
   }
   return {{"open", ledger != nullptr ? ledger->open_count() : 0}, {"tables", std::move(tables)}};
+}
+
+AdminResponse AdminServer::verification_report() const {
+  if (!view_.verification_report) return error(409, "verification runs only while cutover mirrors");
+  std::string report = view_.verification_report();
+  if (report.empty()) return error(404, "no verification pass yet: POST /verify starts one");
+  return {.body = std::move(report)};
+}
+
+AdminResponse AdminServer::start_verification() {
+  if (!view_.start_verification) return error(409, "verification runs only while cutover mirrors");
+  const std::optional<uint64_t> pass = view_.start_verification();
+  if (!pass) return error(409, "a verification pass is running: GET /verify shows it");
+  log::info("verification_requested", {{"pass", *pass}});
+  return answer(202, json::object{{"pass", *pass}});
 }
 
 AdminResponse AdminServer::divergences() const {

@@ -170,9 +170,39 @@ void print_readiness(const json::object& r, std::ostream& out) {
   }
 }
 
+// GET /verify's report: a line for the pass, one per table, one per differing row.
+void print_verify_report(const json::object& r, std::ostream& out) {
+  auto number = [](const json::object& o, std::string_view name) {
+    return text(o.if_contains(name));
+  };
+  out << "pass=" << number(r, "pass") << " running=" << number(r, "running")
+      << " equal=" << number(r, "equal");
+  if (const json::value* holds = r.if_contains("commit_holds"); holds && holds->is_object()) {
+    out << " commit_holds=" << number(holds->get_object(), "count")
+        << " longest_hold_us=" << number(holds->get_object(), "longest_us");
+  }
+  out << " divergences_closed=" << number(r, "divergences_closed") << " error=\""
+      << number(r, "error") << "\"\n";
+  const json::value* tables = r.if_contains("tables");
+  if (tables == nullptr || !tables->is_array()) return;
+  for (const json::value& t : tables->get_array()) {
+    if (!t.is_object()) continue;
+    const json::object& table = t.get_object();
+    out << "table=" << number(table, "table") << " equal=" << number(table, "equal")
+        << " rows_old=" << number(table, "rows_old") << " rows_new=" << number(table, "rows_new")
+        << " differing_rows=" << number(table, "differing_rows")
+        << " problem=" << number(table, "problem") << "\n";
+    const json::value* rows = table.if_contains("rows");
+    if (rows == nullptr || !rows->is_array()) continue;
+    for (const json::value& row : rows->get_array()) {
+      if (row.is_object()) out << "  " << json::serialize(row) << "\n";
+    }
+  }
+}
+
 int usage(std::ostream& err) {
   err << "usage: cutover ctl [--admin http://HOST:PORT] [--token-file FILE] status | readiness |\n"
-         "       divergences |\n"
+         "       divergences | verify | verify-report |\n"
          "       ramp PERCENT | ramp +STEP | ramp -STEP | promote [--force] | rollback |\n"
          "       resume | decommission | dual_write\n";
   return 2;
@@ -199,6 +229,9 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   std::string body;
   if (c.size() == 1 && (c[0] == "status" || c[0] == "readiness" || c[0] == "divergences")) {
     target = "/" + c[0];
+  } else if (c.size() == 1 && (c[0] == "verify" || c[0] == "verify-report")) {
+    verb = c[0] == "verify" ? http::verb::post : http::verb::get;
+    target = "/verify";
   } else if (c.size() == 2 && c[0] == "ramp") {
     const bool step = c[1].starts_with('+') || c[1].starts_with('-');
     const std::string number = c[1].substr(step && c[1][0] == '+' ? 1 : 0);
@@ -227,7 +260,7 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   }
   boost::system::error_code ec;
   json::value answer = json::parse(reply.body, ec);
-  if (reply.status != 200) {
+  if (reply.status != 200 && reply.status != 202) {
     const json::value* message =
         !ec && answer.is_object() ? answer.get_object().if_contains("error") : nullptr;
     err << "cutover ctl: " << reply.status << ": "
@@ -238,7 +271,11 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     err << "cutover ctl: the admin port answered something else than JSON\n";
     return 1;
   }
-  if (target == "/readiness") {
+  if (target == "/verify" && verb == http::verb::post) {
+    out << "verification pass " << text(answer.get_object().if_contains("pass")) << " started\n";
+  } else if (target == "/verify") {
+    print_verify_report(answer.get_object(), out);
+  } else if (target == "/readiness") {
     print_readiness(answer.get_object(), out);
   } else if (target == "/divergences") {
     print_divergences(answer.get_object(), out);

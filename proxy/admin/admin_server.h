@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -30,6 +31,10 @@ class ProxyContext;
 struct AdminView {
   std::function<int64_t()> clients;  // client connections being served
   std::function<bool()> draining;    // shutting down: not ready for new clients
+  // Verification (empty when cutover does not mirror): starts a pass, giving its number
+  // (nullopt while one runs); the latest pass's report ("" before the first).
+  std::function<std::optional<uint64_t>()> start_verification{};
+  std::function<std::string()> verification_report{};
 };
 
 // One HTTP request as the admin API sees it, and its answer.
@@ -75,6 +80,8 @@ class AdminServer {
   AdminResponse status() const;
   AdminResponse readiness() const;
   AdminResponse divergences() const;
+  AdminResponse verification_report() const;
+  AdminResponse start_verification();
   boost::json::object divergence_summary() const;
   AdminResponse metrics() const;
   AdminResponse change_ramp(const AdminRequest& request);

@@ -206,6 +206,8 @@ void read_config(Section& root, Config& c) {
       k.integer("max_load_percent", c.verify.checksum.max_load_percent, 1, 100);
     });
     s.strings("tables", c.verify.tables);
+    s.string("user", c.verify.user);
+    s.string("database", c.verify.database);
   });
   root.section("admin", [&](Section& s) {
     s.string("address", c.admin.address);

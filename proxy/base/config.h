@@ -181,6 +181,9 @@ struct VerifyConfig {
   ChecksumConfig checksum;
   // The tables verification compares ("schema.name" or "name"); empty: every table.
   std::vector<std::string> tables;
+  // Who verification logs in as where backends.*.user/database are empty (the client's).
+  std::string user;
+  std::string database;
 };
 
 // The admin HTTP port (proxy/admin/admin_server.h).

@@ -96,7 +96,9 @@ std::string to_yaml(const Config& c) {
   key("range_rows") << c.verify.checksum.range_rows;
   key("range_ms") << c.verify.checksum.range_time.count();
   key("max_load_percent") << c.verify.checksum.max_load_percent << YAML::EndMap;
-  key("tables") << YAML::Flow << c.verify.tables << YAML::EndMap;
+  key("tables") << YAML::Flow << c.verify.tables;
+  key("user") << c.verify.user;
+  key("database") << c.verify.database << YAML::EndMap;
   key("admin") << YAML::BeginMap;
   key("address") << c.admin.address;
   key("port") << c.admin.port;

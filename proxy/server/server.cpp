@@ -39,11 +39,18 @@ Server::Server(const Config& config, std::string config_path)
              {"read_ramp_percent", state.read_ramp / 100.0},
              {"version", state.version},
              {"store", context_.control.store()}});
+  if (context_.mirroring) verifier_ = std::make_unique<Verifier>(config, context_);
   if (config.admin.port != 0 || !config.admin.token_file.empty()) {
-    admin_ = std::make_unique<AdminServer>(
-        config, context_.control, context_,
-        AdminView{.clients = [this] { return admitted_clients_.load(); },
-                  .draining = [this] { return stopping_.load(); }});
+    AdminView view{.clients = [this] { return admitted_clients_.load(); },
+                   .draining = [this] { return stopping_.load(); }};
+    if (verifier_ != nullptr) {
+      view.start_verification = [this]() -> std::optional<uint64_t> {
+        const uint64_t next = verifier_->next_pass();
+        return verifier_->start() ? std::optional(next) : std::nullopt;
+      };
+      view.verification_report = [this] { return verifier_->report(); };
+    }
+    admin_ = std::make_unique<AdminServer>(config, context_.control, context_, std::move(view));
   }
 }
 

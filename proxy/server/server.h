@@ -13,6 +13,7 @@
 #include "proxy/base/config.h"
 #include "proxy/net/asio.h"
 #include "proxy/session/session.h"
+#include "proxy/verification/verifier.h"
 
 namespace cutover::proxy {
 
@@ -63,6 +64,7 @@ class Server {
   std::atomic<int64_t> admitted_clients_{0};
   std::atomic<int64_t> open_sessions_{0};
   std::atomic<bool> stopping_{false};
+  std::unique_ptr<Verifier> verifier_;  // null unless cutover mirrors
   std::unique_ptr<AdminServer> admin_;  // null when admin.port is 0
 };
 

@@ -29,8 +29,8 @@ boost::system::result<PgSession, PgError> verification_login(const Config& confi
                 .database = backend.database.empty() ? database : backend.database};
   if (login.user.empty() || login.database.empty()) {
     return PgError{"28000", name + ": backends." + name +
-                                ".user and .database are empty (the client's stand in): give "
-                                "--user and --database"};
+                                ".user and .database are empty (the client's stand in): set "
+                                "verify.user and verify.database, or give --user and --database"};
   }
   try {
     if (!backend.password_file.empty()) {

@@ -49,12 +49,15 @@ void settle_offline(const Config& config, const PassResult& pass, bool every_tab
 bool verify_once(const Config& config, const VerifyOptions& options, std::ostream& out,
                  std::ostream& err) {
   const auto started = std::chrono::steady_clock::now();
-  auto old_db = verification_login(config, router::Backend::kOld, options.user, options.database);
+  const std::string& user = options.user.empty() ? config.verify.user : options.user;
+  const std::string& database =
+      options.database.empty() ? config.verify.database : options.database;
+  auto old_db = verification_login(config, router::Backend::kOld, user, database);
   if (!old_db) {
     err << "cutover verify: " << old_db.error().text() << "\n";
     return false;
   }
-  auto new_db = verification_login(config, router::Backend::kNew, options.user, options.database);
+  auto new_db = verification_login(config, router::Backend::kNew, user, database);
   if (!new_db) {
     err << "cutover verify: " << new_db.error().text() << "\n";
     return false;
