@@ -89,6 +89,9 @@ TableCheck::Done TableCheck::walk_ranges() {
   uint64_t rows = settings_.range_rows;
   KeyRange range;
   for (;;) {
+    if (settings_.stop != nullptr && settings_.stop->load()) {
+      return PgError{"57014", "verification stopped: cutover is shutting down"};
+    }
     auto through = key_at(old_db_, {.after = range.after, .through = std::nullopt}, rows - 1);
     if (!through) return through.error();
     range.through = *through;

@@ -6,6 +6,7 @@
 // Not which tables are compared or what is done with the verdict (verify_command.h).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -30,6 +31,8 @@ struct CheckSettings {
   uint64_t leaf_rows = 256;     // a differing range this small is compared row by row
   double max_load = 1.0;        // the share of time spent querying; pauses fill the rest
   bool row_level = false;       // compare every range row by row, not by its digest
+  // Set when the pass must end (cutover stops): looked at before each range.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 class TableCheck {

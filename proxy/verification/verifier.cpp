@@ -72,6 +72,7 @@ Verifier::~Verifier() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
+  stop_ = true;
   wake_.notify_all();
   thread_.join();
 }
@@ -132,7 +133,9 @@ void Verifier::run_pass(uint64_t number) {
   if (!old_db || !new_db) {
     pass.error = old_db ? new_db.error() : old_db.error();
   } else {
-    pass = proxy::run_pass(*old_db, *new_db, config_.verify.tables, check_settings(config_, false),
+    CheckSettings settings = check_settings(config_, false);
+    settings.stop = &stop_;
+    pass = proxy::run_pass(*old_db, *new_db, config_.verify.tables, settings,
                            [this](PgSession& o, PgSession& n) { return open_pair(o, n); });
   }
   size_t closed = 0;
@@ -169,6 +172,7 @@ void Verifier::run_pass(uint64_t number) {
 
 // Both snapshots taken while no commit is between old and new: the same writes in each.
 boost::system::result<void, PgError> Verifier::open_pair(PgSession& old_db, PgSession& new_db) {
+  if (stop_) return PgError{"57014", "verification stopped: cutover is shutting down"};
   const MirrorJournal& journal = *context_.journal;
   auto behind = [&] {
     return PgError{"55000", "new is behind: the journal holds " +

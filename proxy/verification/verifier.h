@@ -11,6 +11,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -28,7 +29,7 @@ class Verifier {
   // Registers the cutover_verify_* metrics; `context` must hold the journal and divergences
   // (cutover mirrors). The thread starts at once and waits for start().
   Verifier(const Config& config, ProxyContext& context);
-  ~Verifier();  // a running pass stops after its current range's queries
+  ~Verifier();  // a running pass stops before its next range
   Verifier(const Verifier&) = delete;
   Verifier& operator=(const Verifier&) = delete;
 
@@ -51,9 +52,10 @@ class Verifier {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
-  bool wanted_ = false;   // start() asked for a pass
-  bool running_ = false;  // a pass is running
-  uint64_t passes_ = 0;   // started so far
+  std::atomic<bool> stop_{false};  // stopping_, for a running pass to see
+  bool wanted_ = false;            // start() asked for a pass
+  bool running_ = false;           // a pass is running
+  uint64_t passes_ = 0;            // started so far
   std::string report_;
   double longest_hold_ms_ = 0;  // in the running pass (its thread only)
   uint64_t holds_taken_ = 0;

@@ -23,7 +23,7 @@ while (($#)); do
   case $1 in
     --quick) seconds=5; scale=2; shift ;;
     --cutover) cutover_bin=${2:?--cutover needs a path}; shift 2 ;;
-    *) sed -n '10,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    *) sed -n '10,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
   esac
 done
 die() { echo "verify_under_load: ERROR: $*" >&2; exit 1; }
