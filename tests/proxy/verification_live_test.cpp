@@ -87,6 +87,7 @@ TEST_F(VerificationLiveTest, PassesUnderSixteenWritersFindNothingThenFindWhatCha
   EXPECT_EQ(get("/verify").status, 404);                      // no pass yet
   EXPECT_EQ(post("/verify", "", "wrong-token").status, 401);  // starting one takes the token
   std::vector<std::thread> writers;
+  writers.reserve(kClients);
   std::atomic<int> done{0};
   for (int client = 0; client < kClients; ++client) {
     writers.emplace_back([&, client] {
