@@ -57,7 +57,8 @@ backends:
   new: { host: 127.0.0.1, port: $new_port, user: postgres, password_file: $state/backend.password,
          sslmode: verify-full, sslrootcert: $certs/ca.crt }
 migration: { phase: dual_write, read_ramp_percent: 0 }
-verify: { journal_dir: $state/journal, mismatch_log: $state/mismatches.jsonl, divergence_log: $state/divergences.jsonl }
+verify: { journal_dir: $state/journal, mismatch_log: $state/mismatches.jsonl, divergence_log: $state/divergences.jsonl,
+          database: postgres }
 admin: { port: $admin_port, token_file: $state/admin.token, audit_log: $state/audit.jsonl }
 control: { store: "file:$state/state.json" }
 log: { level: info, format: text }
