@@ -50,11 +50,13 @@ std::string canonical_row_sql(const std::vector<Column>& columns) {
   if (columns.empty()) return "''";
   // quote_nullable() writes NULL bare and every value quoted (quotes and backslashes escaped),
   // so no two rows share a text; a third faster than length-prefixing each value.
-  std::string row = "concat_ws(','";
-  for (const Column& column : columns) {
-    row.append(", quote_nullable(").append(canonical_column_sql(column)).append(")");
+  // VARIADIC: a function call takes at most 100 arguments, a table up to 1,600 columns.
+  std::string row = "concat_ws(',', VARIADIC ARRAY[";
+  for (size_t i = 0; i < columns.size(); ++i) {
+    row.append(i > 0 ? ", " : "").append("quote_nullable(");
+    row.append(canonical_column_sql(columns[i])).append(")");
   }
-  return row + ")";
+  return row + "]::text[])";
 }
 
 std::string row_hash_sql(const std::vector<Column>& columns) {

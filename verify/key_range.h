@@ -14,7 +14,7 @@ namespace cutover::verify {
 
 struct KeyColumn {
   std::string name;
-  std::string type;  // format_type(): what a key's text is cast back to
+  std::string type;  // what a key's text is cast back to: format_type() without a modifier
   // A collation to order by instead of the column's own: "C" when old's and new's differ
   // (their orders could disagree, and a range would hold other rows on each side).
   std::string collation{};

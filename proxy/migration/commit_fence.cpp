@@ -25,20 +25,23 @@ CommitFence::Ticket CommitFence::take_locked() {
 }
 
 asio::awaitable<CommitFence::Ticket> CommitFence::admit(std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
   auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
-  std::list<Waiter>::iterator mine;
-  {
+  for (;;) {
+    std::list<Waiter>::iterator mine;
+    {
+      std::lock_guard lock(mutex_);
+      // Held again, or woken by an earlier release(): wait on, up to the limit.
+      if (!held_ || std::chrono::steady_clock::now() >= deadline) co_return take_locked();
+      timer->expires_at(deadline);
+      mine = admitting_.insert(admitting_.end(), Waiter{0, timer});
+    }
+    // Woken by release() (cancelled) or at the limit; looked at again either way.
+    const auto waited = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+    (void)waited;
     std::lock_guard lock(mutex_);
-    if (!held_) co_return take_locked();
-    timer->expires_after(limit);
-    mine = admitting_.insert(admitting_.end(), Waiter{0, timer});
+    admitting_.erase(mine);
   }
-  // Woken by release() (cancelled) or at the limit: either way the commit goes on.
-  const auto waited = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
-  (void)waited;
-  std::lock_guard lock(mutex_);
-  admitting_.erase(mine);
-  co_return take_locked();
 }
 
 std::optional<CommitFence::Hold> CommitFence::hold(std::chrono::milliseconds timeout) {

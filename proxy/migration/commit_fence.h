@@ -46,7 +46,8 @@ class CommitFence {
   };
 
   // A ticket, at once unless commits are held: then once the hold ends, or after `limit` (a
-  // hold lasts milliseconds; a commit is delayed by one, never refused).
+  // hold lasts milliseconds; a commit is delayed by one, never refused). A commit admitted at
+  // its limit moves horizon() while the hold is on: the holder checks that.
   asio::awaitable<Ticket> admit(std::chrono::milliseconds limit);
 
   // Commits held: while it lives, admit() hands out no ticket.

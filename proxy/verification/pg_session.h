@@ -7,6 +7,7 @@
 
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <boost/system/result.hpp>
 #include <chrono>
 #include <memory>
@@ -34,6 +35,9 @@ struct PgLogin {
   std::string database{};  // likewise
   std::string password{};  // from the backend's password file; may be empty
   std::chrono::seconds connect_timeout{10};
+  std::chrono::milliseconds query_timeout{std::chrono::minutes(10)};  // receive()'s default
+  // Set when the work must end (cutover stops): a query waiting for its answer is cancelled.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 class PgSession {
@@ -44,18 +48,26 @@ class PgSession {
   // Runs `sql` (one or more statements; the last one's rows are returned).
   Rows query(const std::string& sql);
   // query() in two halves, so that old and new can work on a query at the same time: send()
-  // returns at once, receive() waits for the answer (send()'s error, if it failed).
+  // returns at once, receive() waits for the answer (send()'s error, if it failed) at most
+  // `timeout` (the login's query_timeout when none is given). A query unanswered in time, or
+  // when the stop flag is set, is cancelled and the connection closed: later queries fail.
   void send(const std::string& sql);
-  Rows receive();
+  Rows receive(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
   const std::string& name() const { return name_; }
 
  private:
   using Connection = std::unique_ptr<PGconn, decltype(&PQfinish)>;
-  PgSession(std::string name, Connection connection)
-      : name_(std::move(name)), connection_(std::move(connection)) {}
+  PgSession(const PgLogin& login, Connection connection)
+      : name_(login.name),
+        query_timeout_(login.query_timeout),
+        stop_(login.stop),
+        connection_(std::move(connection)) {}
+  std::optional<PgError> await_result(std::chrono::steady_clock::time_point deadline);
 
   std::string name_;
+  std::chrono::milliseconds query_timeout_;
+  const std::atomic<bool>* stop_;
   Connection connection_;
   std::optional<PgError> send_failed_;
 };

@@ -4,11 +4,12 @@ namespace cutover::proxy {
 namespace {
 
 // One row per column: schema, table, column, base type's name, the type as format_type()
-// prints it, its place in the primary key (0: not in it) and its effective collation. A
-// domain's base is one level down (a domain over a domain keeps the inner domain's name, and
-// is hashed as its text).
+// prints it without its modifier (a key read from the other side, numeric(10,3) where this
+// one is numeric(10,0), must not be rounded into another key by the cast back), its place in the
+// primary key (0: not in it) and its effective collation. A domain's base is one level down (a
+// domain over a domain keeps the inner domain's name, and is hashed as its text).
 constexpr const char* kColumns = R"(
-SELECT n.nspname, c.relname, a.attname, bt.typname, format_type(a.atttypid, a.atttypmod),
+SELECT n.nspname, c.relname, a.attname, bt.typname, format_type(a.atttypid, NULL),
        coalesce((SELECT k.place FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, place)
                  WHERE k.attnum = a.attnum), 0),
        CASE WHEN a.attcollation = 0 THEN ''

@@ -18,10 +18,12 @@ std::string names_of(const std::vector<std::string>& names) {
   return joined;
 }
 
-// The key of a row read with key_text_sql() first.
-KeyValue key_of(const PgRow& row, size_t columns) {
+// The `columns` columns of `row` from `first` on: a key read with key_text_sql() (first 0).
+KeyValue key_of(const PgRow& row, size_t first, size_t columns) {
   KeyValue key;
-  for (size_t i = 0; i < columns && i < row.size(); ++i) key.push_back(row[i].value_or(""));
+  for (size_t i = first; i < first + columns && i < row.size(); ++i) {
+    key.push_back(row[i].value_or(""));
+  }
   return key;
 }
 
@@ -85,6 +87,19 @@ std::string TableCheck::hash_sql(const PgSession& db) const {
   return verify::row_hash_sql(&db == &old_db_ ? old_columns_ : new_columns_);
 }
 
+std::string TableCheck::canonical_key_sql(const PgSession& db) const {
+  const std::vector<verify::Column>& columns = &db == &old_db_ ? old_columns_ : new_columns_;
+  std::string sql;
+  for (const verify::KeyColumn& key : key_) {
+    const auto column = std::find_if(columns.begin(), columns.end(),
+                                     [&](const verify::Column& c) { return c.name == key.name; });
+    sql += (sql.empty() ? "" : ", ");
+    sql += column != columns.end() ? verify::canonical_column_sql(*column)
+                                   : verify::quote_identifier(key.name) + "::text";
+  }
+  return sql;
+}
+
 TableCheck::Done TableCheck::walk_ranges() {
   uint64_t rows = settings_.range_rows;
   KeyRange range;
@@ -130,7 +145,9 @@ TableCheck::Done TableCheck::bisect(const KeyRange& range, const RangeDigest& on
   PgSession& larger = on_old.rows >= on_new.rows ? old_db_ : new_db_;
   auto middle = key_at(larger, range, most / 2 - 1);
   if (!middle) return middle.error();
-  if (!*middle) return compare_rows(range);  // cannot happen in one snapshot; be safe
+  // Halving must shrink the range; should a key read on one side not split it on the other
+  // (the types differ), its rows are compared one by one instead of recursing for ever.
+  if (!*middle || *middle == range.after || *middle == range.through) return compare_rows(range);
   for (const KeyRange& half : {KeyRange{range.after, *middle}, KeyRange{*middle, range.through}}) {
     ++verdict_.ranges;
     auto both = digests(half);
@@ -141,12 +158,14 @@ TableCheck::Done TableCheck::bisect(const KeyRange& range, const RangeDigest& on
   return {};
 }
 
-// Every row of `range` by key and hash on both sides, matched by key; reported in key order.
+// Every row of `range` by key and hash on both sides, matched by the key's canonical text (an
+// integer key on old is a bigint on new, numeric(10,1) is numeric(10,3): 1.5 is 1.500);
+// reported by each side's own text of the key, in key order.
 TableCheck::Done TableCheck::compare_rows(const KeyRange& range) {
   for (PgSession* db : {&old_db_, &new_db_}) {
-    db->send("SELECT " + verify::key_text_sql(key_) + ", " + hash_sql(*db) + " FROM " + from_ +
-             " WHERE " + verify::range_predicate(key_, range) + " ORDER BY " +
-             verify::key_order_sql(key_));
+    db->send("SELECT " + verify::key_text_sql(key_) + ", " + canonical_key_sql(*db) + ", " +
+             hash_sql(*db) + " FROM " + from_ + " WHERE " + verify::range_predicate(key_, range) +
+             " ORDER BY " + verify::key_order_sql(key_));
   }
   auto old_rows = old_db_.receive();
   auto new_rows = new_db_.receive();
@@ -155,22 +174,29 @@ TableCheck::Done TableCheck::compare_rows(const KeyRange& range) {
     verdict_.rows_old += old_rows->size();
     verdict_.rows_new += new_rows->size();
   }
-  std::map<KeyValue, std::string> on_new;
-  for (const PgRow& row : *new_rows) on_new[key_of(row, key_.size())] = row.back().value_or("");
+  struct Seen {
+    KeyValue key;  // as new writes it
+    std::string hash;
+  };
+  const size_t n = key_.size();
+  std::map<KeyValue, Seen> on_new;  // by canonical key
+  for (const PgRow& row : *new_rows) {
+    on_new[key_of(row, n, n)] = {key_of(row, 0, n), row.back().value_or("")};
+  }
   for (const PgRow& row : *old_rows) {
-    KeyValue key = key_of(row, key_.size());
-    const auto found = on_new.find(key);
+    const KeyValue key = key_of(row, 0, n);
+    const auto found = on_new.find(key_of(row, n, n));
     if (found == on_new.end()) {
       add({.kind = RowDifference::Kind::kMissingOnNew, .key = verify::describe_key(key_, key)});
       continue;
     }
-    const bool same = found->second == row.back().value_or("");
+    const bool same = found->second.hash == row.back().value_or("");
     on_new.erase(found);
     if (same) continue;
     if (Done noted = note_different(key); !noted) return noted;
   }
-  for (const auto& [key, hash] : on_new) {
-    add({.kind = RowDifference::Kind::kOnlyOnNew, .key = verify::describe_key(key_, key)});
+  for (const auto& [canonical, seen] : on_new) {
+    add({.kind = RowDifference::Kind::kOnlyOnNew, .key = verify::describe_key(key_, seen.key)});
   }
   return {};
 }
@@ -237,7 +263,7 @@ boost::system::result<std::optional<KeyValue>, PgError> TableCheck::key_at(PgSes
                        verify::key_order_sql(key_) + " LIMIT 1 OFFSET " + std::to_string(offset));
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<KeyValue>();
-  return std::optional<KeyValue>(key_of(rows->front(), key_.size()));
+  return std::optional<KeyValue>(key_of(rows->front(), 0, key_.size()));
 }
 
 // A table without a primary key (or whose keys differ): one digest of all its rows on each

@@ -64,6 +64,7 @@ class TableCheck {
       PgSession& db, const verify::KeyRange& range, uint64_t offset);
   void add(verify::RowDifference difference);
   std::string hash_sql(const PgSession& db) const;
+  std::string canonical_key_sql(const PgSession& db) const;  // each key column's canonical text
 
   PgSession& old_db_;
   PgSession& new_db_;

@@ -19,7 +19,8 @@ constexpr size_t kKeysPerDivergence = 10;
 boost::system::result<PgSession, PgError> verification_login(const Config& config,
                                                              router::Backend db,
                                                              const std::string& user,
-                                                             const std::string& database) {
+                                                             const std::string& database,
+                                                             const std::atomic<bool>* stop) {
   const bool old = db == router::Backend::kOld;
   const BackendConfig& backend = old ? config.backends.old_db : config.backends.new_db;
   const std::string name = old ? "old" : "new";
@@ -39,6 +40,7 @@ boost::system::result<PgSession, PgError> verification_login(const Config& confi
   } catch (const std::exception& e) {
     return PgError{"28P01", e.what()};
   }
+  login.stop = stop;
   login.connect_timeout =
       std::chrono::duration_cast<std::chrono::seconds>(std::max<std::chrono::milliseconds>(
           config.timeouts.backend_connect, std::chrono::seconds(1)));
@@ -112,6 +114,14 @@ PassResult run_pass(PgSession& old_db, PgSession& new_db, const std::vector<std:
   auto on_old = read_tables(old_db);
   auto on_new = on_old ? read_tables(new_db) : on_old;
   if (!on_old || !on_new) return {.error = (on_old ? on_new : on_old).error()};
+  // A name that matches nothing is a mistake (a typo would otherwise verify nothing, equal).
+  for (const std::string& name : wanted) {
+    auto named = [&](const auto& entry) { return names(name, entry.second); };
+    if (std::none_of(on_old->begin(), on_old->end(), named) &&
+        std::none_of(on_new->begin(), on_new->end(), named)) {
+      return {.error = PgError{"42P01", "no table named " + name + " on old or new"}};
+    }
+  }
   return {.verdicts =
               compare_tables(old_db, new_db, *on_old, *on_new, wanted, settings, open_snapshots)};
 }
@@ -135,18 +145,18 @@ size_t settle_divergences(DivergenceLedger& ledger,
                           const std::vector<verify::TableVerdict>& verdicts, bool every_table) {
   std::set<std::string> equal;
   std::multimap<std::string, bool> by_name;  // unqualified name: each such table's equality
-  bool all_equal = true;
   for (const auto& verdict : verdicts) {
-    if (!verdict.equal()) ledger.open(divergence_of(verdict));
+    // A table that could not be read was not compared: nothing is known of it.
+    if (!verdict.equal() && verdict.problem != "unreadable") ledger.open(divergence_of(verdict));
     if (verdict.equal()) equal.insert(verdict.table);
-    all_equal = all_equal && verdict.equal();
     by_name.emplace(verdict.table.substr(verdict.table.find('.') + 1), verdict.equal());
   }
-  // An item names its table as the statement wrote it: "s.t", or "t" (then every verified
-  // table of that name must be equal).
+  // An item names its table as the statement wrote it: "s.t", or "t" (then the pass must have
+  // covered every table, and each one of that name must be equal). An item without a table,
+  // or of a table not compared, stays open: nothing proved it.
   auto proven = [&](const Divergence& d) {
-    if (every_table && all_equal) return true;
     if (equal.contains(d.table)) return true;
+    if (!every_table || d.table.find('.') != std::string::npos) return false;
     const auto [first, last] = by_name.equal_range(d.table);
     return first != last && std::all_of(first, last, [](const auto& e) { return e.second; });
   };

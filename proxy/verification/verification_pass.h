@@ -19,10 +19,9 @@ namespace cutover::proxy {
 
 // Logged in to `db` as backends.old/new say, `user` and `database` standing in where they are
 // empty, with the canonical forms' session settings applied.
-boost::system::result<PgSession, PgError> verification_login(const Config& config,
-                                                             router::Backend db,
-                                                             const std::string& user,
-                                                             const std::string& database);
+boost::system::result<PgSession, PgError> verification_login(
+    const Config& config, router::Backend db, const std::string& user, const std::string& database,
+    const std::atomic<bool>* stop = nullptr);
 
 // verify.checksum's settings.
 CheckSettings check_settings(const Config& config, bool row_level);
@@ -33,12 +32,14 @@ struct PassResult {
   bool equal() const;              // no error, and every table equal
 };
 
-// Compares every table of `wanted` ("schema.name" or "name"; empty: all) between old and new.
+// Compares every table of `wanted` ("schema.name" or "name"; empty: all) between old and new;
+// an error when a name of `wanted` matches no table on either side.
 PassResult run_pass(PgSession& old_db, PgSession& new_db, const std::vector<std::string>& wanted,
                     const CheckSettings& settings, const OpenSnapshots& open_snapshots);
 
-// Opens a `verification` divergence per differing table and closes those of tables proven
-// equal (all of them when `every_table` was compared and all are equal); the caller vouches
+// Opens a `verification` divergence per differing table (not for one that could not be read)
+// and closes the open divergences of tables proven equal; `every_table`: the pass covered every
+// table, so an unqualified name is known to mean only tables it compared. The caller vouches
 // that the verdicts are consistent. Returns how many it closed.
 size_t settle_divergences(DivergenceLedger& ledger,
                           const std::vector<verify::TableVerdict>& verdicts, bool every_table);

@@ -120,25 +120,39 @@ void Verifier::run_pass(uint64_t number) {
   const int64_t started = unix_ms_now();
   longest_hold_ms_ = 0;
   holds_taken_ = 0;
-  json::object report{{"pass", number}, {"running", true}, {"started_unix_ms", started}};
   {
     std::lock_guard lock(mutex_);
-    report_ = json::serialize(report);
+    report_ = json::serialize(
+        json::object{{"pass", number}, {"running", true}, {"started_unix_ms", started}});
   }
   log::info("verification_started", {{"pass", number}});
-  const VerifyConfig& v = config_.verify;
-  auto old_db = verification_login(config_, router::Backend::kOld, v.user, v.database);
-  auto new_db = verification_login(config_, router::Backend::kNew, v.user, v.database);
   PassResult pass;
-  if (!old_db || !new_db) {
-    pass.error = old_db ? new_db.error() : old_db.error();
-  } else {
-    CheckSettings settings = check_settings(config_, false);
-    settings.stop = &stop_;
-    pass = proxy::run_pass(*old_db, *new_db, config_.verify.tables, settings,
-                           [this](PgSession& o, PgSession& n) { return open_pair(o, n); });
-  }
   size_t closed = 0;
+  try {
+    pass = compare_all();
+    // A pass cut short by a shutdown proved nothing about the tables it did not reach.
+    if (!pass.error && !stop_) {
+      closed =
+          settle_divergences(*context_.divergences, pass.verdicts, config_.verify.tables.empty());
+    }
+  } catch (const std::exception& e) {  // the ledger's disk, memory: reported, never fatal
+    pass.error = PgError{"XX000", std::string("verification failed: ") + e.what()};
+  }
+  publish(number, started, pass, closed);
+}
+
+PassResult Verifier::compare_all() {
+  const VerifyConfig& v = config_.verify;
+  auto old_db = verification_login(config_, router::Backend::kOld, v.user, v.database, &stop_);
+  auto new_db = verification_login(config_, router::Backend::kNew, v.user, v.database, &stop_);
+  if (!old_db || !new_db) return {.error = old_db ? new_db.error() : old_db.error()};
+  CheckSettings settings = check_settings(config_, false);
+  settings.stop = &stop_;
+  return proxy::run_pass(*old_db, *new_db, v.tables, settings,
+                         [this](PgSession& o, PgSession& n) { return open_pair(o, n); });
+}
+
+void Verifier::publish(uint64_t number, int64_t started, const PassResult& pass, size_t closed) {
   json::array tables;
   bool every_table_read = !pass.error;
   for (const verify::TableVerdict& v : pass.verdicts) {
@@ -146,32 +160,48 @@ void Verifier::run_pass(uint64_t number) {
     mismatched_rows_.Add({{"table", v.table}}).Set(static_cast<double>(v.differing_rows));
     every_table_read = every_table_read && v.problem != "unreadable";
   }
-  if (!pass.error)
-    closed =
-        settle_divergences(*context_.divergences, pass.verdicts, config_.verify.tables.empty());
   if (every_table_read) last_success_.Set(static_cast<double>(unix_ms_now()) / 1000);
-  report["running"] = false;
-  report["finished_unix_ms"] = unix_ms_now();
-  report["equal"] = pass.equal();
-  report["error"] = pass.error ? pass.error->text() : "";
-  report["tables"] = std::move(tables);
+  const std::string error = pass.error ? pass.error->text() : "";
   // Microseconds as an integer: Boost.JSON writes every double in exponent form.
-  report["commit_holds"] = {{"count", holds_taken_},
-                            {"longest_us", static_cast<int64_t>(longest_hold_ms_ * 1000)}};
-  report["divergences_closed"] = closed;
+  const auto longest_us = static_cast<int64_t>(longest_hold_ms_ * 1000);
+  json::object report{{"pass", number},
+                      {"running", false},
+                      {"started_unix_ms", started},
+                      {"finished_unix_ms", unix_ms_now()},
+                      {"equal", pass.equal()},
+                      {"error", error},
+                      {"tables", std::move(tables)},
+                      {"commit_holds", {{"count", holds_taken_}, {"longest_us", longest_us}}},
+                      {"divergences_closed", closed}};
   log::write(pass.equal() ? log::Level::kInfo : log::Level::kWarn, "verification_finished",
              {{"pass", number},
               {"equal", pass.equal()},
               {"tables", pass.verdicts.size()},
-              {"error", pass.error ? pass.error->text() : ""},
-              {"longest_hold_ms", longest_hold_ms_},
+              {"error", error},
+              {"longest_hold_us", longest_us},
               {"divergences_closed", closed}});
   std::lock_guard lock(mutex_);
   report_ = json::serialize(report);
 }
 
-// Both snapshots taken while no commit is between old and new: the same writes in each.
+// A pair of snapshots holding the same writes, tried again when a commit slipped past the hold.
 boost::system::result<void, PgError> Verifier::open_pair(PgSession& old_db, PgSession& new_db) {
+  constexpr int kTries = 3;
+  for (int attempt = 1;; ++attempt) {
+    auto paired = take_pair(old_db, new_db);
+    if (!paired) return paired.error();
+    if (*paired) return {};
+    old_db.query("ROLLBACK");
+    new_db.query("ROLLBACK");
+    if (attempt == kTries) {
+      return PgError{"55P03", "commits kept going on while the snapshots were taken"};
+    }
+  }
+}
+
+// Both snapshots taken while no commit is between old and new: the same writes in each. False
+// when a commit went on meanwhile (one that waited past its limit, CommitFence::admit).
+boost::system::result<bool, PgError> Verifier::take_pair(PgSession& old_db, PgSession& new_db) {
   if (stop_) return PgError{"57014", "verification stopped: cutover is shutting down"};
   const MirrorJournal& journal = *context_.journal;
   auto behind = [&] {
@@ -183,11 +213,13 @@ boost::system::result<void, PgError> Verifier::open_pair(PgSession& old_db, PgSe
   std::optional<CommitFence::Hold> hold = context_.commits.hold(kHoldWait);
   if (!hold) return PgError{"55P03", "commits in flight did not end within 2 s"};
   const auto held = std::chrono::steady_clock::now();
+  const uint64_t horizon = context_.commits.horizon();
   const std::string begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1";
   old_db.send(begin);
   new_db.send(begin);
-  auto on_old = old_db.receive();
-  auto on_new = new_db.receive();
+  auto on_old = old_db.receive(kHoldWait);
+  auto on_new = new_db.receive(kHoldWait);
+  const bool slipped = context_.commits.horizon() != horizon;
   hold.reset();
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - held;
   holds_.Observe(took.count());
@@ -196,7 +228,7 @@ boost::system::result<void, PgError> Verifier::open_pair(PgSession& old_db, PgSe
   if (!on_old || !on_new) return on_old ? on_new.error() : on_old.error();
   // A commit new refused while the pair was taken went to the journal: new lacks it.
   if (journal.holds_records()) return behind();
-  return {};
+  return !slipped;
 }
 
 }  // namespace cutover::proxy

@@ -21,6 +21,7 @@
 #include "proxy/base/config.h"
 #include "proxy/migration/proxy_context.h"
 #include "proxy/verification/pg_session.h"
+#include "proxy/verification/verification_pass.h"
 
 namespace cutover::proxy {
 
@@ -42,7 +43,10 @@ class Verifier {
  private:
   void run();
   void run_pass(uint64_t number);
+  PassResult compare_all();
+  void publish(uint64_t number, int64_t started, const PassResult& pass, size_t closed);
   boost::system::result<void, PgError> open_pair(PgSession& old_db, PgSession& new_db);
+  boost::system::result<bool, PgError> take_pair(PgSession& old_db, PgSession& new_db);
 
   const Config& config_;
   ProxyContext& context_;

@@ -52,11 +52,11 @@ CommitFence::Ticket admitted(CommitFence& fence) {
 // Runs `fence.admit(...)` on an io_context of its own thread, keeping the ticket.
 class Admitter {
  public:
-  explicit Admitter(CommitFence& fence) {
+  explicit Admitter(CommitFence& fence, std::chrono::milliseconds limit = 10s) {
     asio::co_spawn(
         io_,
-        [&fence, this]() -> asio::awaitable<void> {
-          auto ticket = co_await fence.admit(10s);
+        [&fence, limit, this]() -> asio::awaitable<void> {
+          auto ticket = co_await fence.admit(limit);
           ticket_ = std::move(ticket);
           admitted_ = true;
         },
@@ -154,6 +154,19 @@ TEST(CommitFenceTest, AHoldWaitsForTheCommitsOutAndKeepsNewOnesWaitingUntilItEnd
   next->join();
   EXPECT_TRUE(next->admitted());
   EXPECT_EQ(fence.admitting(), 0u);
+}
+
+// A hold never stops a commit for long: past its limit it goes on, and the holder sees it by
+// the horizon (the verifier then takes its pair again).
+TEST(CommitFenceTest, ACommitPastItsLimitGoesOnDuringAHoldAndMovesTheHorizon) {
+  CommitFence fence;
+  std::optional<CommitFence::Hold> hold = fence.hold(1s);
+  ASSERT_TRUE(hold.has_value());
+  const uint64_t horizon = fence.horizon();
+  Admitter late(fence, 20ms);
+  late.join();
+  EXPECT_TRUE(late.admitted());
+  EXPECT_EQ(fence.horizon(), horizon + 1);
 }
 
 TEST(CommitFenceTest, AHoldThatCannotEmptyTheFenceGivesUpAndHoldsNothing) {

@@ -57,10 +57,10 @@ TEST(CanonicalRowTest, EachFamilyHasItsForm) {
   // Each column's text quoted, NULL bare: no two rows share a text.
   EXPECT_EQ(
       canonical_row_sql({{.name = "a", .base_type = "text"}, {.name = "b", .base_type = "int4"}}),
-      R"(concat_ws(',', quote_nullable("a"::text), quote_nullable("b"::text)))");
+      R"(concat_ws(',', VARIADIC ARRAY[quote_nullable("a"::text), quote_nullable("b"::text)]::text[]))");
   EXPECT_EQ(
       row_hash_sql({{.name = "a", .base_type = "text"}}),
-      R"(('x' || left(md5(concat_ws(',', quote_nullable("a"::text))), 16))::bit(64)::bigint)");
+      R"(('x' || left(md5(concat_ws(',', VARIADIC ARRAY[quote_nullable("a"::text)]::text[])), 16))::bit(64)::bigint)");
 }
 
 TEST(VerifyReportTest, OneLinePerDifferenceThenTheTablesProblem) {
