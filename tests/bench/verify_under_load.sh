@@ -31,17 +31,27 @@ die() { echo "verify_under_load: ERROR: $*" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/cutover-verify-bench.XXXXXX)
 chmod 755 "$work"
-proxy_pid=""
+proxy_pid="" watchdog_pid=""
 cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  # The watchdog's sleep must not outlive the script: it would hold ctest's output pipe open.
+  [[ -n $watchdog_pid ]] && kill "$watchdog_pid" 2>/dev/null && wait "$watchdog_pid" 2>/dev/null
   [[ -n $proxy_pid ]] && kill "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
   bash "$pgcluster" stop "$work/old" >/dev/null 2>&1 || true
   bash "$pgcluster" stop "$work/new" >/dev/null 2>&1 || true
   rm -rf "$work"
+  exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 130' INT; trap 'exit 143' TERM
 # The whole run, setup and both pgbench runs included, stops by itself.
-( sleep $((600 + 4 * seconds)); kill -TERM $$ 2>/dev/null ) & watchdog=$!
-trap 'cleanup; kill $watchdog 2>/dev/null' EXIT
+(
+  trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+  sleep $((600 + 4 * seconds)) & sleeper=$!
+  wait "$sleeper" && echo "verify_under_load: time budget exceeded" >&2 && kill -TERM $$
+) &
+watchdog_pid=$!
 
 conf=(--conf "max_connections=100" --conf "shared_buffers=256MB")
 old_port=$(bash "$pgcluster" start "$work/old" --name old "${conf[@]}")
