@@ -26,6 +26,10 @@ CommitFence::Ticket CommitFence::take_locked() {
 
 asio::awaitable<CommitFence::Ticket> CommitFence::admit(std::chrono::milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
+  {
+    std::lock_guard lock(mutex_);
+    if (!held_) co_return take_locked();  // every commit comes here: no timer unless held
+  }
   auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
   for (;;) {
     std::list<Waiter>::iterator mine;

@@ -96,6 +96,17 @@ std::vector<verify::TableVerdict> compare_tables(PgSession& old_db, PgSession& n
 
 }  // namespace
 
+boost::system::result<void, PgError> begin_snapshots(
+    PgSession& old_db, PgSession& new_db, std::optional<std::chrono::milliseconds> timeout) {
+  const std::string begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1";
+  old_db.send(begin);
+  new_db.send(begin);
+  auto on_old = old_db.receive(timeout);
+  auto on_new = new_db.receive(timeout);
+  if (!on_old || !on_new) return on_old ? on_new.error() : on_old.error();
+  return {};
+}
+
 CheckSettings check_settings(const Config& config, bool row_level) {
   const ChecksumConfig& c = config.verify.checksum;
   return {.range_rows = c.range_rows,

@@ -4,6 +4,7 @@
 // divergences settled with its verdicts.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,12 @@ namespace cutover::proxy {
 boost::system::result<PgSession, PgError> verification_login(
     const Config& config, router::Backend db, const std::string& user, const std::string& database,
     const std::atomic<bool>* stop = nullptr);
+
+// Begins a REPEATABLE READ READ ONLY transaction on each side at the same time and takes its
+// snapshot, each answer awaited at most `timeout` (the login's query_timeout when none).
+boost::system::result<void, PgError> begin_snapshots(
+    PgSession& old_db, PgSession& new_db,
+    std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
 // verify.checksum's settings.
 CheckSettings check_settings(const Config& config, bool row_level);

@@ -214,18 +214,14 @@ boost::system::result<bool, PgError> Verifier::take_pair(PgSession& old_db, PgSe
   if (!hold) return PgError{"55P03", "commits in flight did not end within 2 s"};
   const auto held = std::chrono::steady_clock::now();
   const uint64_t horizon = context_.commits.horizon();
-  const std::string begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1";
-  old_db.send(begin);
-  new_db.send(begin);
-  auto on_old = old_db.receive(kHoldWait);
-  auto on_new = new_db.receive(kHoldWait);
+  auto begun = begin_snapshots(old_db, new_db, kHoldWait);
   const bool slipped = context_.commits.horizon() != horizon;
   hold.reset();
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - held;
   holds_.Observe(took.count());
   ++holds_taken_;
   longest_hold_ms_ = std::max(longest_hold_ms_, took.count() * 1000);
-  if (!on_old || !on_new) return on_old ? on_new.error() : on_old.error();
+  if (!begun) return begun.error();
   // A commit new refused while the pair was taken went to the journal: new lacks it.
   if (journal.holds_records()) return behind();
   return !slipped;

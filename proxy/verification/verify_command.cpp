@@ -9,17 +9,6 @@
 namespace cutover::proxy {
 namespace {
 
-// With nothing writing through cutover, each side's snapshot is simply taken.
-boost::system::result<void, PgError> open_snapshots(PgSession& old_db, PgSession& new_db) {
-  const std::string begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1";
-  old_db.send(begin);
-  new_db.send(begin);
-  auto on_old = old_db.receive();
-  auto on_new = new_db.receive();
-  if (!on_old || !on_new) return on_old ? on_new.error() : on_old.error();
-  return {};
-}
-
 // Settles the open divergences when no cutover runs (see the header); says what it did.
 void settle_offline(const Config& config, const PassResult& pass, bool every_table,
                     std::ostream& err) {
@@ -65,7 +54,9 @@ bool verify_once(const Config& config, const VerifyOptions& options, std::ostrea
   const std::vector<std::string>& wanted =
       options.tables.empty() ? config.verify.tables : options.tables;
   const PassResult pass =
-      run_pass(*old_db, *new_db, wanted, check_settings(config, options.row_level), open_snapshots);
+      run_pass(*old_db, *new_db, wanted, check_settings(config, options.row_level),
+               // nothing writes through cutover: taken at once
+               [](PgSession& o, PgSession& n) { return begin_snapshots(o, n); });
   if (pass.error) {
     err << "cutover verify: " << pass.error->text() << "\n";
     return false;
